@@ -1,0 +1,35 @@
+# tierstack — the two commands: `make up` (local deployment) and `make test` (everything).
+SHELL := /bin/bash
+VENV  := .venv/bin
+export PATH := $(CURDIR)/$(VENV):$(PATH)
+
+.PHONY: setup up down test lint unit snapshots bench fmt clean
+
+setup:            ## Python env from the lock file, system packages, emulators, test-host image
+	bash scripts/setup.sh
+
+up: setup         ## the local target: Podman systemd hosts converged by the Ansible roles
+	$(VENV)/tierstack up local
+
+down:             ## remove the local target's hosts (data volumes are kept)
+	$(VENV)/tierstack down local
+
+lint: setup       ## ruff, and ansible-lint (production profile) on the roles
+	$(VENV)/ruff check .
+	if [ -d roles ]; then $(VENV)/ansible-lint --profile production roles playbooks; fi
+
+test: lint        ## the whole suite (stacks, policies, apps, roles on real hosts, end-to-end)
+	$(VENV)/pytest
+
+unit: setup       ## everything that needs no Podman host
+	$(VENV)/pytest -m "not hosts"
+
+snapshots: setup  ## rewrite the per-stack inventory snapshots after an intended change
+	$(VENV)/pytest tests/stacks --update-snapshots -q
+
+bench: setup      ## benchmarks; figures go to BENCHMARKS.md by hand, with machine and date
+	bash bench/run.sh
+
+fmt:
+	$(VENV)/ruff check --fix .
+	$(VENV)/ruff format .
