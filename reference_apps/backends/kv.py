@@ -1,0 +1,260 @@
+"""Key-value tables for small JSON records (job status, image metadata).
+
+Values are JSON objects. ``put`` replaces, ``update`` merges fields into an existing item; both are
+idempotent, which is what lets a redelivered job be processed again safely.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from .settings import BackendUrl, sqlite_path
+
+Item = dict[str, Any]
+
+
+class KeyValue(ABC):
+    """The key-value interface every implementation follows."""
+
+    @abstractmethod
+    def get(self, key: str) -> Item | None:
+        """The item, or ``None``."""
+
+    @abstractmethod
+    def put(self, key: str, item: Item) -> None:
+        """Create or replace the item."""
+
+    def update(self, key: str, fields: Item) -> Item:
+        """Merge ``fields`` into the item (creating it) and return the result."""
+        item = {**(self.get(key) or {}), **fields}
+        self.put(key, item)
+        return item
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the item; a missing item is not an error."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise if the table cannot be reached (used by /readyz)."""
+
+
+class SqliteKeyValue(KeyValue):
+    """One SQLite file; fine for a single host."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._connect() as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def get(self, key: str) -> Item | None:
+        with self._connect() as connection:
+            row = connection.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, item: Item) -> None:
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(item)),
+            )
+
+    def update(self, key: str, fields: Item) -> Item:
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
+                " SET value = json_patch(kv.value, excluded.value)",
+                (key, json.dumps(fields)),
+            )
+            row = connection.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0])
+
+    def delete(self, key: str) -> None:
+        with self._connect() as connection:
+            connection.execute("DELETE FROM kv WHERE key = ?", (key,))
+
+    def check(self) -> None:
+        with self._connect() as connection:
+            connection.execute("SELECT 1 FROM kv LIMIT 1")
+
+
+class PostgresKeyValue(KeyValue):
+    """A ``jsonb`` table shared by every app server and worker; ``update`` merges atomically."""
+
+    def __init__(self, dsn: str, table: str) -> None:
+        from ._pg import PgConnections
+
+        self.table = table
+        self.db = PgConnections(dsn)
+        with self.db.transaction() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"kv:{table}",))
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (key text PRIMARY KEY, value jsonb NOT NULL,"
+                " updated_at timestamptz NOT NULL DEFAULT now())"
+            )
+
+    def get(self, key: str) -> Item | None:
+        with self.db.transaction() as cursor:
+            cursor.execute(f"SELECT value FROM {self.table} WHERE key = %s", (key,))
+            row = cursor.fetchone()
+        return row["value"] if row else None
+
+    def put(self, key: str, item: Item) -> None:
+        from psycopg.types.json import Jsonb
+
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"INSERT INTO {self.table} (key, value) VALUES (%s, %s) ON CONFLICT (key)"
+                " DO UPDATE SET value = excluded.value, updated_at = now()",
+                (key, Jsonb(item)),
+            )
+
+    def update(self, key: str, fields: Item) -> Item:
+        from psycopg.types.json import Jsonb
+
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"INSERT INTO {self.table} AS t (key, value) VALUES (%s, %s) ON CONFLICT (key)"
+                " DO UPDATE SET value = t.value || excluded.value, updated_at = now()"
+                " RETURNING value",
+                (key, Jsonb(fields)),
+            )
+            return cursor.fetchone()["value"]
+
+    def delete(self, key: str) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute(f"DELETE FROM {self.table} WHERE key = %s", (key,))
+
+    def check(self) -> None:
+        with self.db.transaction() as cursor:
+            cursor.execute(f"SELECT 1 FROM {self.table} LIMIT 1")
+
+
+class DynamoKeyValue(KeyValue):
+    """Amazon DynamoDB table with a string partition key ``pk``; the item is one JSON attribute,
+    so numbers keep their Python types."""
+
+    def __init__(self, table: str, resource: Any = None) -> None:
+        import boto3
+
+        self.table = (resource or boto3.resource("dynamodb")).Table(table)
+
+    def get(self, key: str) -> Item | None:
+        item = self.table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+        return json.loads(item["value"]) if item else None
+
+    def put(self, key: str, item: Item) -> None:
+        self.table.put_item(Item={"pk": key, "value": json.dumps(item)})
+
+    def delete(self, key: str) -> None:
+        self.table.delete_item(Key={"pk": key})
+
+    def check(self) -> None:
+        self.table.load()
+
+
+class FirestoreKeyValue(KeyValue):
+    """Google Firestore: one document per key in one collection (``update`` merges server-side)."""
+
+    def __init__(self, collection: str, client: Any = None) -> None:
+        if client is None:
+            from google.cloud import firestore
+
+            client = firestore.Client()
+        self.collection = client.collection(collection)
+
+    def get(self, key: str) -> Item | None:
+        snapshot = self.collection.document(key).get()
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def put(self, key: str, item: Item) -> None:
+        self.collection.document(key).set(item)
+
+    def update(self, key: str, fields: Item) -> Item:
+        document = self.collection.document(key)
+        document.set(fields, merge=True)
+        return document.get().to_dict()
+
+    def delete(self, key: str) -> None:
+        self.collection.document(key).delete()
+
+    def check(self) -> None:
+        list(self.collection.limit(1).stream())
+
+
+class AzureTableKeyValue(KeyValue):
+    """Azure Table storage (or Cosmos DB Table API): partition ``kv``, row key = key, the item as
+    one JSON property. A connection string (Azurite) or managed identity."""
+
+    PARTITION = "kv"
+
+    def __init__(self, account: str, table: str) -> None:
+        from azure.data.tables import TableServiceClient
+
+        connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+        if connection:
+            service = TableServiceClient.from_connection_string(connection)
+        else:
+            from azure.identity import DefaultAzureCredential
+
+            service = TableServiceClient(
+                f"https://{account}.table.core.windows.net", credential=DefaultAzureCredential()
+            )
+        self.table = service.get_table_client(table)
+
+    def get(self, key: str) -> Item | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            entity = self.table.get_entity(self.PARTITION, key)
+        except ResourceNotFoundError:
+            return None
+        return json.loads(entity["value"])
+
+    def put(self, key: str, item: Item) -> None:
+        from azure.data.tables import UpdateMode
+
+        entity = {"PartitionKey": self.PARTITION, "RowKey": key, "value": json.dumps(item)}
+        self.table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def delete(self, key: str) -> None:
+        self.table.delete_entity(self.PARTITION, key)
+
+    def check(self) -> None:
+        next(iter(self.table.query_entities("PartitionKey eq 'kv'", results_per_page=1)), None)
+
+
+def open_kv(url: BackendUrl) -> KeyValue:
+    """The table named by ``KV_URL``."""
+    parts = url.path_parts
+    if url.scheme == "sqlite":
+        return SqliteKeyValue(sqlite_path(url))
+    if url.scheme == "postgresql":
+        from ._pg import dsn_without_query
+
+        return PostgresKeyValue(dsn_without_query(url.raw), url.table("kv"))
+    if url.scheme in {"dynamodb", "firestore"}:
+        if not url.netloc or parts:
+            noun = "table" if url.scheme == "dynamodb" else "collection"
+            raise url.fail(f"use {url.scheme}://{noun}")
+        return (
+            DynamoKeyValue(url.netloc)
+            if url.scheme == "dynamodb"
+            else FirestoreKeyValue(url.netloc)
+        )
+    if not url.netloc or len(parts) != 1:
+        raise url.fail("use aztable://account/table")
+    return AzureTableKeyValue(url.netloc, parts[0])

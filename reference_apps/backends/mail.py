@@ -1,0 +1,120 @@
+"""Outgoing mail: a file outbox for development, SMTP (STARTTLS when offered), or Amazon SES."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+import time
+import uuid
+from abc import ABC, abstractmethod
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from .settings import BackendUrl
+
+
+class Mailer(ABC):
+    """The mail interface every implementation follows."""
+
+    def __init__(self, sender: str) -> None:
+        self.sender = sender
+
+    def compose(self, to: str, subject: str, body: str) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = to
+        message["Subject"] = subject
+        message["Message-ID"] = f"<{uuid.uuid4().hex}@{self.sender.rpartition('@')[2]}>"
+        message.set_content(body)
+        return message
+
+    @abstractmethod
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Send a plain-text message."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise if mail cannot be sent (used by /readyz)."""
+
+
+class FileMailer(Mailer):
+    """Writes each message as an ``.eml`` file into an outbox folder (atomic rename)."""
+
+    def __init__(self, outbox: Path, sender: str) -> None:
+        super().__init__(sender)
+        self.outbox = outbox
+        outbox.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.eml"
+        temporary = self.outbox / f".{name}.tmp"
+        temporary.write_bytes(bytes(self.compose(to, subject, body)))
+        os.replace(temporary, self.outbox / name)
+
+    def check(self) -> None:
+        if not os.access(self.outbox, os.W_OK):
+            raise PermissionError(f"{self.outbox} is not writable")
+
+
+class SmtpMailer(Mailer):
+    """An SMTP relay; credentials from ``SMTP_USERNAME``/``SMTP_PASSWORD`` when set."""
+
+    def __init__(self, host: str, port: int, sender: str) -> None:
+        super().__init__(sender)
+        self.host, self.port = host, port
+
+    def _connect(self) -> smtplib.SMTP:
+        client = smtplib.SMTP(self.host, self.port, timeout=10)
+        client.ehlo()
+        if client.has_extn("starttls"):
+            client.starttls(context=ssl.create_default_context())
+            client.ehlo()
+        username = os.environ.get("SMTP_USERNAME")
+        if username:
+            client.login(username, os.environ.get("SMTP_PASSWORD", ""))
+        return client
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        with self._connect() as client:
+            client.send_message(self.compose(to, subject, body))
+
+    def check(self) -> None:
+        with self._connect() as client:
+            client.noop()
+
+
+class SesMailer(Mailer):
+    """Amazon SES (the sender must be a verified identity)."""
+
+    def __init__(self, region: str, sender: str, client: Any = None) -> None:
+        import boto3
+
+        super().__init__(sender)
+        self.client = client or boto3.client("ses", region_name=region)
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        self.client.send_raw_email(
+            Source=self.sender,
+            Destinations=[to],
+            RawMessage={"Data": bytes(self.compose(to, subject, body))},
+        )
+
+    def check(self) -> None:
+        self.client.get_send_quota()
+
+
+def open_mailer(url: BackendUrl, sender: str) -> Mailer:
+    """The mailer named by ``MAIL_URL``; ``sender`` comes from ``MAIL_FROM``."""
+    if url.scheme == "file":
+        if url.netloc or not url.path.startswith("/"):
+            raise url.fail("use file:///absolute/outbox-folder")
+        return FileMailer(Path(url.path), sender)
+    if url.scheme == "smtp":
+        if not url.host:
+            raise url.fail("use smtp://host:port")
+        return SmtpMailer(url.host, url.port or 25, sender)
+    if not url.netloc:
+        raise url.fail("use ses://region, e.g. ses://eu-west-1")
+    return SesMailer(url.netloc, sender)

@@ -1,0 +1,145 @@
+"""What both reference apps share on the web side: JSON logs, proxy headers, security headers,
+health and readiness probes, the OpenAPI document and JSON errors for the API."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from pythonjsonlogger.json import JsonFormatter
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .backends import Backends, Settings
+
+API_PREFIX = "/api/"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+    " object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """One JSON object per line on stderr, for the platform's log shipper."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class ApiError(Exception):
+    """An error answered with a status code and a JSON (or page) message saying what to fix."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def wants_json() -> bool:
+    return request.path.startswith(API_PREFIX) or request.accept_mimetypes.best == (
+        "application/json"
+    )
+
+
+def install_common(
+    app: Flask,
+    settings: Settings,
+    backends: Backends,
+    openapi: dict[str, Any],
+    render_error: Callable[[int, str], Any],
+) -> None:
+    """Wire the probes, logging, headers and error handling into an app."""
+    if settings.proxy_hops:
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    access_log = logging.getLogger(f"{settings.app_name}.access")
+
+    @app.before_request
+    def start_timer() -> None:
+        g.started = time.perf_counter()
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.path not in {"/healthz", "/readyz"}:
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": g.get("request_id"),
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - g.get("started", 0)) * 1000, 1),
+                    "remote_addr": request.remote_addr,
+                },
+            )
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        """Liveness: the process answers. No backend calls, plain HTTP is fine."""
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        """Readiness: every backend answers; 503 names the ones that do not."""
+        results: dict[str, str] = {}
+        for name, check in backends.checks().items():
+            try:
+                check()
+                results[name] = "ok"
+            except Exception as error:
+                app.logger.warning(
+                    "readiness check failed", extra={"backend": name, "error": repr(error)}
+                )
+                results[name] = f"error: {type(error).__name__}"
+        ready = all(value == "ok" for value in results.values())
+        return jsonify(status="ready" if ready else "unavailable", checks=results), (
+            200 if ready else 503
+        )
+
+    @app.get("/openapi.json")
+    def openapi_document() -> Response:
+        return jsonify(openapi)
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> Any:
+        if wants_json():
+            return jsonify(error=error.message), error.status
+        return render_error(error.status, error.message), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        status = error.code or 500
+        message = error.description or error.name
+        if status == 413:
+            limit_mb = settings.max_upload_bytes / 1024 / 1024
+            message = f"request body exceeds the {limit_mb:g} MB limit (MAX_UPLOAD_MB)"
+        if wants_json():
+            response = jsonify(error=message)
+        else:
+            response = Response(render_error(status, message), mimetype="text/html")
+        response.status_code = status
+        for header in ("Allow", "Retry-After", "Location"):
+            if error.get_response().headers.get(header):
+                response.headers[header] = error.get_response().headers[header]
+        return response

@@ -1,0 +1,166 @@
+"""The Args every cloud's components take — one definition, so aws/, gcp/ and azure/ share them.
+
+A component of one cloud receives other components of the same cloud (typed here as
+pulumi.ComponentResource) and reads their cloud-specific attributes; the neutral program
+(stacks/program.py) only wires them together.
+
+Every data component (ObjectStore, Queue, KeyValueTable, RelationalDb, Notifications) exposes:
+  physical_name: Output[str]  the bucket/queue/table/server name in the cloud
+  backend_url:   Output[str]  the URL the reference apps read (OBJECT_STORE_URL=s3://..., etc.)
+LoadBalancer exposes `url` (the app's HTTPS URL); RelationalDb also `endpoint` and `password`
+(a secret).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+
+from stacks.blueprints.model import (
+    Access,
+    AppTier,
+    IoTIngest,
+    KeyValueTable,
+    MapReduceCluster,
+    Notifications,
+    ObjectStore,
+    Queue,
+    RelationalDb,
+    WorkerTier,
+)
+from stacks.blueprints.settings import Settings
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """What every component needs to know about the stack it is part of."""
+
+    settings: Settings
+    stack: str
+    """The Pulumi stack name; prefixes physical names so stacks never collide."""
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return self.settings.tags
+
+    @property
+    def prefix(self) -> str:
+        """A short, DNS-safe prefix for physical names: <app>-<env>."""
+        return f"{self.settings.app}-{self.settings.env}"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One permission of a tier's identity: this component, this access, nothing else."""
+
+    component: pulumi.ComponentResource
+    access: Access
+
+
+@dataclass
+class NetworkArgs:
+    context: StackContext
+    cidr: str
+    """The address range of the network; tiers get subnets carved from it."""
+
+
+@dataclass
+class ObjectStoreArgs:
+    context: StackContext
+    spec: ObjectStore
+
+
+@dataclass
+class QueueArgs:
+    context: StackContext
+    spec: Queue
+
+
+@dataclass
+class KeyValueTableArgs:
+    context: StackContext
+    spec: KeyValueTable
+
+
+@dataclass
+class RelationalDbArgs:
+    context: StackContext
+    spec: RelationalDb
+    network: pulumi.ComponentResource
+    """The stack's Network; the database gets private addresses only."""
+
+
+@dataclass
+class NotificationsArgs:
+    context: StackContext
+    spec: Notifications
+
+
+@dataclass
+class TierIdentityArgs:
+    context: StackContext
+    tier: str
+    """The tier this identity belongs to (app or worker name)."""
+    grants: list[Grant] = field(default_factory=list)
+    """Exactly what the tier uses; nothing else is granted."""
+
+
+@dataclass
+class LoadBalancerArgs:
+    context: StackContext
+    network: pulumi.ComponentResource
+    app_port: int
+    health_path: str
+    log_store: pulumi.ComponentResource | None = None
+    """Where access logs go, where the cloud writes them to a bucket."""
+
+
+@dataclass
+class AppTierArgs:
+    context: StackContext
+    spec: AppTier
+    network: pulumi.ComponentResource
+    load_balancer: pulumi.ComponentResource
+    identity: pulumi.ComponentResource
+    bootstrap: pulumi.Output[str]
+    """The boot script (stacks/common/bootstrap.py) that runs ansible-pull."""
+
+
+@dataclass
+class WorkerTierArgs:
+    context: StackContext
+    spec: WorkerTier
+    network: pulumi.ComponentResource
+    identity: pulumi.ComponentResource
+    queue: pulumi.ComponentResource
+    """The Queue component whose backlog scales this tier."""
+    bootstrap: pulumi.Output[str]
+
+
+@dataclass
+class MapReduceClusterArgs:
+    context: StackContext
+    spec: MapReduceCluster
+    network: pulumi.ComponentResource
+    code_store: pulumi.ComponentResource
+    log_store: pulumi.ComponentResource
+
+
+@dataclass
+class IoTIngestArgs:
+    context: StackContext
+    spec: IoTIngest
+    network: pulumi.ComponentResource
+    queue: pulumi.ComponentResource
+
+
+@dataclass
+class AlarmsArgs:
+    context: StackContext
+    load_balancer: pulumi.ComponentResource | None
+    queues: list[pulumi.ComponentResource]
+    tiers: list[pulumi.ComponentResource]
+    """AppTier and WorkerTier components, alarmed on CPU."""
+    notify: pulumi.ComponentResource | None = None
+    """Where alarms go; the stack's own alert topic when None."""

@@ -1,0 +1,156 @@
+"""The cloud-neutral program: read the stack's settings, build its blueprint, map every
+component to the chosen cloud's component of the same name (Cloud Component Model step 3)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+import pulumi
+
+from stacks.blueprints import BLUEPRINTS
+from stacks.blueprints.model import Blueprint, Uses
+from stacks.blueprints.settings import Settings, SettingsError, parse_settings
+from stacks.common.args import (
+    AlarmsArgs,
+    AppTierArgs,
+    Grant,
+    IoTIngestArgs,
+    KeyValueTableArgs,
+    LoadBalancerArgs,
+    MapReduceClusterArgs,
+    NetworkArgs,
+    NotificationsArgs,
+    ObjectStoreArgs,
+    QueueArgs,
+    RelationalDbArgs,
+    StackContext,
+    TierIdentityArgs,
+    WorkerTierArgs,
+)
+from stacks.common.bootstrap import bootstrap_script
+
+
+def read_config() -> dict[str, Any]:
+    """The stack's flat config, with JSON objects and lists decoded."""
+    # The language host hands config over through set_all_config; older hosts use the env.
+    raw: Mapping[str, Any] = {
+        **pulumi.runtime.get_config_env(),
+        **pulumi.runtime.config.CONFIG.get(),
+    }
+    config: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            with contextlib.suppress(json.JSONDecodeError):
+                value = json.loads(value)
+        config[key] = value
+    return config
+
+
+def deploy(settings: Settings, stack: str) -> dict[str, Any]:
+    """Declares the whole stack and returns its outputs."""
+    cloud: ModuleType = importlib.import_module(f"stacks.{settings.cloud}")
+    blueprint: Blueprint = BLUEPRINTS[settings.app]()
+    blueprint.validate()
+    context = StackContext(settings=settings, stack=stack)
+
+    network = cloud.Network("network", NetworkArgs(context, settings.network_cidr))
+    components: dict[str, pulumi.ComponentResource] = {}
+    for spec in blueprint.object_stores:
+        components[spec.name] = cloud.ObjectStore(spec.name, ObjectStoreArgs(context, spec))
+    for spec in blueprint.queues:
+        components[spec.name] = cloud.Queue(spec.name, QueueArgs(context, spec))
+    for spec in blueprint.tables:
+        components[spec.name] = cloud.KeyValueTable(spec.name, KeyValueTableArgs(context, spec))
+    for spec in blueprint.databases:
+        components[spec.name] = cloud.RelationalDb(
+            spec.name, RelationalDbArgs(context, spec, network)
+        )
+    for spec in blueprint.notifications:
+        components[spec.name] = cloud.Notifications(spec.name, NotificationsArgs(context, spec))
+
+    def identity_for(tier: str, uses: tuple[Uses, ...]) -> pulumi.ComponentResource:
+        grants = [Grant(components[use.target], use.access) for use in uses]
+        return cloud.TierIdentity(f"{tier}-identity", TierIdentityArgs(context, tier, grants))
+
+    def boot_for(tier_kind: str, uses: tuple[Uses, ...]) -> pulumi.Output[str]:
+        app_env = {use.env_var: components[use.target].backend_url for use in uses if use.env_var}
+        return bootstrap_script(context, tier_kind, app_env)
+
+    tiers: list[pulumi.ComponentResource] = []
+    load_balancer = None
+    if blueprint.app:
+        app = blueprint.app
+        load_balancer = cloud.LoadBalancer(
+            "web-lb", LoadBalancerArgs(context, network, app.port, app.health_path)
+        )
+        tiers.append(
+            cloud.AppTier(
+                app.name,
+                AppTierArgs(
+                    context,
+                    app,
+                    network,
+                    load_balancer,
+                    identity_for(app.name, app.uses),
+                    boot_for("app", app.uses),
+                ),
+            )
+        )
+    for worker in blueprint.workers:
+        tiers.append(
+            cloud.WorkerTier(
+                worker.name,
+                WorkerTierArgs(
+                    context,
+                    worker,
+                    network,
+                    identity_for(worker.name, worker.uses),
+                    components[worker.scale_on],
+                    boot_for("worker", worker.uses),
+                ),
+            )
+        )
+    if blueprint.mapreduce:
+        spec = blueprint.mapreduce
+        cloud.MapReduceCluster(
+            spec.name,
+            MapReduceClusterArgs(
+                context, spec, network, components[spec.code_store], components[spec.log_store]
+            ),
+        )
+    if blueprint.iot:
+        spec = blueprint.iot
+        cloud.IoTIngest(spec.name, IoTIngestArgs(context, spec, network, components[spec.to_queue]))
+
+    queues = [components[q.name] for q in blueprint.queues]
+    cloud.Alarms("alarms", AlarmsArgs(context, load_balancer, queues, tiers))
+
+    outputs: dict[str, Any] = {
+        "cloud": settings.cloud,
+        "app": settings.app,
+        "env": settings.env,
+        "app_url": load_balancer.url if load_balancer else None,
+        "object_stores": {
+            s.name: components[s.name].physical_name for s in blueprint.object_stores
+        },
+        "queues": {q.name: components[q.name].physical_name for q in blueprint.queues},
+        "tables": {t.name: components[t.name].physical_name for t in blueprint.tables},
+    }
+    for spec in blueprint.databases:
+        outputs["db_endpoint"] = components[spec.name].endpoint
+        outputs["db_password"] = pulumi.Output.secret(components[spec.name].password)
+    return outputs
+
+
+def main() -> None:
+    try:
+        settings = parse_settings(read_config())
+    except SettingsError as error:
+        raise pulumi.RunError(str(error)) from None
+    for key, value in deploy(settings, pulumi.get_stack()).items():
+        pulumi.export(key, value)

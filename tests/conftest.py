@@ -1,0 +1,17 @@
+"""Suite-wide options. `make snapshots` (pytest --update-snapshots) rewrites inventory snapshots."""
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-snapshots",
+        action="store_true",
+        default=False,
+        help="rewrite tests/stacks/snapshots/*.yaml from the current program instead of comparing",
+    )
+
+
+@pytest.fixture
+def update_snapshots(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-snapshots"))

@@ -1,0 +1,228 @@
+"""The recording mock monitor: runs a Pulumi Python program in this process with the SDK's own
+mock machinery and keeps every RegisterResource request as a ResourceRecord.
+
+The SDK's `MockMonitor` deserialises inputs before handing them to `Mocks.new_resource`, which
+turns unknown values into None and unwraps secrets. This monitor reads the raw request instead,
+so unknowns and secrets keep their markers, and in preview mode it echoes the inputs back as the
+resource's state: inputs stay known, computed outputs (ids, ARNs…) stay unknown, as in a real
+`pulumi preview` of a new stack.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from pulumi.runtime import config as pulumi_config
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.mocks import MockCallArgs, MockEngine, MockMonitor, Mocks, MockSettings
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.rpc_manager import RPCManager
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from tierstack.preview.invokes import answer_invoke
+from tierstack.records import SECRET, UNKNOWN, ResourceRecord
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+_SIG = rpc._special_sig_key
+_SECRET_SIG = rpc._special_secret_sig
+_RESOURCE_SIG = rpc._special_resource_sig
+_ASSET_SIG = rpc._special_asset_sig
+_ARCHIVE_SIG = rpc._special_archive_sig
+_OUTPUT_VALUE_SIG = rpc._special_output_value_sig
+
+
+@dataclass
+class Recording:
+    """What one program run registered: resources in registration order, stack outputs, and
+    the resources it only read (`Resource.get`, stack references), which offline cannot see."""
+
+    resources: list[ResourceRecord] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    reads: list[dict[str, str]] = field(default_factory=list)
+    error: BaseException | None = None  # what the program raised, if it failed
+
+
+def tree_order(records: list[ResourceRecord]) -> list[ResourceRecord]:
+    """Parents before children, siblings by (type, name): registrations arrive from the SDK's
+    worker threads in no fixed order, and snapshots and diffs need a stable one."""
+    children: dict[str | None, list[ResourceRecord]] = {}
+    urns = {record["urn"] for record in records}
+    for record in records:
+        parent = record["parent"] if record["parent"] in urns else None
+        children.setdefault(parent, []).append(record)
+    ordered: list[ResourceRecord] = []
+    stack = sorted(children.get(None, []), key=lambda r: (r["type"], r["name"]), reverse=True)
+    while stack:
+        record = stack.pop()
+        ordered.append(record)
+        kids = children.get(record["urn"], [])
+        stack.extend(sorted(kids, key=lambda r: (r["type"], r["name"]), reverse=True))
+    return ordered
+
+
+def to_plain(value: Any) -> Any:
+    """Turns a wire value (from a protobuf Struct) into plain JSON-able data with tierstack's
+    UNKNOWN and SECRET markers; resource references become the referenced urn."""
+    if isinstance(value, str):
+        return UNKNOWN if value == rpc.UNKNOWN else value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if isinstance(value, list):
+        return [to_plain(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    signature = value.get(_SIG)
+    if signature == _SECRET_SIG:
+        return SECRET
+    if signature == _RESOURCE_SIG:
+        return value.get("urn", UNKNOWN)
+    if signature == _ASSET_SIG:
+        return {"asset": {k: to_plain(v) for k, v in value.items() if k != _SIG}}
+    if signature == _ARCHIVE_SIG:
+        return {"archive": {k: to_plain(v) for k, v in value.items() if k != _SIG}}
+    if signature == _OUTPUT_VALUE_SIG:
+        if value.get("secret"):
+            return SECRET
+        return to_plain(value["value"]) if "value" in value else UNKNOWN
+    return {key: to_plain(value[key]) for key in sorted(value)}  # wire maps have no order
+
+
+def _struct_to_plain(struct: Any) -> dict[str, Any]:
+    return to_plain(json_format.MessageToDict(struct, preserving_proto_field_name=True))
+
+
+class _InvokeMocks(Mocks):
+    """Answers invokes from the fixed offline table; `new_resource` serves only non-preview
+    runs and reads, where the inputs are returned as the state."""
+
+    def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        return answer_invoke(args.token, args.args), []
+
+    def new_resource(self, args: Any) -> tuple[str, dict]:
+        return f"{args.name}-id", dict(args.inputs)
+
+
+class RecordingMonitor(MockMonitor):
+    """A MockMonitor that records every registration and the stack's outputs."""
+
+    def __init__(self, *, preview: bool) -> None:
+        super().__init__(_InvokeMocks())
+        self.preview = preview
+        self.recording = Recording()
+        self._lock = threading.Lock()
+        self._stack_urn = ""
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the real engine builds them: children of the root stack carry no parent
+        type (the SDK's mock prefixes `pulumi:pulumi:Stack$`), deeper ones do."""
+        if parent and parent != self._stack_urn:
+            type_ = parent.split("::")[2] + "$" + type_
+        return "urn:pulumi:" + "::".join([settings.get_stack(), settings.get_project(), type_, name])
+
+    def RegisterResource(self, request: Any) -> Any:
+        urn = self.make_urn(request.parent, request.type, request.name)
+        record: ResourceRecord = {
+            "urn": urn,
+            "type": request.type,
+            "name": request.name,
+            "parent": request.parent or None,
+            "custom": bool(request.custom),
+            "inputs": _struct_to_plain(request.object),
+            "dependencies": list(request.dependencies),
+            "propertyDependencies": {
+                key: list(request.propertyDependencies[key].urns)
+                for key in sorted(request.propertyDependencies)
+            },
+        }
+        with self._lock:
+            self.recording.resources.append(record)
+        if request.type == STACK_TYPE:
+            self._stack_urn = urn
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        if not self.preview:
+            return super().RegisterResource(request)
+        # Preview: a new resource has no id yet, and its state is what the program asked for.
+        self.resources[urn] = MockMonitor.ResourceRegistration(urn, "", {})
+        return resource_pb2.RegisterResourceResponse(urn=urn, id="", object=request.object)
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if request.urn == self._stack_urn:
+            with self._lock:
+                self.recording.outputs = _struct_to_plain(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+    def ReadResource(self, request: Any) -> Any:
+        with self._lock:
+            self.recording.reads.append({"type": request.type, "name": request.name})
+        return super().ReadResource(request)
+
+
+def qualify_config(config: dict[str, Any] | None, project: str) -> dict[str, str]:
+    """Gives keys without a namespace the project's (Pulumi's rule for project config)."""
+    return {(key if ":" in key else f"{project}:{key}"): value for key, value in (config or {}).items()}
+
+
+def _reset_runtime(monitor: Any, *, project: str, stack: str, preview: bool,
+                   root_directory: str | None) -> None:
+    """Puts the SDK's process-global state (settings, root stack, config) into a fresh state."""
+    monitor_features = set(monitor.GetDeploymentInfo(None).supportedFeatures) if monitor else set()
+    settings.configure(
+        MockSettings(
+            monitor=monitor,
+            monitor_features=monitor_features,
+            engine=MockEngine(logging.getLogger("tierstack.preview")) if monitor else None,
+            project=project,
+            stack=stack,
+            dry_run=preview,
+            organization="organization",
+            root_directory=root_directory,
+            parallel=None,
+            legacy_apply_enabled=False,
+            outputs=set(),
+            lock=threading.Lock(),
+            package_refs={},
+            base_providers_by_ref={},
+            callbacks=None,
+            rpc_manager=RPCManager(),
+        )
+    )
+    settings.ROOT.set(None)
+
+
+def run_program(
+    program: Callable[[], Any],
+    *,
+    project: str,
+    stack: str,
+    config: dict[str, Any] | None = None,
+    secret_keys: list[str] | None = None,
+    preview: bool = True,
+    root_directory: str | None = None,
+) -> Recording:
+    """Runs `program` like the Python language host does (inside a new root Stack) against a
+    RecordingMonitor. A failing program does not raise: its exception is in `.error`, next to
+    what it registered before failing."""
+    monitor = RecordingMonitor(preview=preview)
+    _reset_runtime(monitor, project=project, stack=stack, preview=preview,
+                   root_directory=root_directory)
+    pulumi_config.set_all_config(
+        {key: str(value) for key, value in qualify_config(config, project).items()},
+        list(secret_keys or []),
+    )
+    recording = monitor.recording
+    try:
+        _sync_await(run_in_stack(program))
+    except (Exception, SystemExit) as error:
+        recording.error = error
+    finally:
+        _reset_runtime(None, project="project", stack="stack", preview=False, root_directory=None)
+        pulumi_config.set_all_config({}, [])
+    recording.resources = tree_order(recording.resources)
+    return recording
