@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv/bin
 export PATH := $(CURDIR)/$(VENV):$(PATH)
 
-.PHONY: setup up down test lint unit snapshots bench fmt clean
+.PHONY: setup up down test lint unit snapshots bench fmt requirements
 
 setup:            ## Python env from the lock file, system packages, emulators, test-host image
 	bash scripts/setup.sh
@@ -33,3 +33,6 @@ bench: setup      ## benchmarks; figures go to BENCHMARKS.md by hand, with machi
 fmt:
 	$(VENV)/ruff check --fix .
 	$(VENV)/ruff format .
+
+requirements:     ## re-export the apps' pinned requirements (with hashes) from uv.lock
+	uv export --frozen --only-group apps --no-emit-project -q -o reference_apps/requirements.txt

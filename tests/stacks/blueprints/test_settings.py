@@ -1,0 +1,72 @@
+"""Stack settings: defaults per environment, and one clear message naming the key on bad config."""
+
+import pytest
+
+from stacks.blueprints.settings import DEFAULT_SIZING, SettingsError, parse_settings
+
+BASE = {"tierstack:cloud": "aws", "tierstack:app": "image-processing"}
+
+
+def parse(**extra: object):
+    return parse_settings({**BASE, **{f"tierstack:{k}": v for k, v in extra.items()}})
+
+
+def test_dev_defaults_and_tags() -> None:
+    settings = parse(owner="data-team", costCenter="cc-42")
+    assert settings.env == "dev"
+    assert settings.sizing == DEFAULT_SIZING["dev"]
+    assert settings.zones == ("eu-west-1a", "eu-west-1b")
+    assert settings.tags == {
+        "project": "tierstack",
+        "app": "image-processing",
+        "env": "dev",
+        "owner": "data-team",
+        "cost-center": "cc-42",
+    }
+
+
+def test_prod_sizing_is_highly_available() -> None:
+    settings = parse(env="prod", certificate="arn:aws:acm:eu-west-1:1:certificate/x")
+    assert settings.sizing.app_min >= 2
+    assert settings.sizing.db_high_availability is True
+    assert settings.sizing.deletion_protection is True
+
+
+def test_sizing_overrides_accept_strings_and_json() -> None:
+    settings = parse(sizing={"appMax": "6", "dbHighAvailability": "true", "appSize": "large"})
+    assert (settings.sizing.app_max, settings.sizing.db_high_availability) == (6, True)
+    assert settings.sizing.app_size == "large"
+
+
+def test_region_comes_from_the_provider_key() -> None:
+    settings = parse_settings({**BASE, "tierstack:cloud": "gcp", "gcp:region": "us-east1"})
+    assert settings.region == "us-east1"
+    assert settings.zones == ("us-east1-b", "us-east1-c")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"app": "blog"}, "tierstack:app must be one of"),
+        ({"cloud": "oracle"}, "tierstack:cloud must be one of"),
+        ({"env": "staging"}, "tierstack:env must be one of"),
+        ({"colour": "blue"}, "tierstack:colour is not a tierstack setting"),
+        ({"networkCidr": "10.0.0.0/33"}, "tierstack:networkCidr '10.0.0.0/33' is not a valid CIDR"),
+        ({"networkCidr": "8.8.0.0/16"}, "must be a private IPv4 range"),
+        ({"sizing": {"appMin": 4, "appMax": 2}}, "tierstack:sizing.appMin (4) and appMax (2)"),
+        ({"sizing": {"appMax": "many"}}, "tierstack:sizing.appMax must be a whole number"),
+        ({"sizing": {"appMax": 2.5}}, "tierstack:sizing.appMax must be a whole number"),
+        ({"sizing": {"dbHighAvailability": "yes"}}, "tierstack:sizing.dbHighAvailability must be"),
+        ({"sizing": {"appSize": "huge"}}, "tierstack:sizing.appSize must be one of"),
+        ({"sizing": {"cpus": 4}}, "tierstack:sizing.cpus is not a sizing key"),
+        ({"sizing": "big"}, "tierstack:sizing must be an object"),
+        ({"owner": "Data Team"}, "tierstack:owner must be lowercase"),
+        ({"zones": ["eu-west-1a"]}, "tierstack:zones needs at least two zones"),
+        ({"env": "prod"}, "tierstack:certificate is required in prod"),
+    ],
+)
+def test_invalid_config_names_the_key(extra: dict, message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse(**extra)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)

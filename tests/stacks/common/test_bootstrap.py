@@ -1,0 +1,90 @@
+"""The boot script every cloud VM runs: vars for the playbooks, ansible-pull of this repo."""
+
+import base64
+import subprocess
+
+import yaml
+
+from stacks.blueprints.settings import parse_settings
+from stacks.common.args import StackContext
+from stacks.common.bootstrap import (
+    ANSIBLE_CORE_VERSION,
+    host_vars,
+    render_cloud_config,
+    render_script,
+)
+from tests.stacks.harness import run_pulumi
+
+CONTEXT = StackContext(
+    settings=parse_settings(
+        {
+            "tierstack:cloud": "aws",
+            "tierstack:app": "image-processing",
+            "tierstack:repoUrl": "https://git.example.org/platform/tierstack.git",
+            "tierstack:repoRef": "v1.2.0",
+        }
+    ),
+    stack="aws-image-processing",
+)
+
+
+def vars_in(script: str) -> dict:
+    body = script.split("<<'TIERSTACK_VARS'\n", 1)[1].split("TIERSTACK_VARS\n", 1)[0]
+    return yaml.safe_load(body)
+
+
+def test_script_writes_the_playbook_vars() -> None:
+    script = render_script(CONTEXT, host_vars(CONTEXT, "worker", {"QUEUE_URL": "sqs://q"}))
+    assert vars_in(script) == {
+        "tierstack_app": "image-processing",
+        "tierstack_tier": "worker",
+        "tierstack_env": "dev",
+        "python_app_env": {"QUEUE_URL": "sqs://q"},
+    }
+
+
+def test_script_pulls_this_repo_at_the_configured_ref() -> None:
+    script = render_script(CONTEXT, host_vars(CONTEXT, "app", {}))
+    pull = next(line for line in script.splitlines() if line.startswith("ExecStart="))
+    assert "/opt/ansible/bin/ansible-pull" in pull
+    assert "--url https://git.example.org/platform/tierstack.git" in pull
+    assert "--checkout v1.2.0" in pull
+    assert pull.endswith("--extra-vars @/etc/tierstack/vars.yml playbooks/image-processing.yml")
+    assert f"ansible-core=={ANSIBLE_CORE_VERSION}" in script
+
+
+def test_script_is_valid_bash() -> None:
+    script = render_script(CONTEXT, host_vars(CONTEXT, "app", {"KV_URL": "dynamodb://t"}))
+    subprocess.run(["bash", "-n"], input=script, text=True, check=True)
+
+
+def test_vars_with_shell_metacharacters_stay_data() -> None:
+    hostile = {"OBJECT_STORE_URL": "s3://b'; rm -rf / #"}
+    script = render_script(CONTEXT, host_vars(CONTEXT, "app", hostile))
+    assert vars_in(script)["python_app_env"] == hostile
+
+
+def test_cloud_config_runs_the_script_once() -> None:
+    document = render_cloud_config("#!/bin/bash\necho hi\n")
+    assert document.startswith("#cloud-config\n")
+    parsed = yaml.safe_load(document)
+    assert parsed["write_files"][0]["content"] == "#!/bin/bash\necho hi\n"
+    assert parsed["write_files"][0]["permissions"] == "0700"
+    assert parsed["runcmd"] == [["/bin/bash", "/var/lib/cloud/scripts/tierstack-bootstrap.sh"]]
+
+
+def test_outputs_resolve_into_the_script() -> None:
+    import pulumi
+
+    from stacks.common.bootstrap import bootstrap_script, cloud_config_base64
+
+    def program() -> pulumi.Output[str]:
+        script = bootstrap_script(
+            CONTEXT, "app", {"KV_URL": pulumi.Output.from_input("dynamodb://t")}
+        )
+        return cloud_config_base64(script)
+
+    run = run_pulumi(program, computed=lambda *_: {})
+    document = yaml.safe_load(base64.b64decode(run.result).decode())
+    script = document["write_files"][0]["content"]
+    assert vars_in(script)["python_app_env"] == {"KV_URL": "dynamodb://t"}
