@@ -5,7 +5,6 @@ evaluate the very same objects without serving them.
 """
 
 from pulumi_policy import EnforcementLevel, PolicyPack
-
 from tierstack_policies import PACK_NAME, POLICIES
 
 PolicyPack(

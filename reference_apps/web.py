@@ -4,8 +4,10 @@ health and readiness probes, the OpenAPI document and JSON errors for the API.""
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +24,15 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
     " object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+
+
+def safe_filename(name: str) -> str:
+    """A display name with no path, no control characters and no shell or header specials."""
+    name = unicodedata.normalize("NFKC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if unicodedata.category(char)[0] != "C")
+    name = re.sub(r'[<>:"|?*;]', "_", name).strip(" .")
+    return name[:120] or "upload"
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -51,6 +62,18 @@ def wants_json() -> bool:
     return request.path.startswith(API_PREFIX) or request.accept_mimetypes.best == (
         "application/json"
     )
+
+
+def install_form_guard(app: Flask) -> None:
+    """Refuse multipart bodies whose field names do not parse (werkzeug yields ``None`` keys,
+    which crash flask-wtf's CSRF check with a 500). Register before CSRFProtect."""
+
+    @app.before_request
+    def reject_malformed_form() -> None:
+        if request.method in {"POST", "PUT", "PATCH", "DELETE"} and any(
+            not isinstance(key, str) for key in (*request.form.keys(), *request.files.keys())
+        ):
+            raise ApiError(400, "a form field has no valid name")
 
 
 def install_common(
@@ -134,6 +157,8 @@ def install_common(
         if status == 413:
             limit_mb = settings.max_upload_bytes / 1024 / 1024
             message = f"request body exceeds the {limit_mb:g} MB limit (MAX_UPLOAD_MB)"
+        if status == 429:
+            message = f"too many attempts (limit: {error.description}); try again later"
         if wants_json():
             response = jsonify(error=message)
         else:

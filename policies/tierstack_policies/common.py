@@ -365,3 +365,14 @@ def cap_exceeded(maximum: Any, env: str | None, config: Mapping[str, Any]) -> st
     if found is None or cap is None or found <= cap:
         return None
     return f"autoscaling maximum {found:g} exceeds the {env or 'dev'} cap of {cap}"
+
+
+def scalars(obj: Any, key: str) -> list[Any]:
+    """A field that holds one value or a list of values, as a list (UNKNOWN entries kept)."""
+    found = value(obj, key)
+    if found is None:
+        return []
+    if isinstance(found, Sequence) and not isinstance(found, str):
+        listed = elements(obj, key)
+        return listed if isinstance(listed, list) else [UNKNOWN]
+    return [found]

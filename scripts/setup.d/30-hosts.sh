@@ -20,7 +20,8 @@ PACKAGES+=",python3-aiosmtpd,netcat-openbsd,less"
 DISABLED_UNITS="haproxy.service postgresql.service mosquitto.service nftables.service"
 RECIPE_ID="$(printf '%s|%s|%s' "$PACKAGES" "$DISABLED_UNITS" "v1" | sha256sum | cut -c1-16)"
 
-apt_install podman runc mmdebstrap netavark aardvark-dns iptables slirp4netns uidmap fuse-overlayfs
+apt_install podman runc mmdebstrap netavark aardvark-dns iptables slirp4netns uidmap fuse-overlayfs \
+    openssh-client
 
 # crun rejects this machine's hybrid cgroups and no runtime may raise the nofile limit above the
 # caller's hard limit: pin runc and the container ulimits to what the machine allows.

@@ -82,7 +82,7 @@ class _Mocks(pulumi.runtime.Mocks):
         answer = self.invokes.get(args.token)
         if answer is None:
             raise UnknownInvoke(f"no mock answers the invoke {args.token}")
-        return answer(dict(args.args)), None
+        return answer(dict(args.args)), []
 
 
 class _RecordingMonitor(MockMonitor):

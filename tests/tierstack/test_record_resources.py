@@ -42,14 +42,23 @@ def test_records_stack_component_and_children_with_real_urns() -> None:
     assert set(records) == {"shop-dev", "media", "media-bucket", "media-versioning"}
     stack = records["shop-dev"]
     assert (stack["urn"], stack["type"], stack["parent"], stack["custom"]) == (
-        STACK_URN, "pulumi:pulumi:Stack", None, False)
+        STACK_URN,
+        "pulumi:pulumi:Stack",
+        None,
+        False,
+    )
     component = records["media"]
     assert component["urn"] == "urn:pulumi:dev::shop::shop:index:Store::media"
     assert (component["parent"], component["custom"]) == (STACK_URN, False)
     bucket = records["media-bucket"]
-    assert bucket["urn"] == "urn:pulumi:dev::shop::shop:index:Store$aws:s3/bucket:Bucket::media-bucket"
+    assert (
+        bucket["urn"] == "urn:pulumi:dev::shop::shop:index:Store$aws:s3/bucket:Bucket::media-bucket"
+    )
     assert (bucket["type"], bucket["parent"], bucket["custom"]) == (
-        "aws:s3/bucket:Bucket", component["urn"], True)
+        "aws:s3/bucket:Bucket",
+        component["urn"],
+        True,
+    )
     assert bucket["inputs"] == {"tags": {"team": "web"}}
 
 
@@ -58,8 +67,10 @@ def test_computed_input_is_unknown_and_linked_to_its_source() -> None:
     versioning = records["media-versioning"]
     bucket_urn = records["media-bucket"]["urn"]
 
-    assert versioning["inputs"] == {"bucket": UNKNOWN,
-                                    "versioningConfiguration": {"status": "Enabled"}}
+    assert versioning["inputs"] == {
+        "bucket": UNKNOWN,
+        "versioningConfiguration": {"status": "Enabled"},
+    }
     assert versioning["dependencies"] == [bucket_urn]
     assert versioning["propertyDependencies"]["bucket"] == [bucket_urn]
     assert versioning["propertyDependencies"]["versioningConfiguration"] == []
@@ -73,15 +84,23 @@ def test_not_in_preview_ids_are_known() -> None:
 def test_secrets_are_masked_and_resource_references_become_urns() -> None:
     def program() -> None:
         password = random.RandomPassword("pw", length=24)
-        aws.rds.Instance("db", engine="postgres", instance_class="db.t3.micro",
-                         username="app", password=pulumi.Output.secret("hunter22"),
-                         allocated_storage=20, opts=pulumi.ResourceOptions(depends_on=[password]))
+        aws.rds.Instance(
+            "db",
+            engine="postgres",
+            instance_class="db.t3.micro",
+            username="app",
+            password=pulumi.Output.secret("hunter22"),
+            allocated_storage=20,
+            opts=pulumi.ResourceOptions(depends_on=[password]),
+        )
 
     records = by_name(record_resources(program))
     db = records["db"]
     assert db["inputs"]["password"] == SECRET
     assert "hunter22" not in json.dumps(db)
-    assert db["inputs"]["allocatedStorage"] == 20 and isinstance(db["inputs"]["allocatedStorage"], int)
+    assert db["inputs"]["allocatedStorage"] == 20 and isinstance(
+        db["inputs"]["allocatedStorage"], int
+    )
     assert db["dependencies"] == [records["pw"]["urn"]]
     assert records["pw"]["inputs"] == {"length": 24}
 
@@ -91,12 +110,19 @@ def test_config_gets_the_project_namespace_and_invokes_answer_offline() -> None:
         config = pulumi.Config()
         zones = aws.get_availability_zones()
         identity = aws.get_caller_identity()
-        aws.ec2.Subnet("subnet", vpc_id="vpc-1", cidr_block=config.require("cidr"),
-                       availability_zone=zones.names[1],
-                       tags={"account": identity.account_id})
+        aws.ec2.Subnet(
+            "subnet",
+            vpc_id="vpc-1",
+            cidr_block=config.require("cidr"),
+            availability_zone=zones.names[1],
+            tags={"account": identity.account_id},
+        )
 
-    records = by_name(record_resources(
-        program, project="shop", config={"cidr": "10.1.0.0/24", "aws:region": "eu-west-1"}))
+    records = by_name(
+        record_resources(
+            program, project="shop", config={"cidr": "10.1.0.0/24", "aws:region": "eu-west-1"}
+        )
+    )
     assert records["subnet"]["inputs"] == {
         "availabilityZone": "eu-west-1b",
         "cidrBlock": "10.1.0.0/24",
@@ -107,24 +133,34 @@ def test_config_gets_the_project_namespace_and_invokes_answer_offline() -> None:
 
 def test_policy_document_is_computed_like_the_provider_does() -> None:
     def program() -> None:
-        document = aws.iam.get_policy_document(statements=[{
-            "effect": "Allow",
-            "actions": ["sqs:SendMessage"],
-            "resources": ["arn:aws:sqs:eu-west-1:123456789012:jobs"],
-            "principals": [{"type": "Service", "identifiers": ["sns.amazonaws.com"]}],
-            "conditions": [{"test": "Bool", "variable": "aws:SecureTransport",
-                            "values": ["true"]}],
-        }])
+        document = aws.iam.get_policy_document(
+            statements=[
+                {
+                    "effect": "Allow",
+                    "actions": ["sqs:SendMessage"],
+                    "resources": ["arn:aws:sqs:eu-west-1:123456789012:jobs"],
+                    "principals": [{"type": "Service", "identifiers": ["sns.amazonaws.com"]}],
+                    "conditions": [
+                        {"test": "Bool", "variable": "aws:SecureTransport", "values": ["true"]}
+                    ],
+                }
+            ]
+        )
         aws.sqs.QueuePolicy("policy", queue_url="https://q", policy=document.json)
 
     policy = json.loads(by_name(record_resources(program))["policy"]["inputs"]["policy"])
-    assert policy == {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow",
-        "Action": "sqs:SendMessage",
-        "Resource": "arn:aws:sqs:eu-west-1:123456789012:jobs",
-        "Principal": {"Service": "sns.amazonaws.com"},
-        "Condition": {"Bool": {"aws:SecureTransport": "true"}},
-    }]}
+    assert policy == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": "arn:aws:sqs:eu-west-1:123456789012:jobs",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+            }
+        ],
+    }
 
 
 def test_unknown_invoke_fails_the_program_naming_the_token() -> None:

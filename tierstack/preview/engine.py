@@ -50,8 +50,7 @@ def record_resources(
     resource it registered (the root stack, components and custom resources)."""
     from tierstack.preview.monitor import run_program
 
-    recording = run_program(program, project=project, stack=stack, config=config,
-                            preview=preview)
+    recording = run_program(program, project=project, stack=stack, config=config, preview=preview)
     if recording.error is not None:
         raise recording.error
     return recording.resources
@@ -62,9 +61,18 @@ def _child_env() -> dict[str, str]:
 
 
 def _failure(stack: str, project: str, message: str) -> dict[str, Any]:
-    return {"stack": stack, "project": project, "resources": [], "outputs": {}, "policy": [],
-            "summary": summarize([], []), "limits": list(LIMITS), "diagnostics": [],
-            "error": message}
+    return {
+        "stack": stack,
+        "project": project,
+        "resources": [],
+        "outputs": {},
+        "policy": [],
+        "summary": summarize([], []),
+        "limits": list(LIMITS),
+        "diagnostics": [],
+        "error": message,
+        "errorKind": "program",
+    }
 
 
 def summarize(resources: list[ResourceRecord], policy: list[dict[str, Any]]) -> dict[str, Any]:
@@ -127,8 +135,9 @@ def preview(
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return _failure(stack, project.name,
-                        f"the program did not finish within {CHILD_TIMEOUT_SECONDS} s")
+        return _failure(
+            stack, project.name, f"the program did not finish within {CHILD_TIMEOUT_SECONDS} s"
+        )
     diagnostics = child.stderr.splitlines()
     try:
         result = json.loads(child.stdout)
@@ -154,11 +163,14 @@ def preview_many(
         load_stack_config(project, stack)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(stacks) or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(
-            lambda stack: preview(project.directory, stack, policy_pack=policy_pack,
-                                  policy_config=policy_config),
-            stacks,
-        ))
+        return list(
+            pool.map(
+                lambda stack: preview(
+                    project.directory, stack, policy_pack=policy_pack, policy_config=policy_config
+                ),
+                stacks,
+            )
+        )
 
 
 __all__ = ["DEFAULT", "ProjectError", "preview", "preview_many", "record_resources", "summarize"]

@@ -65,8 +65,12 @@ def _aws_caller_identity(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _aws_partition(args: dict[str, Any]) -> dict[str, Any]:
-    return {"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com",
-            "reverseDnsPrefix": "com.amazonaws"}
+    return {
+        "id": "aws",
+        "partition": "aws",
+        "dnsSuffix": "amazonaws.com",
+        "reverseDnsPrefix": "com.amazonaws",
+    }
 
 
 def _aws_ami(args: dict[str, Any]) -> dict[str, Any]:
@@ -92,8 +96,12 @@ def _aws_policy_statement(statement: dict[str, Any]) -> dict[str, Any]:
     if statement.get("sid"):
         out["Sid"] = statement["sid"]
     out["Effect"] = statement.get("effect") or "Allow"
-    for key, wire in (("actions", "Action"), ("notActions", "NotAction"),
-                      ("resources", "Resource"), ("notResources", "NotResource")):
+    for key, wire in (
+        ("actions", "Action"),
+        ("notActions", "NotAction"),
+        ("resources", "Resource"),
+        ("notResources", "NotResource"),
+    ):
         if statement.get(key):
             out[wire] = _one_or_list(statement[key])
     for key, wire in (("principals", "Principal"), ("notPrincipals", "NotPrincipal")):
@@ -122,21 +130,33 @@ def _aws_policy_document(args: dict[str, Any]) -> dict[str, Any]:
         document["Id"] = args["policyId"]
     document["Statement"] = [_aws_policy_statement(s) for s in args.get("statements") or []]
     text = json.dumps(document, indent=2)
-    return {"id": hashlib.sha256(text.encode()).hexdigest()[:16], "json": text, "minifiedJson": json.dumps(
-        document, separators=(",", ":"))}
+    return {
+        "id": hashlib.sha256(text.encode()).hexdigest()[:16],
+        "json": text,
+        "minifiedJson": json.dumps(document, separators=(",", ":")),
+    }
 
 
 def _gcp_zones(args: dict[str, Any]) -> dict[str, Any]:
     region = args.get("region") or _config("gcp:region", "us-central1")
     project = args.get("project") or _config("gcp:project", OFFLINE_GCP_PROJECT)
-    return {"id": f"projects/{project}/regions/{region}", "names": [
-        f"{region}-{suffix}" for suffix in "abc"], "project": project, "region": region}
+    return {
+        "id": f"projects/{project}/regions/{region}",
+        "names": [f"{region}-{suffix}" for suffix in "abc"],
+        "project": project,
+        "region": region,
+    }
 
 
 def _gcp_project(args: dict[str, Any]) -> dict[str, Any]:
     project = args.get("projectId") or _config("gcp:project", OFFLINE_GCP_PROJECT)
-    return {"id": f"projects/{project}", "projectId": project, "name": project,
-            "number": OFFLINE_ACCOUNT_ID, "labels": {}}
+    return {
+        "id": f"projects/{project}",
+        "projectId": project,
+        "name": project,
+        "number": OFFLINE_ACCOUNT_ID,
+        "labels": {},
+    }
 
 
 def _gcp_client_config(args: dict[str, Any]) -> dict[str, Any]:
@@ -151,8 +171,12 @@ def _gcp_client_config(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _azure_client_config(args: dict[str, Any]) -> dict[str, Any]:
-    return {"clientId": OFFLINE_AZURE_ID, "objectId": OFFLINE_AZURE_ID,
-            "subscriptionId": OFFLINE_AZURE_ID, "tenantId": OFFLINE_AZURE_ID}
+    return {
+        "clientId": OFFLINE_AZURE_ID,
+        "objectId": OFFLINE_AZURE_ID,
+        "subscriptionId": OFFLINE_AZURE_ID,
+        "tenantId": OFFLINE_AZURE_ID,
+    }
 
 
 KNOWN_INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {

@@ -124,7 +124,9 @@ class RecordingMonitor(MockMonitor):
         type (the SDK's mock prefixes `pulumi:pulumi:Stack$`), deeper ones do."""
         if parent and parent != self._stack_urn:
             type_ = parent.split("::")[2] + "$" + type_
-        return "urn:pulumi:" + "::".join([settings.get_stack(), settings.get_project(), type_, name])
+        return "urn:pulumi:" + "::".join(
+            [settings.get_stack(), settings.get_project(), type_, name]
+        )
 
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -166,11 +168,14 @@ class RecordingMonitor(MockMonitor):
 
 def qualify_config(config: dict[str, Any] | None, project: str) -> dict[str, str]:
     """Gives keys without a namespace the project's (Pulumi's rule for project config)."""
-    return {(key if ":" in key else f"{project}:{key}"): value for key, value in (config or {}).items()}
+    return {
+        (key if ":" in key else f"{project}:{key}"): value for key, value in (config or {}).items()
+    }
 
 
-def _reset_runtime(monitor: Any, *, project: str, stack: str, preview: bool,
-                   root_directory: str | None) -> None:
+def _reset_runtime(
+    monitor: Any, *, project: str, stack: str, preview: bool, root_directory: str | None
+) -> None:
     """Puts the SDK's process-global state (settings, root stack, config) into a fresh state."""
     monitor_features = set(monitor.GetDeploymentInfo(None).supportedFeatures) if monitor else set()
     settings.configure(
@@ -210,8 +215,9 @@ def run_program(
     RecordingMonitor. A failing program does not raise: its exception is in `.error`, next to
     what it registered before failing."""
     monitor = RecordingMonitor(preview=preview)
-    _reset_runtime(monitor, project=project, stack=stack, preview=preview,
-                   root_directory=root_directory)
+    _reset_runtime(
+        monitor, project=project, stack=stack, preview=preview, root_directory=root_directory
+    )
     pulumi_config.set_all_config(
         {key: str(value) for key, value in qualify_config(config, project).items()},
         list(secret_keys or []),

@@ -80,8 +80,9 @@ def load_project(directory: Path) -> Project:
             f"{directory}/Pulumi.yaml: runtime is {runtime_name!r}; only `python` programs can "
             "be previewed"
         )
-    main = (directory / str(data.get("main") or ".")).resolve()
-    entry = main / "__main__.py" if main.is_dir() else main
+    main_setting = str(data.get("main") or ".")
+    main = (directory / main_setting).resolve()
+    entry = main / "__main__.py" if main.is_dir() or main_setting.endswith("/") else main
     if not entry.is_file():
         raise ProjectError(f"{directory}/Pulumi.yaml: the program {entry} does not exist")
     stack_dir = (directory / str(data.get("stackConfigDir") or ".")).resolve()
@@ -103,7 +104,7 @@ def stack_file(project: Project, stack: str) -> Path:
 def list_stacks(project: Project) -> list[str]:
     """Stack names from the stack files found in stackConfigDir, sorted."""
     names = [
-        path.name[len("Pulumi."):-len(".yaml")]
+        path.name[len("Pulumi.") : -len(".yaml")]
         for path in project.stack_config_dir.glob("Pulumi.*.yaml")
     ]
     return sorted(name for name in names if name)

@@ -24,6 +24,8 @@ _OWN_CODE = (Path(tierstack.__file__).resolve().parent,)
 
 
 def _is_user_frame(filename: str, project_dir: Path) -> bool:
+    if filename.startswith("<"):  # <frozen runpy>, <string>: never the user's file
+        return False
     path = Path(filename).resolve()
     if "site-packages" in path.parts or any(path.is_relative_to(own) for own in _OWN_CODE):
         return False
@@ -62,9 +64,13 @@ def _evaluate_policy(request: dict[str, Any], resources: list[Any]) -> tuple[lis
             raise
         return [], "policy engine not installed: no policy results"
     config = Path(request["policy_config"]) if request["policy_config"] else None
-    results = policy_engine.evaluate(resources, stack=request["stack"],
-                                     project=request["project"],
-                                     pack_dir=Path(request["policy_pack"]), config_file=config)
+    results = policy_engine.evaluate(
+        resources,
+        stack=request["stack"],
+        project=request["project"],
+        pack_dir=Path(request["policy_pack"]),
+        config_file=config,
+    )
     return list(results), None
 
 
@@ -99,12 +105,15 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     }
     if recording.error is not None:
         result["error"] = trim_error(recording.error, project_dir)
+        result["errorKind"] = "program"
     else:
         try:
             result["policy"], note = _evaluate_policy(request, recording.resources)
-        except Exception as error:  # a broken pack fails the preview, with its own message
-            result["error"] = "policy pack failed: " + trim_error(
-                error, Path(request["policy_pack"]))
+        except Exception as error:  # a broken pack or config fails the preview, saying so
+            is_config = type(error).__name__ == "PolicyConfigError"
+            result["errorKind"] = "usage" if is_config else "policy"
+            where = "policy config" if is_config else "policy pack"
+            result["error"] = f"{where}: " + trim_error(error, Path(request["policy_pack"]))
             note = None
         if note:
             limits.append(note)
@@ -117,8 +126,9 @@ def main() -> int:
     request = json.load(sys.stdin)
     result_stream = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # anything the program prints (even from C) goes to stderr
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr
+    )
     logging.getLogger("tierstack.preview").setLevel(logging.INFO)  # the program's pulumi.log
     result = run(request)
     with result_stream:

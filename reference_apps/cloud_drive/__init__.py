@@ -1,0 +1,98 @@
+"""Cloud-drive reference app: accounts, per-user files with a quota, and an admin page.
+
+Users and file metadata live in the SQL database (``DATABASE_URL``), the bytes in the object
+store (``OBJECT_STORE_URL``); a welcome e-mail goes through ``MAIL_URL``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+
+from flask import Flask, render_template
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+from ..backends import Settings, open_backends
+from ..web import configure_logging, install_common, install_form_guard
+from .api import api
+from .openapi import OPENAPI
+from .pages import pages
+from .storage import DriveService, User
+
+APP_NAME = "cloud-drive"
+log = logging.getLogger("cloud_drive")
+
+
+def create_app(env: Mapping[str, str] | None = None) -> Flask:
+    """App factory; ``env`` overrides environment variables (tests use it)."""
+    settings = Settings.from_env(APP_NAME, {**os.environ, **(env or {})})
+    configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
+    backends = open_backends(settings, queue=False, kv=False, db=True, mail=True)
+    quota = int(settings.number("USER_QUOTA_MB", 100, 0, 10_000_000) * 1024 * 1024)
+    app = Flask(__name__, instance_path=str(settings.data_dir))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SESSION_COOKIE_NAME="__Host-session"
+        if settings.flag("SESSION_COOKIE_SECURE", True)
+        else "session",
+        SESSION_COOKIE_SECURE=settings.flag("SESSION_COOKIE_SECURE", True),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.number("SESSION_HOURS", 12, 0.01, 720)),
+        WTF_CSRF_SSL_STRICT=False,
+    )
+    try:
+        drive = DriveService(backends.db, backends.objects, quota)
+    except Exception as error:
+        from ..backends import ConfigError
+
+        raise ConfigError(f"DATABASE_URL: cannot create the schema ({error})") from error
+    mailer = backends.mail
+
+    def welcome(user: User) -> None:
+        """Best effort: a failed welcome mail must not fail the registration."""
+        try:
+            mailer.send(
+                user.email,
+                "Welcome to cloud-drive",
+                f"Hello {user.username},\n\nyour account is ready.\n",
+            )
+        except Exception:
+            log.exception("welcome mail not sent", extra={"username": user.username})
+
+    app.extensions["settings"] = settings
+    app.extensions["drive"] = drive
+    app.extensions["welcome"] = welcome
+    app.extensions["admins"] = {
+        name.strip().lower() for name in settings.extra.get("ADMIN_USERS", "").split(",") if name
+    }
+    install_form_guard(app)
+    CSRFProtect(app)
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=settings.extra.get("RATELIMIT_STORAGE_URI", "memory://"),
+        default_limits=[],
+        headers_enabled=True,
+    )
+    login_limit = settings.extra.get("LOGIN_RATE_LIMIT", "10 per minute")
+    app.register_blueprint(api)
+    app.register_blueprint(pages)
+    # Login and registration are the password-guessing surface: limited per client address.
+    for endpoint in ("pages.login", "api.login", "pages.register", "api.register"):
+        app.view_functions[endpoint] = limiter.limit(login_limit, methods=["POST"])(
+            app.view_functions[endpoint]
+        )
+    install_common(
+        app,
+        settings,
+        backends,
+        OPENAPI,
+        lambda status, message: render_template("error.html", status=status, message=message),
+    )
+    return app

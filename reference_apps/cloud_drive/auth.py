@@ -1,0 +1,59 @@
+"""Sessions: who is logged in, and the decorators that guard pages and API routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import current_app, g, redirect, request, session, url_for
+
+from ..web import ApiError, wants_json
+from .storage import DriveService, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def drive() -> DriveService:
+    return current_app.extensions["drive"]
+
+
+def current_user() -> User | None:
+    if "user" not in g:
+        user_id = session.get("user_id")
+        g.user = drive().user(user_id) if isinstance(user_id, str) else None
+    return g.user
+
+
+def is_admin(user: User | None) -> bool:
+    return user is not None and user.username in current_app.extensions["admins"]
+
+
+def log_in(user: User) -> None:
+    """A fresh session (no fixation), marked permanent so the lifetime setting applies."""
+    session.clear()
+    session["user_id"] = user.id
+    session.permanent = True
+
+
+def login_required(view: F) -> F:
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            if wants_json():
+                raise ApiError(401, "log in first (POST /api/v1/session)")
+            return redirect(url_for("pages.login", next=request.path))
+        return view(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
+
+
+def admin_required(view: F) -> F:
+    @wraps(view)
+    @login_required
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if not is_admin(current_user()):
+            raise ApiError(403, "administrators only")
+        return view(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]

@@ -1,0 +1,71 @@
+"""Image-processing reference app: upload an image, choose filters, download the result.
+
+Small images are processed in the request; large ones and batches go through the queue to
+``python -m reference_apps.image_processing.worker``, with the job status in the key-value table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFProtect
+
+from ..backends import Backends, Settings, open_backends
+from ..web import configure_logging, install_common, install_form_guard
+from .api import api
+from .openapi import OPENAPI
+from .pages import pages
+from .service import ImageService, Limits
+
+APP_NAME = "image-processing"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The environment (plus overrides), validated; shared with the worker."""
+    return Settings.from_env(APP_NAME, {**os.environ, **(env or {})})
+
+
+def build_service(settings: Settings) -> ImageService:
+    """The backends and limits from the settings (raises ConfigError with one line)."""
+    backends = open_backends(settings, queue=True, kv=True, db=False, mail=False)
+    limits = Limits(
+        max_pixels=int(settings.number("MAX_IMAGE_PIXELS", 40_000_000, 1, 500_000_000)),
+        sync_max_pixels=int(settings.number("SYNC_MAX_PIXELS", 4_000_000, 0, 500_000_000)),
+        sync_max_bytes=int(settings.number("SYNC_MAX_MB", 4, 0, 1024) * 1024 * 1024),
+        max_batch=int(settings.number("MAX_BATCH_FILES", 20, 1, 1000)),
+    )
+    return ImageService(backends, limits)
+
+
+def create_app(env: Mapping[str, str] | None = None) -> Flask:
+    """App factory; ``env`` overrides environment variables (tests use it)."""
+    settings = load_settings(env)
+    configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
+    service = build_service(settings)
+    app = Flask(__name__, instance_path=str(settings.data_dir))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SESSION_COOKIE_SECURE=settings.flag("SESSION_COOKIE_SECURE", True),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_SSL_STRICT=False,
+    )
+    app.extensions["settings"] = settings
+    app.extensions["image_service"] = service
+    install_form_guard(app)
+    csrf = CSRFProtect(app)
+    csrf.exempt(api)
+    app.register_blueprint(api)
+    app.register_blueprint(pages)
+    backends = Backends(objects=service.objects, queue=service.queue, kv=service.kv)
+    install_common(
+        app,
+        settings,
+        backends,
+        OPENAPI,
+        lambda status, message: render_template("error.html", status=status, message=message),
+    )
+    return app

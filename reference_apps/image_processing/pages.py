@@ -1,0 +1,63 @@
+"""HTML pages: an upload form with the filter choices, the recent jobs, and one page per job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+
+from ..web import ApiError
+from .api import service
+from .filters import FILTERS, ImageError, parse_pipeline
+from .service import JobNotFound
+
+pages = Blueprint("pages", __name__)
+
+
+def steps_from_form() -> list[dict[str, Any]]:
+    """Checked filters in catalogue order, with their non-empty parameter fields."""
+    chosen = set(request.form.getlist("filter"))
+    steps = []
+    for name, spec in FILTERS.items():
+        if name in chosen:
+            step: dict[str, Any] = {"name": name}
+            for key in spec.params:
+                value = request.form.get(f"{name}.{key}", "").strip()
+                if value:
+                    step[key] = value
+            steps.append(step)
+    return steps
+
+
+@pages.get("/")
+def index() -> str:
+    return render_template("index.html", filters=FILTERS, jobs=service().recent(20))
+
+
+@pages.post("/")
+def upload() -> Response | tuple[str, int]:
+    file = request.files.get("file")
+    try:
+        if file is None:
+            raise ImageError(400, "choose an image file")
+        data = file.read()
+        image = service().validate(data)
+        steps = steps_from_form()
+        if not steps:
+            raise ImageError(400, "choose at least one filter")
+        job = service().submit(data, file.filename or "", parse_pipeline(steps), image=image)
+    except ImageError as error:
+        page = render_template(
+            "index.html", filters=FILTERS, jobs=service().recent(20), error=error.message
+        )
+        return page, error.status
+    return redirect(url_for("pages.job", job_id=job["id"]), 303)
+
+
+@pages.get("/jobs/<job_id>")
+def job(job_id: str) -> str:
+    try:
+        found = service().get(job_id)
+    except JobNotFound:
+        raise ApiError(404, "no such job") from None
+    return render_template("job.html", job=found)

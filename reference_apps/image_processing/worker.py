@@ -1,0 +1,89 @@
+"""The queue worker: ``python -m reference_apps.image_processing.worker``.
+
+Receives job messages, runs the filters, stores the result and marks the job done, then acks.
+Runs until SIGTERM/SIGINT, finishing the current job first. A message that keeps failing is
+retried after its visibility timeout and dead-lettered by the queue after QUEUE_MAX_DELIVERIES;
+on that last delivery the job is marked failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Mapping
+from types import FrameType
+from typing import Any
+
+from ..backends import Message
+from ..web import configure_logging
+from . import build_service, load_settings
+from .service import JOB_ID, ImageService
+
+log = logging.getLogger("image_processing.worker")
+
+
+class PoisonMessage(ValueError):
+    """A message body that can never be processed."""
+
+
+def job_id_of(body: Any) -> str:
+    if not isinstance(body, dict) or not isinstance(body.get("job_id"), str):
+        raise PoisonMessage(f"message body is not {{'job_id': ...}}: {str(body)[:100]!r}")
+    if not JOB_ID.match(body["job_id"]):
+        raise PoisonMessage(f"malformed job id {body['job_id'][:60]!r}")
+    return body["job_id"]
+
+
+def handle(service: ImageService, message: Message) -> bool:
+    """Process one message; True when it was acked. Failures leave it to be redelivered."""
+    job_id = ""
+    try:
+        job_id = job_id_of(message.body)
+        job = service.process(job_id)
+    except Exception as error:
+        final = message.deliveries >= service.queue.max_deliveries
+        log.warning(
+            "job failed",
+            extra={
+                "job_id": job_id,
+                "delivery": message.deliveries,
+                "final": final,
+                "error": repr(error)[:300],
+            },
+        )
+        if final and job_id:
+            service.fail(job_id, f"{type(error).__name__}: {error}")
+        return False
+    service.queue.ack(message)
+    log.info("job done", extra={"job_id": job_id, "attempts": job["attempts"]})
+    return True
+
+
+def run(service: ImageService, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+    """Receive and handle messages until ``stop`` is set."""
+    while not stop.is_set():
+        message = service.queue.receive(wait=poll_seconds)
+        if message is not None:
+            handle(service, message)
+
+
+def main(env: Mapping[str, str] | None = None) -> None:
+    settings = load_settings(env)
+    configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
+    service = build_service(settings)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping after the current job", extra={"signal": signum})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info("worker started", extra={"queue": settings.queue_url.scheme})
+    run(service, stop)
+    log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    main()

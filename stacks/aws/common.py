@@ -1,0 +1,63 @@
+"""Small helpers every AWS component shares: tags, child options, ARN parts, policy JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+
+from stacks.common.args import StackContext
+
+
+def child(parent: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+    """Every child hangs under its component, so the tree reads like the architecture."""
+    return pulumi.ResourceOptions(parent=parent, **extra)
+
+
+def tags(context: StackContext, name: str) -> dict[str, str]:
+    """Governance tags plus a Name tag (what the console shows) prefixed with the stack's prefix."""
+    return {**context.tags, "Name": f"{context.prefix}-{name}"}
+
+
+def asg_tags(context: StackContext, name: str) -> list[dict[str, Any]]:
+    """Autoscaling groups take tags as a list and copy them onto the instances they launch."""
+    return [
+        {"key": key, "value": value, "propagate_at_launch": True}
+        for key, value in sorted(tags(context, name).items())
+    ]
+
+
+def arn_part(arn: str, index: int) -> str:
+    """arn:partition:service:region:account:resource -> one part (3 = region, 4 = account)."""
+    return arn.split(":")[index]
+
+
+def policy_json(statements: list[dict[str, Any]]) -> str:
+    """An IAM/resource policy document, with stable key order so diffs stay quiet."""
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def assume_role_policy(service: str) -> str:
+    """A trust policy that lets exactly one AWS service assume the role."""
+    return policy_json(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    )
+
+
+def deny_insecure_transport(resources: list[str]) -> dict[str, Any]:
+    """The statement that refuses any request made without TLS."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "*",
+        "Resource": resources,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }

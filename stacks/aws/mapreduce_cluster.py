@@ -1,0 +1,270 @@
+"""MapReduceCluster: an EMR Hadoop cluster in a private subnet running the blueprint's streaming
+jobs (mapper/reducer scripts uploaded to the code store), logs to the log store, IMDSv2 and
+at-rest encryption from a security configuration, roles scoped to the two buckets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from stacks.aws.common import assume_role_policy, child, policy_json, tags
+from stacks.aws.network import EMR_MANAGED_TAG
+from stacks.aws.sizes import EMR_INSTANCE_TYPE
+from stacks.blueprints.model import StreamingJob
+from stacks.common.args import MapReduceClusterArgs
+
+RELEASE = "emr-7.5.0"
+SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
+"""AWS's least-privilege EMR service policy: it acts only on resources tagged EMR_MANAGED_TAG."""
+IDLE_TIMEOUT_SECONDS = 3600
+"""Dev clusters terminate after an idle hour; prod clusters stay up and are protected."""
+CORE_VOLUME_GB = 64
+LOG_PREFIX = "emr/"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def script_key(job: StreamingJob, script: str) -> str:
+    """Where a job script lives in the code store: jobs/<job>/<file>."""
+    return f"jobs/{job.name}/{Path(script).name}"
+
+
+def streaming_step(job: StreamingJob, bucket: str) -> dict[str, Any]:
+    """A Hadoop streaming step: mapper | sort | reducer over s3://bucket/<input_prefix>."""
+    mapper, reducer = Path(job.mapper).name, Path(job.reducer).name
+    files = ",".join(f"s3://{bucket}/{script_key(job, s)}" for s in (job.mapper, job.reducer))
+    return {
+        "name": job.name,
+        "action_on_failure": "CONTINUE",
+        "hadoop_jar_step": {
+            "jar": "command-runner.jar",
+            "args": [
+                "hadoop-streaming",
+                "-files",
+                files,
+                "-mapper",
+                f"python3 {mapper}",
+                "-reducer",
+                f"python3 {reducer}",
+                "-input",
+                f"s3://{bucket}/{job.input_prefix}",
+                "-output",
+                f"s3://{bucket}/{job.output_prefix}{job.name}/",
+            ],
+        },
+    }
+
+
+class MapReduceCluster(pulumi.ComponentResource):
+    """The cluster's nodes may read the code store, write job output, and write logs — no more."""
+
+    cluster_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: MapReduceClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tierstack:aws:MapReduceCluster", name, None, opts)
+        context, spec, network = args.context, args.spec, args.network
+        settings = context.settings
+        code_bucket, log_bucket = args.code_store.physical_name, args.log_store.physical_name
+
+        scripts = [
+            aws.s3.BucketObjectv2(
+                f"{name}-{job.name}-{Path(script).stem}",
+                bucket=code_bucket,
+                key=script_key(job, script),
+                source=pulumi.FileAsset(str(REPO_ROOT / script)),
+                content_type="text/x-python",
+                tags=tags(context, f"{name}-{job.name}"),
+                opts=child(self),
+            )
+            for job in spec.jobs
+            for script in (job.mapper, job.reducer)
+        ]
+
+        disk_key = aws.kms.Key(
+            f"{name}-disks",
+            description=f"EMR local disk encryption of {context.prefix}-{name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=7 if not settings.is_prod else 30,
+            tags=tags(context, f"{name}-disks"),
+            opts=child(self),
+        )
+        node_role = aws.iam.Role(
+            f"{name}-nodes",
+            name=f"{context.prefix}-{name}-nodes",
+            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
+            tags=tags(context, f"{name}-nodes"),
+            opts=child(self),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-nodes",
+            name="cluster-data",
+            role=node_role.id,
+            policy=pulumi.Output.all(args.code_store.arn, args.log_store.arn, disk_key.arn).apply(
+                lambda arns: _node_policy(spec.jobs, settings.region, *arns)
+            ),
+            opts=child(self),
+        )
+        profile = aws.iam.InstanceProfile(
+            f"{name}-nodes",
+            name=f"{context.prefix}-{name}-nodes",
+            role=node_role.name,
+            tags=tags(context, f"{name}-nodes"),
+            opts=child(self),
+        )
+        service_role = aws.iam.Role(
+            f"{name}-service",
+            name=f"{context.prefix}-{name}-service",
+            assume_role_policy=assume_role_policy("elasticmapreduce.amazonaws.com"),
+            tags=tags(context, f"{name}-service"),
+            opts=child(self),
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-service", role=service_role.name, policy_arn=SERVICE_POLICY, opts=child(self)
+        )
+        aws.iam.RolePolicy(
+            f"{name}-service",
+            name="pass-node-role-and-disk-key",
+            role=service_role.id,
+            policy=pulumi.Output.all(node_role.arn, disk_key.arn).apply(
+                lambda arns: policy_json(
+                    [
+                        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": arns[0]},
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "kms:CreateGrant",
+                                "kms:Decrypt",
+                                "kms:DescribeKey",
+                                "kms:GenerateDataKeyWithoutPlaintext",
+                                "kms:ReEncrypt*",
+                            ],
+                            "Resource": arns[1],
+                        },
+                    ]
+                )
+            ),
+            opts=child(self),
+        )
+        security = aws.emr.SecurityConfiguration(
+            name,
+            name=f"{context.prefix}-{name}",
+            configuration=disk_key.arn.apply(_security_configuration),
+            opts=child(self),
+        )
+        groups = {
+            role: aws.ec2.SecurityGroup(
+                f"{name}-{role}",
+                name=f"{context.prefix}-{name}-{role}",
+                description=f"EMR-managed {role} group (EMR adds its own rules)",
+                vpc_id=network.vpc_id,
+                revoke_rules_on_delete=True,
+                tags={**tags(context, f"{name}-{role}"), **EMR_MANAGED_TAG},
+                opts=child(self),
+            )
+            for role in ("primary", "core", "service")
+        }
+        cluster = aws.emr.Cluster(
+            name,
+            name=f"{context.prefix}-{name}",
+            release_label=RELEASE,
+            applications=["Hadoop"],
+            service_role=service_role.arn,
+            security_configuration=security.name,
+            log_uri=log_bucket.apply(lambda bucket: f"s3://{bucket}/{LOG_PREFIX}"),
+            ec2_attributes={
+                "subnet_id": network.private_subnet_ids[0],
+                "instance_profile": profile.arn,
+                "emr_managed_master_security_group": groups["primary"].id,
+                "emr_managed_slave_security_group": groups["core"].id,
+                "service_access_security_group": groups["service"].id,
+            },
+            master_instance_group={"instance_type": EMR_INSTANCE_TYPE, "instance_count": 1},
+            core_instance_group={
+                "instance_type": EMR_INSTANCE_TYPE,
+                "instance_count": settings.sizing.mapreduce_workers,
+                "ebs_configs": [{"size": CORE_VOLUME_GB, "type": "gp3", "volumes_per_instance": 1}],
+            },
+            keep_job_flow_alive_when_no_steps=True,
+            termination_protection=settings.is_prod,
+            auto_termination_policy=(
+                None if settings.is_prod else {"idle_timeout": IDLE_TIMEOUT_SECONDS}
+            ),
+            steps=code_bucket.apply(
+                lambda bucket: [streaming_step(job, bucket) for job in spec.jobs]
+            ),
+            tags={**tags(context, name), **EMR_MANAGED_TAG},
+            opts=child(self, depends_on=scripts),
+        )
+        self.cluster_id = cluster.id
+        self.register_outputs({"cluster_id": self.cluster_id})
+
+
+def _node_policy(
+    jobs: tuple[StreamingJob, ...], region: str, code_arn: str, log_arn: str, key_arn: str
+) -> str:
+    outputs = [f"{code_arn}/{job.output_prefix}{job.name}/*" for job in jobs]
+    emr_artifacts = f"arn:aws:s3:::{region}.elasticmapreduce"
+    return policy_json(
+        [
+            {
+                "Sid": "ListJobBuckets",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": [code_arn, log_arn, emr_artifacts],
+            },
+            {
+                "Sid": "ReadJobCodeAndInput",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{code_arn}/*", f"{emr_artifacts}/*"],
+            },
+            {
+                "Sid": "WriteJobOutput",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                "Resource": outputs,
+            },
+            {
+                "Sid": "WriteClusterLogs",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{log_arn}/{LOG_PREFIX}*"],
+            },
+            {
+                "Sid": "UseDiskKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": [key_arn],
+            },
+        ]
+    )
+
+
+def _security_configuration(key_arn: str) -> str:
+    """At-rest encryption (S3 and local disks incl. EBS) and IMDSv2 on every node."""
+    return json.dumps(
+        {
+            "EncryptionConfiguration": {
+                "EnableInTransitEncryption": False,
+                "EnableAtRestEncryption": True,
+                "AtRestEncryptionConfiguration": {
+                    "S3EncryptionConfiguration": {"EncryptionMode": "SSE-S3"},
+                    "LocalDiskEncryptionConfiguration": {
+                        "EncryptionKeyProviderType": "AwsKms",
+                        "AwsKmsKey": key_arn,
+                        "EnableEbsEncryption": True,
+                    },
+                },
+            },
+            "InstanceMetadataServiceConfiguration": {
+                "MinimumInstanceMetadataServiceVersion": 2,
+                "HttpPutResponseHopLimit": 1,
+            },
+        },
+        sort_keys=True,
+    )

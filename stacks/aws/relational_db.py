@@ -1,0 +1,168 @@
+"""RelationalDb: RDS PostgreSQL in private subnets, encrypted, TLS-only, backed up, with a
+generated password held as a Pulumi secret and in Secrets Manager for the hosts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from stacks.aws.common import child, tags
+from stacks.aws.sizes import DB_INSTANCE_CLASSES
+from stacks.common.args import RelationalDbArgs
+
+PORT = 5432
+MASTER_USER = "tierstack"
+PASSWORD_LENGTH = 32
+PASSWORD_SPECIALS = "!#$%^&*()-_=+[]{}<>:?"
+"""RDS refuses '/', '@', '"' and spaces in master passwords."""
+
+
+class RelationalDb(pulumi.ComponentResource):
+    """No ingress until a tier that uses the database opens its own security group to it."""
+
+    endpoint: pulumi.Output[str]
+    password: pulumi.Output[str]
+    secret_arn: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    label: str
+    physical_name: pulumi.Output[str]
+    backend_url: pulumi.Output[str]
+    port: int = PORT
+
+    def __init__(
+        self, name: str, args: RelationalDbArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tierstack:aws:RelationalDb", name, None, opts)
+        self.label = name
+        context, spec, network = args.context, args.spec, args.network
+        sizing = context.settings.sizing
+        identifier = f"{context.prefix}-{spec.name}"
+
+        password = random.RandomPassword(
+            f"{name}-password",
+            length=PASSWORD_LENGTH,
+            special=True,
+            override_special=PASSWORD_SPECIALS,
+            opts=child(self),
+        )
+        self.password = pulumi.Output.secret(password.result)
+
+        subnets = aws.rds.SubnetGroup(
+            name,
+            name=identifier,
+            subnet_ids=network.private_subnet_ids,
+            tags=tags(context, spec.name),
+            opts=child(self),
+        )
+        group = aws.ec2.SecurityGroup(
+            name,
+            name=f"{identifier}-db",
+            description=f"PostgreSQL {spec.name}: ingress only from the tiers that use it",
+            vpc_id=network.vpc_id,
+            revoke_rules_on_delete=True,
+            tags=tags(context, f"{spec.name}-db"),
+            opts=child(self),
+        )
+        self.security_group_id = group.id
+        major = spec.engine_version.split(".")[0]
+        parameters = aws.rds.ParameterGroup(
+            name,
+            name=f"{identifier}-pg{major}",
+            family=f"postgres{major}",
+            parameters=[
+                {"name": "rds.force_ssl", "value": "1"},
+                {"name": "log_connections", "value": "1"},
+            ],
+            tags=tags(context, spec.name),
+            opts=child(self),
+        )
+        instance = aws.rds.Instance(
+            name,
+            identifier=identifier,
+            engine="postgres",
+            engine_version=spec.engine_version,
+            instance_class=DB_INSTANCE_CLASSES[sizing.db_size],
+            allocated_storage=sizing.db_storage_gb,
+            max_allocated_storage=sizing.db_storage_gb * 4,
+            storage_type="gp3",
+            storage_encrypted=True,
+            db_name=spec.database,
+            username=MASTER_USER,
+            password=password.result,
+            port=PORT,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=[group.id],
+            parameter_group_name=parameters.name,
+            publicly_accessible=False,
+            multi_az=sizing.db_high_availability,
+            backup_retention_period=sizing.backup_retention_days,
+            deletion_protection=sizing.deletion_protection,
+            skip_final_snapshot=not context.settings.is_prod,
+            final_snapshot_identifier=f"{identifier}-final" if context.settings.is_prod else None,
+            copy_tags_to_snapshot=True,
+            iam_database_authentication_enabled=True,
+            auto_minor_version_upgrade=True,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            tags=tags(context, spec.name),
+            opts=child(self),
+        )
+
+        # Hosts read the password from here at boot (the user data never carries it).
+        secret = aws.secretsmanager.Secret(
+            name,
+            name=f"tierstack/{identifier}/master",
+            description=f"Master credentials of the {spec.name} database",
+            recovery_window_in_days=7 if context.settings.is_prod else 0,
+            tags=tags(context, spec.name),
+            opts=child(self),
+        )
+        aws.secretsmanager.SecretVersion(
+            name,
+            secret_id=secret.id,
+            secret_string=pulumi.Output.secret(
+                pulumi.Output.all(instance.address, password.result).apply(
+                    lambda values: json.dumps(
+                        {
+                            "engine": "postgres",
+                            "host": values[0],
+                            "port": PORT,
+                            "dbname": spec.database,
+                            "username": MASTER_USER,
+                            "password": values[1],
+                        }
+                    )
+                )
+            ),
+            opts=child(self),
+        )
+        self.secret_arn = secret.arn
+        self.endpoint = instance.address
+        self.physical_name = instance.identifier
+        self.backend_url = instance.address.apply(
+            lambda host: f"postgresql://{MASTER_USER}@{host}:{PORT}/{spec.database}?sslmode=require"
+        )
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "physical_name": self.physical_name,
+                "backend_url": self.backend_url,
+                "secret_arn": self.secret_arn,
+                "password": self.password,
+            }
+        )
+
+    def policy_statements(self, _access: str) -> pulumi.Output[list[dict[str, Any]]]:
+        """Reading the credentials secret; network access comes from the tier's security group."""
+        return self.secret_arn.apply(
+            lambda arn: [
+                {
+                    "Effect": "Allow",
+                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    "Resource": [arn],
+                }
+            ]
+        )

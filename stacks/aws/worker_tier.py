@@ -1,0 +1,107 @@
+"""WorkerTier: queue consumers in the private subnets, an autoscaling group that tracks the
+backlog per instance (visible messages / in-service instances) of the queue it drains."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from stacks.aws.common import asg_tags, child
+from stacks.aws.hosts import (
+    host_security_group,
+    launch_template,
+    open_database_access,
+    template_version,
+)
+from stacks.common.args import WorkerTierArgs
+
+BACKLOG_EXPRESSION = "IF(running > 0, visible / running, visible)"
+"""Backlog per instance; with no instance running the whole backlog counts, so 0 scales out."""
+
+
+class WorkerTier(pulumi.ComponentResource):
+    """No ingress at all: workers only pull from the queue and call AWS APIs."""
+
+    label: str
+    group_name: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: WorkerTierArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tierstack:aws:WorkerTier", name, None, opts)
+        self.label = name
+        context, spec, network = args.context, args.spec, args.network
+        sizing = context.settings.sizing
+        group_name = f"{context.prefix}-{name}"
+        group = host_security_group(
+            self, name, context, network, f"{spec.name} workers: no ingress"
+        )
+        open_database_access(self, name, context, args.identity, group)
+        template = launch_template(
+            self, name, context, sizing.worker_size, args.identity, group, args.bootstrap
+        )
+        autoscaling_group = aws.autoscaling.Group(
+            name,
+            name=group_name,
+            vpc_zone_identifiers=network.private_subnet_ids,
+            min_size=sizing.worker_min,
+            max_size=sizing.worker_max,
+            launch_template={"id": template.id, "version": template_version(template)},
+            health_check_type="EC2",
+            enabled_metrics=["GroupInServiceInstances"],
+            metrics_granularity="1Minute",
+            instance_refresh={"strategy": "Rolling", "preferences": {"min_healthy_percentage": 50}},
+            tags=asg_tags(context, name),
+            opts=child(self),
+        )
+        aws.autoscaling.Policy(
+            f"{name}-backlog",
+            autoscaling_group_name=autoscaling_group.name,
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration={
+                "target_value": float(spec.backlog_per_instance),
+                "customized_metric_specification": {
+                    "metrics": [
+                        {
+                            "id": "visible",
+                            "return_data": False,
+                            "metric_stat": {
+                                "metric": {
+                                    "namespace": "AWS/SQS",
+                                    "metric_name": "ApproximateNumberOfMessagesVisible",
+                                    "dimensions": [
+                                        {"name": "QueueName", "value": args.queue.physical_name}
+                                    ],
+                                },
+                                "stat": "Sum",
+                            },
+                        },
+                        {
+                            "id": "running",
+                            "return_data": False,
+                            "metric_stat": {
+                                "metric": {
+                                    "namespace": "AWS/AutoScaling",
+                                    "metric_name": "GroupInServiceInstances",
+                                    "dimensions": [
+                                        {"name": "AutoScalingGroupName", "value": group_name}
+                                    ],
+                                },
+                                "stat": "Average",
+                            },
+                        },
+                        {
+                            "id": "backlog",
+                            "label": "messages per in-service instance",
+                            "expression": BACKLOG_EXPRESSION,
+                            "return_data": True,
+                        },
+                    ]
+                },
+            },
+            opts=child(self),
+        )
+        self.group_name = autoscaling_group.name
+        self.security_group_id = group.id
+        self.register_outputs({"group_name": self.group_name})

@@ -1,0 +1,34 @@
+"""Azure (pulumi-azure-native) components: the same class names and Args as every cloud.
+
+The Network component owns the stack's resource group, Log Analytics workspace and Key Vault;
+components whose Args carry no network find it with `stacks.azure.common.stack_network`."""
+
+from stacks.azure.alarms import Alarms
+from stacks.azure.app_tier import AppTier
+from stacks.azure.iot_ingest import IoTIngest
+from stacks.azure.key_value_table import KeyValueTable
+from stacks.azure.load_balancer import LoadBalancer
+from stacks.azure.mapreduce_cluster import MapReduceCluster
+from stacks.azure.network import Network
+from stacks.azure.notifications import Notifications
+from stacks.azure.object_store import ObjectStore
+from stacks.azure.queue import Queue
+from stacks.azure.relational_db import RelationalDb
+from stacks.azure.tier_identity import TierIdentity
+from stacks.azure.worker_tier import WorkerTier
+
+__all__ = [
+    "Alarms",
+    "AppTier",
+    "IoTIngest",
+    "KeyValueTable",
+    "LoadBalancer",
+    "MapReduceCluster",
+    "Network",
+    "Notifications",
+    "ObjectStore",
+    "Queue",
+    "RelationalDb",
+    "TierIdentity",
+    "WorkerTier",
+]

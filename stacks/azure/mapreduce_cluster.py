@@ -1,0 +1,251 @@
+"""MapReduceCluster: an HDInsight Hadoop cluster inside the VNet (outbound-only resource
+provider connection, private link, TLS 1.2, encryption in transit), whose default file system is
+a dedicated ADLS Gen2 account reached with the cluster's managed identity (secure transfer, no
+shared keys), plus the streaming jobs.
+
+A streaming job is not an ARM resource: each job is its mapper and reducer uploaded as blobs to
+the cluster's file system and a submit command (`submit_commands[job]`) that the job-runner
+worker — or an operator on the head node — runs with `hadoop jar hadoop-streaming.jar`. The
+blueprint's code store stays the apps' upload store; its log store is not used on Azure: YARN
+keeps the job logs in the cluster file system (`/app-logs`)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pulumi
+import pulumi_random as random
+import pulumi_tls as tls
+from pulumi_azure_native import authorization, hdinsight, keyvault, managedidentity, storage
+
+from stacks.azure.common import (
+    child,
+    compact_name,
+    component_opts,
+    dashed_name,
+    role_definition_id,
+    stable_guid,
+)
+from stacks.azure.object_store import SOFT_DELETE_DAYS
+from stacks.azure.sizes import (
+    HDINSIGHT_HEAD_NODE,
+    HDINSIGHT_WORKER_NODE,
+    HDINSIGHT_ZOOKEEPER_NODE,
+)
+from stacks.blueprints.model import StreamingJob
+from stacks.common.args import MapReduceClusterArgs
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CLUSTER_VERSION = "5.1"
+FILE_SYSTEM = "cluster"
+STREAMING_JAR = "/usr/hdp/current/hadoop-mapreduce-client/hadoop-streaming.jar"
+SSH_USER = "sshuser"
+
+
+def submit_command(job: StreamingJob, file_system_url: str) -> str:
+    """The Hadoop streaming command line for one job, with every path in the cluster's store."""
+    scripts = [
+        f"{file_system_url}/jobs/{job.name}/{Path(path).name}" for path in (job.mapper, job.reducer)
+    ]
+    return " ".join(
+        [
+            "hadoop",
+            "jar",
+            STREAMING_JAR,
+            "-files",
+            ",".join(scripts),
+            "-mapper",
+            shlex.quote(f"python3 {Path(job.mapper).name}"),
+            "-reducer",
+            shlex.quote(f"python3 {Path(job.reducer).name}"),
+            "-input",
+            f"{file_system_url}/{job.input_prefix}",
+            "-output",
+            f"{file_system_url}/{job.output_prefix}",
+        ]
+    )
+
+
+class MapReduceCluster(pulumi.ComponentResource):
+    """Exposes cluster_name, file_system_url (abfs://...) and submit_commands."""
+
+    def __init__(
+        self, name: str, args: MapReduceClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tierstack:azure:MapReduceCluster", name, None, component_opts(opts))
+        context, spec, net = args.context, args.spec, args.network
+        settings = context.settings
+        tags = context.tags
+        self.cluster_name = dashed_name(context, spec.name, max_length=59)
+
+        identity = managedidentity.UserAssignedIdentity(
+            f"{name}-mi",
+            resource_name_=f"{context.prefix}-{spec.name}-id",
+            resource_group_name=net.resource_group_name,
+            location=net.location,
+            tags=tags,
+            opts=child(self),
+        )
+        self.account_name = compact_name(context, f"{spec.name}fs")
+        account = storage.StorageAccount(
+            f"{name}-fs-account",
+            account_name=self.account_name,
+            resource_group_name=net.resource_group_name,
+            location=net.location,
+            kind="StorageV2",
+            sku={"name": "Standard_LRS"},
+            is_hns_enabled=True,  # ADLS Gen2: the cluster authenticates with its identity
+            enable_https_traffic_only=True,
+            minimum_tls_version="TLS1_2",
+            allow_blob_public_access=False,
+            allow_shared_key_access=False,
+            default_to_o_auth_authentication=True,
+            allow_cross_tenant_replication=False,
+            tags=tags,
+            opts=child(self),
+        )
+        # Soft delete works with a hierarchical namespace; blob versioning does not (ARM refuses).
+        blob_service = storage.BlobServiceProperties(
+            f"{name}-fs-blob-service",
+            account_name=account.name,
+            resource_group_name=net.resource_group_name,
+            blob_services_name="default",
+            delete_retention_policy={"enabled": True, "days": SOFT_DELETE_DAYS},
+            container_delete_retention_policy={"enabled": True, "days": SOFT_DELETE_DAYS},
+            opts=child(self),
+        )
+        file_system = storage.BlobContainer(
+            f"{name}-fs",
+            container_name=FILE_SYSTEM,
+            account_name=account.name,
+            resource_group_name=net.resource_group_name,
+            public_access="None",
+            opts=child(self, depends_on=[blob_service]),
+        )
+        role = "storage-blob-data-owner"
+        data_owner = authorization.RoleAssignment(
+            f"{name}-fs-owner",
+            role_assignment_name=stable_guid(self.cluster_name, self.account_name, role),
+            scope=account.id,
+            principal_id=identity.principal_id,
+            principal_type="ServicePrincipal",
+            role_definition_id=role_definition_id(net.subscription_id, role),
+            opts=child(self),
+        )
+        self.file_system_url = f"abfs://{FILE_SYSTEM}@{self.account_name}.dfs.core.windows.net"
+        self.submit_commands: dict[str, str] = {}
+        for job in spec.jobs:
+            for script in (job.mapper, job.reducer):
+                storage.Blob(
+                    f"{name}-{job.name}-{Path(script).stem}",
+                    blob_name=f"jobs/{job.name}/{Path(script).name}",
+                    account_name=account.name,
+                    container_name=file_system.name,
+                    resource_group_name=net.resource_group_name,
+                    type="Block",
+                    content_type="text/x-python",
+                    source=pulumi.FileAsset(str(REPO_ROOT / script)),
+                    opts=child(self),
+                )
+            self.submit_commands[job.name] = submit_command(job, self.file_system_url)
+
+        gateway_password = random.RandomPassword(
+            f"{name}-gateway-password",
+            length=24,
+            special=True,
+            override_special="!#%*-_",
+            min_lower=2,
+            min_upper=2,
+            min_numeric=2,
+            min_special=1,
+            opts=child(self),
+        )
+        keyvault.Secret(
+            f"{name}-gateway-secret",
+            secret_name=f"{spec.name}-gateway-password",
+            vault_name=net.vault.name,
+            resource_group_name=net.resource_group_name,
+            properties={"value": gateway_password.result, "content_type": "text/plain"},
+            tags=tags,
+            opts=child(self),
+        )
+        ssh_key = tls.PrivateKey(
+            f"{name}-ssh-key", algorithm="RSA", rsa_bits=4096, opts=child(self)
+        )
+        os_profile = {
+            "linux_operating_system_profile": {
+                "username": SSH_USER,
+                "ssh_profile": {"public_keys": [{"certificate_data": ssh_key.public_key_openssh}]},
+            }
+        }
+        in_vnet = {"id": net.vnet_id, "subnet": net.subnet_ids["mapreduce"]}
+
+        def role_profile(role_name: str, size: str, count: int) -> dict:
+            return {
+                "name": role_name,
+                "target_instance_count": count,
+                "hardware_profile": {"vm_size": size},
+                "os_profile": os_profile,
+                "virtual_network_profile": in_vnet,
+            }
+
+        self.cluster = hdinsight.Cluster(
+            f"{name}-cluster",
+            cluster_name=self.cluster_name,
+            resource_group_name=net.resource_group_name,
+            location=net.location,
+            identity={
+                "type": "UserAssigned",
+                "user_assigned_identities": identity.id.apply(lambda i: {i: {}}),
+            },
+            properties={
+                "cluster_version": CLUSTER_VERSION,
+                "os_type": "Linux",
+                "tier": "Standard",
+                "min_supported_tls_version": "1.2",
+                "encryption_in_transit_properties": {"is_encryption_in_transit_enabled": True},
+                "network_properties": {
+                    "resource_provider_connection": "Outbound",
+                    "private_link": "Enabled",
+                },
+                "cluster_definition": {
+                    "kind": "hadoop",
+                    "configurations": {
+                        "gateway": {
+                            "restAuthCredential.isEnabled": True,
+                            "restAuthCredential.username": "admin",
+                            "restAuthCredential.password": gateway_password.result,
+                        }
+                    },
+                },
+                "compute_profile": {
+                    "roles": [
+                        role_profile("headnode", HDINSIGHT_HEAD_NODE, 2),
+                        role_profile(
+                            "workernode",
+                            HDINSIGHT_WORKER_NODE,
+                            settings.sizing.mapreduce_workers,
+                        ),
+                        role_profile("zookeepernode", HDINSIGHT_ZOOKEEPER_NODE, 3),
+                    ]
+                },
+                "storage_profile": {
+                    "storageaccounts": [
+                        {
+                            "name": f"{self.account_name}.dfs.core.windows.net",
+                            "is_default": True,
+                            "file_system": FILE_SYSTEM,
+                            "resource_id": account.id,
+                            "msi_resource_id": identity.id,
+                            "enable_secure_channel": True,
+                        }
+                    ]
+                },
+            },
+            tags=tags,
+            opts=child(self, depends_on=[data_owner, file_system]),
+        )
+        self.register_outputs(
+            {"cluster_name": self.cluster_name, "submit_commands": self.submit_commands}
+        )

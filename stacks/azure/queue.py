@@ -1,0 +1,105 @@
+"""Queue: a Service Bus namespace (Entra ID only, TLS 1.2) and a queue whose messages move to
+the built-in dead-letter sub-queue after `max_deliveries` or on expiry."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_azure_native import authorization, monitor, servicebus
+
+from stacks.azure.common import (
+    child,
+    component_opts,
+    dashed_name,
+    iso_seconds,
+    role_definition_id,
+    stable_guid,
+    stack_network,
+)
+from stacks.blueprints.model import Access
+from stacks.common.args import QueueArgs
+
+MAX_LOCK_SECONDS = 300  # Service Bus's limit; consumers renew the lock for longer work.
+QUEUE_ROLES: dict[str, str] = {
+    "publish": "service-bus-data-sender",
+    "consume": "service-bus-data-receiver",
+}
+
+
+class Queue(pulumi.ComponentResource):
+    """physical_name is `namespace/queue`; backend_url is `servicebus://namespace/queue`.
+
+    Local (SAS) auth is off, so there is no connection string to leak: tiers authenticate
+    with their managed identity and get Sender or Receiver on this queue only."""
+
+    def __init__(
+        self, name: str, args: QueueArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tierstack:azure:Queue", name, None, component_opts(opts))
+        context, spec = args.context, args.spec
+        net = stack_network(context)
+        self.network = net
+        self.namespace_name = dashed_name(context, f"{spec.name}-sb", max_length=50)
+        self.queue_name = spec.name
+        self.namespace = servicebus.Namespace(
+            f"{name}-namespace",
+            namespace_name=self.namespace_name,
+            resource_group_name=net.resource_group_name,
+            location=net.location,
+            sku={"name": "Standard", "tier": "Standard"},
+            disable_local_auth=True,
+            minimum_tls_version="1.2",
+            public_network_access="Enabled",
+            tags=context.tags,
+            opts=child(self),
+        )
+        self.namespace_id: pulumi.Output[str] = self.namespace.id
+        self.queue = servicebus.Queue(
+            f"{name}-queue",
+            queue_name=self.queue_name,
+            namespace_name=self.namespace.name,
+            resource_group_name=net.resource_group_name,
+            lock_duration=iso_seconds(min(spec.visibility_timeout_seconds, MAX_LOCK_SECONDS)),
+            max_delivery_count=spec.max_deliveries,
+            dead_lettering_on_message_expiration=True,
+            default_message_time_to_live=iso_seconds(spec.retention_seconds),
+            enable_batched_operations=True,
+            opts=child(self),
+        )
+        self.queue_id: pulumi.Output[str] = self.queue.id
+        monitor.DiagnosticSetting(
+            f"{name}-diagnostics",
+            name="to-log-analytics",
+            resource_uri=self.namespace.id,
+            workspace_id=net.workspace_id,
+            logs=[{"category_group": "allLogs", "enabled": True}],
+            metrics=[{"category": "AllMetrics", "enabled": True}],
+            opts=child(self),
+        )
+        self.physical_name = pulumi.Output.concat(self.namespace.name, "/", self.queue_name)
+        self.backend_url = pulumi.Output.concat(
+            "servicebus://", self.namespace.name, "/", self.queue_name
+        )
+        self.register_outputs(
+            {"physical_name": self.physical_name, "backend_url": self.backend_url}
+        )
+
+    def grant(
+        self,
+        grantee: str,
+        principal_id: pulumi.Input[str],
+        access: Access,
+        parent: pulumi.Resource,
+    ) -> list[pulumi.Resource]:
+        """Data Sender or Receiver on this queue only."""
+        role = QUEUE_ROLES[access]
+        return [
+            authorization.RoleAssignment(
+                f"{grantee}-{self.queue_name}-{access}",
+                role_assignment_name=stable_guid(grantee, self.namespace_name, role),
+                scope=self.queue_id,
+                principal_id=principal_id,
+                principal_type="ServicePrincipal",
+                role_definition_id=role_definition_id(self.network.subscription_id, role),
+                opts=child(parent),
+            )
+        ]

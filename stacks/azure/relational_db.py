@@ -1,0 +1,169 @@
+"""RelationalDb: PostgreSQL Flexible Server injected into the VNet's delegated subnet (no public
+endpoint), TLS required, backups, zone-redundant HA in prod, and a generated admin password kept
+as a Pulumi secret and in the stack's Key Vault, where hosts read it with their identity."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_random as random
+from pulumi_azure_native import authorization, dbforpostgresql, keyvault, monitor
+
+from stacks.azure.common import child, component_opts, dashed_name, role_definition_id, stable_guid
+from stacks.azure.sizes import DB_SKUS
+from stacks.blueprints.model import Access
+from stacks.common.args import RelationalDbArgs
+
+ADMIN_LOGIN = "tierstack_admin"
+PORT = 5432
+
+
+class RelationalDb(pulumi.ComponentResource):
+    """physical_name is the server name; endpoint its private FQDN; password a secret.
+
+    backend_url (DATABASE_URL) carries no password: hosts read `password_secret_uri` from Key
+    Vault with their managed identity (Key Vault Secrets User on that one secret)."""
+
+    def __init__(
+        self, name: str, args: RelationalDbArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tierstack:azure:RelationalDb", name, None, component_opts(opts))
+        context, spec, net = args.context, args.spec, args.network
+        settings = context.settings
+        sizing = settings.sizing
+        self.network = net
+        self.server_name = dashed_name(context, spec.name, max_length=63)
+        zone_name = f"{context.prefix}-{spec.name}.private.postgres.database.azure.com"
+        dns_zone = net.private_dns_zone(zone_name)
+
+        password = random.RandomPassword(
+            f"{name}-admin-password",
+            length=32,
+            special=True,
+            override_special="-_.~",
+            min_lower=2,
+            min_upper=2,
+            min_numeric=2,
+            opts=child(self),
+        )
+        self.password: pulumi.Output[str] = pulumi.Output.secret(password.result)
+        sku_name, sku_tier = DB_SKUS[sizing.db_size]
+        self.server = dbforpostgresql.Server(
+            f"{name}-server",
+            server_name=self.server_name,
+            resource_group_name=net.resource_group_name,
+            location=net.location,
+            version=spec.engine_version,
+            administrator_login=ADMIN_LOGIN,
+            administrator_login_password=self.password,
+            sku={"name": sku_name, "tier": sku_tier},
+            storage={"storage_size_gb": sizing.db_storage_gb, "auto_grow": "Enabled"},
+            backup={
+                "backup_retention_days": sizing.backup_retention_days,
+                "geo_redundant_backup": "Enabled" if settings.is_prod else "Disabled",
+            },
+            high_availability=(
+                {"mode": "ZoneRedundant", "standby_availability_zone": settings.zones[1]}
+                if sizing.db_high_availability
+                else {"mode": "Disabled"}
+            ),
+            availability_zone=settings.zones[0],
+            network={
+                "delegated_subnet_resource_id": net.subnet_ids["data"],
+                "private_dns_zone_arm_resource_id": dns_zone.id,
+                "public_network_access": "Disabled",
+            },
+            auth_config={"password_auth": "Enabled", "active_directory_auth": "Disabled"},
+            tags=context.tags,
+            opts=child(
+                self,
+                depends_on=[net.dns_zone_links[zone_name]],
+                protect=sizing.deletion_protection,
+                additional_secret_outputs=["administratorLoginPassword"],
+            ),
+        )
+        if sizing.deletion_protection:
+            authorization.ManagementLockByScope(
+                f"{name}-delete-lock",
+                lock_name="do-not-delete",
+                scope=self.server.id,
+                level="CanNotDelete",
+                notes="Deletion protection (tierstack sizing.deletionProtection).",
+                opts=child(self),
+            )
+        dbforpostgresql.Configuration(
+            f"{name}-require-tls",
+            configuration_name="require_secure_transport",
+            server_name=self.server.name,
+            resource_group_name=net.resource_group_name,
+            value="on",
+            source="user-override",
+            opts=child(self),
+        )
+        dbforpostgresql.Database(
+            f"{name}-database",
+            database_name=spec.database,
+            server_name=self.server.name,
+            resource_group_name=net.resource_group_name,
+            charset="UTF8",
+            collation="en_US.utf8",
+            opts=child(self),
+        )
+        self.secret_name = f"{spec.name}-admin-password"
+        self.secret = keyvault.Secret(
+            f"{name}-password-secret",
+            secret_name=self.secret_name,
+            vault_name=net.vault.name,
+            resource_group_name=net.resource_group_name,
+            properties={"value": self.password, "content_type": "text/plain"},
+            tags=context.tags,
+            opts=child(self),
+        )
+        self.password_secret_uri = f"{net.vault_uri}secrets/{self.secret_name}"
+        monitor.DiagnosticSetting(
+            f"{name}-diagnostics",
+            name="to-log-analytics",
+            resource_uri=self.server.id,
+            workspace_id=net.workspace_id,
+            logs=[{"category_group": "allLogs", "enabled": True}],
+            metrics=[{"category": "AllMetrics", "enabled": True}],
+            opts=child(self),
+        )
+        self.endpoint = pulumi.Output.concat(self.server.name, ".postgres.database.azure.com")
+        self.physical_name: pulumi.Output[str] = self.server.name
+        self.backend_url = pulumi.Output.concat(
+            "postgresql://",
+            ADMIN_LOGIN,
+            "@",
+            self.endpoint,
+            f":{PORT}/{spec.database}",
+            "?sslmode=require",
+        )
+        self.register_outputs(
+            {
+                "physical_name": self.physical_name,
+                "backend_url": self.backend_url,
+                "endpoint": self.endpoint,
+                "password": self.password,
+            }
+        )
+
+    def grant(
+        self,
+        grantee: str,
+        principal_id: pulumi.Input[str],
+        access: Access,
+        parent: pulumi.Resource,
+    ) -> list[pulumi.Resource]:
+        """Key Vault Secrets User on the password secret only (the SQL rights are the login's)."""
+        role = "key-vault-secrets-user"
+        return [
+            authorization.RoleAssignment(
+                f"{grantee}-{self.secret_name}-{access}",
+                role_assignment_name=stable_guid(grantee, self.server_name, role),
+                scope=pulumi.Output.concat(self.network.vault_id, "/secrets/", self.secret_name),
+                principal_id=principal_id,
+                principal_type="ServicePrincipal",
+                role_definition_id=role_definition_id(self.network.subscription_id, role),
+                opts=child(parent),
+            )
+        ]

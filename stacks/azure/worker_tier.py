@@ -1,0 +1,78 @@
+"""WorkerTier: a scale set in the worker subnet (no inbound traffic at all), scaled on the active
+message count of its Service Bus queue divided by the instance count."""
+
+from __future__ import annotations
+
+import pulumi
+
+from stacks.azure.common import component_opts
+from stacks.azure.scale_set import ScaleSetSpec, autoscale, scale_rule, scale_set
+from stacks.common.args import WorkerTierArgs
+
+SERVICE_BUS_NAMESPACE = "Microsoft.ServiceBus/namespaces"
+
+
+class WorkerTier(pulumi.ComponentResource):
+    """Exposes tier_name, scale_set_id and scale_set_name."""
+
+    def __init__(
+        self, name: str, args: WorkerTierArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tierstack:azure:WorkerTier", name, None, component_opts(opts))
+        context, spec, net, queue = args.context, args.spec, args.network, args.queue
+        sizing = context.settings.sizing
+        self.scale_set = scale_set(
+            self,
+            context,
+            net,
+            ScaleSetSpec(
+                name=name,
+                tier=spec.name,
+                subnet_id=net.subnet_ids["worker"],
+                identity_id=args.identity.identity_id,
+                bootstrap=args.bootstrap,
+                size=sizing.worker_size,
+                instances=sizing.worker_min,
+            ),
+        )
+        self.tier_name = spec.name
+        self.scale_set_id: pulumi.Output[str] = self.scale_set.id
+        self.scale_set_name: pulumi.Output[str] = self.scale_set.name
+        backlog = float(spec.backlog_per_instance)
+        this_queue = [
+            {"dimension_name": "EntityName", "operator": "Equals", "values": [queue.queue_name]}
+        ]
+        autoscale(
+            self,
+            context,
+            net,
+            name,
+            self.scale_set,
+            sizing.worker_min,
+            sizing.worker_max,
+            [
+                scale_rule(
+                    "ActiveMessages",
+                    queue.namespace_id,
+                    "GreaterThan",
+                    backlog,
+                    "Increase",
+                    namespace=SERVICE_BUS_NAMESPACE,
+                    dimensions=this_queue,
+                    per_instance=True,
+                    cooldown="PT2M",
+                ),
+                scale_rule(
+                    "ActiveMessages",
+                    queue.namespace_id,
+                    "LessThan",
+                    backlog / 2,
+                    "Decrease",
+                    namespace=SERVICE_BUS_NAMESPACE,
+                    dimensions=this_queue,
+                    per_instance=True,
+                    cooldown="PT10M",
+                ),
+            ],
+        )
+        self.register_outputs({"scale_set_id": self.scale_set_id})

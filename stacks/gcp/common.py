@@ -1,0 +1,50 @@
+"""Small helpers shared by the GCP components: names that fit GCP's limits, labels, and the
+Google-owned address ranges that firewall rules admit."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pulumi
+import pulumi_gcp as gcp
+
+from stacks.common.args import StackContext
+
+LB_SOURCE_RANGES = ("130.211.0.0/22", "35.191.0.0/16")
+"""Google Front Ends: the load balancers' proxies and health checkers connect from here."""
+IAP_TCP_RANGE = "35.235.240.0/20"
+"""Identity-Aware Proxy TCP forwarding: the only source allowed to reach SSH."""
+HOST_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
+"""What every VM's own service account needs to ship its logs and metrics (Ops Agent)."""
+
+
+def fit(name: str, limit: int = 63) -> str:
+    """A lowercase, hyphenated name of at most `limit` characters. A name that is too long keeps
+    its start plus a short hash of the whole, so two long names never collide."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    if len(cleaned) <= limit:
+        return cleaned
+    digest = hashlib.sha256(cleaned.encode()).hexdigest()[:6]
+    return f"{cleaned[: limit - 7].rstrip('-')}-{digest}"
+
+
+def physical(context: StackContext, name: str, limit: int = 63) -> str:
+    """The cloud name of a resource: `<app>-<env>-<name>`, so stacks never collide."""
+    return fit(f"{context.prefix}-{name}", limit)
+
+
+def labels(context: StackContext, **extra: str) -> dict[str, str]:
+    """The governance labels (project, app, env, owner, cost-center) plus any extra ones."""
+    return {**context.tags, **extra}
+
+
+def service_agent(context: StackContext, agent: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The IAM member of a Google-managed service agent (e.g. gcp-sa-pubsub), whose address
+    contains the project number; the only invoke these components make."""
+    project = gcp.organizations.get_project_output(
+        project_id=context.settings.gcp_project, opts=pulumi.InvokeOutputOptions(parent=parent)
+    )
+    return project.number.apply(
+        lambda number: f"serviceAccount:service-{number}@{agent}.iam.gserviceaccount.com"
+    )

@@ -1,0 +1,146 @@
+"""RelationalDb: Cloud SQL for PostgreSQL on a private IP only, TLS required, backups with
+point-in-time recovery, and a generated password kept as a Pulumi secret and in Secret Manager."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_random as random
+
+from stacks.blueprints.model import Access
+from stacks.common.args import RelationalDbArgs
+from stacks.gcp.common import labels, physical
+from stacks.gcp.sizes import DB_TIERS
+
+POSTGRES_PORT = 5432
+AUDIT_FLAGS = {
+    "log_connections": "on",
+    "log_disconnections": "on",
+    "log_checkpoints": "on",
+    "log_lock_waits": "on",
+    "log_temp_files": "0",
+    "log_min_error_statement": "error",
+}
+"""The CIS benchmark's logging flags for Cloud SQL PostgreSQL."""
+
+
+class RelationalDb(pulumi.ComponentResource):
+    """Hosts connect straight to the private address with `sslmode=require` and read the password
+    from Secret Manager; the only grant a tier needs is secretAccessor on this one secret."""
+
+    def __init__(
+        self, name: str, args: RelationalDbArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tierstack:gcp:RelationalDb", name, None, opts)
+        context, spec = args.context, args.spec
+        settings = context.settings
+        sizing = settings.sizing
+        child = pulumi.ResourceOptions(parent=self)
+        self.logical_name = name
+        self.user_name = f"{spec.database}_app"
+        private_services = args.network.private_services_access()
+
+        self.instance = gcp.sql.DatabaseInstance(
+            f"{name}-instance",
+            name=physical(context, spec.name),
+            region=settings.region,
+            database_version=f"POSTGRES_{spec.engine_version}",
+            deletion_protection=sizing.deletion_protection,
+            settings={
+                "tier": DB_TIERS[sizing.db_size],
+                "edition": "ENTERPRISE",
+                "availability_type": "REGIONAL" if sizing.db_high_availability else "ZONAL",
+                "disk_type": "PD_SSD",
+                "disk_size": sizing.db_storage_gb,
+                "disk_autoresize": True,
+                "deletion_protection_enabled": sizing.deletion_protection,
+                "ip_configuration": {
+                    "ipv4_enabled": False,
+                    "private_network": args.network.vpc.id,
+                    "ssl_mode": "ENCRYPTED_ONLY",
+                    "enable_private_path_for_google_cloud_services": True,
+                },
+                "backup_configuration": {
+                    "enabled": True,
+                    "point_in_time_recovery_enabled": True,
+                    "start_time": "02:00",
+                    "transaction_log_retention_days": min(sizing.backup_retention_days, 7),
+                    "backup_retention_settings": {
+                        "retained_backups": sizing.backup_retention_days,
+                        "retention_unit": "COUNT",
+                    },
+                },
+                "maintenance_window": {"day": 7, "hour": 3, "update_track": "stable"},
+                "insights_config": {"query_insights_enabled": True},
+                "database_flags": [
+                    {"name": flag, "value": setting} for flag, setting in AUDIT_FLAGS.items()
+                ],
+                "user_labels": labels(context),
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[private_services]),
+        )
+        self.database = gcp.sql.Database(
+            f"{name}-database", name=spec.database, instance=self.instance.name, opts=child
+        )
+        generated = random.RandomPassword(
+            f"{name}-password", length=32, special=True, override_special="-_.~", opts=child
+        )
+        self.password: pulumi.Output[str] = pulumi.Output.secret(generated.result)
+        self.user = gcp.sql.User(
+            f"{name}-app-user",
+            name=self.user_name,
+            instance=self.instance.name,
+            password=self.password,
+            # PostgreSQL refuses to drop a role that still owns objects; keep it on destroy.
+            deletion_policy="ABANDON",
+            opts=child,
+        )
+        self.password_secret = gcp.secretmanager.Secret(
+            f"{name}-password-secret",
+            secret_id=physical(context, f"{spec.name}-password"),
+            replication={"user_managed": {"replicas": [{"location": settings.region}]}},
+            labels=labels(context),
+            opts=child,
+        )
+        gcp.secretmanager.SecretVersion(
+            f"{name}-password-version",
+            secret=self.password_secret.id,
+            secret_data=self.password,
+            opts=child,
+        )
+        self.physical_name: pulumi.Output[str] = self.instance.name
+        self.endpoint: pulumi.Output[str] = self.instance.private_ip_address
+        self.backend_url: pulumi.Output[str] = pulumi.Output.concat(
+            "postgresql://",
+            self.user_name,
+            "@",
+            self.endpoint,
+            f":{POSTGRES_PORT}/",
+            spec.database,
+            "?sslmode=require",
+        )
+        self.register_outputs(
+            {
+                "physical_name": self.physical_name,
+                "endpoint": self.endpoint,
+                "backend_url": self.backend_url,
+                "password_secret": self.password_secret.id,
+            }
+        )
+
+    def grant(
+        self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
+    ) -> list[pulumi.CustomResource]:
+        """read and read-write alike get the password; what they may do is the database's
+        business (its roles), not IAM's."""
+        if access not in ("read", "read-write"):
+            raise ValueError(f"database {self.logical_name}: access {access!r} does not apply")
+        return [
+            gcp.secretmanager.SecretIamMember(
+                name,
+                secret_id=self.password_secret.id,
+                role="roles/secretmanager.secretAccessor",
+                member=member,
+                opts=pulumi.ResourceOptions(parent=parent),
+            )
+        ]

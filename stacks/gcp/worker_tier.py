@@ -1,0 +1,63 @@
+"""WorkerTier: queue consumers in a regional managed instance group, scaled on the backlog of the
+Pub/Sub subscription they drain."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from stacks.common.args import WorkerTierArgs
+from stacks.gcp.common import physical
+from stacks.gcp.instances import instance_template, regional_group
+
+BACKLOG_METRIC = "pubsub.googleapis.com/subscription/num_undelivered_messages"
+
+
+class WorkerTier(pulumi.ComponentResource):
+    """Workers take no inbound traffic (no firewall rule admits them anything but IAP SSH); the
+    autoscaler keeps about `backlog_per_instance` undelivered messages per VM."""
+
+    def __init__(
+        self, name: str, args: WorkerTierArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tierstack:gcp:WorkerTier", name, None, opts)
+        context, spec = args.context, args.spec
+        sizing = context.settings.sizing
+        self.tier_name = name
+
+        self.template = instance_template(
+            context,
+            tier=name,
+            size=sizing.worker_size,
+            subnet=args.network.subnet,
+            service_account_email=args.identity.email,
+            startup_script=args.bootstrap,
+            tags=[args.network.vm_tag],
+            parent=self,
+        )
+        self.group = regional_group(context, tier=name, template=self.template, parent=self)
+        backlog_filter = (
+            "resource.type = pubsub_subscription AND "
+            f'resource.labels.subscription_id = "{args.queue.subscription_name}"'
+        )
+        self.autoscaler = gcp.compute.RegionAutoscaler(
+            f"{name}-autoscaler",
+            name=physical(context, name),
+            region=context.settings.region,
+            target=self.group.id,
+            autoscaling_policy={
+                "min_replicas": sizing.worker_min,
+                "max_replicas": sizing.worker_max,
+                "cooldown_period": 120,
+                "mode": "ON",
+                "metrics": [
+                    {
+                        "name": BACKLOG_METRIC,
+                        "filter": backlog_filter,
+                        "single_instance_assignment": spec.backlog_per_instance,
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"instance_group": self.group.instance_group})

@@ -1,0 +1,89 @@
+"""AWS backends over HTTP against a real moto server, reached through AWS_ENDPOINT_URL exactly
+as an S3-compatible endpoint (SeaweedFS) is in the local target."""
+
+from __future__ import annotations
+
+import email
+import uuid
+
+import boto3
+from backend_contracts import (
+    dead_letter_contract,
+    kv_contract,
+    object_store_contract,
+    queue_contract,
+)
+
+from reference_apps.backends import Settings, open_backends
+from reference_apps.backends.kv import DynamoKeyValue
+from reference_apps.backends.mail import SesMailer
+from reference_apps.backends.object_store import S3ObjectStore
+from reference_apps.backends.queue import SqsQueue
+
+
+def make_bucket() -> str:
+    name = f"b-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+def make_queue() -> str:
+    name = f"q-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("sqs")
+    client.create_queue(QueueName=name)
+    client.create_queue(QueueName=f"{name}-dlq")
+    return name
+
+
+def test_s3_object_store(aws_env: str) -> None:
+    object_store_contract(S3ObjectStore(make_bucket()))
+
+
+def test_s3_prefix_keeps_objects_inside_it(aws_env: str) -> None:
+    bucket = make_bucket()
+    store = S3ObjectStore(bucket, "/tenant-a/")
+    store.put("x/y", b"data")
+    raw = boto3.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
+    assert [item["Key"] for item in raw] == ["tenant-a/x/y"]
+    assert store.list() == ["x/y"]
+
+
+def test_object_store_url_honours_the_endpoint(aws_env: str) -> None:
+    bucket = make_bucket()
+    settings = Settings.from_env("t", {"OBJECT_STORE_URL": f"s3://{bucket}/p"})
+    store = open_backends(settings, queue=False, kv=False, db=False, mail=False).objects
+    assert isinstance(store, S3ObjectStore)
+    assert store.client.meta.endpoint_url == aws_env
+    store.put("k", b"v")
+    assert boto3.client("s3").get_object(Bucket=bucket, Key="p/k")["Body"].read() == b"v"
+
+
+def test_sqs_queue(aws_env: str) -> None:
+    queue_contract(SqsQueue(make_queue(), 5, 30))
+
+
+def test_sqs_dead_letters(aws_env: str) -> None:
+    dead_letter_contract(SqsQueue(make_queue(), 2, 30))
+
+
+def test_dynamodb_kv(aws_env: str) -> None:
+    name = f"kv-{uuid.uuid4().hex[:12]}"
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    kv_contract(DynamoKeyValue(name))
+
+
+def test_ses_mailer(aws_env: str) -> None:
+    ses = boto3.client("ses", region_name="us-east-1")
+    ses.verify_email_identity(EmailAddress="drive@example.com")
+    mailer = SesMailer("us-east-1", "drive@example.com")
+    mailer.check()
+    mailer.send("user@example.com", "Welcome", "Hello from SES")
+    quota = ses.get_send_statistics()["SendDataPoints"]
+    assert sum(point["DeliveryAttempts"] for point in quota) >= 1
+    message = email.message_from_bytes(bytes(mailer.compose("a@b.example", "s", "b")))
+    assert message["From"] == "drive@example.com"

@@ -1,0 +1,225 @@
+"""Real servers for the reference-app tests, started once per session on 127.0.0.1.
+
+PostgreSQL 15 (initdb/pg_ctl), moto (S3, SQS, DynamoDB, SES), Azurite (Blob, Queue, Table), the
+GCS emulator and Google's pstest Pub/Sub emulator. All are installed by the project's own
+scripts/setup.d/20-emulators.sh and the Python lock; a missing one fails the test loudly.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+AZURITE = REPO / "tools" / "azurite" / "node_modules" / ".bin" / "azurite"
+PSTEST = REPO / "tools" / "pstest" / "pstest"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited early with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def jpeg(width: int = 64, height: int = 48, color: str = "orange") -> bytes:
+    """A real JPEG made here (no fixtures on disk)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def png(width: int = 64, height: int = 48) -> bytes:
+    buffer = io.BytesIO()
+    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A throw-away PostgreSQL 15 cluster (trust auth on 127.0.0.1 only)."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.fail("PostgreSQL 15 is missing: run make setup (scripts/setup.d/20-emulators.sh)")
+    root = Path(tempfile.mkdtemp(prefix="refapps-pg-"))
+    data = root / "data"
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run(
+        [
+            *as_postgres,
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_postgres,
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(root / "log"),
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_pg_table() -> str:
+    """A unique table name so tests sharing the cluster never see each other's rows."""
+    return f"t_{os.urandom(6).hex()}"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server._server.server_port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """boto3 pointed at the moto server, as AWS_ENDPOINT_URL does for SeaweedFS in production."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return moto_endpoint
+
+
+@pytest.fixture(scope="session")
+def azurite_connection_string() -> Iterator[str]:
+    if not AZURITE.exists():
+        pytest.fail("Azurite is missing: run make setup (npm ci in tools/azurite)")
+    blob, queue, table = free_port(), free_port(), free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="refapps-azurite-"))
+    ports = [
+        ("--blobHost", "--blobPort", blob),
+        ("--queueHost", "--queuePort", queue),
+        ("--tableHost", "--tablePort", table),
+    ]
+    listen = [
+        arg for host, port_flag, port in ports for arg in (host, "127.0.0.1", port_flag, str(port))
+    ]
+    log = workdir / "azurite.log"
+    process = subprocess.Popen(
+        [
+            str(AZURITE),
+            "--silent",
+            "--skipApiVersionCheck",
+            "--disableTelemetry",
+            "--location",
+            str(workdir),
+            *listen,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    try:
+        for port in (blob, queue, table):
+            try:
+                wait_for_port(port, process)
+            except RuntimeError as error:
+                raise RuntimeError(f"Azurite did not start: {log.read_text()[-500:]}") from error
+        account = "devstoreaccount1"
+        yield (
+            f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{blob}/{account};"
+            f"QueueEndpoint=http://127.0.0.1:{queue}/{account};"
+            f"TableEndpoint=http://127.0.0.1:{table}/{account};"
+        )
+    finally:
+        stop(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator_host() -> Iterator[str]:
+    from gcp_storage_emulator.server import create_server
+
+    port = free_port()
+    server = create_server("127.0.0.1", port, in_memory=True)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator_host() -> Iterator[str]:
+    if not PSTEST.exists():
+        pytest.fail("tools/pstest/pstest is missing: run make setup")
+    process = subprocess.Popen([str(PSTEST)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline().strip() if process.stdout else ""
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"pstest did not start: {line!r}")
+        yield line.removeprefix("listening on ")
+    finally:
+        stop(process)

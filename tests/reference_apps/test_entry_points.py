@@ -1,0 +1,102 @@
+"""The apps start the ways operators start them: `flask run` with zero configuration, gunicorn
+on the wsgi entry points; a bad setting stops them with one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import REPO, free_port, stop
+
+BIN = Path(sys.executable).parent
+
+
+def get_json(url: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return json.load(response)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    """No app settings at all: only HOME (where the embedded defaults keep their files)."""
+    keep = {"PATH", "LANG", "LC_ALL", "SYSTEMROOT"}
+    env = {key: value for key, value in os.environ.items() if key in keep}
+    return {**env, "HOME": str(home)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["image_processing", "cloud_drive"])
+def test_flask_run_with_zero_configuration(tmp_path: Path, module: str) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "flask"), "--app", f"reference_apps.{module}", "run", "--port", str(port)],
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        ready = get_json(f"http://127.0.0.1:{port}/readyz")
+        assert ready["status"] == "ready"
+        assert get_json(f"http://127.0.0.1:{port}/healthz") == {"status": "ok"}
+    finally:
+        stop(process)
+    app_name = module.replace("_", "-")
+    data = tmp_path / ".local" / "share" / "tierstack" / app_name
+    assert (data / "objects").is_dir()  # the embedded defaults live under the user's data dir
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["image_processing", "cloud_drive"])
+def test_gunicorn_entry_point(tmp_path: Path, module: str) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            f"reference_apps.{module}.wsgi:app",
+        ],
+        cwd=REPO,
+        env={**clean_env(tmp_path), "DATA_DIR": str(tmp_path / "data")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert get_json(f"http://127.0.0.1:{port}/healthz") == {"status": "ok"}
+        spec = get_json(f"http://127.0.0.1:{port}/openapi.json")
+        assert spec["openapi"] == "3.1.0"
+    finally:
+        stop(process)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-c", "import reference_apps.image_processing.wsgi"],
+        [sys.executable, "-c", "import reference_apps.cloud_drive.wsgi"],
+        [sys.executable, "-m", "reference_apps.image_processing.worker"],
+    ],
+)
+def test_bad_setting_stops_with_one_line(tmp_path: Path, command: list[str]) -> None:
+    env = {**clean_env(tmp_path), "OBJECT_STORE_URL": "ftp://files.example/x"}
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: OBJECT_STORE_URL=ftp://files.example/x: unsupported scheme;"
+        " use one of file://, s3://, gs://, azblob://"
+    ]

@@ -1,0 +1,131 @@
+"""The local target's CLI and converge reporting, without hosts: bad input and missing
+prerequisites give one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from tierstack.local import cli, podman
+from tierstack.local.target import LocalTarget, describe_failure, parse_recap
+
+RECAP = (
+    "PLAY RECAP ****************************************\n"
+    "app1                       : ok=43   changed=2    unreachable=0    failed=0    "
+    "skipped=11   rescued=0    ignored=0\n"
+    "services                   : ok=64   changed=0    unreachable=0    failed=1    "
+    "skipped=7    rescued=0    ignored=0\n"
+)
+
+FAILED_RUN = """
+TASK [common : Install the baseline packages] **********************************
+ok: [app1]
+
+TASK [postgres : Create the app login roles] ***********************************
+fatal: [services]: FAILED! =>
+    changed: false
+    msg: unable to connect to database
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="tierstack")
+    cli.register(main.add_subparsers(dest="command", required=True))
+    return main
+
+
+def test_parse_recap_reads_every_counter() -> None:
+    recap = parse_recap(RECAP)
+    assert recap["app1"]["changed"] == 2
+    assert recap["services"] == {
+        "ok": 64,
+        "changed": 0,
+        "unreachable": 0,
+        "failed": 1,
+        "skipped": 7,
+        "rescued": 0,
+        "ignored": 0,
+    }
+
+
+def test_parse_recap_without_a_recap_is_empty() -> None:
+    assert parse_recap("ERROR! the playbook could not be parsed") == {}
+
+
+def test_a_failed_converge_names_host_task_and_reason(tmp_path: Path) -> None:
+    line = describe_failure(FAILED_RUN, tmp_path / "converge.log")
+    assert line == (
+        "converge failed on host services at task 'postgres : Create the app login roles': "
+        f"unable to connect to database (log: {tmp_path / 'converge.log'})"
+    )
+
+
+def test_a_converge_that_never_started_reports_its_last_line(tmp_path: Path) -> None:
+    line = describe_failure("ERROR! couldn't resolve module/action 'x'\n", tmp_path / "c.log")
+    assert line.startswith("converge failed: ERROR! couldn't resolve module/action 'x'")
+
+
+def test_up_refuses_an_unknown_app() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parser().parse_args(["up", "local", "--app", "no-such-app"])
+    assert exit_info.value.code == 2
+
+
+def test_up_refuses_an_unknown_target() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parser().parse_args(["up", "aws"])
+    assert exit_info.value.code == 2
+
+
+def test_up_without_podman_fails_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(podman.shutil, "which", lambda name: None)
+    args = parser().parse_args(["up", "local", "--https-port", "18443", "--http-port", "18080"])
+    assert args.func(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["tierstack: podman is not installed: run `make setup` (as root) first"]
+
+
+def test_up_refuses_a_port_out_of_range(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parser().parse_args(["up", "local", "--https-port", "70000"])
+    assert args.func(args) == 1
+    assert capsys.readouterr().err.strip() == "tierstack: port 70000 is out of range: use 1-65535"
+
+
+def test_verify_without_a_target_says_to_bring_it_up(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(
+        LocalTarget,
+        "load",
+        classmethod(
+            lambda cls, name="tierstack": (_ for _ in ()).throw(
+                cli.TargetError("the local target 'tierstack' is not up: run `tierstack up local`")
+            )
+        ),
+    )
+    args = parser().parse_args(["verify", "local"])
+    assert args.func(args) == 1
+    assert capsys.readouterr().err.strip() == (
+        "tierstack: the local target 'tierstack' is not up: run `tierstack up local`"
+    )
+
+
+def test_inventory_gives_each_app_its_own_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(LocalTarget, "state_dir", property(lambda self: tmp_path))
+    target = LocalTarget(name="unit", apps=["image-processing", "cloud-drive"])
+    inventory = target.inventory()["all"]
+    envs = inventory["vars"]["tierstack_app_envs"]
+    assert envs["image-processing"]["QUEUE_URL"].endswith(
+        "@services:5432/image_processing?table=jobs"
+    )
+    assert envs["cloud-drive"]["DATABASE_URL"].endswith("@services:5432/cloud_drive")
+    assert envs["image-processing"]["SECRET_KEY"] != envs["cloud-drive"]["SECRET_KEY"]
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
+    # Generated once: a second inventory reuses the same secrets.
+    assert target.inventory()["all"]["vars"]["tierstack_app_envs"] == envs

@@ -1,0 +1,153 @@
+"""MapReduceCluster, IoTIngest and Alarms in small programs."""
+
+from __future__ import annotations
+
+import json
+
+from stacks.aws import Alarms, IoTIngest, MapReduceCluster, ObjectStore, Queue
+from stacks.blueprints import model
+from stacks.blueprints.mapreduce import INVERTED_INDEX
+from stacks.common.args import (
+    AlarmsArgs,
+    IoTIngestArgs,
+    MapReduceClusterArgs,
+    ObjectStoreArgs,
+    QueueArgs,
+)
+from tests.stacks.aws.conftest import ACCOUNT, REGION, computed
+from tests.stacks.aws.support import document, network
+from tests.stacks.harness import run_pulumi
+
+CODE = "image-processing-dev-job-data-20260101abcdef"
+LOGS = "image-processing-dev-cluster-logs-20260101abcdef"
+
+
+def _cluster(context):
+    def program():
+        net = network(context)
+        code = ObjectStore("job-data", ObjectStoreArgs(context, model.ObjectStore("job-data", "t")))
+        logs = ObjectStore(
+            "cluster-logs", ObjectStoreArgs(context, model.ObjectStore("cluster-logs", "t"))
+        )
+        spec = model.MapReduceCluster("hadoop", "t", "job-data", "cluster-logs", (INVERTED_INDEX,))
+        MapReduceCluster("hadoop", MapReduceClusterArgs(context, spec, net, code, logs))
+
+    return run_pulumi(program, computed=computed)
+
+
+def test_cluster_runs_the_inverted_index_streaming_step_from_the_bucket(context):
+    run = _cluster(context)
+    scripts = run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    assert sorted((s.inputs["bucket"], s.inputs["key"]) for s in scripts) == [
+        (CODE, "jobs/inverted-index/mapper.py"),
+        (CODE, "jobs/inverted-index/reducer.py"),
+    ]
+    cluster = run.one("aws:emr/cluster:Cluster").inputs
+    [step] = cluster["steps"]
+    assert step["hadoopJarStep"]["jar"] == "command-runner.jar"
+    assert step["hadoopJarStep"]["args"] == [
+        "hadoop-streaming",
+        "-files",
+        f"s3://{CODE}/jobs/inverted-index/mapper.py,s3://{CODE}/jobs/inverted-index/reducer.py",
+        "-mapper",
+        "python3 mapper.py",
+        "-reducer",
+        "python3 reducer.py",
+        "-input",
+        f"s3://{CODE}/input/",
+        "-output",
+        f"s3://{CODE}/output/inverted-index/",
+    ]
+    assert cluster["applications"] == ["Hadoop"]
+    assert cluster["logUri"] == f"s3://{LOGS}/emr/"
+    assert cluster["ec2Attributes"]["subnetId"] == "network-private-0-id"
+    assert cluster["coreInstanceGroup"]["instanceCount"] == 2
+    assert cluster["autoTerminationPolicy"] == {"idleTimeout": 3600}
+    assert cluster["terminationProtection"] is False
+
+
+def test_cluster_nodes_may_touch_only_their_buckets_and_use_imdsv2(context):
+    run = _cluster(context)
+    statements = {
+        s["Sid"]: s
+        for s in document(run.one("aws:iam/rolePolicy:RolePolicy", "hadoop-nodes"))["Statement"]
+    }
+    assert statements["WriteJobOutput"]["Resource"] == [
+        f"arn:aws:s3:::{CODE}/output/inverted-index/*"
+    ]
+    assert statements["WriteClusterLogs"]["Resource"] == [f"arn:aws:s3:::{LOGS}/emr/*"]
+    assert statements["ReadJobCodeAndInput"]["Resource"] == [
+        f"arn:aws:s3:::{CODE}/*",
+        f"arn:aws:s3:::{REGION}.elasticmapreduce/*",
+    ]
+    security = json.loads(
+        run.one("aws:emr/securityConfiguration:SecurityConfiguration").inputs["configuration"]
+    )
+    assert (
+        security["InstanceMetadataServiceConfiguration"]["MinimumInstanceMetadataServiceVersion"]
+        == 2
+    )
+    at_rest = security["EncryptionConfiguration"]
+    assert at_rest["EnableAtRestEncryption"] is True
+    disks = at_rest["AtRestEncryptionConfiguration"]["LocalDiskEncryptionConfiguration"]
+    assert disks["EnableEbsEncryption"] is True
+    service = document(run.one("aws:iam/rolePolicy:RolePolicy", "hadoop-service"))["Statement"]
+    assert service[0] == {
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": f"arn:aws:iam::{ACCOUNT}:role/image-processing-dev-hadoop-nodes",
+    }
+
+
+def test_iot_policy_lets_a_device_connect_as_itself_and_publish_to_its_topic(context):
+    def program():
+        queue = Queue("telemetry", QueueArgs(context, model.Queue("telemetry", "t")))
+        spec = model.IoTIngest("ingest", "t", "devices/+/telemetry", "telemetry")
+        IoTIngest("ingest", IoTIngestArgs(context, spec, network(context), queue))
+
+    run = run_pulumi(program, computed=computed)
+    connect, publish = document(run.one("aws:iot/policy:Policy"))["Statement"]
+    base = f"arn:aws:iot:{REGION}:{ACCOUNT}"
+    assert connect["Action"] == "iot:Connect"
+    assert connect["Resource"] == f"{base}:client/${{iot:Connection.Thing.ThingName}}"
+    assert publish == {
+        "Effect": "Allow",
+        "Action": "iot:Publish",
+        "Resource": f"{base}:topic/devices/${{iot:Connection.Thing.ThingName}}/telemetry",
+    }
+    rule = run.one("aws:iot/topicRule:TopicRule").inputs
+    assert rule["sql"] == "SELECT * FROM 'devices/+/telemetry'"
+    assert rule["name"] == "image_processing_dev_ingest"
+    queue_url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/image-processing-dev-telemetry"
+    assert rule["sqs"][0]["queueUrl"] == queue_url
+    statements = document(run.one("aws:iam/rolePolicy:RolePolicy", "ingest-rule"))["Statement"]
+    assert statements[0] == {
+        "Effect": "Allow",
+        "Action": "sqs:SendMessage",
+        "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:image-processing-dev-telemetry",
+    }
+
+
+def test_alarms_cover_queue_age_dead_letters_and_go_to_an_encrypted_topic(prod_context):
+    def program():
+        queue = Queue("jobs", QueueArgs(prod_context, model.Queue("jobs", "t")))
+        Alarms("alarms", AlarmsArgs(prod_context, None, [queue], []))
+
+    run = run_pulumi(program, computed=computed)
+    alarms = {a.name: a.inputs for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert sorted(alarms) == ["alarms-jobs-dead-letters", "alarms-jobs-oldest-message"]
+    age = alarms["alarms-jobs-oldest-message"]
+    assert (age["metricName"], age["threshold"]) == ("ApproximateAgeOfOldestMessage", 900)
+    assert age["dimensions"] == {"QueueName": "image-processing-prod-jobs"}
+    assert alarms["alarms-jobs-dead-letters"]["dimensions"] == {
+        "QueueName": "image-processing-prod-jobs-dlq"
+    }
+    topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:image-processing-prod-alerts"
+    assert all(a["alarmActions"] == [topic_arn] for a in alarms.values())
+    key_arn = run.one("aws:kms/key:Key").outputs["arn"]
+    assert run.one("aws:sns/topic:Topic").inputs["kmsMasterKeyId"] == key_arn
+    statements = document(run.one("aws:kms/keyPolicy:KeyPolicy"))["Statement"]
+    assert statements[1]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert statements[1]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    subscription = run.one("aws:sns/topicSubscription:TopicSubscription").inputs
+    assert (subscription["protocol"], subscription["endpoint"]) == ("email", "ops@x.io")

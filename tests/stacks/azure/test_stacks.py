@@ -1,0 +1,237 @@
+"""The five Azure stacks end to end: the real program for each stack file, outputs resolved,
+secure-by-default checks over every resource, prod sizing, and inventory snapshots.
+
+Update the snapshots after an intended change with `make snapshots` and review the YAML diff."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from stacks.azure.common import ROLES
+from tests.stacks.azure.conftest import INVOKES, PROD, computed
+from tests.stacks.harness import Run, inventory, run_stack, stack_names
+from tests.stacks.snapshots import check_snapshot
+
+STACKS = stack_names("azure")
+PROD_OVERRIDES = {f"tierstack:{key}": value for key, value in PROD.items()}
+KEY_PROPERTIES = {
+    "azure-native:resources:ResourceGroup": ["resourceGroupName", "location"],
+    "azure-native:network:Subnet": ["addressPrefix", "defaultOutboundAccess"],
+    "azure-native:network:SecurityRule": [
+        "networkSecurityGroupName",
+        "priority",
+        "access",
+        "sourceAddressPrefix",
+        "destinationPortRanges",
+    ],
+    "azure-native:network:ApplicationGateway": [
+        "sku.name",
+        "sslPolicy.policyName",
+        "probes.0.path",
+        "zones",
+    ],
+    "azure-native:storage:StorageAccount": [
+        "sku.name",
+        "minimumTlsVersion",
+        "allowBlobPublicAccess",
+        "allowSharedKeyAccess",
+        "isHnsEnabled",
+    ],
+    "azure-native:storage:BlobServiceProperties": [
+        "isVersioningEnabled",
+        "deleteRetentionPolicy.days",
+    ],
+    "azure-native:servicebus:Namespace": ["disableLocalAuth", "minimumTlsVersion"],
+    "azure-native:servicebus:Queue": [
+        "maxDeliveryCount",
+        "lockDuration",
+        "deadLetteringOnMessageExpiration",
+    ],
+    "azure-native:cosmosdb:DatabaseAccount": [
+        "publicNetworkAccess",
+        "disableLocalAuth",
+        "backupPolicy.type",
+    ],
+    "azure-native:dbforpostgresql:Server": [
+        "version",
+        "sku.name",
+        "highAvailability.mode",
+        "network.publicNetworkAccess",
+        "backup.backupRetentionDays",
+    ],
+    "azure-native:compute:VirtualMachineScaleSet": [
+        "sku.name",
+        "sku.capacity",
+        "zones",
+        "upgradePolicy.mode",
+        "virtualMachineProfile.osProfile.linuxConfiguration.disablePasswordAuthentication",
+    ],
+    "azure-native:monitor:AutoscaleSetting": [
+        "profiles.0.capacity",
+        "profiles.0.rules.0.metricTrigger.metricName",
+        "profiles.0.rules.0.metricTrigger.threshold",
+    ],
+    "azure-native:authorization:RoleAssignment": ["scope", "roleDefinitionId"],
+    "azure-native:monitor:MetricAlert": [
+        "criteria.allOf.0.metricName",
+        "criteria.allOf.0.threshold",
+    ],
+    "azure-native:hdinsight:Cluster": [
+        "properties.clusterVersion",
+        "properties.clusterDefinition.kind",
+    ],
+    "azure-native:iothub:IotHubResource": ["properties.routing.routes"],
+}
+# Resources ARM does not tag (sub-resources, assignments, settings, locks) and non-Azure ones.
+UNTAGGED = {
+    "azure-native:network:Subnet",
+    "azure-native:network:SecurityRule",
+    "azure-native:network:PrivateDnsZoneGroup",
+    "azure-native:storage:BlobContainer",
+    "azure-native:storage:BlobServiceProperties",
+    "azure-native:storage:ManagementPolicy",
+    "azure-native:storage:Blob",
+    "azure-native:servicebus:Queue",
+    "azure-native:cosmosdb:TableResourceTable",
+    "azure-native:cosmosdb:TableResourceTableRoleAssignment",
+    "azure-native:dbforpostgresql:Configuration",
+    "azure-native:dbforpostgresql:Database",
+    "azure-native:authorization:RoleAssignment",
+    "azure-native:authorization:ManagementLockByScope",
+    "azure-native:monitor:DiagnosticSetting",
+}
+GOVERNANCE = {"project", "app", "env", "owner", "cost-center"}
+FORBIDDEN_ROLES = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    "b24988ac-6180-42a0-ab88-20f7a0b0d1ca",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+}  # Owner, Contributor, UAA
+_RUNS: dict[tuple[str, str], Run] = {}
+
+
+def stack_run(stack: str, env: str = "dev") -> Run:
+    """Each stack runs once per session (a run takes seconds); tests only read it."""
+    if (stack, env) not in _RUNS:
+        overrides = PROD_OVERRIDES if env == "prod" else None
+        _RUNS[stack, env] = run_stack(
+            stack, computed=computed, invokes=INVOKES, overrides=overrides
+        )
+    return _RUNS[stack, env]
+
+
+def test_there_are_five_azure_stacks():
+    assert STACKS == [
+        "azure-cloud-drive",
+        "azure-image-processing",
+        "azure-iot-gateway",
+        "azure-mapreduce",
+        "azure-social-analytics",
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_runs_and_matches_its_snapshot(stack, update_snapshots):
+    run = stack_run(stack)
+    outputs = run.result
+    app = stack.removeprefix("azure-")
+    assert outputs["cloud"] == "azure" and outputs["app"] == app
+    assert re.fullmatch(
+        rf"https://{app}-dev-[0-9a-f]{{6}}\.westeurope\.cloudapp\.azure\.com", outputs["app_url"]
+    )
+    for name in outputs["object_stores"].values():
+        account, container = name.split("/")
+        assert re.fullmatch(r"[a-z0-9]{3,24}", account) and container
+    for name in [*outputs["queues"].values(), *outputs["tables"].values()]:
+        assert name.startswith(f"{app}-dev-"), name
+    assert run.one("azure-native:resources:ResourceGroup").inputs["resourceGroupName"] == (
+        f"{app}-dev-rg"
+    )
+    check_snapshot(stack, inventory(run, KEY_PROPERTIES), update_snapshots)
+
+
+def _snake_case_keys(value, path=""):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if re.search(r"[a-z]_[a-z]", key) and not key.startswith("restAuthCredential"):
+                yield f"{path}.{key}"
+            yield from _snake_case_keys(inner, f"{path}.{key}")
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _snake_case_keys(inner, f"{path}[]")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_resource_is_tagged_and_sent_in_arm_casing(stack):
+    run = stack_run(stack)
+    for resource in run.resources:
+        # A dict given for a union-typed input reaches ARM unconverted (snake_case keys).
+        assert list(_snake_case_keys(resource.inputs)) == [], resource.name
+        if not resource.type.startswith("azure-native:") or resource.type in UNTAGGED:
+            continue
+        tags = resource.inputs.get("tags") or {}
+        assert set(tags) >= GOVERNANCE, f"{resource.type} {resource.name} lacks tags"
+        assert tags["app"] == stack.removeprefix("azure-")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_is_secure_by_default(stack):
+    run = stack_run(stack)
+    for rule in run.of_type("azure-native:network:SecurityRule"):
+        inputs = rule.inputs
+        if inputs["access"] == "Allow" and inputs["sourceAddressPrefix"] in ("Internet", "*"):
+            assert inputs["networkSecurityGroupName"].endswith("-gateway-nsg")
+            assert inputs["destinationPortRanges"] == ["80", "443"]
+    for assignment in run.of_type("azure-native:authorization:RoleAssignment"):
+        role = assignment.inputs["roleDefinitionId"].rsplit("/", 1)[1]
+        assert role in ROLES.values() and role not in FORBIDDEN_ROLES
+        assert (
+            assignment.inputs["scope"].endswith("-id") or "/secrets/" in assignment.inputs["scope"]
+        ), assignment.inputs["scope"]
+    for account in run.of_type("azure-native:storage:StorageAccount"):
+        assert account.inputs["allowBlobPublicAccess"] is False
+        assert account.inputs["allowSharedKeyAccess"] is False
+        assert account.inputs["minimumTlsVersion"] == "TLS1_2"
+    for namespace in run.of_type("azure-native:servicebus:Namespace"):
+        assert namespace.inputs["disableLocalAuth"] is True
+    for vmss in run.of_type("azure-native:compute:VirtualMachineScaleSet"):
+        profile = vmss.inputs["virtualMachineProfile"]
+        assert profile["osProfile"]["linuxConfiguration"]["disablePasswordAuthentication"]
+        nic = profile["networkProfile"]["networkInterfaceConfigurations"][0]
+        assert all("publicIPAddressConfiguration" not in c for c in nic["ipConfigurations"])
+        user_data = base64.b64decode(profile["osProfile"]["customData"]).decode()
+        assert "ansible-pull" in user_data
+        for password in run.of_type("random:index/randomPassword:RandomPassword"):
+            assert password.outputs["result"] not in user_data
+
+
+def test_database_stack_exports_a_secret_password_and_a_private_endpoint():
+    run = stack_run("azure-cloud-drive")
+    outputs = run.result
+    assert outputs["db_endpoint"].endswith(".postgres.database.azure.com")
+    assert outputs["db_password"] == "Pw-drive-db-admin-password-xxxxxxxx-9!"
+    server = run.one("azure-native:dbforpostgresql:Server").inputs
+    assert server["network"]["publicNetworkAccess"] == "Disabled"
+
+
+@pytest.mark.parametrize("stack", ["azure-cloud-drive", "azure-image-processing"])
+def test_prod_sizing(stack):
+    run = stack_run(stack, "prod")
+    for vmss in run.of_type("azure-native:compute:VirtualMachineScaleSet"):
+        assert vmss.inputs["sku"]["capacity"] >= 2
+        assert vmss.inputs["zones"] == ["1", "2"]
+        assert vmss.inputs["sku"]["name"] == "Standard_D2s_v5"
+    gateway = run.one("azure-native:network:ApplicationGateway").inputs
+    assert gateway["sku"]["name"] == "WAF_v2"
+    assert gateway["sslCertificates"][0]["keyVaultSecretId"] == PROD["certificate"]
+    assert (
+        run.one("azure-native:keyvault:Vault").inputs["properties"]["enablePurgeProtection"] is True
+    )
+    if stack == "azure-cloud-drive":
+        server = run.one("azure-native:dbforpostgresql:Server").inputs
+        assert server["highAvailability"]["mode"] == "ZoneRedundant"
+        assert server["backup"]["geoRedundantBackup"] == "Enabled"
+        lock = run.one("azure-native:authorization:ManagementLockByScope").inputs
+        assert lock["level"] == "CanNotDelete"

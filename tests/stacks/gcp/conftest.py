@@ -1,0 +1,82 @@
+"""Mocks for the GCP components: the outputs the provider would compute and the one invoke they
+make (the project number, for the Google-managed service agents).
+
+These stand in for the GCP API, which has no local emulator for Compute Engine, Cloud SQL,
+Dataproc or Monitoring; everything else in the program runs for real under the SDK's mocks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from stacks.blueprints.settings import Settings, parse_settings
+from stacks.common.args import StackContext
+from tests.stacks.harness import Run, run_pulumi
+
+PROJECT = "tierstack-dev"
+PROJECT_NUMBER = "123456789012"
+REGION = "europe-west1"
+API = "https://www.googleapis.com/compute/v1"
+EXTERNAL_ADDRESSES = {"address": "203.0.113.10", "device-ingest-address": "203.0.113.20"}
+DB_PRIVATE_IP = "10.40.128.3"
+CONFIG = {"gcp:project": PROJECT, "gcp:region": REGION}
+
+
+def computed(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """What GCP would compute for the outputs the components read; nothing for other types."""
+    if type_ == "gcp:serviceaccount/account:Account":
+        email = f"{inputs['accountId']}@{PROJECT}.iam.gserviceaccount.com"
+        return {"email": email, "member": f"serviceAccount:{email}"}
+    if type_ == "gcp:compute/globalAddress:GlobalAddress":
+        return {"address": inputs.get("address") or EXTERNAL_ADDRESSES[name]}
+    if type_ == "gcp:compute/address:Address":
+        link = f"{API}/projects/{PROJECT}/regions/{inputs['region']}/addresses/{inputs['name']}"
+        return {"address": "198.51.100.7", "selfLink": link}
+    if type_ == "gcp:compute/instanceTemplate:InstanceTemplate":
+        template = f"{inputs['namePrefix']}20261122"
+        link = f"{API}/projects/{PROJECT}/global/instanceTemplates/{template}"
+        return {"name": template, "selfLink": link, "selfLinkUnique": f"{link}?uniqueId=42"}
+    if type_ == "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager":
+        group = f"{API}/projects/{PROJECT}/regions/{inputs['region']}/instanceGroups/"
+        return {"instanceGroup": group + inputs["name"]}
+    if type_ == "gcp:sql/databaseInstance:DatabaseInstance":
+        return {
+            "privateIpAddress": DB_PRIVATE_IP,
+            "connectionName": f"{PROJECT}:{inputs['region']}:{inputs['name']}",
+        }
+    if type_ == "gcp:monitoring/notificationChannel:NotificationChannel":
+        return {"name": f"projects/{PROJECT}/notificationChannels/{name}"}
+    if type_ == "random:index/randomPassword:RandomPassword":
+        return {"result": f"generated-{name}-Zq8v"}
+    return {}
+
+
+def get_project(args: dict[str, Any]) -> dict[str, Any]:
+    assert args.get("projectId") == PROJECT, f"asked for the wrong project: {args}"
+    return {"projectId": PROJECT, "number": PROJECT_NUMBER, "name": PROJECT}
+
+
+INVOKES = {"gcp:organizations/getProject:getProject": get_project}
+
+
+def settings_for(app: str, **overrides: Any) -> Settings:
+    """Validated settings of a gcp stack, as the stack file plus `overrides` would give."""
+    config = {**CONFIG, "tierstack:cloud": "gcp", "tierstack:app": app}
+    config.update({f"tierstack:{key}": value for key, value in overrides.items()})
+    return parse_settings(config)
+
+
+def context_for(app: str, **overrides: Any) -> StackContext:
+    return StackContext(settings=settings_for(app, **overrides), stack=f"gcp-{app}")
+
+
+def run(program: Callable[[], Any]) -> Run:
+    """Runs `program` under the GCP mocks (preview=False: every apply runs)."""
+    return run_pulumi(program, computed=computed, invokes=INVOKES, config=CONFIG)
+
+
+@pytest.fixture
+def context() -> StackContext:
+    return context_for("image-processing")

@@ -1,0 +1,215 @@
+"""The five gcp stacks end to end: the real program for each stack file, outputs resolved,
+inventory snapshot, stack-wide security invariants, and prod sizing through the policy pack."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+
+import stacks.gcp
+from stacks.blueprints.settings import APPS
+from tests.stacks.gcp.conftest import INVOKES, computed
+from tests.stacks.harness import Run, inventory, run_stack, stack_names
+from tests.stacks.snapshots import check_snapshot
+
+STACKS = [f"gcp-{app}" for app in APPS]
+GOVERNANCE = {"project", "app", "env", "owner", "cost-center"}
+LABELED = {
+    "gcp:storage/bucket:Bucket",
+    "gcp:compute/instanceTemplate:InstanceTemplate",
+    "gcp:pubsub/topic:Topic",
+    "gcp:pubsub/subscription:Subscription",
+    "gcp:dataproc/cluster:Cluster",
+    "gcp:dataproc/job:Job",
+    "gcp:compute/globalForwardingRule:GlobalForwardingRule",
+    "gcp:compute/globalAddress:GlobalAddress",
+    "gcp:compute/address:Address",
+    "gcp:secretmanager/secret:Secret",
+}
+KEY_PROPERTIES: dict[str, list[str]] = {
+    "gcp:compute/subnetwork:Subnetwork": ["ipCidrRange", "privateIpGoogleAccess"],
+    "gcp:compute/firewall:Firewall": ["sourceRanges", "sourceTags", "targetTags", "allows"],
+    "gcp:compute/instanceTemplate:InstanceTemplate": [
+        "machineType",
+        "metadata.enable-oslogin",
+        "shieldedInstanceConfig.enableSecureBoot",
+        "networkInterfaces.0.accessConfigs",
+        "serviceAccount.email",
+    ],
+    "gcp:compute/regionAutoscaler:RegionAutoscaler": [
+        "autoscalingPolicy.minReplicas",
+        "autoscalingPolicy.maxReplicas",
+        "autoscalingPolicy.metrics.0.filter",
+    ],
+    "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": [
+        "distributionPolicyZones",
+        "targetSize",
+    ],
+    "gcp:compute/sSLPolicy:SSLPolicy": ["profile", "minTlsVersion"],
+    "gcp:compute/backendService:BackendService": ["protocol", "securityPolicy", "logConfig.enable"],
+    "gcp:compute/globalForwardingRule:GlobalForwardingRule": ["portRange"],
+    "gcp:storage/bucket:Bucket": [
+        "name",
+        "publicAccessPrevention",
+        "uniformBucketLevelAccess",
+        "versioning.enabled",
+    ],
+    "gcp:pubsub/subscription:Subscription": [
+        "name",
+        "ackDeadlineSeconds",
+        "deadLetterPolicy.maxDeliveryAttempts",
+    ],
+    "gcp:firestore/database:Database": ["name", "type", "deleteProtectionState"],
+    "gcp:sql/databaseInstance:DatabaseInstance": [
+        "settings.availabilityType",
+        "settings.ipConfiguration.ipv4Enabled",
+        "settings.ipConfiguration.sslMode",
+        "deletionProtection",
+    ],
+    "gcp:dataproc/cluster:Cluster": [
+        "clusterConfig.gceClusterConfig.internalIpOnly",
+        "clusterConfig.workerConfig.numInstances",
+    ],
+    "gcp:projects/iAMMember:IAMMember": ["role", "condition.expression"],
+    "gcp:storage/bucketIAMMember:BucketIAMMember": ["role", "member"],
+    "gcp:pubsub/topicIAMMember:TopicIAMMember": ["role", "member"],
+    "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": ["role", "member"],
+}
+
+
+@cache
+def stack_run(stack: str, env: str = "dev") -> Run:
+    overrides = {}
+    if env == "prod":
+        overrides = {"tierstack:env": "prod", "tierstack:certificate": "app.example.com"}
+    return run_stack(stack, computed=computed, invokes=INVOKES, overrides=overrides)
+
+
+def test_every_gcp_stack_file_is_tested() -> None:
+    assert stack_names("gcp") == sorted(STACKS)
+
+
+def test_package_exports_every_component_the_program_uses() -> None:
+    assert sorted(stacks.gcp.__all__) == sorted(
+        [
+            "Alarms",
+            "AppTier",
+            "IoTIngest",
+            "KeyValueTable",
+            "LoadBalancer",
+            "MapReduceCluster",
+            "Network",
+            "Notifications",
+            "ObjectStore",
+            "Queue",
+            "RelationalDb",
+            "TierIdentity",
+            "WorkerTier",
+        ]
+    )
+    for name in stacks.gcp.__all__:
+        assert getattr(stacks.gcp, name).__module__.startswith("stacks.gcp.")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_runs_and_every_output_resolves(stack: str) -> None:
+    outputs: dict[str, Any] = stack_run(stack).result
+    assert outputs["cloud"] == "gcp"
+    assert outputs["app"] == stack.removeprefix("gcp-")
+    assert outputs["app_url"] == "https://203.0.113.10.sslip.io"
+    for group in ("object_stores", "queues", "tables"):
+        for name, physical in outputs[group].items():
+            assert isinstance(physical, str), f"{group}.{name} is {physical!r}"
+            assert physical.startswith(("tierstack-dev-", outputs["app"])), physical
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_inventory_matches_snapshot(stack: str, update_snapshots: bool) -> None:
+    check_snapshot(stack, inventory(stack_run(stack), KEY_PROPERTIES), update_snapshots)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_wide_invariants(stack: str) -> None:
+    result = stack_run(stack)
+    urns = [r.urn for r in result.resources]
+    assert len(urns) == len(set(urns)), "two resources share a URN"
+    components = {r.urn for r in result.resources if r.type.startswith("tierstack:gcp:")}
+    for resource in result.resources:
+        if resource.custom:
+            assert resource.parent_urn in components, f"{resource.name} is not in a component"
+        if resource.type in LABELED:
+            labels = resource.inputs.get("labels") or {}
+            assert set(labels) >= GOVERNANCE, f"{resource.type} {resource.name}: {labels}"
+        if resource.type == "gcp:compute/firewall:Firewall":
+            assert "0.0.0.0/0" not in resource.inputs.get("sourceRanges", []), resource.name
+        if resource.type == "gcp:compute/instanceTemplate:InstanceTemplate":
+            for interface in resource.inputs["networkInterfaces"]:
+                assert not interface.get("accessConfigs"), resource.name
+        if resource.type.endswith("IAMMember"):
+            assert resource.inputs["role"] not in ("roles/owner", "roles/editor", "roles/viewer")
+            assert not resource.inputs["member"].startswith("all"), resource.name
+
+
+def test_database_password_reaches_only_the_user_and_the_secret() -> None:
+    result = stack_run("gcp-cloud-drive")
+    password = result.result["db_password"]
+    assert password == "generated-drive-db-password-Zq8v"
+    holders = {
+        r.type
+        for r in result.resources
+        if password in json.dumps(r.inputs)
+        and r.type != "random:index/randomPassword:RandomPassword"
+    }
+    assert holders == {"gcp:sql/user:User", "gcp:secretmanager/secretVersion:SecretVersion"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prod_sizing(stack: str) -> None:
+    result = stack_run(stack, "prod")
+    for autoscaler in result.of_type("gcp:compute/regionAutoscaler:RegionAutoscaler"):
+        assert autoscaler.inputs["autoscalingPolicy"]["minReplicas"] >= 2, autoscaler.name
+    for group in result.of_type(
+        "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
+    ):
+        assert len(group.inputs["distributionPolicyZones"]) == 2
+    for instance in result.of_type("gcp:sql/databaseInstance:DatabaseInstance"):
+        assert instance.inputs["settings"]["availabilityType"] == "REGIONAL"
+        assert instance.inputs["deletionProtection"] is True
+    for database in result.of_type("gcp:firestore/database:Database"):
+        assert database.inputs["deleteProtectionState"] == "DELETE_PROTECTION_ENABLED"
+    for bucket in result.of_type("gcp:storage/bucket:Bucket"):
+        assert bucket.inputs["labels"]["env"] == "prod"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("app", APPS)
+def test_prod_stack_passes_every_mandatory_policy(app: str) -> None:
+    """The pack's prod-only rules (HA, deletion protection, two instances) hold in prod too."""
+    from stacks.blueprints.settings import parse_settings
+    from stacks.program import deploy
+    from tests.policies.helpers import PACK
+    from tierstack.policy_engine import evaluate
+    from tierstack.preview.engine import record_resources
+
+    config = {
+        "gcp:project": "tierstack-dev",
+        "gcp:region": "europe-west1",
+        "tierstack:cloud": "gcp",
+        "tierstack:app": app,
+        "tierstack:env": "prod",
+        "tierstack:certificate": f"{app}.example.com",
+    }
+    records = record_resources(
+        lambda: deploy(parse_settings(config), f"gcp-{app}-prod") and None,
+        stack=f"gcp-{app}-prod",
+        config=config,
+    )
+    results = evaluate(
+        records, stack=f"gcp-{app}-prod", project="tierstack", pack_dir=PACK, config_file=None
+    )
+    mandatory = [f"{r['policy']}: {r['message']}" for r in results if r["level"] == "mandatory"]
+    assert mandatory == []
+    assert len(records) > 40

