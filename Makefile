@@ -19,10 +19,11 @@ lint: setup       ## ruff, and ansible-lint (production profile) on the roles
 	if [ -d roles ]; then $(VENV)/ansible-lint --profile production roles playbooks; fi
 
 test: lint        ## the whole suite (stacks, policies, apps, roles on real hosts, end-to-end)
-	$(VENV)/pytest
+	$(VENV)/pytest -m "not hosts" -n 2
+	$(VENV)/pytest -m hosts
 
 unit: setup       ## everything that needs no Podman host
-	$(VENV)/pytest -m "not hosts"
+	$(VENV)/pytest -m "not hosts" -n 2
 
 snapshots: setup  ## rewrite the per-stack inventory snapshots after an intended change
 	$(VENV)/pytest tests/stacks --update-snapshots -q

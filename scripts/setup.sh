@@ -9,7 +9,7 @@ source scripts/lib.sh
 command -v python3 >/dev/null || die "python3 is missing: install Python 3.11"
 command -v uv >/dev/null || python3 -m pip install --quiet --root-user-action=ignore "uv==0.13.9" \
     || die "could not install uv from PyPI"
-uv sync --frozen --quiet || die "uv sync failed: is uv.lock in step with pyproject.toml? (uv lock)"
+uv sync --frozen --quiet --compile-bytecode || die "uv sync failed: is uv.lock in step with pyproject.toml? (uv lock)"
 
 for script in scripts/setup.d/*.sh; do
     [ -e "$script" ] || continue

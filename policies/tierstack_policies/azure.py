@@ -64,8 +64,8 @@ AUTOSCALE = "azure-native:monitor:AutoscaleSetting"
 
 TAGGED = (STORAGE_ACCOUNT, NSG, VNET, NIC, APP_GATEWAY, VMSS, VM, POSTGRES, SB_NAMESPACE,
           AUTOSCALE, "azure-native:resources:ResourceGroup", "azure-native:network:PublicIPAddress",
-          "azure-native:network:NatGateway", "azure-native:documentdb:DatabaseAccount",
-          "azure-native:devices:IotHub", "azure-native:hdinsight:Cluster")
+          "azure-native:network:NatGateway", "azure-native:cosmosdb:DatabaseAccount",
+          "azure-native:iothub:IotHubResource", "azure-native:hdinsight:Cluster")
 PUBLIC_SOURCES = {*PUBLIC_CIDRS, "*", "Internet", "Any", "0.0.0.0"}
 OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR_ROLE = "b24988ac-6180-42a0-ab88-20f7382dd24c"
@@ -131,10 +131,28 @@ def _versioning_ok(props: Mapping[str, Any]) -> bool:
         soft_delete is UNKNOWN or truthy(soft_delete))
 
 
+def _soft_delete_ok(props: Mapping[str, Any]) -> bool:
+    soft_delete = value(props, "deleteRetentionPolicy", "enabled")
+    return soft_delete is UNKNOWN or truthy(soft_delete)
+
+
 def _check_versioning(resources: list[PolicyResource], _config: Mapping[str, Any]):
-    yield from _accounts_without(
-        resources, BLOB_SERVICE, _versioning_ok,
-        "blob service properties with versioning and soft delete enabled (linked by accountName)")
+    # Azure refuses blob versioning on hierarchical-namespace (ADLS Gen2) accounts: for those,
+    # soft delete is the protection that exists, and it is required.
+    hierarchical = {account.urn for account in of_type(resources, STORAGE_ACCOUNT)
+                    if truthy(value(account.props, "isHnsEnabled"))}
+    covered: set[str] = set()
+    for item in of_type(resources, BLOB_SERVICE):
+        accounts = linked_urns(item, "accountName")
+        if _versioning_ok(item.props) or (accounts and accounts <= hierarchical
+                                          and _soft_delete_ok(item.props)):
+            covered |= accounts
+    for account in of_type(resources, STORAGE_ACCOUNT):
+        if account.urn not in covered:
+            what = ("soft delete" if account.urn in hierarchical
+                    else "versioning and soft delete")
+            yield (f"storage account {account.name} has no blob service properties with "
+                   f"{what} enabled (linked by accountName)"), account.urn
 
 
 def _check_lifecycle(resources: list[PolicyResource], _config: Mapping[str, Any]):

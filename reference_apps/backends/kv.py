@@ -169,11 +169,12 @@ class DynamoKeyValue(KeyValue):
 class FirestoreKeyValue(KeyValue):
     """Google Firestore: one document per key in one collection (``update`` merges server-side)."""
 
-    def __init__(self, collection: str, client: Any = None) -> None:
+    def __init__(self, collection: str, client: Any = None, database: str = "(default)") -> None:
         if client is None:
             from google.cloud import firestore
 
-            client = firestore.Client()
+            # One Firestore database per table lets IAM conditions name exactly that table.
+            client = firestore.Client(database=database)
         self.collection = client.collection(collection)
 
     def get(self, key: str) -> Item | None:
@@ -253,7 +254,7 @@ def open_kv(url: BackendUrl) -> KeyValue:
         return (
             DynamoKeyValue(url.netloc)
             if url.scheme == "dynamodb"
-            else FirestoreKeyValue(url.netloc)
+            else FirestoreKeyValue(url.netloc, database=url.query.get("database", "(default)"))
         )
     if not url.netloc or len(parts) != 1:
         raise url.fail("use aztable://account/table")

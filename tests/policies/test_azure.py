@@ -29,6 +29,34 @@ def account(name: str = "docs", *, versioning: bool = True, lifecycle: bool = Tr
     return storage
 
 
+def _hierarchical_account(*, soft_delete: bool) -> None:
+    """ADLS Gen2: Azure refuses versioning here, so soft delete is what the policy asks for."""
+    storage = azure.storage.StorageAccount(
+        "lake", resource_group_name=RG, kind="StorageV2", sku={"name": "Standard_ZRS"},
+        is_hns_enabled=True, enable_https_traffic_only=True, minimum_tls_version="TLS1_2",
+        allow_blob_public_access=False, allow_shared_key_access=False, tags=T)
+    azure.storage.BlobServiceProperties(
+        "lake-blob", account_name=storage.name, resource_group_name=RG,
+        delete_retention_policy={"enabled": soft_delete, "days": 7})
+
+
+def test_hierarchical_account_with_soft_delete_needs_no_versioning():
+    assert not fired(run(lambda: _hierarchical_account(soft_delete=True)),
+                     "azure-storage-blob-versioning")
+
+
+def test_cosmos_and_iot_hub_need_governance_tags():
+    def untagged() -> None:
+        azure.cosmosdb.DatabaseAccount(
+            "kv", resource_group_name=RG, database_account_offer_type="Standard",
+            locations=[{"location_name": "westeurope"}])
+        azure.iothub.IotHubResource("hub", resource_group_name=RG,
+                                    sku={"name": "S1", "capacity": 1})
+
+    hits = fired(run(untagged), "azure-resource-required-tags")
+    assert {hit["resource"].rsplit("::", 1)[1] for hit in hits} == {"kv", "hub"}
+
+
 def scale_set(name: str = "app", *, env: str = "prod", **overrides):
     args = {
         "resource_group_name": RG, "tags": tags(env), "zones": ["1", "2", "3"],
@@ -161,6 +189,8 @@ VIOLATIONS = [
         "site", account_name="docs", resource_group_name=RG, public_access="Blob"),
         "site", "container"),
     Violation("azure-storage-blob-versioning", lambda: account(versioning=False), "docs"),
+    Violation("azure-storage-blob-versioning", lambda: _hierarchical_account(soft_delete=False),
+              "lake", "hierarchical-without-soft-delete"),
     Violation("azure-storage-lifecycle-configured", lambda: account(lifecycle=False), "docs"),
     Violation("azure-network-nsg-no-public-admin-ingress", _nsg_rule("ssh", "*", "22"), "ssh",
               "ssh"),

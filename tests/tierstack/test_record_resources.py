@@ -182,3 +182,23 @@ def test_program_error_propagates_and_the_runtime_is_reset_for_the_next_call() -
     records = record_resources(lambda: aws.s3.Bucket("fresh"), stack="two")
     assert [r["name"] for r in records] == ["test-two", "fresh"]
     assert pulumi.get_stack() == "stack"  # the SDK's defaults, not the last program's
+
+
+def test_azure_user_assigned_identities_echo_as_the_providers_map() -> None:
+    """azure-native takes a list of identity ids and returns a map; the echoed preview state
+    must have the output's shape or the SDK rejects it and the program fails."""
+    import pulumi_azure_native as azure
+
+    identity_id = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.ManagedIdentity/x/app"
+
+    def program() -> None:
+        workspace = azure.operationalinsights.Workspace(
+            "logs",
+            resource_group_name="rg",
+            identity={"type": "UserAssigned", "user_assigned_identities": [identity_id]},
+        )
+        pulumi.export("identity_type", workspace.identity.apply(lambda i: i["type"] if i else None))
+
+    records = record_resources(program)
+    workspace = next(r for r in records if r["name"] == "logs")
+    assert workspace["inputs"]["identity"]["userAssignedIdentities"] == [identity_id]

@@ -4,6 +4,7 @@ network, so a handful of podman calls is all the local target needs."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ class PodmanError(RuntimeError):
 
 def require_podman() -> None:
     """Fails with the fix when podman or the base image is missing."""
+    if os.geteuid() != 0:
+        raise PodmanError("run as root: the hosts need a rootful Podman network")
     if shutil.which("podman") is None:
         raise PodmanError("podman is not installed: run `make setup` (as root) first")
     if run(["image", "exists", IMAGE], check=False).returncode != 0:

@@ -212,7 +212,7 @@ class LocalTarget:
                     "object_store_pip_find_links": HOST_WHEELHOUSE,
                 },
                 "children": {
-                    "services": {
+                    "tier_services": {
                         "hosts": host(
                             "services",
                             tierstack_firewall_allow=[ssh, *services_ports],
@@ -253,7 +253,7 @@ class LocalTarget:
                             ],
                         )
                     },
-                    "app": {
+                    "tier_app": {
                         "hosts": {
                             **host(
                                 "app1",
@@ -267,12 +267,12 @@ class LocalTarget:
                             ),
                         }
                     },
-                    "worker": {
+                    "tier_worker": {
                         "hosts": host(
                             "worker", tierstack_tier="worker", tierstack_firewall_allow=[ssh]
                         )
                     },
-                    "lb": {
+                    "tier_lb": {
                         "hosts": host(
                             "lb",
                             tierstack_firewall_allow=[

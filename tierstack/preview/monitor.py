@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import config as pulumi_config
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.mocks import MockCallArgs, MockEngine, MockMonitor, Mocks, MockSettings
@@ -152,7 +152,8 @@ class RecordingMonitor(MockMonitor):
             return super().RegisterResource(request)
         # Preview: a new resource has no id yet, and its state is what the program asked for.
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, "", {})
-        return resource_pb2.RegisterResourceResponse(urn=urn, id="", object=request.object)
+        state = _state_shaped_like_outputs(request.type, request.object)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id="", object=state)
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         if request.urn == self._stack_urn:
@@ -164,6 +165,28 @@ class RecordingMonitor(MockMonitor):
         with self._lock:
             self.recording.reads.append({"type": request.type, "name": request.name})
         return super().ReadResource(request)
+
+
+def _state_shaped_like_outputs(type_: str, inputs: struct_pb2.Struct) -> struct_pb2.Struct:
+    """Echoed inputs must still fit the output types. azure-native takes
+    identity.userAssignedIdentities as a list of ids but returns a map keyed by id (the provider
+    converts it); without the same conversion the SDK rejects the echoed state."""
+    if not type_.startswith("azure-native:") or "identity" not in inputs.fields:
+        return inputs
+    identity = inputs.fields["identity"]
+    if identity.WhichOneof("kind") != "struct_value":
+        return inputs
+    assigned = identity.struct_value.fields.get("userAssignedIdentities")
+    if assigned is None or assigned.WhichOneof("kind") != "list_value":
+        return inputs
+    state = struct_pb2.Struct()
+    state.CopyFrom(inputs)
+    by_id = state.fields["identity"].struct_value.fields["userAssignedIdentities"].struct_value
+    by_id.Clear()
+    for value in assigned.list_value.values:
+        if value.WhichOneof("kind") == "string_value":
+            by_id.fields[value.string_value].struct_value.SetInParent()
+    return state
 
 
 def qualify_config(config: dict[str, Any] | None, project: str) -> dict[str, str]:

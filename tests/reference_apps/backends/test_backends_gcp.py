@@ -76,3 +76,17 @@ def test_firestore_kv_through_the_sdk() -> None:
     assert kv.get("job:2") is None
     kv.delete("job:2")
     document.delete.assert_called_once_with()
+
+
+def test_firestore_url_names_the_database() -> None:
+    """SDK double: the stacks give each table its own Firestore database (?database=)."""
+    from reference_apps.backends.kv import open_kv
+    from reference_apps.backends.settings import parse_url
+
+    with mock.patch.object(firestore, "Client", autospec=True) as client_class:
+        open_kv(parse_url("KV_URL", "firestore://jobs?database=ip-dev-status", ("firestore",)))
+        open_kv(parse_url("KV_URL", "firestore://jobs", ("firestore",)))
+    assert client_class.call_args_list == [
+        mock.call(database="ip-dev-status"),
+        mock.call(database="(default)"),
+    ]
