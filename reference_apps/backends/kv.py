@@ -202,7 +202,9 @@ class AzureTableKeyValue(KeyValue):
 
     PARTITION = "kv"
 
-    def __init__(self, account: str, table: str) -> None:
+    HOSTS = {"storage": "table.core.windows.net", "cosmos": "table.cosmos.azure.com"}
+
+    def __init__(self, account: str, table: str, service: str = "storage") -> None:
         from azure.data.tables import TableServiceClient
 
         connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
@@ -212,7 +214,7 @@ class AzureTableKeyValue(KeyValue):
             from azure.identity import DefaultAzureCredential
 
             service = TableServiceClient(
-                f"https://{account}.table.core.windows.net", credential=DefaultAzureCredential()
+                f"https://{account}.{self.HOSTS[service]}", credential=DefaultAzureCredential()
             )
         self.table = service.get_table_client(table)
 
@@ -256,6 +258,7 @@ def open_kv(url: BackendUrl) -> KeyValue:
             if url.scheme == "dynamodb"
             else FirestoreKeyValue(url.netloc, database=url.query.get("database", "(default)"))
         )
-    if not url.netloc or len(parts) != 1:
-        raise url.fail("use aztable://account/table")
-    return AzureTableKeyValue(url.netloc, parts[0])
+    service = url.query.get("service", "storage")
+    if not url.netloc or len(parts) != 1 or service not in AzureTableKeyValue.HOSTS:
+        raise url.fail("use aztable://account/table[?service=storage|cosmos]")
+    return AzureTableKeyValue(url.netloc, parts[0], service)

@@ -23,7 +23,8 @@ PRIVATE_DNS_ZONE = "privatelink.table.cosmos.azure.com"
 class KeyValueTable(pulumi.ComponentResource):
     """One account per table, so a tier's data-plane role on the account reaches this table only.
 
-    physical_name is `account/table`; backend_url is `aztable://account/table`. Item expiry
+    physical_name is `account/table`; backend_url is `aztable://account/table?service=cosmos`
+    (the Cosmos DB Table endpoint, not Azure Storage tables). Item expiry
     (the spec's ttl attribute) is enforced by the apps: Cosmos Table has no per-item TTL."""
 
     def __init__(
@@ -110,7 +111,7 @@ class KeyValueTable(pulumi.ComponentResource):
         )
         self.physical_name = pulumi.Output.concat(self.account.name, "/", self.table_name)
         self.backend_url = pulumi.Output.concat(
-            "aztable://", self.account.name, "/", self.table_name
+            "aztable://", self.account.name, "/", self.table_name, "?service=cosmos"
         )
         self.register_outputs(
             {"physical_name": self.physical_name, "backend_url": self.backend_url}

@@ -97,3 +97,23 @@ def test_service_bus_settles_through_the_sdk() -> None:
     queue.release(received)
     receiver.abandon_message.assert_called_once_with(good)
     assert queue.receive() is None
+
+
+def test_table_url_picks_the_cosmos_endpoint(monkeypatch) -> None:
+    """SDK double: no Cosmos DB emulator here; checks the endpoint the client is built for."""
+    from unittest import mock
+
+    from azure.data import tables
+
+    from reference_apps.backends.kv import open_kv
+    from reference_apps.backends.settings import parse_url
+
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    with mock.patch.object(tables, "TableServiceClient", autospec=True) as client_class:
+        open_kv(parse_url("KV_URL", "aztable://acct/Jobs?service=cosmos", ("aztable",)))
+        open_kv(parse_url("KV_URL", "aztable://acct/Jobs", ("aztable",)))
+    endpoints = [call.args[0] for call in client_class.call_args_list]
+    assert endpoints == [
+        "https://acct.table.cosmos.azure.com",
+        "https://acct.table.core.windows.net",
+    ]

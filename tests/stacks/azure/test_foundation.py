@@ -202,7 +202,7 @@ def test_table_is_private_keyless_with_continuous_backup(run_azure):
     assert account["backupPolicy"]["type"] == "Continuous"
     table = run.one("azure-native:cosmosdb:TableResourceTable").inputs
     assert table["resource"] == {"id": "JobStatus"}
-    assert run.result == f"aztable://{account['accountName']}/JobStatus"
+    assert run.result == f"aztable://{account['accountName']}/JobStatus?service=cosmos"
     endpoint = run.one("azure-native:network:PrivateEndpoint").inputs
     assert endpoint["subnet"] == {"id": "network-endpoints-id"}
     connection = endpoint["privateLinkServiceConnections"][0]
