@@ -73,6 +73,16 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     for spec in blueprint.notifications:
         components[spec.name] = cloud.Notifications(spec.name, NotificationsArgs(context, spec))
 
+    if blueprint.mapreduce:
+        # Declared before the tiers: the job runner is granted (and told) this cluster.
+        spec = blueprint.mapreduce
+        components[spec.name] = cloud.MapReduceCluster(
+            spec.name,
+            MapReduceClusterArgs(
+                context, spec, network, components[spec.code_store], components[spec.log_store]
+            ),
+        )
+
     def identity_for(tier: str, uses: tuple[Uses, ...]) -> pulumi.ComponentResource:
         grants = [Grant(components[use.target], use.access) for use in uses]
         return cloud.TierIdentity(f"{tier}-identity", TierIdentityArgs(context, tier, grants))
@@ -114,14 +124,6 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
                     boot_for("worker", worker.uses),
                 ),
             )
-        )
-    if blueprint.mapreduce:
-        spec = blueprint.mapreduce
-        cloud.MapReduceCluster(
-            spec.name,
-            MapReduceClusterArgs(
-                context, spec, network, components[spec.code_store], components[spec.log_store]
-            ),
         )
     if blueprint.iot:
         spec = blueprint.iot

@@ -26,7 +26,6 @@ from inspect import isawaitable, signature
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pulumi_policy
 import pulumi_policy.policy as policy_module
 import yaml
@@ -226,6 +225,8 @@ def _validate_entry(key: str, setting: Any, policies: dict[str, Policy], source:
             allowed = ", ".join(["enforcementLevel", *known])
             raise PolicyConfigError(
                 f"{source}: {key} has no setting {name!r} (allowed: {allowed})")
+    import jsonschema  # only a config file needs it: keeps it out of every preview's start-up
+
     try:
         jsonschema.validate(properties, {"type": "object", "properties": known})
     except jsonschema.ValidationError as error:
@@ -316,14 +317,78 @@ def evaluate(
     results: list[PolicyResult] = []
     enabled = [item for item in pack.policies
                if settings[item.name].level != EnforcementLevel.DISABLED]
+    resource_policies = [item for item in enabled
+                         if isinstance(item, ResourceValidationPolicy) and item.has_validation()]
+    wire = _WireCache()
     for record in resources:
-        for item in enabled:
-            if isinstance(item, ResourceValidationPolicy) and item.has_validation():
-                _run_resource_policy(item, record, settings[item.name], results)
+        for item in resource_policies:
+            _run_resource_policy(item, record, settings[item.name], results, wire)
     for item in enabled:
         if isinstance(item, StackValidationPolicy):
-            _run_stack_policy(item, resources, settings[item.name], results)
+            _run_stack_policy(item, resources, settings[item.name], results, wire)
     return results
+
+
+class _WireCache:
+    """Each record's inputs converted to the analyzer's form once, however many policies read
+    them (the conversion costs far more than most policies). Policies never see the cached dict
+    itself: each gets its own `unknown_checking_proxy`, which copies every container."""
+
+    def __init__(self) -> None:
+        self._by_urn: dict[str, dict[str, Any]] = {}
+        self._options: dict[str | None, PolicyResourceOptions] = {}
+
+    def props(self, record: ResourceRecord) -> Mapping[str, Any]:
+        wire = self._by_urn.get(record["urn"])
+        if wire is None:
+            wire = self._by_urn[record["urn"]] = _wire_props(record["inputs"])
+        return unknown_checking_proxy(wire)
+
+    def options(self, record: ResourceRecord) -> PolicyResourceOptions:
+        """Options only carry the parent here; one instance per parent serves every policy."""
+        parent = record["parent"]
+        if parent not in self._options:
+            self._options[parent] = _options(parent)
+        return self._options[parent]
+
+
+class _LazyPolicyResource(PolicyResource):
+    """A stack policy's view of one resource, its `props` built on first read (most stack
+    policies only look at a few resource types)."""
+
+    def __init__(self, record: ResourceRecord, wire: _WireCache) -> None:
+        self._record, self._wire, self._props = record, wire, None
+        super().__init__(record["type"], None, record["urn"], record["name"],
+                         wire.options(record), None, None, [], {})
+
+    @property
+    def props(self) -> Mapping[str, Any]:
+        if self._props is None:
+            self._props = self._wire.props(self._record)
+        return self._props
+
+    @props.setter
+    def props(self, value: Mapping[str, Any] | None) -> None:
+        self._props = value
+
+
+class _LazyResourceArgs(ResourceValidationArgs):
+    """ResourceValidationArgs whose `props` are built on first read: most policies look at
+    `resource_type` first and return, and those then cost no conversion at all."""
+
+    def __init__(self, record: ResourceRecord, wire: _WireCache, *args: Any) -> None:
+        self._record, self._wire, self._props = record, wire, None
+        super().__init__(record["type"], None, record["urn"], record["name"], *args)
+
+    @property
+    def props(self) -> Mapping[str, Any]:
+        if self._props is None:
+            self._props = self._wire.props(self._record)
+        return self._props
+
+    @props.setter
+    def props(self, value: Mapping[str, Any] | None) -> None:
+        self._props = value
 
 
 def _wire_props(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -373,10 +438,9 @@ async def _awaited(outcome: Any) -> None:
 
 
 def _run_resource_policy(item: ResourceValidationPolicy, record: ResourceRecord,
-                         settings: _Settings, results: list[PolicyResult]) -> None:
-    props = unknown_checking_proxy(_wire_props(record["inputs"]))
-    args = ResourceValidationArgs(record["type"], props, record["urn"], record["name"],
-                                  _options(record["parent"]), None, settings.config, {})
+                         settings: _Settings, results: list[PolicyResult],
+                         wire: _WireCache) -> None:
+    args = _LazyResourceArgs(record, wire, wire.options(record), None, settings.config, {})
 
     def report(message: str, _urn: str | None = None) -> None:
         results.append(_result(item, settings, message, record["urn"]))
@@ -385,13 +449,10 @@ def _run_resource_policy(item: ResourceValidationPolicy, record: ResourceRecord,
 
 
 def _run_stack_policy(item: StackValidationPolicy, records: list[ResourceRecord],
-                      settings: _Settings, results: list[PolicyResult]) -> None:
+                      settings: _Settings, results: list[PolicyResult], wire: _WireCache) -> None:
     by_urn: dict[str, PolicyResource] = {}
     for record in records:
-        props = unknown_checking_proxy(_wire_props(record["inputs"]))
-        by_urn[record["urn"]] = PolicyResource(record["type"], props, record["urn"],
-                                               record["name"], _options(record["parent"]), None,
-                                               None, [], {})
+        by_urn[record["urn"]] = _LazyPolicyResource(record, wire)
     for record in records:
         resource = by_urn[record["urn"]]
         resource.parent = by_urn.get(record["parent"] or "")

@@ -1,6 +1,7 @@
 """MapReduceCluster: an EMR Hadoop cluster in a private subnet running the blueprint's streaming
 jobs (mapper/reducer scripts uploaded to the code store), logs to the log store, IMDSv2 and
-at-rest encryption from a security configuration, roles scoped to the two buckets."""
+at-rest encryption from a security configuration, roles scoped to the two buckets. A tier granted
+"submit" may add, watch and cancel steps on this cluster only."""
 
 from __future__ import annotations
 
@@ -20,6 +21,14 @@ from stacks.common.args import MapReduceClusterArgs
 RELEASE = "emr-7.5.0"
 SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
 """AWS's least-privilege EMR service policy: it acts only on resources tagged EMR_MANAGED_TAG."""
+SUBMIT_ACTIONS = [
+    "elasticmapreduce:AddJobFlowSteps",
+    "elasticmapreduce:DescribeStep",
+    "elasticmapreduce:ListSteps",
+    "elasticmapreduce:DescribeCluster",
+    "elasticmapreduce:CancelSteps",
+]
+"""What the job runner needs to run a job and follow it; all accept the cluster ARN as resource."""
 IDLE_TIMEOUT_SECONDS = 3600
 """Dev clusters terminate after an idle hour; prod clusters stay up and are protected."""
 CORE_VOLUME_GB = 64
@@ -62,6 +71,9 @@ class MapReduceCluster(pulumi.ComponentResource):
     """The cluster's nodes may read the code store, write job output, and write logs — no more."""
 
     cluster_id: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    physical_name: pulumi.Output[str]
+    backend_url: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: MapReduceClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -201,7 +213,25 @@ class MapReduceCluster(pulumi.ComponentResource):
             opts=child(self, depends_on=scripts),
         )
         self.cluster_id = cluster.id
-        self.register_outputs({"cluster_id": self.cluster_id})
+        self.arn = cluster.arn
+        self.physical_name = cluster.id
+        self.backend_url = cluster.id.apply(lambda cluster_id: f"emr://{cluster_id}")
+        self.register_outputs(
+            {
+                "cluster_id": self.cluster_id,
+                "arn": self.arn,
+                "physical_name": self.physical_name,
+                "backend_url": self.backend_url,
+            }
+        )
+
+    def policy_statements(self, access: str) -> pulumi.Output[list[dict[str, Any]]]:
+        """submit: add, describe, list and cancel steps of this cluster — no other cluster."""
+        if access != "submit":
+            raise ValueError(f"a MapReduce cluster grants only 'submit', not {access!r}")
+        return self.arn.apply(
+            lambda arn: [{"Effect": "Allow", "Action": SUBMIT_ACTIONS, "Resource": [arn]}]
+        )
 
 
 def _node_policy(

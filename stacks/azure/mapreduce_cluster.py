@@ -7,7 +7,11 @@ A streaming job is not an ARM resource: each job is its mapper and reducer uploa
 the cluster's file system and a submit command (`submit_commands[job]`) that the job-runner
 worker — or an operator on the head node — runs with `hadoop jar hadoop-streaming.jar`. The
 blueprint's code store stays the apps' upload store; its log store is not used on Azure: YARN
-keeps the job logs in the cluster file system (`/app-logs`)."""
+keeps the job logs in the cluster file system (`/app-logs`).
+
+Tiers granted "submit" (the job-runner) get the built-in HDInsight Cluster Operator role on this
+cluster only: HDInsight has no finer Azure role, and job submission itself goes through the
+cluster gateway (Livy/WebHCat), whose credentials that role can read (getGatewaySettings)."""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from stacks.azure.sizes import (
     HDINSIGHT_WORKER_NODE,
     HDINSIGHT_ZOOKEEPER_NODE,
 )
-from stacks.blueprints.model import StreamingJob
+from stacks.blueprints.model import Access, StreamingJob
 from stacks.common.args import MapReduceClusterArgs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +45,9 @@ CLUSTER_VERSION = "5.1"
 FILE_SYSTEM = "cluster"
 STREAMING_JAR = "/usr/hdp/current/hadoop-mapreduce-client/hadoop-streaming.jar"
 SSH_USER = "sshuser"
+# Built-in "HDInsight Cluster Operator" (the same GUID in every tenant): read the cluster, read
+# and rotate its gateway settings, read/modify its configurations; no create, scale or delete.
+CLUSTER_OPERATOR_ROLE = "61ed4efc-fab3-44fd-b111-e24485cc132a"
 
 
 def submit_command(job: StreamingJob, file_system_url: str) -> str:
@@ -68,7 +75,8 @@ def submit_command(job: StreamingJob, file_system_url: str) -> str:
 
 
 class MapReduceCluster(pulumi.ComponentResource):
-    """Exposes cluster_name, file_system_url (abfs://...) and submit_commands."""
+    """Exposes cluster_name, file_system_url (abfs://...), submit_commands, and like a data
+    component physical_name (the cluster name) and backend_url (`hdinsight://<cluster name>`)."""
 
     def __init__(
         self, name: str, args: MapReduceClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -77,6 +85,8 @@ class MapReduceCluster(pulumi.ComponentResource):
         context, spec, net = args.context, args.spec, args.network
         settings = context.settings
         tags = context.tags
+        self.spec_name = spec.name
+        self.subscription_id = net.subscription_id
         self.cluster_name = dashed_name(context, spec.name, max_length=59)
 
         identity = managedidentity.UserAssignedIdentity(
@@ -246,6 +256,44 @@ class MapReduceCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child(self, depends_on=[data_owner, file_system]),
         )
-        self.register_outputs(
-            {"cluster_name": self.cluster_name, "submit_commands": self.submit_commands}
+        self.physical_name: pulumi.Output[str] = self.cluster.name
+        self.backend_url: pulumi.Output[str] = pulumi.Output.concat(
+            "hdinsight://", self.cluster.name
         )
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "submit_commands": self.submit_commands,
+                "physical_name": self.physical_name,
+                "backend_url": self.backend_url,
+            }
+        )
+
+    def grant(
+        self,
+        grantee: str,
+        principal_id: pulumi.Input[str],
+        access: Access,
+        parent: pulumi.Resource,
+    ) -> list[pulumi.Resource]:
+        """HDInsight Cluster Operator on this cluster only, for access "submit"."""
+        if access != "submit":
+            raise ValueError(
+                f"{grantee}: a MapReduce cluster grants only 'submit' access, not {access!r}"
+            )
+        return [
+            authorization.RoleAssignment(
+                f"{grantee}-{self.spec_name}-submit",
+                role_assignment_name=stable_guid(grantee, self.cluster_name, CLUSTER_OPERATOR_ROLE),
+                scope=self.cluster.id,
+                principal_id=principal_id,
+                principal_type="ServicePrincipal",
+                role_definition_id=pulumi.Output.concat(
+                    "/subscriptions/",
+                    self.subscription_id,
+                    "/providers/Microsoft.Authorization/roleDefinitions/",
+                    CLUSTER_OPERATOR_ROLE,
+                ),
+                opts=child(parent),
+            )
+        ]

@@ -56,6 +56,7 @@ def blueprint() -> Blueprint:
                     Uses("job-requests", "consume", "QUEUE_URL"),
                     Uses("job-status", "read-write", "KV_URL"),
                     Uses("job-done", "publish", "MAIL_URL"),
+                    Uses("hadoop", "submit", "MAPREDUCE_CLUSTER_URL"),
                 ),
                 backlog_per_instance=5,
             ),

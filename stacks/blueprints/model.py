@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Access = Literal["read", "read-write", "publish", "consume"]
+Access = Literal["read", "read-write", "publish", "consume", "submit"]
 """How a tier uses a resource; identities are granted exactly this and nothing more.
 
 read/read-write apply to object stores, tables and databases; publish/consume to queues and
-notification topics."""
+notification topics; submit to a MapReduce cluster (add and watch job steps, nothing else)."""
 
 SizeClass = Literal["small", "medium", "large"]
 """Neutral machine sizes; each cloud maps them to its own instance types (see its sizes.py)."""
@@ -25,7 +25,7 @@ class Uses:
     """A tier's dependency on a data component, and the setting that carries its URL."""
 
     target: str
-    """Name of the object store, queue, table, database or notification channel used."""
+    """Name of the object store, queue, table, database, notification channel or cluster used."""
     access: Access
     env_var: str | None = None
     """The app setting that receives the component's backend URL (e.g. OBJECT_STORE_URL)."""
@@ -177,6 +177,7 @@ class Blueprint:
             ("table", self.tables),
             ("database", self.databases),
             ("notifications", self.notifications),
+            ("mapreduce_cluster", (self.mapreduce,) if self.mapreduce else ()),
         )
         for kind, components in groups:
             for component in components:
@@ -194,6 +195,7 @@ class Blueprint:
             "database": {"read", "read-write"},
             "queue": {"publish", "consume"},
             "notifications": {"publish"},
+            "mapreduce_cluster": {"submit"},
         }
         tiers: list[AppTier | WorkerTier] = [*self.workers, *([self.app] if self.app else [])]
         for tier in tiers:

@@ -8,7 +8,10 @@ Every data component (ObjectStore, Queue, KeyValueTable, RelationalDb, Notificat
   physical_name: Output[str]  the bucket/queue/table/server name in the cloud
   backend_url:   Output[str]  the URL the reference apps read (OBJECT_STORE_URL=s3://..., etc.)
 LoadBalancer exposes `url` (the app's HTTPS URL); RelationalDb also `endpoint` and `password`
-(a secret).
+(a secret). MapReduceCluster is granted like a data component (access "submit": add, list and
+describe job steps on this cluster only) and exposes `physical_name` and `backend_url`
+(MAPREDUCE_CLUSTER_URL: emr://<cluster-id>, dataproc://<project>/<region>/<cluster>,
+hdinsight://<cluster-name>).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """MapReduceCluster: a Dataproc cluster on internal IPs only, with its own service account, the
-log store as staging bucket, and the blueprint's Hadoop streaming jobs."""
+log store as staging bucket, and the blueprint's Hadoop streaming jobs. A tier granted "submit"
+may run jobs on this cluster and no other."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pulumi
 import pulumi_gcp as gcp
 
-from stacks.blueprints.model import StreamingJob
+from stacks.blueprints.model import Access, StreamingJob
 from stacks.common.args import MapReduceClusterArgs, StackContext
 from stacks.gcp.common import fit, labels, physical
 from stacks.gcp.network import FIREWALL_LOGS
@@ -17,6 +18,18 @@ from stacks.gcp.sizes import DATAPROC_IMAGE, DATAPROC_MACHINE_TYPES
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STREAMING_JAR = "file:///usr/lib/hadoop-mapreduce/hadoop-streaming.jar"
 """Where Dataproc images ship Hadoop streaming."""
+CLUSTER_SUBMIT_ROLE = "roles/dataproc.editor"
+"""On the cluster itself, the only predefined role with `dataproc.clusters.use` (what submitting
+a job to it takes); it also lets the holder stop, update or delete this one cluster."""
+JOB_PERMISSIONS = (
+    "dataproc.jobs.create",
+    "dataproc.jobs.get",
+    "dataproc.jobs.list",
+    "dataproc.jobs.cancel",
+)
+"""Submit, poll, list and cancel jobs. Dataproc checks these on the project and IAM conditions
+cannot name a Dataproc resource, so they come as a custom role without cluster permissions: a
+job can still only be submitted where the holder has `dataproc.clusters.use`, this cluster."""
 
 
 def streaming_args(job: StreamingJob, bucket: str) -> list[str]:
@@ -120,8 +133,55 @@ class MapReduceCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*bindings, internal]),
         )
         self.jobs = [self._job(context, job, args.code_store) for job in spec.jobs]
+        self.job_submitter = gcp.projects.IAMCustomRole(
+            f"{name}-job-submitter",
+            project=settings.gcp_project,
+            role_id=f"{context.prefix}-{name}-job-submitter".replace("-", "_")[:64],
+            title=f"{context.prefix} {name} job submitter"[:100],
+            description="Submit, watch and cancel Dataproc jobs; no cluster permissions",
+            permissions=list(JOB_PERMISSIONS),
+            opts=child,
+        )
+        self.logical_name = name
+        self.project = settings.gcp_project
+        self.region = settings.region
         self.physical_name: pulumi.Output[str] = self.cluster.name
-        self.register_outputs({"cluster": self.cluster.name})
+        project, region = self.project, self.region
+        self.backend_url: pulumi.Output[str] = self.cluster.name.apply(
+            lambda cluster: f"dataproc://{project}/{region}/{cluster}"
+        )
+        self.register_outputs(
+            {"physical_name": self.physical_name, "backend_url": self.backend_url}
+        )
+
+    def grant(
+        self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
+    ) -> list[pulumi.CustomResource]:
+        """submit: use this cluster (a cluster-level binding) plus the project-level job
+        permissions, which without `dataproc.clusters.use` reach no other cluster."""
+        if access != "submit":
+            raise ValueError(
+                f"mapreduce cluster {self.logical_name}: access {access!r} does not apply"
+            )
+        child = pulumi.ResourceOptions(parent=parent)
+        return [
+            gcp.dataproc.ClusterIAMMember(
+                name,
+                project=self.project,
+                region=self.region,
+                cluster=self.cluster.name,
+                role=CLUSTER_SUBMIT_ROLE,
+                member=member,
+                opts=child,
+            ),
+            gcp.projects.IAMMember(
+                f"{name}-jobs",
+                project=self.project,
+                role=self.job_submitter.name,
+                member=member,
+                opts=child,
+            ),
+        ]
 
     def _job(
         self, context: StackContext, job: StreamingJob, code_store: pulumi.ComponentResource

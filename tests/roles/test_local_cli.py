@@ -62,6 +62,17 @@ def test_a_failed_converge_names_host_task_and_reason(tmp_path: Path) -> None:
     )
 
 
+def test_a_failed_handler_is_named_as_the_task(tmp_path: Path) -> None:
+    text = (
+        "RUNNING HANDLER [python_app : Restart python apps] ****\n"
+        "failed: [worker] (item=x) =>\n    msg: 'Could not find the requested service x'\n"
+    )
+    line = describe_failure(text, tmp_path / "c.log")
+    assert line.startswith(
+        "converge failed on host worker at task 'python_app : Restart python apps': "
+    )
+
+
 def test_a_converge_that_never_started_reports_its_last_line(tmp_path: Path) -> None:
     line = describe_failure("ERROR! couldn't resolve module/action 'x'\n", tmp_path / "c.log")
     assert line.startswith("converge failed: ERROR! couldn't resolve module/action 'x'")

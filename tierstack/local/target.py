@@ -427,7 +427,12 @@ class LocalTarget:
             for spec in HOSTS:
                 for suffix, _ in spec.volumes:
                     podman.run(["volume", "rm", "-f", f"{self.name}-{suffix}"], check=False)
-            shutil.rmtree(self.state_dir, ignore_errors=True)
+            # Keep the logs: they explain a failed run after its hosts are gone.
+            for path in self.state_dir.glob("*"):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.suffix != ".log":
+                    path.unlink()
 
     # -- convergence -----------------------------------------------------------------------
 
@@ -497,8 +502,9 @@ def describe_failure(text: str, log: Path) -> str:
     """One line naming the failed host and task, and the log to read."""
     task = ""
     for line in text.splitlines():
-        if line.startswith("TASK ["):
-            task = line[len("TASK [") :].split("]", 1)[0]
+        for banner in ("TASK [", "RUNNING HANDLER ["):
+            if line.startswith(banner):
+                task = line[len(banner) :].split("]", 1)[0]
         match = re.match(r"^(?:fatal|failed): \[([^\]]+)\]", line)
         if match:
             host = match.group(1)

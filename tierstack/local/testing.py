@@ -27,6 +27,7 @@ class _Session:
 
 
 _session: _Session | None = None
+_failure: Exception | None = None  # a failed bring-up is reported once, not retried per conftest
 
 
 def free_port() -> int:
@@ -37,7 +38,9 @@ def free_port() -> int:
 
 def acquire() -> LocalTarget:
     """The converged target of this test session (created on first use)."""
-    global _session
+    global _session, _failure
+    if _failure is not None:
+        raise _failure
     if _session is None:
         existing = os.environ.get("TIERSTACK_LOCAL_TARGET")
         if existing:
@@ -65,7 +68,8 @@ def acquire() -> LocalTarget:
                 target.create_hosts()
                 target.converge()
                 target.ca_certificate()
-            except Exception:
+            except Exception as error:
+                _failure = error
                 if not os.environ.get("TIERSTACK_KEEP_HOSTS"):
                     target.remove_hosts(purge=True)
                 raise

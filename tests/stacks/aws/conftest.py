@@ -51,7 +51,6 @@ NO_COMPUTED = {
     "aws:sns/topicSubscription:TopicSubscription",
     "aws:cloudwatch/metricAlarm:MetricAlarm",
     "aws:iot/topicRule:TopicRule",
-    "aws:emr/cluster:Cluster",
 }
 
 
@@ -124,6 +123,8 @@ COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
         "arn": _arn("logs", f"log-group:{i['name']}")
     },
     "aws:emr/securityConfiguration:SecurityConfiguration": lambda n, i: {"name": i["name"]},
+    # The harness gives every resource the id "<name>-id"; EMR's ARN ends in the cluster id.
+    "aws:emr/cluster:Cluster": lambda n, i: {"arn": _arn("elasticmapreduce", f"cluster/{n}-id")},
     "aws:iot/thingType:ThingType": lambda n, i: {"arn": _arn("iot", f"thingtype/{i['name']}")},
     "aws:iot/policy:Policy": lambda n, i: {"arn": _arn("iot", f"policy/{i['name']}")},
 }

@@ -1,22 +1,27 @@
-"""MapReduceCluster, IoTIngest and Alarms in small programs."""
+"""MapReduceCluster, IoTIngest and Alarms in small programs; the mapreduce runner's cluster grant
+at stack level."""
 
 from __future__ import annotations
 
 import json
 
-from stacks.aws import Alarms, IoTIngest, MapReduceCluster, ObjectStore, Queue
+import pytest
+
+from stacks.aws import Alarms, IoTIngest, MapReduceCluster, ObjectStore, Queue, TierIdentity
 from stacks.blueprints import model
 from stacks.blueprints.mapreduce import INVERTED_INDEX
 from stacks.common.args import (
     AlarmsArgs,
+    Grant,
     IoTIngestArgs,
     MapReduceClusterArgs,
     ObjectStoreArgs,
     QueueArgs,
+    TierIdentityArgs,
 )
 from tests.stacks.aws.conftest import ACCOUNT, REGION, computed
-from tests.stacks.aws.support import document, network
-from tests.stacks.harness import run_pulumi
+from tests.stacks.aws.support import document, network, user_data
+from tests.stacks.harness import run_pulumi, run_stack
 
 CODE = "image-processing-dev-job-data-20260101abcdef"
 LOGS = "image-processing-dev-cluster-logs-20260101abcdef"
@@ -151,3 +156,68 @@ def test_alarms_cover_queue_age_dead_letters_and_go_to_an_encrypted_topic(prod_c
     assert statements[1]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
     subscription = run.one("aws:sns/topicSubscription:TopicSubscription").inputs
     assert (subscription["protocol"], subscription["endpoint"]) == ("email", "ops@x.io")
+
+
+CLUSTER_ARN = f"arn:aws:elasticmapreduce:{REGION}:{ACCOUNT}:cluster/hadoop-id"
+SUBMIT_ACTIONS = [
+    "elasticmapreduce:AddJobFlowSteps",
+    "elasticmapreduce:DescribeStep",
+    "elasticmapreduce:ListSteps",
+    "elasticmapreduce:DescribeCluster",
+    "elasticmapreduce:CancelSteps",
+]
+
+
+def test_cluster_exposes_its_id_and_emr_url_and_grants_submit_on_itself_only(context):
+    def program():
+        net = network(context)
+        code = ObjectStore("job-data", ObjectStoreArgs(context, model.ObjectStore("job-data", "t")))
+        logs = ObjectStore(
+            "cluster-logs", ObjectStoreArgs(context, model.ObjectStore("cluster-logs", "t"))
+        )
+        spec = model.MapReduceCluster("hadoop", "t", "job-data", "cluster-logs", (INVERTED_INDEX,))
+        cluster = MapReduceCluster("hadoop", MapReduceClusterArgs(context, spec, net, code, logs))
+        TierIdentity(
+            "runner-identity",
+            TierIdentityArgs(context, "runner", [Grant(cluster, "submit")]),
+        )
+        return {"name": cluster.physical_name, "url": cluster.backend_url}
+
+    run = run_pulumi(program, computed=computed)
+    assert run.result == {"name": "hadoop-id", "url": "emr://hadoop-id"}
+    [statement] = document(run.one("aws:iam/rolePolicy:RolePolicy", "runner-identity-grants"))[
+        "Statement"
+    ]
+    assert statement == {
+        "Sid": "Grant0",
+        "Effect": "Allow",
+        "Action": SUBMIT_ACTIONS,
+        "Resource": [CLUSTER_ARN],
+    }
+
+
+def test_mapreduce_runner_alone_may_submit_to_the_cluster_and_is_told_its_url():
+    run = run_stack("aws-mapreduce", computed=computed)
+    cluster_arn = run.one("aws:emr/cluster:Cluster").outputs["arn"]
+    assert cluster_arn == CLUSTER_ARN
+    runner = document(run.one("aws:iam/rolePolicy:RolePolicy", "job-runner-identity-grants"))
+    emr = [s for s in runner["Statement"] if s["Action"][0].startswith("elasticmapreduce:")]
+    assert [(s["Action"], s["Resource"]) for s in emr] == [(SUBMIT_ACTIONS, [CLUSTER_ARN])]
+    web = document(run.one("aws:iam/rolePolicy:RolePolicy", "web-identity-grants"))
+    assert not [s for s in web["Statement"] if "elasticmapreduce" in json.dumps(s)]
+    runner_vars = user_data(run.one("aws:ec2/launchTemplate:LaunchTemplate", "job-runner"))[2]
+    web_vars = user_data(run.one("aws:ec2/launchTemplate:LaunchTemplate", "web"))[2]
+    assert runner_vars["python_app_env"]["MAPREDUCE_CLUSTER_URL"] == "emr://hadoop-id"
+    assert "MAPREDUCE_CLUSTER_URL" not in web_vars["python_app_env"]
+
+
+def test_cluster_refuses_any_access_but_submit(context):
+    def program():
+        net = network(context)
+        code = ObjectStore("job-data", ObjectStoreArgs(context, model.ObjectStore("job-data", "t")))
+        spec = model.MapReduceCluster("hadoop", "t", "job-data", "job-data", (INVERTED_INDEX,))
+        cluster = MapReduceCluster("hadoop", MapReduceClusterArgs(context, spec, net, code, code))
+        cluster.policy_statements("read-write")
+
+    with pytest.raises(ValueError, match="grants only 'submit', not 'read-write'"):
+        run_pulumi(program, computed=computed)

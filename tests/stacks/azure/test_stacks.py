@@ -9,8 +9,10 @@ import base64
 import re
 
 import pytest
+import yaml
 
 from stacks.azure.common import ROLES
+from stacks.azure.mapreduce_cluster import CLUSTER_OPERATOR_ROLE
 from tests.stacks.azure.conftest import INVOKES, PROD, computed
 from tests.stacks.harness import Run, inventory, run_stack, stack_names
 from tests.stacks.snapshots import check_snapshot
@@ -186,7 +188,7 @@ def test_stack_is_secure_by_default(stack):
             assert inputs["destinationPortRanges"] == ["80", "443"]
     for assignment in run.of_type("azure-native:authorization:RoleAssignment"):
         role = assignment.inputs["roleDefinitionId"].rsplit("/", 1)[1]
-        assert role in ROLES.values() and role not in FORBIDDEN_ROLES
+        assert role in {*ROLES.values(), CLUSTER_OPERATOR_ROLE} and role not in FORBIDDEN_ROLES
         assert (
             assignment.inputs["scope"].endswith("-id") or "/secrets/" in assignment.inputs["scope"]
         ), assignment.inputs["scope"]
@@ -205,6 +207,37 @@ def test_stack_is_secure_by_default(stack):
         assert "ansible-pull" in user_data
         for password in run.of_type("random:index/randomPassword:RandomPassword"):
             assert password.outputs["result"] not in user_data
+
+
+def _app_env(run: Run, tier: str) -> dict[str, str]:
+    """The app environment a tier's scale set boots with (from its cloud-init vars file)."""
+    vmss = run.one("azure-native:compute:VirtualMachineScaleSet", f"{tier}-vmss").inputs[
+        "virtualMachineProfile"
+    ]
+    document = yaml.safe_load(base64.b64decode(vmss["osProfile"]["customData"]).decode())
+    script = document["write_files"][0]["content"]
+    host_vars = yaml.safe_load(script.split("<<'TIERSTACK_VARS'\n")[1].split("TIERSTACK_VARS")[0])
+    return host_vars["python_app_env"]
+
+
+def test_mapreduce_job_runner_alone_is_told_and_granted_its_cluster():
+    run = stack_run("azure-mapreduce")
+    cluster = run.one("azure-native:hdinsight:Cluster")
+    cluster_name = cluster.inputs["clusterName"]
+    assert _app_env(run, "job-runner")["MAPREDUCE_CLUSTER_URL"] == f"hdinsight://{cluster_name}"
+    assert "MAPREDUCE_CLUSTER_URL" not in _app_env(run, "web")
+    on_cluster = [
+        (a.inputs["principalId"], a.inputs["roleDefinitionId"].rsplit("/", 1)[1])
+        for a in run.of_type("azure-native:authorization:RoleAssignment")
+        if a.inputs["scope"] == f"{cluster.name}-id"
+    ]
+    assert on_cluster == [("principal-mapreduce-dev-job-runner-id", CLUSTER_OPERATOR_ROLE)]
+    operators = [
+        a.inputs["scope"]
+        for a in run.of_type("azure-native:authorization:RoleAssignment")
+        if a.inputs["roleDefinitionId"].endswith(CLUSTER_OPERATOR_ROLE)
+    ]
+    assert operators == [f"{cluster.name}-id"]
 
 
 def test_database_stack_exports_a_secret_password_and_a_private_endpoint():

@@ -5,6 +5,7 @@ environment declares them together (each run costs seconds), and the tests read 
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,8 @@ from stacks.azure import (
     TierIdentity,
     WorkerTier,
 )
-from stacks.azure.common import ROLES
+from stacks.azure.common import ROLES, stable_guid
+from stacks.azure.mapreduce_cluster import CLUSTER_OPERATOR_ROLE as CLUSTER_OPERATOR
 from stacks.blueprints import mapreduce
 from stacks.blueprints.model import AppTier as AppSpec
 from stacks.blueprints.model import IoTIngest as IoTSpec
@@ -448,6 +450,10 @@ def analytics():
         logs = ObjectStore("logs", ObjectStoreArgs(context, StoreSpec("logs", "logs")))
         queue = Queue("telemetry", QueueArgs(context, QueueSpec("telemetry", "readings")))
         cluster = MapReduceCluster("hadoop", MapReduceClusterArgs(context, spec, net, code, logs))
+        TierIdentity(
+            "job-runner-identity",
+            TierIdentityArgs(context, "job-runner", [Grant(cluster, "submit")]),
+        )
         IoTIngest(
             "ingest",
             IoTIngestArgs(
@@ -457,7 +463,11 @@ def analytics():
                 queue,
             ),
         )
-        return cluster.submit_commands
+        return {
+            "submit_commands": cluster.submit_commands,
+            "physical_name": cluster.physical_name,
+            "backend_url": cluster.backend_url,
+        }
 
     return run_pulumi(program, computed=computed, invokes=INVOKES)
 
@@ -504,12 +514,58 @@ def test_streaming_job_is_uploaded_scripts_plus_a_submit_command(analytics):
         assert path == REPO_ROOT / "stacks/blueprints/jobs/inverted_index" / path.name
     account = analytics.named("hadoop-fs-account").inputs["accountName"]
     fs = f"abfs://cluster@{account}.dfs.core.windows.net"
-    command = analytics.result["inverted-index"]
+    command = analytics.result["submit_commands"]["inverted-index"]
     assert command.startswith("hadoop jar /usr/hdp/current/hadoop-mapreduce-client/")
     scripts = f"{fs}/jobs/inverted-index/mapper.py,{fs}/jobs/inverted-index/reducer.py"
     assert f"-files {scripts}" in command
     assert f"-input {fs}/input/ -output {fs}/output/" in command
     assert "-mapper 'python3 mapper.py' -reducer 'python3 reducer.py'" in command
+
+
+def test_cluster_is_named_like_a_data_component(analytics):
+    name = analytics.one("azure-native:hdinsight:Cluster").inputs["clusterName"]
+    assert re.fullmatch(r"mapreduce-dev-hadoop-[0-9a-f]{5}", name)
+    assert analytics.result["physical_name"] == name
+    assert analytics.result["backend_url"] == f"hdinsight://{name}"
+
+
+def test_submit_grant_is_cluster_operator_on_this_cluster_only(analytics):
+    identity = analytics.named("job-runner-identity")
+    assignments = [
+        r
+        for r in analytics.children_of(identity.urn)
+        if r.type == "azure-native:authorization:RoleAssignment"
+    ]
+    assert [a.name for a in assignments] == ["job-runner-hadoop-submit"]
+    grant = assignments[0].inputs
+    cluster_name = analytics.one("azure-native:hdinsight:Cluster").inputs["clusterName"]
+    assert grant["roleAssignmentName"] == stable_guid("job-runner", cluster_name, CLUSTER_OPERATOR)
+    assert grant == {
+        "roleAssignmentName": grant["roleAssignmentName"],
+        "scope": "hadoop-cluster-id",
+        "principalId": "principal-mapreduce-dev-job-runner-id",
+        "principalType": "ServicePrincipal",
+        "roleDefinitionId": f"/subscriptions/{SUBSCRIPTION}/providers/"
+        f"Microsoft.Authorization/roleDefinitions/{CLUSTER_OPERATOR}",
+    }
+
+
+@pytest.mark.parametrize("access", ["read", "read-write", "publish"])
+def test_cluster_grants_nothing_but_submit(access):
+    from tests.stacks.azure.conftest import INVOKES, computed
+    from tests.stacks.harness import run_pulumi
+
+    context = make_context(app="mapreduce")
+    spec = mapreduce.blueprint().mapreduce
+
+    def program():
+        net = Network("network", NetworkArgs(context, "10.40.0.0/16"))
+        code = ObjectStore("job-data", ObjectStoreArgs(context, StoreSpec("job-data", "code")))
+        cluster = MapReduceCluster("hadoop", MapReduceClusterArgs(context, spec, net, code, code))
+        TierIdentity("web-identity", TierIdentityArgs(context, "web", [Grant(cluster, access)]))
+
+    with pytest.raises(Exception, match=f"grants only 'submit' access, not '{access}'"):
+        run_pulumi(program, computed=computed, invokes=INVOKES)
 
 
 def test_iot_hub_routes_device_messages_to_the_queue_with_its_identity(analytics):

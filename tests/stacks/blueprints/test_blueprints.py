@@ -80,3 +80,18 @@ def test_blueprints_import_no_cloud_sdk() -> None:
         if source.endswith(".py"):
             text = Path(source).read_text()
             assert "pulumi_" not in text, f"{module} imports a cloud SDK"
+
+
+def test_mapreduce_job_runner_may_submit_to_the_cluster() -> None:
+    blueprint = BLUEPRINTS["mapreduce"]()
+    runner = blueprint.workers[0]
+    assert Uses("hadoop", "submit", "MAPREDUCE_CLUSTER_URL") in runner.uses
+    assert blueprint.data_component_names()["hadoop"] == "mapreduce_cluster"
+
+
+def test_validate_rejects_submit_to_a_store() -> None:
+    app = BLUEPRINTS["image-processing"]().app
+    assert app is not None
+    bad_app = dataclasses.replace(app, uses=(Uses("images", "submit"),))
+    with pytest.raises(ValueError, match="access 'submit' does not apply to object_store"):
+        _broken(app=bad_app).validate()

@@ -48,6 +48,8 @@ def computed(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         }
     if type_ == "gcp:monitoring/notificationChannel:NotificationChannel":
         return {"name": f"projects/{PROJECT}/notificationChannels/{name}"}
+    if type_ == "gcp:projects/iAMCustomRole:IAMCustomRole":
+        return {"name": f"projects/{inputs['project']}/roles/{inputs['roleId']}"}
     if type_ == "random:index/randomPassword:RandomPassword":
         return {"result": f"generated-{name}-Zq8v"}
     return {}

@@ -74,6 +74,8 @@ KEY_PROPERTIES: dict[str, list[str]] = {
         "clusterConfig.workerConfig.numInstances",
     ],
     "gcp:projects/iAMMember:IAMMember": ["role", "condition.expression"],
+    "gcp:projects/iAMCustomRole:IAMCustomRole": ["roleId", "permissions"],
+    "gcp:dataproc/clusterIAMMember:ClusterIAMMember": ["cluster", "role", "member"],
     "gcp:storage/bucketIAMMember:BucketIAMMember": ["role", "member"],
     "gcp:pubsub/topicIAMMember:TopicIAMMember": ["role", "member"],
     "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember": ["role", "member"],

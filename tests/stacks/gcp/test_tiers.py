@@ -9,8 +9,16 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.common.args import LoadBalancerArgs, NetworkArgs, TierIdentityArgs
-from stacks.gcp import LoadBalancer, Network, TierIdentity
+from stacks.blueprints.mapreduce import blueprint as mapreduce_blueprint
+from stacks.blueprints.model import ObjectStore as StoreSpec
+from stacks.common.args import (
+    LoadBalancerArgs,
+    MapReduceClusterArgs,
+    NetworkArgs,
+    ObjectStoreArgs,
+    TierIdentityArgs,
+)
+from stacks.gcp import LoadBalancer, MapReduceCluster, Network, ObjectStore, TierIdentity
 from stacks.gcp.common import fit
 from stacks.program import deploy
 from tests.stacks.gcp.conftest import PROJECT_NUMBER, context_for, run, settings_for
@@ -22,6 +30,7 @@ TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate"
 MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
 AUTOSCALER = "gcp:compute/regionAutoscaler:RegionAutoscaler"
 FIREWALL = "gcp:compute/firewall:Firewall"
+JOB_SUBMITTER_ROLE = "projects/tierstack-dev/roles/mapreduce_dev_hadoop_job_submitter"
 
 
 @cache
@@ -190,7 +199,7 @@ def test_each_tier_is_bound_exactly_on_what_it_uses() -> None:
             continue
         target = next(
             binding.inputs[key]
-            for key in ("bucket", "topic", "subscription", "secretId", "project")
+            for key in ("bucket", "topic", "subscription", "secretId", "cluster", "project")
             if key in binding.inputs
         )
         condition = binding.inputs.get("condition", {}).get("expression", "")
@@ -218,14 +227,75 @@ def test_each_tier_is_bound_exactly_on_what_it_uses() -> None:
     ]
     roles = {role for grants in members.values() for role, _ in grants}
     assert not roles & {"roles/owner", "roles/editor", "roles/viewer"}
-    # Every project-level grant but log/metric writing and Dataproc's worker role is conditional.
+    # Every project-level grant but log/metric writing, Dataproc's worker role and the job
+    # submitter role (no Dataproc resource can be named in a condition) is conditional.
     for binding in result.of_type("gcp:projects/iAMMember:IAMMember"):
         if binding.inputs["role"] not in (
             "roles/logging.logWriter",
             "roles/monitoring.metricWriter",
             "roles/dataproc.worker",
+            JOB_SUBMITTER_ROLE,
         ):
             assert binding.inputs["condition"]["expression"].startswith("resource.name == ")
+
+
+def test_job_runner_may_submit_to_this_cluster_only() -> None:
+    result = stack("mapreduce")
+    runner = "serviceAccount:mapreduce-dev-job-runner@tierstack-dev.iam.gserviceaccount.com"
+    cluster_grants = result.of_type("gcp:dataproc/clusterIAMMember:ClusterIAMMember")
+    assert [
+        (g.inputs["member"], g.inputs["project"], g.inputs["region"], g.inputs["cluster"])
+        for g in cluster_grants
+    ] == [(runner, "tierstack-dev", "europe-west1", "mapreduce-dev-hadoop")]
+    assert cluster_grants[0].inputs["role"] == "roles/dataproc.editor"
+    assert cluster_grants[0].parent_urn.endswith("::job-runner-identity")
+    role = result.one("gcp:projects/iAMCustomRole:IAMCustomRole").inputs
+    assert (role["project"], role["roleId"]) == (
+        "tierstack-dev",
+        "mapreduce_dev_hadoop_job_submitter",
+    )
+    assert sorted(role["permissions"]) == [
+        "dataproc.jobs.cancel",
+        "dataproc.jobs.create",
+        "dataproc.jobs.get",
+        "dataproc.jobs.list",
+    ]
+    dataproc_project_grants = [
+        (b.inputs["member"], b.inputs["role"])
+        for b in result.of_type("gcp:projects/iAMMember:IAMMember")
+        if "dataproc" in b.inputs["role"] or "job_submitter" in b.inputs["role"]
+    ]
+    cluster_account = "serviceAccount:mapreduce-dev-hadoop@tierstack-dev.iam.gserviceaccount.com"
+    assert sorted(dataproc_project_grants) == [
+        (cluster_account, "roles/dataproc.worker"),
+        (runner, JOB_SUBMITTER_ROLE),
+    ]
+    runner_env = startup_vars(result.one(TEMPLATE, "job-runner-template"))["python_app_env"]
+    assert runner_env["MAPREDUCE_CLUSTER_URL"] == (
+        "dataproc://tierstack-dev/europe-west1/mapreduce-dev-hadoop"
+    )
+    web_env = startup_vars(result.one(TEMPLATE, "web-template"))["python_app_env"]
+    assert "MAPREDUCE_CLUSTER_URL" not in web_env
+
+
+def test_cluster_refuses_any_access_but_submit() -> None:
+    context = context_for("mapreduce")
+    spec = mapreduce_blueprint().mapreduce
+    assert spec is not None
+
+    def program() -> None:
+        network = Network("network", NetworkArgs(context, "10.40.0.0/16"))
+        code = ObjectStore("job-data", ObjectStoreArgs(context, StoreSpec("job-data", "code")))
+        logs = ObjectStore("logs", ObjectStoreArgs(context, StoreSpec("logs", "logs")))
+        cluster = MapReduceCluster(
+            "hadoop", MapReduceClusterArgs(context, spec, network, code, logs)
+        )
+        cluster.grant(
+            "bad", "serviceAccount:x@tierstack-dev.iam.gserviceaccount.com", "read", cluster
+        )
+
+    with pytest.raises(Exception, match="mapreduce cluster hadoop: access 'read' does not apply"):
+        run(program)
 
 
 def test_service_account_ids_fit_gcp_limits() -> None:
