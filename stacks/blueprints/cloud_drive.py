@@ -14,6 +14,7 @@ def blueprint() -> Blueprint:
             "web",
             "account pages and the file API",
             wsgi="reference_apps.cloud_drive.wsgi:app",
+            port=8002,
             uses=(
                 Uses("documents", "read-write", "OBJECT_STORE_URL"),
                 Uses("drive-db", "read-write", "DATABASE_URL"),

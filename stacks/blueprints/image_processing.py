@@ -35,6 +35,7 @@ def blueprint() -> Blueprint:
             "web",
             "upload, filter and download pages and JSON API",
             wsgi="reference_apps.image_processing.wsgi:app",
+            port=8001,
             uses=_USES,
         ),
         workers=(

@@ -41,6 +41,7 @@ def blueprint() -> Blueprint:
             "fog-api",
             "fog-node API and dashboard",
             wsgi="reference_apps.iot_gateway.wsgi:app",
+            port=8005,
             uses=(Uses("readings", "read", "KV_URL"),),
         ),
         workers=(

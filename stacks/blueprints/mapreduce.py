@@ -39,6 +39,7 @@ def blueprint() -> Blueprint:
             "web",
             "job submission and status pages",
             wsgi="reference_apps.mapreduce.wsgi:app",
+            port=8003,
             uses=(
                 Uses("job-data", "read-write", "OBJECT_STORE_URL"),
                 Uses("job-requests", "publish", "QUEUE_URL"),

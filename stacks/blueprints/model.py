@@ -97,6 +97,8 @@ class AppTier:
     """The gunicorn entry point, e.g. reference_apps.image_processing.wsgi:app."""
     uses: tuple[Uses, ...] = ()
     port: int = 8000
+    """Where gunicorn listens: the load balancer's target port. Each blueprint has its own
+    (roles/blueprint_host/vars/main.yml), so the local target can put every app on one host."""
     health_path: str = "/healthz"
     target_cpu_percent: int = 60
     """Autoscaling target for average CPU."""

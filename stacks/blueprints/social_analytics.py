@@ -32,6 +32,7 @@ def blueprint() -> Blueprint:
             "dashboard",
             "sentiment dashboard",
             wsgi="reference_apps.social_analytics.wsgi:app",
+            port=8004,
             uses=(Uses("sentiment", "read", "KV_URL"),),
         ),
         workers=(

@@ -27,6 +27,7 @@ def host_vars(context: StackContext, tier: str, app_env: Mapping[str, str]) -> d
         "tierstack_app": context.settings.app,
         "tierstack_tier": tier,
         "tierstack_env": context.settings.env,
+        "tierstack_network_cidr": context.settings.network_cidr,
         "python_app_env": dict(sorted(app_env.items())),
     }
 

@@ -141,6 +141,7 @@ def test_user_data_runs_ansible_pull_with_the_app_vars_and_no_password(context):
     assert variables == {
         "tierstack_app": "image-processing",
         "tierstack_env": "dev",
+        "tierstack_network_cidr": "10.40.0.0/16",
         "tierstack_tier": "app",
         "python_app_env": {
             "DATABASE_URL": f"postgresql://tierstack@{host}:5432/app?sslmode=require",

@@ -39,6 +39,7 @@ def test_script_writes_the_playbook_vars() -> None:
         "tierstack_app": "image-processing",
         "tierstack_tier": "worker",
         "tierstack_env": "dev",
+        "tierstack_network_cidr": "10.40.0.0/16",
         "python_app_env": {"QUEUE_URL": "sqs://q"},
     }
 

@@ -73,6 +73,7 @@ def test_app_template_is_hardened_and_boots_into_ansible_pull() -> None:
         "tierstack_app": "image-processing",
         "tierstack_tier": "app",
         "tierstack_env": "dev",
+        "tierstack_network_cidr": "10.40.0.0/16",
         "python_app_env": {
             "KV_URL": "firestore://job-status?database=image-processing-dev-job-status",
             "OBJECT_STORE_URL": "gs://tierstack-dev-image-processing-dev-images",
@@ -90,7 +91,7 @@ def test_app_group_spans_zones_heals_and_scales_on_cpu() -> None:
     assert group["versions"] == [
         {"name": "primary", "instanceTemplate": template.outputs["selfLinkUnique"]}
     ]
-    assert group["namedPorts"] == [{"name": "http", "port": 8000}]
+    assert group["namedPorts"] == [{"name": "http", "port": 8001}]
     assert group["autoHealingPolicies"] == {
         "healthCheck": "health-check-id",
         "initialDelaySec": 300,
@@ -116,7 +117,7 @@ def test_load_balancer_is_https_only_with_modern_tls_and_logging() -> None:
     assert throttle["rateLimitOptions"]["rateLimitThreshold"] == {"count": 600, "intervalSec": 60}
     assert {rule["priority"] for rule in armor} == {1000, 2147483647}
     health = result.one("gcp:compute/healthCheck:HealthCheck").inputs["httpHealthCheck"]
-    assert health == {"port": 8000, "requestPath": "/healthz"}
+    assert health == {"port": 8001, "requestPath": "/healthz"}
     proxy = result.one("gcp:compute/targetHttpsProxy:TargetHttpsProxy").inputs
     assert proxy["sslPolicy"] == "tls-policy-id"
     assert proxy["sslCertificates"] == ["certificate-id"]
@@ -137,7 +138,7 @@ def test_load_balancer_is_https_only_with_modern_tls_and_logging() -> None:
     assert rules == {"443": "https-proxy-id", "80": "http-proxy-id"}
     front_ends = result.one(FIREWALL, "allow-front-ends").inputs
     assert front_ends["sourceRanges"] == LB_RANGES
-    assert front_ends["allows"] == [{"protocol": "tcp", "ports": ["8000"]}]
+    assert front_ends["allows"] == [{"protocol": "tcp", "ports": ["8001"]}]
     assert front_ends["targetTags"] == ["image-processing-dev-web-lb-backend"]
     assert result.result["app_url"] == "https://203.0.113.10.sslip.io"
 
