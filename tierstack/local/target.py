@@ -353,6 +353,7 @@ class LocalTarget:
     def create_hosts(self) -> None:
         """Creates (or starts) the network, the data volumes and the five hosts."""
         podman.require_podman()
+        ensure_wheelhouse()  # the hosts mount it: it must exist before they are created
         if not podman.exists("network", self.network):
             podman.run(
                 [
