@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from tierstack.local import cli, podman
-from tierstack.local.target import LocalTarget, describe_failure, parse_recap
+from tierstack.local.target import (
+    LocalTarget,
+    TargetError,
+    ansible_env,
+    describe_failure,
+    parse_recap,
+)
 
 RECAP = (
     "PLAY RECAP ****************************************\n"
@@ -140,3 +146,54 @@ def test_inventory_gives_each_app_its_own_credentials(
     assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
     # Generated once: a second inventory reuses the same secrets.
     assert target.inventory()["all"]["vars"]["tierstack_app_envs"] == envs
+
+
+def test_converge_runs_mitogens_free_strategy_from_the_pinned_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ANSIBLE_STRATEGY", raising=False)
+    env = ansible_env(Path("/venv/bin"))
+    assert env["ANSIBLE_STRATEGY"] == "mitogen_free"
+    assert (Path(env["ANSIBLE_STRATEGY_PLUGINS"]) / "mitogen_free.py").is_file()
+    assert env["ANSIBLE_CONFIG"].endswith("ansible.cfg")
+    assert env["PATH"].startswith("/venv/bin")
+
+
+def test_the_environment_can_choose_ansibles_own_strategy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANSIBLE_STRATEGY", "free")
+    assert ansible_env(Path("/venv/bin"))["ANSIBLE_STRATEGY"] == "free"
+
+
+STATS_CSV = (
+    "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,"
+    "wredis,status\n"
+    "cloud-drive,FRONTEND,,,0,0,0,0,0,0,0,0,0,,,,,OPEN\n"
+    "cloud-drive,app1_8002,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP\n"
+    "cloud-drive,app2_8002,0,0,0,0,,0,0,0,,0,,0,0,0,0,{app2}\n"
+    "cloud-drive,BACKEND,0,0,0,0,0,0,0,0,0,0,,0,0,0,0,UP\n"
+)
+
+
+def _stats(monkeypatch: pytest.MonkeyPatch, app2: str) -> None:
+    def exec_(name: str, command: list[str], *, check: bool = True) -> object:
+        assert name == "tierstack-lb" and command[-1].endswith("/stats;csv")
+        return argparse.Namespace(stdout=STATS_CSV.format(app2=app2), returncode=0)
+
+    monkeypatch.setattr(podman, "exec_", exec_)
+
+
+def test_backend_states_read_haproxy_statistics(monkeypatch: pytest.MonkeyPatch) -> None:
+    _stats(monkeypatch, "DOWN")
+    target = LocalTarget(apps=["cloud-drive"])
+    assert target.backend_states() == {"cloud-drive": {"app1_8002": "UP", "app2_8002": "DOWN"}}
+
+
+def test_serving_waits_for_every_server_and_names_the_one_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _stats(monkeypatch, "UP")
+    LocalTarget(apps=["cloud-drive"]).wait_until_serving(timeout=1)  # returns at once
+    _stats(monkeypatch, "DOWN 1/2")
+    with pytest.raises(TargetError) as error:
+        LocalTarget(apps=["cloud-drive"]).wait_until_serving(timeout=1)
+    assert "cloud-drive/app2_8002 (DOWN 1/2)" in str(error.value)

@@ -71,6 +71,7 @@ def up_handler(args: argparse.Namespace) -> int:
     try:
         target.create_hosts()
         recap = target.converge()
+        target.wait_until_serving()
         cert = target.ca_certificate()
     except (TargetError, podman.PodmanError) as error:
         return _fail(str(error))

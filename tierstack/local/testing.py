@@ -67,6 +67,7 @@ def acquire() -> LocalTarget:
             try:
                 target.create_hosts()
                 target.converge()
+                target.wait_until_serving()
                 target.ca_certificate()
             except Exception as error:
                 _failure = error
