@@ -96,6 +96,7 @@ def main() -> int:
             lambda: target.converge(log_name="bench-reconverge.log"),
         )
 
+        target.wait_until_serving()
         ca = str(target.ca_certificate())
         app = apps[0]
         lb_rps = requests_per_second(
