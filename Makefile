@@ -16,6 +16,7 @@ down:             ## remove the local target's hosts (data volumes are kept)
 
 lint: setup       ## ruff, and ansible-lint (production profile) on the roles
 	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
 	if [ -d roles ]; then $(VENV)/ansible-lint --profile production roles playbooks; fi
 
 test: lint        ## the whole suite (stacks, policies, apps, roles on real hosts, end-to-end)

@@ -18,10 +18,16 @@ TAGS = {"project": "bench", "env": "prod", "owner": "platform", "cost-center": "
 def program(copies: int) -> None:
     for index in range(copies):
         bucket = aws.s3.Bucket(f"b{index}", tags=TAGS)
-        aws.s3.BucketVersioning(f"v{index}", bucket=bucket.id,
-                                versioning_configuration={"status": "Enabled"})
-        aws.ec2.SecurityGroup(f"sg{index}", tags=TAGS, ingress=[
-            {"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["0.0.0.0/0"]}])
+        aws.s3.BucketVersioning(
+            f"v{index}", bucket=bucket.id, versioning_configuration={"status": "Enabled"}
+        )
+        aws.ec2.SecurityGroup(
+            f"sg{index}",
+            tags=TAGS,
+            ingress=[
+                {"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["0.0.0.0/0"]}
+            ],
+        )
         aws.sqs.Queue(f"q{index}", tags=TAGS)
 
 
@@ -32,11 +38,14 @@ def main() -> None:
     records = record_resources(lambda: program(100))
     for _ in range(2):  # the second run is warm
         started = time.perf_counter()
-        results = evaluate(records, stack="bench", project="bench", pack_dir=ROOT / "policies",
-                           config_file=None)
+        results = evaluate(
+            records, stack="bench", project="bench", pack_dir=ROOT / "policies", config_file=None
+        )
         elapsed = time.perf_counter() - started
-    print(f"evaluate {len(records)} resources x {len(pack.policies)} policies: {elapsed:.2f} s "
-          f"({len(results)} results, {1000 * elapsed / len(records):.1f} ms per resource)")
+    print(
+        f"evaluate {len(records)} resources x {len(pack.policies)} policies: {elapsed:.2f} s "
+        f"({len(results)} results, {1000 * elapsed / len(records):.1f} ms per resource)"
+    )
 
 
 if __name__ == "__main__":

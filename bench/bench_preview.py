@@ -96,8 +96,9 @@ def bench_one_stack_per_cloud(stacks: list[str]) -> None:
             print(f"one stack, {cloud}: no {cloud}-* stack file")
             continue
         note = failures(cli("--stack", first, "--json"))
-        report(f"one stack, {first} (with policies)", timed(lambda s=first: cli("--stack", s)), 3,
-               note)
+        report(
+            f"one stack, {first} (with policies)", timed(lambda s=first: cli("--stack", s)), 3, note
+        )
 
 
 def project_with_only(stacks: list[str], directory: Path) -> Path:
@@ -128,8 +129,12 @@ def bench_all(stacks: list[str]) -> None:
             note,
         )
     note = failures(cli("--all"))
-    report(f"--all over all {len(stacks)} stacks (with policies)", timed(lambda: cli("--all")),
-           None, note)
+    report(
+        f"--all over all {len(stacks)} stacks (with policies)",
+        timed(lambda: cli("--all")),
+        None,
+        note,
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Writes the policy table in README.md from the policy objects (run after changing a policy).
 
-    python policies/generate_readme.py           # rewrite the table
-    python policies/generate_readme.py --check   # exit 1 when README.md is out of date
+python policies/generate_readme.py           # rewrite the table
+python policies/generate_readme.py --check   # exit 1 when README.md is out of date
 """
 
 from __future__ import annotations
@@ -22,20 +22,26 @@ END = "<!-- policy-table:end -->"
 
 def table() -> str:
     """The policy table and the count per cloud and family."""
-    rows = ["| id | cloud | family | kind | severity | default level | what it checks |",
-            "|---|---|---|---|---|---|---|"]
-    ordered = sorted(POLICIES, key=lambda p: (CLOUDS.index(p.tags[0]), FAMILIES.index(p.tags[1]),
-                                              p.name))
+    rows = [
+        "| id | cloud | family | kind | severity | default level | what it checks |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    ordered = sorted(
+        POLICIES, key=lambda p: (CLOUDS.index(p.tags[0]), FAMILIES.index(p.tags[1]), p.name)
+    )
     for item in ordered:
         kind = "stack" if type(item).__name__ == "StackValidationPolicy" else "resource"
         level = item.enforcement_level.value if item.enforcement_level else "advisory"
-        rows.append(f"| `{item.name}` | {item.tags[0]} | {item.tags[1]} | {kind} | "
-                    f"{item.severity.value} | {level} | {item.description} |")
+        rows.append(
+            f"| `{item.name}` | {item.tags[0]} | {item.tags[1]} | {kind} | "
+            f"{item.severity.value} | {level} | {item.description} |"
+        )
     counts = Counter((item.tags[0], item.tags[1]) for item in POLICIES)
     summary = ["", "| family | " + " | ".join(CLOUDS) + " |", "|---|" + "---|" * len(CLOUDS)]
     for family in FAMILIES:
-        summary.append(f"| {family} | "
-                       + " | ".join(str(counts[(cloud, family)]) for cloud in CLOUDS) + " |")
+        summary.append(
+            f"| {family} | " + " | ".join(str(counts[(cloud, family)]) for cloud in CLOUDS) + " |"
+        )
     totals = Counter(item.tags[0] for item in POLICIES)
     summary.append("| **total** | " + " | ".join(f"**{totals[c]}**" for c in CLOUDS) + " |")
     return "\n".join([BEGIN, *rows, *summary, END])

@@ -88,12 +88,14 @@ class _PackBuilt(Exception):
 def _stand_in_pack(*args: Any, **kwargs: Any) -> None:
     bound = _POLICY_PACK_SIGNATURE.bind(None, *args, **kwargs)
     values = bound.arguments
-    raise _PackBuilt(PolicyPackInfo(
-        name=values.get("name") or "",
-        policies=list(values.get("policies") or []),
-        enforcement_level=values.get("enforcement_level") or EnforcementLevel.ADVISORY,
-        initial_config=values.get("initial_config") or {},
-    ))
+    raise _PackBuilt(
+        PolicyPackInfo(
+            name=values.get("name") or "",
+            policies=list(values.get("policies") or []),
+            enforcement_level=values.get("enforcement_level") or EnforcementLevel.ADVISORY,
+            initial_config=values.get("initial_config") or {},
+        )
+    )
 
 
 _PACKS: dict[Path, PolicyPackInfo] = {}
@@ -169,7 +171,8 @@ def load_config(config_file: Path | None, pack: PolicyPackInfo) -> dict[str, Any
         text = path.read_text()
     except OSError as error:
         raise PolicyConfigError(
-            f"policy config {path}: cannot read it ({error.strerror})") from error
+            f"policy config {path}: cannot read it ({error.strerror})"
+        ) from error
     try:
         document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as error:
@@ -196,7 +199,8 @@ def _validate_environments(block: Any, policies: dict[str, Policy], source: str)
     for env, settings in block.items():
         if env not in ENVIRONMENTS:
             raise PolicyConfigError(
-                f"{source}: unknown environment {env!r} (use {' or '.join(ENVIRONMENTS)})")
+                f"{source}: unknown environment {env!r} (use {' or '.join(ENVIRONMENTS)})"
+            )
         if not isinstance(settings, dict):
             raise PolicyConfigError(f"{source}: environments.{env} must be an object")
         for key, setting in settings.items():
@@ -214,7 +218,8 @@ def _validate_entry(key: str, setting: Any, policies: dict[str, Policy], source:
     if key == "all" or not isinstance(setting, dict):
         raise PolicyConfigError(
             f"{source}: {key} must be one of {', '.join(LEVELS)}"
-            + ("" if key == "all" else " or an object with enforcementLevel and properties"))
+            + ("" if key == "all" else " or an object with enforcementLevel and properties")
+        )
     properties = dict(setting)
     if "enforcementLevel" in properties:
         _validate_level(properties.pop("enforcementLevel"), f"{source}: {key}.enforcementLevel")
@@ -223,8 +228,7 @@ def _validate_entry(key: str, setting: Any, policies: dict[str, Policy], source:
     for name in properties:
         if name not in known:
             allowed = ", ".join(["enforcementLevel", *known])
-            raise PolicyConfigError(
-                f"{source}: {key} has no setting {name!r} (allowed: {allowed})")
+            raise PolicyConfigError(f"{source}: {key} has no setting {name!r} (allowed: {allowed})")
     import jsonschema  # only a config file needs it: keeps it out of every preview's start-up
 
     try:
@@ -236,8 +240,9 @@ def _validate_entry(key: str, setting: Any, policies: dict[str, Policy], source:
 
 def _validate_level(level: Any, where: str) -> None:
     if level not in LEVELS:
-        raise PolicyConfigError(f"{where}: unknown enforcement level {level!r} "
-                                f"(use one of {', '.join(LEVELS)})")
+        raise PolicyConfigError(
+            f"{where}: unknown enforcement level {level!r} (use one of {', '.join(LEVELS)})"
+        )
 
 
 def environment(resources: list[ResourceRecord], stack: str) -> str | None:
@@ -270,9 +275,11 @@ def resolve_settings(
         level = item.enforcement_level or pack.enforcement_level
         properties: dict[str, Any] = {}
         if item.config_schema:
-            properties = {name: spec["default"]
-                          for name, spec in item.config_schema.properties.items()
-                          if "default" in spec}
+            properties = {
+                name: spec["default"]
+                for name, spec in item.config_schema.properties.items()
+                if "default" in spec
+            }
         for layer in layers:
             for key in ("all", item.name):
                 level, properties = _apply(layer.get(key), level, properties)
@@ -281,8 +288,10 @@ def resolve_settings(
 
 
 def _normalized(initial: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: (setting.value if isinstance(setting, EnforcementLevel) else setting)
-            for key, setting in initial.items()}
+    return {
+        key: (setting.value if isinstance(setting, EnforcementLevel) else setting)
+        for key, setting in initial.items()
+    }
 
 
 def _apply(setting: Any, level: EnforcementLevel, properties: dict[str, Any]):
@@ -315,10 +324,14 @@ def evaluate(
     config = load_config(config_file, pack)
     settings = resolve_settings(pack, config, environment(resources, stack))
     results: list[PolicyResult] = []
-    enabled = [item for item in pack.policies
-               if settings[item.name].level != EnforcementLevel.DISABLED]
-    resource_policies = [item for item in enabled
-                         if isinstance(item, ResourceValidationPolicy) and item.has_validation()]
+    enabled = [
+        item for item in pack.policies if settings[item.name].level != EnforcementLevel.DISABLED
+    ]
+    resource_policies = [
+        item
+        for item in enabled
+        if isinstance(item, ResourceValidationPolicy) and item.has_validation()
+    ]
     wire = _WireCache()
     for record in resources:
         for item in resource_policies:
@@ -358,8 +371,17 @@ class _LazyPolicyResource(PolicyResource):
 
     def __init__(self, record: ResourceRecord, wire: _WireCache) -> None:
         self._record, self._wire, self._props = record, wire, None
-        super().__init__(record["type"], None, record["urn"], record["name"],
-                         wire.options(record), None, None, [], {})
+        super().__init__(
+            record["type"],
+            None,
+            record["urn"],
+            record["name"],
+            wire.options(record),
+            None,
+            None,
+            [],
+            {},
+        )
 
     @property
     def props(self) -> Mapping[str, Any]:
@@ -415,8 +437,12 @@ def _options(parent: str | None) -> PolicyResourceOptions:
 
 def _result(item: Policy, settings: _Settings, message: str, urn: str | None) -> PolicyResult:
     mandatory = settings.level in (EnforcementLevel.MANDATORY, EnforcementLevel.REMEDIATE)
-    return {"policy": item.name, "level": "mandatory" if mandatory else "advisory",
-            "resource": urn or None, "message": message or item.description}
+    return {
+        "policy": item.name,
+        "level": "mandatory" if mandatory else "advisory",
+        "resource": urn or None,
+        "message": message or item.description,
+    }
 
 
 def _call(item: Policy, args: Any, report: Any, where: str) -> None:
@@ -430,16 +456,21 @@ def _call(item: Policy, args: Any, report: Any, where: str) -> None:
         return
     except Exception as error:
         raise PolicyPackError(
-            f"policy {item.name!r} raised {type(error).__name__} on {where}: {error}") from error
+            f"policy {item.name!r} raised {type(error).__name__} on {where}: {error}"
+        ) from error
 
 
 async def _awaited(outcome: Any) -> None:
     await outcome
 
 
-def _run_resource_policy(item: ResourceValidationPolicy, record: ResourceRecord,
-                         settings: _Settings, results: list[PolicyResult],
-                         wire: _WireCache) -> None:
+def _run_resource_policy(
+    item: ResourceValidationPolicy,
+    record: ResourceRecord,
+    settings: _Settings,
+    results: list[PolicyResult],
+    wire: _WireCache,
+) -> None:
     args = _LazyResourceArgs(record, wire, wire.options(record), None, settings.config, {})
 
     def report(message: str, _urn: str | None = None) -> None:
@@ -448,8 +479,13 @@ def _run_resource_policy(item: ResourceValidationPolicy, record: ResourceRecord,
     _call(item, args, report, record["urn"])
 
 
-def _run_stack_policy(item: StackValidationPolicy, records: list[ResourceRecord],
-                      settings: _Settings, results: list[PolicyResult], wire: _WireCache) -> None:
+def _run_stack_policy(
+    item: StackValidationPolicy,
+    records: list[ResourceRecord],
+    settings: _Settings,
+    results: list[PolicyResult],
+    wire: _WireCache,
+) -> None:
     by_urn: dict[str, PolicyResource] = {}
     for record in records:
         by_urn[record["urn"]] = _LazyPolicyResource(record, wire)
@@ -472,12 +508,15 @@ def _run_stack_policy(item: StackValidationPolicy, records: list[ResourceRecord]
 def describe(pack_dir: Path) -> list[dict[str, Any]]:
     """The pack's policies as plain data (id, kind, default level, severity, tags, remediation)."""
     pack = load_pack(pack_dir)
-    return [{
-        "policy": item.name,
-        "kind": "stack" if isinstance(item, StackValidationPolicy) else "resource",
-        "level": (item.enforcement_level or pack.enforcement_level).value,
-        "severity": item.severity.value if item.severity else None,
-        "description": item.description,
-        "remediation": item.remediation_steps,
-        "tags": list(item.tags or []),
-    } for item in pack.policies]
+    return [
+        {
+            "policy": item.name,
+            "kind": "stack" if isinstance(item, StackValidationPolicy) else "resource",
+            "level": (item.enforcement_level or pack.enforcement_level).value,
+            "severity": item.severity.value if item.severity else None,
+            "description": item.description,
+            "remediation": item.remediation_steps,
+            "tags": list(item.tags or []),
+        }
+        for item in pack.policies
+    ]

@@ -8,8 +8,18 @@ from . import aws, azure, gcp
 
 PACK_NAME = "tierstack-policies"
 CLOUDS = ("aws", "gcp", "azure")
-FAMILIES = ("object-storage", "network", "compute", "databases", "queues", "load-balancers",
-            "identity", "governance", "cost", "reliability")
+FAMILIES = (
+    "object-storage",
+    "network",
+    "compute",
+    "databases",
+    "queues",
+    "load-balancers",
+    "identity",
+    "governance",
+    "cost",
+    "reliability",
+)
 POLICIES = [*aws.POLICIES, *gcp.POLICIES, *azure.POLICIES]
 
 __all__ = ["CLOUDS", "FAMILIES", "PACK_NAME", "POLICIES"]

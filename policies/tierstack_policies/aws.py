@@ -46,10 +46,14 @@ SSE = (
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 )
-VERSIONING = ("aws:s3/bucketVersioning:BucketVersioning",
-              "aws:s3/bucketVersioningV2:BucketVersioningV2")
-LIFECYCLE = ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-             "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2")
+VERSIONING = (
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketVersioningV2:BucketVersioningV2",
+)
+LIFECYCLE = (
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+)
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 BUCKET_ACLS = ("aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2")
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
@@ -68,20 +72,42 @@ RDS_CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_REDRIVE = "aws:sqs/redrivePolicy:RedrivePolicy"
-IAM_DOCUMENTS = ("aws:iam/policy:Policy", "aws:iam/rolePolicy:RolePolicy",
-                 "aws:iam/userPolicy:UserPolicy", "aws:iam/groupPolicy:GroupPolicy")
-IAM_ATTACHMENTS = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-                   "aws:iam/userPolicyAttachment:UserPolicyAttachment",
-                   "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
-                   "aws:iam/policyAttachment:PolicyAttachment")
+IAM_DOCUMENTS = (
+    "aws:iam/policy:Policy",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+)
+IAM_ATTACHMENTS = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
 ACCESS_KEY = "aws:iam/accessKey:AccessKey"
 ASG = "aws:autoscaling/group:Group"
 
 # Resources that must carry the governance tags even when the program passes none.
-TAGGED = (*BUCKETS, VPC, "aws:ec2/subnet:Subnet", SECURITY_GROUP, LAUNCH_TEMPLATE, EC2_INSTANCE,
-          EBS_VOLUME, *LOAD_BALANCERS, "aws:lb/targetGroup:TargetGroup", RDS_INSTANCE, RDS_CLUSTER,
-          DYNAMODB_TABLE, SQS_QUEUE, "aws:sns/topic:Topic", "aws:emr/cluster:Cluster",
-          "aws:iam/role:Role", "aws:kms/key:Key", "aws:ec2/natGateway:NatGateway")
+TAGGED = (
+    *BUCKETS,
+    VPC,
+    "aws:ec2/subnet:Subnet",
+    SECURITY_GROUP,
+    LAUNCH_TEMPLATE,
+    EC2_INSTANCE,
+    EBS_VOLUME,
+    *LOAD_BALANCERS,
+    "aws:lb/targetGroup:TargetGroup",
+    RDS_INSTANCE,
+    RDS_CLUSTER,
+    DYNAMODB_TABLE,
+    SQS_QUEUE,
+    "aws:sns/topic:Topic",
+    "aws:emr/cluster:Cluster",
+    "aws:iam/role:Role",
+    "aws:kms/key:Key",
+    "aws:ec2/natGateway:NatGateway",
+)
 
 PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
 ADMIN_POLICY_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -94,14 +120,25 @@ MODERN_SSL_POLICIES = [
 ]
 DEFAULT_SIZES = {
     "dev": ["t3.micro", "t3.small", "t3.medium", "t4g.micro", "t4g.small", "t4g.medium"],
-    "prod": ["t3.medium", "t3.large", "m6i.large", "m6i.xlarge", "m7g.large", "m7g.xlarge",
-             "c6i.large", "c6i.xlarge", "c7g.large", "c7g.xlarge"],
+    "prod": [
+        "t3.medium",
+        "t3.large",
+        "m6i.large",
+        "m6i.xlarge",
+        "m7g.large",
+        "m7g.xlarge",
+        "c6i.large",
+        "c6i.xlarge",
+        "c7g.large",
+        "c7g.xlarge",
+    ],
 }
 DEFAULT_CAPS = {"dev": 4, "prod": 20}
 
 
-def _meta(policy_id: str, family: str, severity: Any, level: Any, description: str,
-          remediation: str) -> Meta:
+def _meta(
+    policy_id: str, family: str, severity: Any, level: Any, description: str, remediation: str
+) -> Meta:
     return Meta(policy_id, "aws", family, severity, level, description, remediation)
 
 
@@ -113,8 +150,11 @@ def _env(props: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:
 
 
 def _buckets_without(
-    resources: list[PolicyResource], companion_types: Iterable[str],
-    is_good: Any, inline: Any, what: str,
+    resources: list[PolicyResource],
+    companion_types: Iterable[str],
+    is_good: Any,
+    inline: Any,
+    what: str,
 ) -> Iterable[tuple[str, str | None]]:
     """Buckets with no linked companion resource (through its `bucket` input) passing is_good."""
     covered: set[str] = set()
@@ -132,9 +172,13 @@ def _public_access_block_ok(props: Mapping[str, Any]) -> bool:
 
 
 def _check_public_access(resources: list[PolicyResource], _config: Mapping[str, Any]):
-    yield from _buckets_without(resources, [PUBLIC_ACCESS_BLOCK], _public_access_block_ok,
-                                lambda _props: False,
-                                "public access block with all four settings true")
+    yield from _buckets_without(
+        resources,
+        [PUBLIC_ACCESS_BLOCK],
+        _public_access_block_ok,
+        lambda _props: False,
+        "public access block with all four settings true",
+    )
 
 
 def _check_public_acl(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
@@ -150,10 +194,15 @@ def _check_public_acl(props: Mapping[str, Any], _config: Mapping[str, Any], _typ
 
 def _check_encrypted(resources: list[PolicyResource], _config: Mapping[str, Any]):
     yield from _buckets_without(
-        resources, SSE, lambda props: bool(elements(props, "rules")),
-        lambda props: value(props, "serverSideEncryptionConfiguration") not in (None, UNKNOWN)
-        or value(props, "serverSideEncryptionConfiguration") is UNKNOWN,
-        "server-side encryption configuration")
+        resources,
+        SSE,
+        lambda props: bool(elements(props, "rules")),
+        lambda props: (
+            value(props, "serverSideEncryptionConfiguration") not in (None, UNKNOWN)
+            or value(props, "serverSideEncryptionConfiguration") is UNKNOWN
+        ),
+        "server-side encryption configuration",
+    )
 
 
 def _versioning_ok(props: Mapping[str, Any]) -> bool:
@@ -163,15 +212,22 @@ def _versioning_ok(props: Mapping[str, Any]) -> bool:
 
 def _check_versioning(resources: list[PolicyResource], _config: Mapping[str, Any]):
     yield from _buckets_without(
-        resources, VERSIONING, _versioning_ok,
+        resources,
+        VERSIONING,
+        _versioning_ok,
         lambda props: value(props, "versioning", "enabled") in (True, UNKNOWN),
-        "versioning resource with status Enabled")
+        "versioning resource with status Enabled",
+    )
 
 
 def _check_lifecycle(resources: list[PolicyResource], _config: Mapping[str, Any]):
     yield from _buckets_without(
-        resources, LIFECYCLE, lambda props: bool(elements(props, "rules")),
-        lambda props: bool(elements(props, "lifecycleRules")), "lifecycle rules")
+        resources,
+        LIFECYCLE,
+        lambda props: bool(elements(props, "rules")),
+        lambda props: bool(elements(props, "lifecycleRules")),
+        "lifecycle rules",
+    )
 
 
 def _denies_insecure_transport(props: Mapping[str, Any]) -> bool:
@@ -191,8 +247,12 @@ def _denies_insecure_transport(props: Mapping[str, Any]) -> bool:
 
 def _check_tls_only(resources: list[PolicyResource], _config: Mapping[str, Any]):
     yield from _buckets_without(
-        resources, [BUCKET_POLICY], _denies_insecure_transport, lambda _props: False,
-        "bucket policy denying requests without TLS (aws:SecureTransport false)")
+        resources,
+        [BUCKET_POLICY],
+        _denies_insecure_transport,
+        lambda _props: False,
+        "bucket policy denying requests without TLS (aws:SecureTransport false)",
+    )
 
 
 # --- network ----------------------------------------------------------------------------------
@@ -390,8 +450,12 @@ def _check_http_redirect(props: Mapping[str, Any], _config: Mapping[str, Any], _
     actions = elements(props, "defaultActions")
     if actions is UNKNOWN:
         return
-    redirects = [action for action in actions if value(action, "type") == "redirect"
-                 and value(action, "redirect", "protocol") in ("HTTPS", UNKNOWN)]
+    redirects = [
+        action
+        for action in actions
+        if value(action, "type") == "redirect"
+        and value(action, "redirect", "protocol") in ("HTTPS", UNKNOWN)
+    ]
     if not actions or len(redirects) != len(actions):
         yield "HTTP listener does not only redirect to HTTPS"
 
@@ -458,156 +522,378 @@ def _check_asg_multi_az(props: Mapping[str, Any], config: Mapping[str, Any], _ty
 
 
 POLICIES = [
-    stack_policy(_meta(
-        "aws-s3-bucket-public-access-blocked", "object-storage", CRITICAL, MANDATORY,
-        "Every S3 bucket has a public access block with all four settings true.",
-        "Add aws.s3.BucketPublicAccessBlock(bucket=bucket.id, block_public_acls=True, "
-        "block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)."),
-        _check_public_access),
-    resource_policy(_meta(
-        "aws-s3-bucket-no-public-acl", "object-storage", CRITICAL, MANDATORY,
-        "S3 buckets and bucket ACLs grant nothing to AllUsers or AuthenticatedUsers.",
-        "Remove public canned ACLs (public-read, public-read-write, authenticated-read) and "
-        "grants to global groups; serve public content through a CDN instead."),
-        (*BUCKETS, *BUCKET_ACLS), _check_public_acl),
-    stack_policy(_meta(
-        "aws-s3-bucket-encrypted", "object-storage", HIGH, MANDATORY,
-        "Every S3 bucket declares default server-side encryption.",
-        "Add aws.s3.BucketServerSideEncryptionConfiguration(bucket=bucket.id, rules=[...]) "
-        "with aws:kms or AES256."), _check_encrypted),
-    stack_policy(_meta(
-        "aws-s3-bucket-versioning-enabled", "object-storage", MEDIUM, MANDATORY,
-        "Every S3 bucket has versioning enabled.",
-        "Add aws.s3.BucketVersioning(bucket=bucket.id, versioning_configuration="
-        "{'status': 'Enabled'})."), _check_versioning),
-    stack_policy(_meta(
-        "aws-s3-bucket-lifecycle-configured", "object-storage", LOW, ADVISORY,
-        "Every S3 bucket has lifecycle rules (expiry of old versions, tiering).",
-        "Add aws.s3.BucketLifecycleConfiguration(bucket=bucket.id, rules=[...])."),
-        _check_lifecycle),
-    stack_policy(_meta(
-        "aws-s3-bucket-tls-only", "object-storage", HIGH, MANDATORY,
-        "Every S3 bucket has a bucket policy that denies requests made without TLS.",
-        "Add aws.s3.BucketPolicy(bucket=bucket.id, policy=...) with a Deny statement on "
-        "Condition Bool aws:SecureTransport 'false'."), _check_tls_only),
-    resource_policy(_meta(
-        "aws-ec2-no-public-admin-ingress", "network", CRITICAL, MANDATORY,
-        "No security group rule opens SSH, RDP or all ports to 0.0.0.0/0 or ::/0.",
-        "Restrict the rule's CIDR to a bastion or VPN range, or use SSM Session Manager "
-        "instead of SSH."), (SECURITY_GROUP, SG_RULE, SG_INGRESS_RULE), _check_admin_ingress),
-    resource_policy(_meta(
-        "aws-ec2-app-instance-no-public-ip", "network", HIGH, MANDATORY,
-        "App and worker instances get no public IP address.",
-        "Set associate_public_ip_address False and place instances in private subnets "
-        "behind the load balancer and a NAT gateway."),
-        (LAUNCH_TEMPLATE, EC2_INSTANCE), _check_no_public_ip),
-    stack_policy(_meta(
-        "aws-vpc-flow-logs-enabled", "network", MEDIUM, MANDATORY,
-        "Every VPC has a flow log.",
-        "Add aws.ec2.FlowLog(vpc_id=vpc.id, traffic_type='ALL', ...) to CloudWatch Logs or S3."),
-        _check_flow_logs),
-    resource_policy(_meta(
-        "aws-lb-access-logs-enabled", "network", LOW, ADVISORY,
-        "Load balancers write access logs.",
-        "Set access_logs={'bucket': logs_bucket.id, 'enabled': True} on the load balancer."),
-        LOAD_BALANCERS, _check_lb_logs),
-    resource_policy(_meta(
-        "aws-ec2-imdsv2-required", "compute", HIGH, MANDATORY,
-        "Instances and launch templates require IMDSv2 (session tokens).",
-        "Set metadata_options={'http_tokens': 'required', 'http_endpoint': 'enabled'}."),
-        (LAUNCH_TEMPLATE, EC2_INSTANCE), _check_imdsv2),
-    resource_policy(_meta(
-        "aws-ec2-disk-encrypted", "compute", HIGH, MANDATORY,
-        "EBS volumes of instances and launch templates are encrypted.",
-        "Declare block_device_mappings with ebs.encrypted 'true' (launch templates), "
-        "root_block_device.encrypted True (instances), encrypted=True (volumes)."),
-        (LAUNCH_TEMPLATE, EC2_INSTANCE, EBS_VOLUME), _check_disks),
-    resource_policy(_meta(
-        "aws-rds-not-public", "databases", CRITICAL, MANDATORY,
-        "RDS databases are not publicly accessible.",
-        "Set publicly_accessible=False and keep the DB in private subnets."),
-        (RDS_INSTANCE, RDS_CLUSTER_INSTANCE), _check_rds_public),
-    resource_policy(_meta(
-        "aws-rds-storage-encrypted", "databases", HIGH, MANDATORY,
-        "RDS storage is encrypted.", "Set storage_encrypted=True (optionally kms_key_id)."),
-        (RDS_INSTANCE, RDS_CLUSTER), _check_rds_encrypted),
-    resource_policy(_meta(
-        "aws-rds-backup-retention", "databases", MEDIUM, MANDATORY,
-        "RDS automated backups are on, and kept at least minRetentionDays (7) in prod.",
-        "Set backup_retention_period to 7 or more (35 max)."),
-        (RDS_INSTANCE, RDS_CLUSTER), _check_rds_backups,
-        {"minRetentionDays": {"type": "integer", "minimum": 1, "default": 7,
-                              "description": "Least backup retention in prod, in days."},
-         **ENV_SCHEMA}),
-    resource_policy(_meta(
-        "aws-rds-deletion-protection", "databases", MEDIUM, MANDATORY,
-        "Prod RDS databases have deletion protection.", "Set deletion_protection=True."),
-        (RDS_INSTANCE, RDS_CLUSTER), _check_rds_deletion, ENV_SCHEMA),
-    resource_policy(_meta(
-        "aws-dynamodb-pitr-enabled", "databases", MEDIUM, ADVISORY,
-        "DynamoDB tables have point-in-time recovery (continuous backups).",
-        "Set point_in_time_recovery={'enabled': True}."), [DYNAMODB_TABLE], _check_dynamodb_pitr),
-    stack_policy(_meta(
-        "aws-sqs-dead-letter-configured", "queues", MEDIUM, MANDATORY,
-        "Every SQS queue that is not itself a dead-letter queue has a redrive policy.",
-        "Create a dead-letter queue and set redrive_policy with its ARN and maxReceiveCount "
-        "(derived from dlq.arn so the link is visible)."), _check_dead_letter),
-    resource_policy(_meta(
-        "aws-sqs-encrypted", "queues", HIGH, MANDATORY,
-        "SQS queues keep server-side encryption on.",
-        "Leave sqs_managed_sse_enabled True or set kms_master_key_id."),
-        [SQS_QUEUE], _check_sqs_encrypted),
-    stack_policy(_meta(
-        "aws-lb-https-listener", "load-balancers", HIGH, MANDATORY,
-        "Every application load balancer has an HTTPS listener.",
-        "Add aws.lb.Listener(load_balancer_arn=lb.arn, protocol='HTTPS', port=443, "
-        "certificate_arn=..., ssl_policy=...)."), _check_https_listener),
-    resource_policy(_meta(
-        "aws-lb-http-redirects-to-https", "load-balancers", HIGH, MANDATORY,
-        "HTTP listeners only redirect to HTTPS.",
-        "Make the HTTP listener's default action {'type': 'redirect', 'redirect': "
-        "{'protocol': 'HTTPS', 'port': '443', 'status_code': 'HTTP_301'}}."),
-        LISTENERS, _check_http_redirect),
-    resource_policy(_meta(
-        "aws-lb-modern-tls-policy", "load-balancers", MEDIUM, MANDATORY,
-        "HTTPS listeners use a TLS 1.2+ security policy.",
-        "Set ssl_policy='ELBSecurityPolicy-TLS13-1-2-2021-06' (or another allowed policy)."),
-        LISTENERS, _check_tls_policy,
-        {"allowedSslPolicies": {"type": "array", "items": {"type": "string"},
-                                "default": MODERN_SSL_POLICIES,
-                                "description": "ELB security policies allowed on HTTPS."}}),
-    resource_policy(_meta(
-        "aws-iam-no-wildcard-admin", "identity", CRITICAL, MANDATORY,
-        "No IAM policy allows Action * on Resource *, and AdministratorAccess is not attached.",
-        "Grant the specific actions on the specific resource ARNs the workload needs."),
-        (*IAM_DOCUMENTS, *IAM_ATTACHMENTS), _check_wildcard_admin),
-    resource_policy(_meta(
-        "aws-iam-no-access-keys", "identity", HIGH, MANDATORY,
-        "No long-lived IAM user access keys are created.",
-        "Remove aws.iam.AccessKey; give hosts an instance profile and CI an OIDC role."),
-        [ACCESS_KEY], _check_access_keys),
-    resource_policy(_meta(
-        "aws-resource-required-tags", "governance", MEDIUM, MANDATORY,
-        "Taggable resources carry the tags project, env (dev|prod), owner and cost-center.",
-        "Pass tags={'project': ..., 'env': 'dev'|'prod', 'owner': ..., 'cost-center': ...}."),
-        TAGGED, required_tags_check("tags", "tags"), REQUIRED_TAGS_SCHEMA),
-    resource_policy(_meta(
-        "aws-ec2-instance-type-allowed", "cost", MEDIUM, MANDATORY,
-        "EC2 instance types are on the allowed list for the environment.",
-        "Pick an instance type allowed for the env, or extend allowedSizes in policy config."),
-        (LAUNCH_TEMPLATE, EC2_INSTANCE), _check_instance_type, sizes_schema(DEFAULT_SIZES)),
-    resource_policy(_meta(
-        "aws-autoscaling-max-size-capped", "cost", MEDIUM, MANDATORY,
-        "Autoscaling group maxSize stays within the environment's cap.",
-        "Lower max_size, or raise maxSizeCap in policy config after a cost review."),
-        [ASG], _check_asg_cap, cap_schema(DEFAULT_CAPS)),
-    resource_policy(_meta(
-        "aws-autoscaling-multi-az-prod", "reliability", HIGH, MANDATORY,
-        "Prod autoscaling groups run at least 2 instances across at least 2 zones.",
-        "Set min_size >= 2 and vpc_zone_identifiers to subnets in two or more AZs."),
-        [ASG], _check_asg_multi_az, ENV_SCHEMA),
-    resource_policy(_meta(
-        "aws-rds-multi-az-prod", "reliability", HIGH, MANDATORY,
-        "Prod RDS instances are Multi-AZ.", "Set multi_az=True."),
-        [RDS_INSTANCE], _check_rds_multi_az, ENV_SCHEMA),
+    stack_policy(
+        _meta(
+            "aws-s3-bucket-public-access-blocked",
+            "object-storage",
+            CRITICAL,
+            MANDATORY,
+            "Every S3 bucket has a public access block with all four settings true.",
+            "Add aws.s3.BucketPublicAccessBlock(bucket=bucket.id, block_public_acls=True, "
+            "block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True).",
+        ),
+        _check_public_access,
+    ),
+    resource_policy(
+        _meta(
+            "aws-s3-bucket-no-public-acl",
+            "object-storage",
+            CRITICAL,
+            MANDATORY,
+            "S3 buckets and bucket ACLs grant nothing to AllUsers or AuthenticatedUsers.",
+            "Remove public canned ACLs (public-read, public-read-write, authenticated-read) and "
+            "grants to global groups; serve public content through a CDN instead.",
+        ),
+        (*BUCKETS, *BUCKET_ACLS),
+        _check_public_acl,
+    ),
+    stack_policy(
+        _meta(
+            "aws-s3-bucket-encrypted",
+            "object-storage",
+            HIGH,
+            MANDATORY,
+            "Every S3 bucket declares default server-side encryption.",
+            "Add aws.s3.BucketServerSideEncryptionConfiguration(bucket=bucket.id, rules=[...]) "
+            "with aws:kms or AES256.",
+        ),
+        _check_encrypted,
+    ),
+    stack_policy(
+        _meta(
+            "aws-s3-bucket-versioning-enabled",
+            "object-storage",
+            MEDIUM,
+            MANDATORY,
+            "Every S3 bucket has versioning enabled.",
+            "Add aws.s3.BucketVersioning(bucket=bucket.id, versioning_configuration="
+            "{'status': 'Enabled'}).",
+        ),
+        _check_versioning,
+    ),
+    stack_policy(
+        _meta(
+            "aws-s3-bucket-lifecycle-configured",
+            "object-storage",
+            LOW,
+            ADVISORY,
+            "Every S3 bucket has lifecycle rules (expiry of old versions, tiering).",
+            "Add aws.s3.BucketLifecycleConfiguration(bucket=bucket.id, rules=[...]).",
+        ),
+        _check_lifecycle,
+    ),
+    stack_policy(
+        _meta(
+            "aws-s3-bucket-tls-only",
+            "object-storage",
+            HIGH,
+            MANDATORY,
+            "Every S3 bucket has a bucket policy that denies requests made without TLS.",
+            "Add aws.s3.BucketPolicy(bucket=bucket.id, policy=...) with a Deny statement on "
+            "Condition Bool aws:SecureTransport 'false'.",
+        ),
+        _check_tls_only,
+    ),
+    resource_policy(
+        _meta(
+            "aws-ec2-no-public-admin-ingress",
+            "network",
+            CRITICAL,
+            MANDATORY,
+            "No security group rule opens SSH, RDP or all ports to 0.0.0.0/0 or ::/0.",
+            "Restrict the rule's CIDR to a bastion or VPN range, or use SSM Session Manager "
+            "instead of SSH.",
+        ),
+        (SECURITY_GROUP, SG_RULE, SG_INGRESS_RULE),
+        _check_admin_ingress,
+    ),
+    resource_policy(
+        _meta(
+            "aws-ec2-app-instance-no-public-ip",
+            "network",
+            HIGH,
+            MANDATORY,
+            "App and worker instances get no public IP address.",
+            "Set associate_public_ip_address False and place instances in private subnets "
+            "behind the load balancer and a NAT gateway.",
+        ),
+        (LAUNCH_TEMPLATE, EC2_INSTANCE),
+        _check_no_public_ip,
+    ),
+    stack_policy(
+        _meta(
+            "aws-vpc-flow-logs-enabled",
+            "network",
+            MEDIUM,
+            MANDATORY,
+            "Every VPC has a flow log.",
+            "Add aws.ec2.FlowLog(vpc_id=vpc.id, traffic_type='ALL', ...) to CloudWatch Logs or S3.",
+        ),
+        _check_flow_logs,
+    ),
+    resource_policy(
+        _meta(
+            "aws-lb-access-logs-enabled",
+            "network",
+            LOW,
+            ADVISORY,
+            "Load balancers write access logs.",
+            "Set access_logs={'bucket': logs_bucket.id, 'enabled': True} on the load balancer.",
+        ),
+        LOAD_BALANCERS,
+        _check_lb_logs,
+    ),
+    resource_policy(
+        _meta(
+            "aws-ec2-imdsv2-required",
+            "compute",
+            HIGH,
+            MANDATORY,
+            "Instances and launch templates require IMDSv2 (session tokens).",
+            "Set metadata_options={'http_tokens': 'required', 'http_endpoint': 'enabled'}.",
+        ),
+        (LAUNCH_TEMPLATE, EC2_INSTANCE),
+        _check_imdsv2,
+    ),
+    resource_policy(
+        _meta(
+            "aws-ec2-disk-encrypted",
+            "compute",
+            HIGH,
+            MANDATORY,
+            "EBS volumes of instances and launch templates are encrypted.",
+            "Declare block_device_mappings with ebs.encrypted 'true' (launch templates), "
+            "root_block_device.encrypted True (instances), encrypted=True (volumes).",
+        ),
+        (LAUNCH_TEMPLATE, EC2_INSTANCE, EBS_VOLUME),
+        _check_disks,
+    ),
+    resource_policy(
+        _meta(
+            "aws-rds-not-public",
+            "databases",
+            CRITICAL,
+            MANDATORY,
+            "RDS databases are not publicly accessible.",
+            "Set publicly_accessible=False and keep the DB in private subnets.",
+        ),
+        (RDS_INSTANCE, RDS_CLUSTER_INSTANCE),
+        _check_rds_public,
+    ),
+    resource_policy(
+        _meta(
+            "aws-rds-storage-encrypted",
+            "databases",
+            HIGH,
+            MANDATORY,
+            "RDS storage is encrypted.",
+            "Set storage_encrypted=True (optionally kms_key_id).",
+        ),
+        (RDS_INSTANCE, RDS_CLUSTER),
+        _check_rds_encrypted,
+    ),
+    resource_policy(
+        _meta(
+            "aws-rds-backup-retention",
+            "databases",
+            MEDIUM,
+            MANDATORY,
+            "RDS automated backups are on, and kept at least minRetentionDays (7) in prod.",
+            "Set backup_retention_period to 7 or more (35 max).",
+        ),
+        (RDS_INSTANCE, RDS_CLUSTER),
+        _check_rds_backups,
+        {
+            "minRetentionDays": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 7,
+                "description": "Least backup retention in prod, in days.",
+            },
+            **ENV_SCHEMA,
+        },
+    ),
+    resource_policy(
+        _meta(
+            "aws-rds-deletion-protection",
+            "databases",
+            MEDIUM,
+            MANDATORY,
+            "Prod RDS databases have deletion protection.",
+            "Set deletion_protection=True.",
+        ),
+        (RDS_INSTANCE, RDS_CLUSTER),
+        _check_rds_deletion,
+        ENV_SCHEMA,
+    ),
+    resource_policy(
+        _meta(
+            "aws-dynamodb-pitr-enabled",
+            "databases",
+            MEDIUM,
+            ADVISORY,
+            "DynamoDB tables have point-in-time recovery (continuous backups).",
+            "Set point_in_time_recovery={'enabled': True}.",
+        ),
+        [DYNAMODB_TABLE],
+        _check_dynamodb_pitr,
+    ),
+    stack_policy(
+        _meta(
+            "aws-sqs-dead-letter-configured",
+            "queues",
+            MEDIUM,
+            MANDATORY,
+            "Every SQS queue that is not itself a dead-letter queue has a redrive policy.",
+            "Create a dead-letter queue and set redrive_policy with its ARN and maxReceiveCount "
+            "(derived from dlq.arn so the link is visible).",
+        ),
+        _check_dead_letter,
+    ),
+    resource_policy(
+        _meta(
+            "aws-sqs-encrypted",
+            "queues",
+            HIGH,
+            MANDATORY,
+            "SQS queues keep server-side encryption on.",
+            "Leave sqs_managed_sse_enabled True or set kms_master_key_id.",
+        ),
+        [SQS_QUEUE],
+        _check_sqs_encrypted,
+    ),
+    stack_policy(
+        _meta(
+            "aws-lb-https-listener",
+            "load-balancers",
+            HIGH,
+            MANDATORY,
+            "Every application load balancer has an HTTPS listener.",
+            "Add aws.lb.Listener(load_balancer_arn=lb.arn, protocol='HTTPS', port=443, "
+            "certificate_arn=..., ssl_policy=...).",
+        ),
+        _check_https_listener,
+    ),
+    resource_policy(
+        _meta(
+            "aws-lb-http-redirects-to-https",
+            "load-balancers",
+            HIGH,
+            MANDATORY,
+            "HTTP listeners only redirect to HTTPS.",
+            "Make the HTTP listener's default action {'type': 'redirect', 'redirect': "
+            "{'protocol': 'HTTPS', 'port': '443', 'status_code': 'HTTP_301'}}.",
+        ),
+        LISTENERS,
+        _check_http_redirect,
+    ),
+    resource_policy(
+        _meta(
+            "aws-lb-modern-tls-policy",
+            "load-balancers",
+            MEDIUM,
+            MANDATORY,
+            "HTTPS listeners use a TLS 1.2+ security policy.",
+            "Set ssl_policy='ELBSecurityPolicy-TLS13-1-2-2021-06' (or another allowed policy).",
+        ),
+        LISTENERS,
+        _check_tls_policy,
+        {
+            "allowedSslPolicies": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": MODERN_SSL_POLICIES,
+                "description": "ELB security policies allowed on HTTPS.",
+            }
+        },
+    ),
+    resource_policy(
+        _meta(
+            "aws-iam-no-wildcard-admin",
+            "identity",
+            CRITICAL,
+            MANDATORY,
+            "No IAM policy allows Action * on Resource *, and AdministratorAccess is not attached.",
+            "Grant the specific actions on the specific resource ARNs the workload needs.",
+        ),
+        (*IAM_DOCUMENTS, *IAM_ATTACHMENTS),
+        _check_wildcard_admin,
+    ),
+    resource_policy(
+        _meta(
+            "aws-iam-no-access-keys",
+            "identity",
+            HIGH,
+            MANDATORY,
+            "No long-lived IAM user access keys are created.",
+            "Remove aws.iam.AccessKey; give hosts an instance profile and CI an OIDC role.",
+        ),
+        [ACCESS_KEY],
+        _check_access_keys,
+    ),
+    resource_policy(
+        _meta(
+            "aws-resource-required-tags",
+            "governance",
+            MEDIUM,
+            MANDATORY,
+            "Taggable resources carry the tags project, env (dev|prod), owner and cost-center.",
+            "Pass tags={'project': ..., 'env': 'dev'|'prod', 'owner': ..., 'cost-center': ...}.",
+        ),
+        TAGGED,
+        required_tags_check("tags", "tags"),
+        REQUIRED_TAGS_SCHEMA,
+    ),
+    resource_policy(
+        _meta(
+            "aws-ec2-instance-type-allowed",
+            "cost",
+            MEDIUM,
+            MANDATORY,
+            "EC2 instance types are on the allowed list for the environment.",
+            "Pick an instance type allowed for the env, or extend allowedSizes in policy config.",
+        ),
+        (LAUNCH_TEMPLATE, EC2_INSTANCE),
+        _check_instance_type,
+        sizes_schema(DEFAULT_SIZES),
+    ),
+    resource_policy(
+        _meta(
+            "aws-autoscaling-max-size-capped",
+            "cost",
+            MEDIUM,
+            MANDATORY,
+            "Autoscaling group maxSize stays within the environment's cap.",
+            "Lower max_size, or raise maxSizeCap in policy config after a cost review.",
+        ),
+        [ASG],
+        _check_asg_cap,
+        cap_schema(DEFAULT_CAPS),
+    ),
+    resource_policy(
+        _meta(
+            "aws-autoscaling-multi-az-prod",
+            "reliability",
+            HIGH,
+            MANDATORY,
+            "Prod autoscaling groups run at least 2 instances across at least 2 zones.",
+            "Set min_size >= 2 and vpc_zone_identifiers to subnets in two or more AZs.",
+        ),
+        [ASG],
+        _check_asg_multi_az,
+        ENV_SCHEMA,
+    ),
+    resource_policy(
+        _meta(
+            "aws-rds-multi-az-prod",
+            "reliability",
+            HIGH,
+            MANDATORY,
+            "Prod RDS instances are Multi-AZ.",
+            "Set multi_az=True.",
+        ),
+        [RDS_INSTANCE],
+        _check_rds_multi_az,
+        ENV_SCHEMA,
+    ),
 ]

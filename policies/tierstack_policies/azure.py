@@ -54,32 +54,56 @@ DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
 VMSS = "azure-native:compute:VirtualMachineScaleSet"
 VM = "azure-native:compute:VirtualMachine"
 POSTGRES = "azure-native:dbforpostgresql:Server"
-LOCKS = ("azure-native:authorization:ManagementLockAtResourceLevel",
-         "azure-native:authorization:ManagementLockAtResourceGroupLevel",
-         "azure-native:authorization:ManagementLockByScope")
+LOCKS = (
+    "azure-native:authorization:ManagementLockAtResourceLevel",
+    "azure-native:authorization:ManagementLockAtResourceGroupLevel",
+    "azure-native:authorization:ManagementLockByScope",
+)
 SB_NAMESPACE = "azure-native:servicebus:Namespace"
 SB_QUEUE = "azure-native:servicebus:Queue"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 AUTOSCALE = "azure-native:monitor:AutoscaleSetting"
 
-TAGGED = (STORAGE_ACCOUNT, NSG, VNET, NIC, APP_GATEWAY, VMSS, VM, POSTGRES, SB_NAMESPACE,
-          AUTOSCALE, "azure-native:resources:ResourceGroup", "azure-native:network:PublicIPAddress",
-          "azure-native:network:NatGateway", "azure-native:cosmosdb:DatabaseAccount",
-          "azure-native:iothub:IotHubResource", "azure-native:hdinsight:Cluster")
+TAGGED = (
+    STORAGE_ACCOUNT,
+    NSG,
+    VNET,
+    NIC,
+    APP_GATEWAY,
+    VMSS,
+    VM,
+    POSTGRES,
+    SB_NAMESPACE,
+    AUTOSCALE,
+    "azure-native:resources:ResourceGroup",
+    "azure-native:network:PublicIPAddress",
+    "azure-native:network:NatGateway",
+    "azure-native:cosmosdb:DatabaseAccount",
+    "azure-native:iothub:IotHubResource",
+    "azure-native:hdinsight:Cluster",
+)
 PUBLIC_SOURCES = {*PUBLIC_CIDRS, "*", "Internet", "Any", "0.0.0.0"}
 OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR_ROLE = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 MODERN_PREDEFINED = ["AppGwSslPolicy20220101", "AppGwSslPolicy20220101S"]
 DEFAULT_SIZES = {
     "dev": ["Standard_B1s", "Standard_B1ms", "Standard_B2s", "Standard_B2ms"],
-    "prod": ["Standard_B2ms", "Standard_D2s_v5", "Standard_D4s_v5", "Standard_D2as_v5",
-             "Standard_D4as_v5", "Standard_F2s_v2", "Standard_F4s_v2"],
+    "prod": [
+        "Standard_B2ms",
+        "Standard_D2s_v5",
+        "Standard_D4s_v5",
+        "Standard_D2as_v5",
+        "Standard_D4as_v5",
+        "Standard_F2s_v2",
+        "Standard_F4s_v2",
+    ],
 }
 DEFAULT_CAPS = {"dev": 4, "prod": 20}
 
 
-def _meta(policy_id: str, family: str, severity: Any, level: Any, description: str,
-          remediation: str) -> Meta:
+def _meta(
+    policy_id: str, family: str, severity: Any, level: Any, description: str, remediation: str
+) -> Meta:
     return Meta(policy_id, "azure", family, severity, level, description, remediation)
 
 
@@ -112,9 +136,7 @@ def _check_public_blobs(props: Mapping[str, Any], _config: Mapping[str, Any], ty
         yield "allowBlobPublicAccess is not false"
 
 
-def _accounts_without(
-    resources: list[PolicyResource], companion: str, is_good: Any, what: str
-):
+def _accounts_without(resources: list[PolicyResource], companion: str, is_good: Any, what: str):
     covered: set[str] = set()
     for item in of_type(resources, companion):
         if is_good(item.props):
@@ -128,7 +150,8 @@ def _versioning_ok(props: Mapping[str, Any]) -> bool:
     versioning = value(props, "isVersioningEnabled")
     soft_delete = value(props, "deleteRetentionPolicy", "enabled")
     return (versioning is UNKNOWN or truthy(versioning)) and (
-        soft_delete is UNKNOWN or truthy(soft_delete))
+        soft_delete is UNKNOWN or truthy(soft_delete)
+    )
 
 
 def _soft_delete_ok(props: Mapping[str, Any]) -> bool:
@@ -139,25 +162,37 @@ def _soft_delete_ok(props: Mapping[str, Any]) -> bool:
 def _check_versioning(resources: list[PolicyResource], _config: Mapping[str, Any]):
     # Azure refuses blob versioning on hierarchical-namespace (ADLS Gen2) accounts: for those,
     # soft delete is the protection that exists, and it is required.
-    hierarchical = {account.urn for account in of_type(resources, STORAGE_ACCOUNT)
-                    if truthy(value(account.props, "isHnsEnabled"))}
+    hierarchical = {
+        account.urn
+        for account in of_type(resources, STORAGE_ACCOUNT)
+        if truthy(value(account.props, "isHnsEnabled"))
+    }
     covered: set[str] = set()
     for item in of_type(resources, BLOB_SERVICE):
         accounts = linked_urns(item, "accountName")
-        if _versioning_ok(item.props) or (accounts and accounts <= hierarchical
-                                          and _soft_delete_ok(item.props)):
+        if _versioning_ok(item.props) or (
+            accounts and accounts <= hierarchical and _soft_delete_ok(item.props)
+        ):
             covered |= accounts
     for account in of_type(resources, STORAGE_ACCOUNT):
         if account.urn not in covered:
-            what = ("soft delete" if account.urn in hierarchical
-                    else "versioning and soft delete")
-            yield (f"storage account {account.name} has no blob service properties with "
-                   f"{what} enabled (linked by accountName)"), account.urn
+            what = "soft delete" if account.urn in hierarchical else "versioning and soft delete"
+            yield (
+                (
+                    f"storage account {account.name} has no blob service properties with "
+                    f"{what} enabled (linked by accountName)"
+                ),
+                account.urn,
+            )
 
 
 def _check_lifecycle(resources: list[PolicyResource], _config: Mapping[str, Any]):
-    yield from _accounts_without(resources, MANAGEMENT_POLICY, lambda _props: True,
-                                 "lifecycle management policy (linked by accountName)")
+    yield from _accounts_without(
+        resources,
+        MANAGEMENT_POLICY,
+        lambda _props: True,
+        "lifecycle management policy (linked by accountName)",
+    )
 
 
 def _check_shared_key(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
@@ -198,7 +233,8 @@ def _rule_findings(rule: Any):
         exposed = _port_exposes(port_range)
         if exposed:
             yield f"rule {value(rule, 'name') or ''} allows {exposed} from {world}".replace(
-                "rule  ", "rule ")
+                "rule  ", "rule "
+            )
             return
 
 
@@ -218,8 +254,9 @@ def _check_no_public_ip(props: Mapping[str, Any], _config: Mapping[str, Any], ty
             if value(config, "publicIPAddress") is not None:
                 yield "a NIC IP configuration has a public IP address"
         return
-    interfaces = elements(props, "virtualMachineProfile", "networkProfile",
-                          "networkInterfaceConfigurations")
+    interfaces = elements(
+        props, "virtualMachineProfile", "networkProfile", "networkInterfaceConfigurations"
+    )
     for interface in interfaces if isinstance(interfaces, list) else []:
         configs = elements(interface, "ipConfigurations")
         for config in configs if isinstance(configs, list) else []:
@@ -242,8 +279,10 @@ def _check_gateway_logging(resources: list[PolicyResource], _config: Mapping[str
         covered |= linked_urns(setting, "resourceUri")
     for gateway in of_type(resources, APP_GATEWAY):
         if gateway.urn not in covered:
-            yield (f"application gateway {gateway.name} has no diagnostic setting "
-                   "(access logs)", gateway.urn)
+            yield (
+                f"application gateway {gateway.name} has no diagnostic setting (access logs)",
+                gateway.urn,
+            )
 
 
 # --- compute ----------------------------------------------------------------------------------
@@ -276,8 +315,11 @@ def _check_password_auth(props: Mapping[str, Any], _config: Mapping[str, Any], t
 
 
 def _check_encryption_at_host(props: Mapping[str, Any], _config: Mapping[str, Any], type_: str):
-    security = (value(props, "virtualMachineProfile", "securityProfile") if type_ == VMSS
-                else value(props, "securityProfile"))
+    security = (
+        value(props, "virtualMachineProfile", "securityProfile")
+        if type_ == VMSS
+        else value(props, "securityProfile")
+    )
     if security is UNKNOWN:
         return
     if not truthy(value(security, "encryptionAtHost")):
@@ -314,8 +356,10 @@ def _check_pg_deletion(resources: list[PolicyResource], config: Mapping[str, Any
             continue
         targets = {server.urn} | linked_urns(server, "resourceGroupName")
         if not targets & locked:
-            yield (f"prod server {server.name} has no CanNotDelete lock on it or its resource "
-                   "group", server.urn)
+            yield (
+                f"prod server {server.name} has no CanNotDelete lock on it or its resource group",
+                server.urn,
+            )
 
 
 def _check_pg_ha(props: Mapping[str, Any], config: Mapping[str, Any], _type: str):
@@ -360,9 +404,12 @@ def _check_gateway_redirect(props: Mapping[str, Any], _config: Mapping[str, Any]
         name = value(listener, "name")
         if value(listener, "protocol") != "Http" or not isinstance(name, str):
             continue
-        routed = [rule for rule in rules
-                  if isinstance(value(rule, "httpListener", "id"), str)
-                  and value(rule, "httpListener", "id").endswith(f"/httpListeners/{name}")]
+        routed = [
+            rule
+            for rule in rules
+            if isinstance(value(rule, "httpListener", "id"), str)
+            and value(rule, "httpListener", "id").endswith(f"/httpListeners/{name}")
+        ]
         if any(value(rule, "httpListener", "id") is UNKNOWN for rule in rules):
             continue
         if not routed or any(value(rule, "redirectConfiguration") is None for rule in routed):
@@ -377,7 +424,9 @@ def _check_gateway_tls(props: Mapping[str, Any], config: Mapping[str, Any], _typ
     if kind == "Predefined" and value(policy, "policyName") in config["allowedPolicies"]:
         return
     if kind in ("Custom", "CustomV2") and value(policy, "minProtocolVersion") in (
-            "TLSv1_2", "TLSv1_3"):
+        "TLSv1_2",
+        "TLSv1_3",
+    ):
         return
     yield "sslPolicy is not a TLS 1.2+ policy (use AppGwSslPolicy20220101 or CustomV2)"
 
@@ -401,8 +450,9 @@ def _check_subscription_roles(props: Mapping[str, Any], _config: Mapping[str, An
 
 
 def _check_vm_size(props: Mapping[str, Any], config: Mapping[str, Any], type_: str):
-    size = (value(props, "sku", "name") if type_ == VMSS
-            else value(props, "hardwareProfile", "vmSize"))
+    size = (
+        value(props, "sku", "name") if type_ == VMSS else value(props, "hardwareProfile", "vmSize")
+    )
     message = size_allowed(size, _env(props, config), config)
     if message:
         yield message
@@ -411,8 +461,7 @@ def _check_vm_size(props: Mapping[str, Any], config: Mapping[str, Any], type_: s
 def _check_autoscale_cap(props: Mapping[str, Any], config: Mapping[str, Any], _type: str):
     profiles = elements(props, "profiles")
     for profile in profiles if isinstance(profiles, list) else []:
-        message = cap_exceeded(value(profile, "capacity", "maximum"), _env(props, config),
-                               config)
+        message = cap_exceeded(value(profile, "capacity", "maximum"), _env(props, config), config)
         if message:
             yield f"profile {value(profile, 'name')}: {message}"
 
@@ -429,145 +478,356 @@ def _check_vmss_zones(props: Mapping[str, Any], config: Mapping[str, Any], _type
 
 
 POLICIES = [
-    resource_policy(_meta(
-        "azure-storage-https-only", "object-storage", HIGH, MANDATORY,
-        "Storage accounts accept HTTPS traffic only.",
-        "Leave enable_https_traffic_only True."), [STORAGE_ACCOUNT], _check_https_only),
-    resource_policy(_meta(
-        "azure-storage-min-tls-1-2", "object-storage", HIGH, MANDATORY,
-        "Storage accounts require TLS 1.2 or newer.",
-        "Set minimum_tls_version='TLS1_2'."), [STORAGE_ACCOUNT], _check_min_tls),
-    resource_policy(_meta(
-        "azure-storage-no-public-blob-access", "object-storage", CRITICAL, MANDATORY,
-        "Storage accounts disallow public blob access and no container is public.",
-        "Set allow_blob_public_access=False on the account and public_access='None' on "
-        "containers."), (STORAGE_ACCOUNT, BLOB_CONTAINER), _check_public_blobs),
-    stack_policy(_meta(
-        "azure-storage-blob-versioning", "object-storage", MEDIUM, MANDATORY,
-        "Every storage account has blob versioning and soft delete enabled.",
-        "Add azure_native.storage.BlobServiceProperties(account_name=account.name, "
-        "is_versioning_enabled=True, delete_retention_policy={'enabled': True, 'days': 7})."),
-        _check_versioning),
-    stack_policy(_meta(
-        "azure-storage-lifecycle-configured", "object-storage", LOW, ADVISORY,
-        "Every storage account has a lifecycle management policy.",
-        "Add azure_native.storage.ManagementPolicy(account_name=account.name, policy=...)."),
-        _check_lifecycle),
-    resource_policy(_meta(
-        "azure-network-nsg-no-public-admin-ingress", "network", CRITICAL, MANDATORY,
-        "No NSG rule allows SSH, RDP or all ports inbound from the internet.",
-        "Restrict source_address_prefix to a VPN or Bastion subnet; use Azure Bastion."),
-        (NSG, SECURITY_RULE), _check_nsg),
-    resource_policy(_meta(
-        "azure-compute-no-public-ip", "network", HIGH, MANDATORY,
-        "Scale set instances and NICs have no public IP.",
-        "Remove public_ip_address_configuration / public_ip_address; front the tier with "
-        "Application Gateway and reach the internet through a NAT gateway."),
-        (VMSS, NIC), _check_no_public_ip),
-    stack_policy(_meta(
-        "azure-network-flow-logs", "network", MEDIUM, ADVISORY,
-        "Every virtual network has a flow log (Network Watcher).",
-        "Add azure_native.network.FlowLog(target_resource_id=vnet.id, storage_id=..., "
-        "enabled=True)."), _check_flow_logs),
-    stack_policy(_meta(
-        "azure-network-app-gateway-logging", "network", LOW, ADVISORY,
-        "Every Application Gateway sends its access logs to a diagnostic setting.",
-        "Add azure_native.monitor.DiagnosticSetting(resource_uri=gateway.id, logs=[...])."),
-        _check_gateway_logging),
-    resource_policy(_meta(
-        "azure-compute-managed-identity", "compute", HIGH, MANDATORY,
-        "Scale sets and VMs use a managed identity (no secrets on hosts).",
-        "Set identity={'type': 'SystemAssigned'} (or UserAssigned)."), (VMSS, VM),
-        _check_identity),
-    resource_policy(_meta(
-        "azure-compute-no-password-auth", "compute", CRITICAL, MANDATORY,
-        "Linux hosts disable password login and set no admin password.",
-        "Set linux_configuration={'disable_password_authentication': True, 'ssh': {...}} "
-        "and remove admin_password."), (VMSS, VM), _check_password_auth),
-    resource_policy(_meta(
-        "azure-compute-encryption-at-host", "compute", MEDIUM, ADVISORY,
-        "Scale sets and VMs encrypt at host (temp disks and disk caches too).",
-        "Set security_profile={'encryption_at_host': True} (register the "
-        "EncryptionAtHost feature once per subscription)."), (VMSS, VM),
-        _check_encryption_at_host),
-    resource_policy(_meta(
-        "azure-postgres-no-public-access", "databases", CRITICAL, MANDATORY,
-        "PostgreSQL servers are VNet-integrated or have public network access disabled.",
-        "Set network={'delegated_subnet_resource_id': subnet.id, 'private_dns_zone_arm_"
-        "resource_id': zone.id} or public_network_access='Disabled'."),
-        [POSTGRES], _check_pg_public),
-    resource_policy(_meta(
-        "azure-postgres-backup-retention", "databases", MEDIUM, MANDATORY,
-        "PostgreSQL backups are kept at least minRetentionDays (7) in prod.",
-        "Set backup={'backup_retention_days': 7} or more."), [POSTGRES], _check_pg_backups,
-        {"minRetentionDays": {"type": "integer", "minimum": 1, "default": 7,
-                              "description": "Least backup retention in prod, in days."},
-         **ENV_SCHEMA}),
-    stack_policy(_meta(
-        "azure-postgres-deletion-lock-prod", "databases", MEDIUM, MANDATORY,
-        "Prod PostgreSQL servers are protected by a CanNotDelete management lock.",
-        "Add a ManagementLockAtResourceLevel(level='CanNotDelete') on the server, or one on its "
-        "resource group."), _check_pg_deletion, ENV_SCHEMA),
-    resource_policy(_meta(
-        "azure-servicebus-dead-lettering", "queues", MEDIUM, MANDATORY,
-        "Service Bus queues dead-letter expired messages.",
-        "Set dead_lettering_on_message_expiration=True (max_delivery_count bounds retries)."),
-        [SB_QUEUE], _check_dead_lettering),
-    resource_policy(_meta(
-        "azure-servicebus-min-tls-1-2", "queues", MEDIUM, MANDATORY,
-        "Service Bus namespaces require TLS 1.2 (data is always encrypted at rest).",
-        "Set minimum_tls_version='1.2'."), [SB_NAMESPACE], _check_sb_tls),
-    resource_policy(_meta(
-        "azure-app-gateway-https-listener", "load-balancers", HIGH, MANDATORY,
-        "Application Gateways have an HTTPS listener.",
-        "Add an http_listener with protocol 'Https' and an ssl_certificate."),
-        [APP_GATEWAY], _check_gateway_https),
-    resource_policy(_meta(
-        "azure-app-gateway-http-redirects-to-https", "load-balancers", HIGH, MANDATORY,
-        "Application Gateway HTTP listeners only redirect to HTTPS.",
-        "Route each Http listener with a request_routing_rule whose redirect_configuration "
-        "targets the Https listener."), [APP_GATEWAY], _check_gateway_redirect),
-    resource_policy(_meta(
-        "azure-app-gateway-modern-tls-policy", "load-balancers", MEDIUM, MANDATORY,
-        "Application Gateways use a TLS 1.2+ SSL policy.",
-        "Set ssl_policy={'policy_type': 'Predefined', 'policy_name': "
-        "'AppGwSslPolicy20220101'}."), [APP_GATEWAY], _check_gateway_tls,
-        {"allowedPolicies": {"type": "array", "items": {"type": "string"},
-                             "default": MODERN_PREDEFINED,
-                             "description": "Predefined SSL policies allowed."}}),
-    resource_policy(_meta(
-        "azure-authorization-no-subscription-owner", "identity", CRITICAL, MANDATORY,
-        "No Owner or Contributor role assignment at subscription scope.",
-        "Assign a narrower built-in role at resource-group or resource scope."),
-        [ROLE_ASSIGNMENT], _check_subscription_roles),
-    resource_policy(_meta(
-        "azure-storage-shared-key-disabled", "identity", MEDIUM, ADVISORY,
-        "Storage accounts disable shared-key (long-lived access key) authorization.",
-        "Set allow_shared_key_access=False and grant the managed identity a data role."),
-        [STORAGE_ACCOUNT], _check_shared_key),
-    resource_policy(_meta(
-        "azure-resource-required-tags", "governance", MEDIUM, MANDATORY,
-        "Taggable resources carry the tags project, env (dev|prod), owner and cost-center.",
-        "Pass tags={'project': ..., 'env': 'dev'|'prod', 'owner': ..., 'cost-center': ...}."),
-        TAGGED, required_tags_check("tags", "tags"), REQUIRED_TAGS_SCHEMA),
-    resource_policy(_meta(
-        "azure-compute-vm-size-allowed", "cost", MEDIUM, MANDATORY,
-        "VM and scale set sizes are on the allowed list for the environment.",
-        "Pick an allowed size for the env, or extend allowedSizes in policy config."),
-        (VMSS, VM), _check_vm_size, sizes_schema(DEFAULT_SIZES)),
-    resource_policy(_meta(
-        "azure-monitor-autoscale-max-capped", "cost", MEDIUM, MANDATORY,
-        "Autoscale settings keep capacity.maximum within the environment's cap.",
-        "Lower the profile's capacity maximum, or raise maxSizeCap in policy config."),
-        [AUTOSCALE], _check_autoscale_cap, cap_schema(DEFAULT_CAPS)),
-    resource_policy(_meta(
-        "azure-compute-vmss-zones-prod", "reliability", HIGH, MANDATORY,
-        "Prod scale sets run at least 2 instances across at least 2 zones.",
-        "Set zones=['1', '2', '3'] and sku.capacity >= 2 (and autoscale minimum >= 2)."),
-        [VMSS], _check_vmss_zones, ENV_SCHEMA),
-    resource_policy(_meta(
-        "azure-postgres-high-availability-prod", "reliability", HIGH, MANDATORY,
-        "Prod PostgreSQL servers are zone-redundant (HA standby).",
-        "Set high_availability={'mode': 'ZoneRedundant'}."), [POSTGRES], _check_pg_ha,
-        ENV_SCHEMA),
+    resource_policy(
+        _meta(
+            "azure-storage-https-only",
+            "object-storage",
+            HIGH,
+            MANDATORY,
+            "Storage accounts accept HTTPS traffic only.",
+            "Leave enable_https_traffic_only True.",
+        ),
+        [STORAGE_ACCOUNT],
+        _check_https_only,
+    ),
+    resource_policy(
+        _meta(
+            "azure-storage-min-tls-1-2",
+            "object-storage",
+            HIGH,
+            MANDATORY,
+            "Storage accounts require TLS 1.2 or newer.",
+            "Set minimum_tls_version='TLS1_2'.",
+        ),
+        [STORAGE_ACCOUNT],
+        _check_min_tls,
+    ),
+    resource_policy(
+        _meta(
+            "azure-storage-no-public-blob-access",
+            "object-storage",
+            CRITICAL,
+            MANDATORY,
+            "Storage accounts disallow public blob access and no container is public.",
+            "Set allow_blob_public_access=False on the account and public_access='None' on "
+            "containers.",
+        ),
+        (STORAGE_ACCOUNT, BLOB_CONTAINER),
+        _check_public_blobs,
+    ),
+    stack_policy(
+        _meta(
+            "azure-storage-blob-versioning",
+            "object-storage",
+            MEDIUM,
+            MANDATORY,
+            "Every storage account has blob versioning and soft delete enabled.",
+            "Add azure_native.storage.BlobServiceProperties(account_name=account.name, "
+            "is_versioning_enabled=True, delete_retention_policy={'enabled': True, 'days': 7}).",
+        ),
+        _check_versioning,
+    ),
+    stack_policy(
+        _meta(
+            "azure-storage-lifecycle-configured",
+            "object-storage",
+            LOW,
+            ADVISORY,
+            "Every storage account has a lifecycle management policy.",
+            "Add azure_native.storage.ManagementPolicy(account_name=account.name, policy=...).",
+        ),
+        _check_lifecycle,
+    ),
+    resource_policy(
+        _meta(
+            "azure-network-nsg-no-public-admin-ingress",
+            "network",
+            CRITICAL,
+            MANDATORY,
+            "No NSG rule allows SSH, RDP or all ports inbound from the internet.",
+            "Restrict source_address_prefix to a VPN or Bastion subnet; use Azure Bastion.",
+        ),
+        (NSG, SECURITY_RULE),
+        _check_nsg,
+    ),
+    resource_policy(
+        _meta(
+            "azure-compute-no-public-ip",
+            "network",
+            HIGH,
+            MANDATORY,
+            "Scale set instances and NICs have no public IP.",
+            "Remove public_ip_address_configuration / public_ip_address; front the tier with "
+            "Application Gateway and reach the internet through a NAT gateway.",
+        ),
+        (VMSS, NIC),
+        _check_no_public_ip,
+    ),
+    stack_policy(
+        _meta(
+            "azure-network-flow-logs",
+            "network",
+            MEDIUM,
+            ADVISORY,
+            "Every virtual network has a flow log (Network Watcher).",
+            "Add azure_native.network.FlowLog(target_resource_id=vnet.id, storage_id=..., "
+            "enabled=True).",
+        ),
+        _check_flow_logs,
+    ),
+    stack_policy(
+        _meta(
+            "azure-network-app-gateway-logging",
+            "network",
+            LOW,
+            ADVISORY,
+            "Every Application Gateway sends its access logs to a diagnostic setting.",
+            "Add azure_native.monitor.DiagnosticSetting(resource_uri=gateway.id, logs=[...]).",
+        ),
+        _check_gateway_logging,
+    ),
+    resource_policy(
+        _meta(
+            "azure-compute-managed-identity",
+            "compute",
+            HIGH,
+            MANDATORY,
+            "Scale sets and VMs use a managed identity (no secrets on hosts).",
+            "Set identity={'type': 'SystemAssigned'} (or UserAssigned).",
+        ),
+        (VMSS, VM),
+        _check_identity,
+    ),
+    resource_policy(
+        _meta(
+            "azure-compute-no-password-auth",
+            "compute",
+            CRITICAL,
+            MANDATORY,
+            "Linux hosts disable password login and set no admin password.",
+            "Set linux_configuration={'disable_password_authentication': True, 'ssh': {...}} "
+            "and remove admin_password.",
+        ),
+        (VMSS, VM),
+        _check_password_auth,
+    ),
+    resource_policy(
+        _meta(
+            "azure-compute-encryption-at-host",
+            "compute",
+            MEDIUM,
+            ADVISORY,
+            "Scale sets and VMs encrypt at host (temp disks and disk caches too).",
+            "Set security_profile={'encryption_at_host': True} (register the "
+            "EncryptionAtHost feature once per subscription).",
+        ),
+        (VMSS, VM),
+        _check_encryption_at_host,
+    ),
+    resource_policy(
+        _meta(
+            "azure-postgres-no-public-access",
+            "databases",
+            CRITICAL,
+            MANDATORY,
+            "PostgreSQL servers are VNet-integrated or have public network access disabled.",
+            "Set network={'delegated_subnet_resource_id': subnet.id, 'private_dns_zone_arm_"
+            "resource_id': zone.id} or public_network_access='Disabled'.",
+        ),
+        [POSTGRES],
+        _check_pg_public,
+    ),
+    resource_policy(
+        _meta(
+            "azure-postgres-backup-retention",
+            "databases",
+            MEDIUM,
+            MANDATORY,
+            "PostgreSQL backups are kept at least minRetentionDays (7) in prod.",
+            "Set backup={'backup_retention_days': 7} or more.",
+        ),
+        [POSTGRES],
+        _check_pg_backups,
+        {
+            "minRetentionDays": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 7,
+                "description": "Least backup retention in prod, in days.",
+            },
+            **ENV_SCHEMA,
+        },
+    ),
+    stack_policy(
+        _meta(
+            "azure-postgres-deletion-lock-prod",
+            "databases",
+            MEDIUM,
+            MANDATORY,
+            "Prod PostgreSQL servers are protected by a CanNotDelete management lock.",
+            "Add a ManagementLockAtResourceLevel(level='CanNotDelete') on the server, "
+            "or one on its resource group.",
+        ),
+        _check_pg_deletion,
+        ENV_SCHEMA,
+    ),
+    resource_policy(
+        _meta(
+            "azure-servicebus-dead-lettering",
+            "queues",
+            MEDIUM,
+            MANDATORY,
+            "Service Bus queues dead-letter expired messages.",
+            "Set dead_lettering_on_message_expiration=True (max_delivery_count bounds retries).",
+        ),
+        [SB_QUEUE],
+        _check_dead_lettering,
+    ),
+    resource_policy(
+        _meta(
+            "azure-servicebus-min-tls-1-2",
+            "queues",
+            MEDIUM,
+            MANDATORY,
+            "Service Bus namespaces require TLS 1.2 (data is always encrypted at rest).",
+            "Set minimum_tls_version='1.2'.",
+        ),
+        [SB_NAMESPACE],
+        _check_sb_tls,
+    ),
+    resource_policy(
+        _meta(
+            "azure-app-gateway-https-listener",
+            "load-balancers",
+            HIGH,
+            MANDATORY,
+            "Application Gateways have an HTTPS listener.",
+            "Add an http_listener with protocol 'Https' and an ssl_certificate.",
+        ),
+        [APP_GATEWAY],
+        _check_gateway_https,
+    ),
+    resource_policy(
+        _meta(
+            "azure-app-gateway-http-redirects-to-https",
+            "load-balancers",
+            HIGH,
+            MANDATORY,
+            "Application Gateway HTTP listeners only redirect to HTTPS.",
+            "Route each Http listener with a request_routing_rule whose redirect_configuration "
+            "targets the Https listener.",
+        ),
+        [APP_GATEWAY],
+        _check_gateway_redirect,
+    ),
+    resource_policy(
+        _meta(
+            "azure-app-gateway-modern-tls-policy",
+            "load-balancers",
+            MEDIUM,
+            MANDATORY,
+            "Application Gateways use a TLS 1.2+ SSL policy.",
+            "Set ssl_policy={'policy_type': 'Predefined', 'policy_name': "
+            "'AppGwSslPolicy20220101'}.",
+        ),
+        [APP_GATEWAY],
+        _check_gateway_tls,
+        {
+            "allowedPolicies": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": MODERN_PREDEFINED,
+                "description": "Predefined SSL policies allowed.",
+            }
+        },
+    ),
+    resource_policy(
+        _meta(
+            "azure-authorization-no-subscription-owner",
+            "identity",
+            CRITICAL,
+            MANDATORY,
+            "No Owner or Contributor role assignment at subscription scope.",
+            "Assign a narrower built-in role at resource-group or resource scope.",
+        ),
+        [ROLE_ASSIGNMENT],
+        _check_subscription_roles,
+    ),
+    resource_policy(
+        _meta(
+            "azure-storage-shared-key-disabled",
+            "identity",
+            MEDIUM,
+            ADVISORY,
+            "Storage accounts disable shared-key (long-lived access key) authorization.",
+            "Set allow_shared_key_access=False and grant the managed identity a data role.",
+        ),
+        [STORAGE_ACCOUNT],
+        _check_shared_key,
+    ),
+    resource_policy(
+        _meta(
+            "azure-resource-required-tags",
+            "governance",
+            MEDIUM,
+            MANDATORY,
+            "Taggable resources carry the tags project, env (dev|prod), owner and cost-center.",
+            "Pass tags={'project': ..., 'env': 'dev'|'prod', 'owner': ..., 'cost-center': ...}.",
+        ),
+        TAGGED,
+        required_tags_check("tags", "tags"),
+        REQUIRED_TAGS_SCHEMA,
+    ),
+    resource_policy(
+        _meta(
+            "azure-compute-vm-size-allowed",
+            "cost",
+            MEDIUM,
+            MANDATORY,
+            "VM and scale set sizes are on the allowed list for the environment.",
+            "Pick an allowed size for the env, or extend allowedSizes in policy config.",
+        ),
+        (VMSS, VM),
+        _check_vm_size,
+        sizes_schema(DEFAULT_SIZES),
+    ),
+    resource_policy(
+        _meta(
+            "azure-monitor-autoscale-max-capped",
+            "cost",
+            MEDIUM,
+            MANDATORY,
+            "Autoscale settings keep capacity.maximum within the environment's cap.",
+            "Lower the profile's capacity maximum, or raise maxSizeCap in policy config.",
+        ),
+        [AUTOSCALE],
+        _check_autoscale_cap,
+        cap_schema(DEFAULT_CAPS),
+    ),
+    resource_policy(
+        _meta(
+            "azure-compute-vmss-zones-prod",
+            "reliability",
+            HIGH,
+            MANDATORY,
+            "Prod scale sets run at least 2 instances across at least 2 zones.",
+            "Set zones=['1', '2', '3'] and sku.capacity >= 2 (and autoscale minimum >= 2).",
+        ),
+        [VMSS],
+        _check_vmss_zones,
+        ENV_SCHEMA,
+    ),
+    resource_policy(
+        _meta(
+            "azure-postgres-high-availability-prod",
+            "reliability",
+            HIGH,
+            MANDATORY,
+            "Prod PostgreSQL servers are zone-redundant (HA standby).",
+            "Set high_availability={'mode': 'ZoneRedundant'}.",
+        ),
+        [POSTGRES],
+        _check_pg_ha,
+        ENV_SCHEMA,
+    ),
 ]

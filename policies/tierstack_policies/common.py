@@ -217,9 +217,7 @@ class Meta:
 
 
 ResourceCheck = Callable[[Mapping[str, Any], Mapping[str, Any], str], Iterable[str]]
-StackCheck = Callable[
-    [list[PolicyResource], Mapping[str, Any]], Iterable[tuple[str, str | None]]
-]
+StackCheck = Callable[[list[PolicyResource], Mapping[str, Any]], Iterable[tuple[str, str | None]]]
 
 
 def _schema(properties: dict[str, dict[str, Any]] | None) -> PolicyConfigSchema | None:
@@ -238,8 +236,9 @@ def resource_policy(
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if args.resource_type not in wanted:
             return
-        for message in check(args.props, _config_with_defaults(args.get_config(), config),
-                             args.resource_type):
+        for message in check(
+            args.props, _config_with_defaults(args.get_config(), config), args.resource_type
+        ):
             report_violation(f"{args.name}: {message}", None)
 
     return ResourceValidationPolicy(
@@ -260,8 +259,9 @@ def stack_policy(
     """A policy over the whole stack; `check(resources, config)` yields (message, urn)."""
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        for message, urn in check(list(args.resources),
-                                  _config_with_defaults(args.get_config(), config)):
+        for message, urn in check(
+            list(args.resources), _config_with_defaults(args.get_config(), config)
+        ):
             report_violation(message, urn)
 
     return StackValidationPolicy(
@@ -324,8 +324,9 @@ def sizes_schema(defaults: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
     return {
         "allowedSizes": {
             "type": "object",
-            "properties": {env: {"type": "array", "items": {"type": "string"}}
-                           for env in ENVIRONMENTS},
+            "properties": {
+                env: {"type": "array", "items": {"type": "string"}} for env in ENVIRONMENTS
+            },
             "additionalProperties": False,
             "default": defaults,
             "description": "Allowed instance sizes per environment.",

@@ -19,8 +19,9 @@ def tags(env: str = "prod") -> dict[str, str]:
     return {"project": "tierstack", "env": env, "owner": "platform", "cost-center": "cc-42"}
 
 
-def run(program: Callable[[], None], *, config: Path | None = None,
-        stack: str = "test") -> list[PolicyResult]:
+def run(
+    program: Callable[[], None], *, config: Path | None = None, stack: str = "test"
+) -> list[PolicyResult]:
     records = record_resources(program, stack=stack)
     return evaluate(records, stack=stack, project="test", pack_dir=PACK, config_file=config)
 

@@ -13,31 +13,75 @@ from tierstack.records import UNKNOWN
 
 IDS = [item["policy"] for item in describe(PACK) if item["tags"][0] == "aws"]
 T = tags("prod")
-TLS_ONLY = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-    "Resource": ["arn:aws:s3:::docs", "arn:aws:s3:::docs/*"],
-    "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
-LEAST_PRIVILEGE = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::docs/*"}]})
-WILDCARD = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Action": "*", "Resource": "*"}]})
-REDIRECT = [{"type": "redirect",
-             "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}]
+TLS_ONLY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::docs", "arn:aws:s3:::docs/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+)
+LEAST_PRIVILEGE = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::docs/*"}
+        ],
+    }
+)
+WILDCARD = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
+REDIRECT = [
+    {
+        "type": "redirect",
+        "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"},
+    }
+]
 
 
-def bucket_with(name: str = "docs", *, versioning: str = "Enabled", policy: str = TLS_ONLY,
-                block_policy: bool = True, **bucket_args) -> aws.s3.Bucket:
+def bucket_with(
+    name: str = "docs",
+    *,
+    versioning: str = "Enabled",
+    policy: str = TLS_ONLY,
+    block_policy: bool = True,
+    **bucket_args,
+) -> aws.s3.Bucket:
     bucket = aws.s3.Bucket(name, tags=T, **bucket_args)
-    aws.s3.BucketPublicAccessBlock(f"{name}-pab", bucket=bucket.id, block_public_acls=True,
-                                   block_public_policy=block_policy, ignore_public_acls=True,
-                                   restrict_public_buckets=True)
-    aws.s3.BucketServerSideEncryptionConfiguration(f"{name}-sse", bucket=bucket.id, rules=[{
-        "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}}])
-    aws.s3.BucketVersioning(f"{name}-versioning", bucket=bucket.id,
-                            versioning_configuration={"status": versioning})
-    aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=bucket.id, rules=[{
-        "id": "old-versions", "status": "Enabled",
-        "noncurrent_version_expiration": {"noncurrent_days": 30}}])
+    aws.s3.BucketPublicAccessBlock(
+        f"{name}-pab",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=block_policy,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-sse",
+        bucket=bucket.id,
+        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}}],
+    )
+    aws.s3.BucketVersioning(
+        f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": versioning}
+    )
+    aws.s3.BucketLifecycleConfiguration(
+        f"{name}-lifecycle",
+        bucket=bucket.id,
+        rules=[
+            {
+                "id": "old-versions",
+                "status": "Enabled",
+                "noncurrent_version_expiration": {"noncurrent_days": 30},
+            }
+        ],
+    )
     aws.s3.BucketPolicy(f"{name}-tls", bucket=bucket.id, policy=policy)
     return bucket
 
@@ -46,8 +90,9 @@ def launch_template(name: str = "app", **overrides) -> aws.ec2.LaunchTemplate:
     args = {
         "instance_type": "t3.medium",
         "metadata_options": {"http_tokens": "required", "http_endpoint": "enabled"},
-        "block_device_mappings": [{"device_name": "/dev/xvda",
-                                   "ebs": {"encrypted": "true", "volume_size": 20}}],
+        "block_device_mappings": [
+            {"device_name": "/dev/xvda", "ebs": {"encrypted": "true", "volume_size": 20}}
+        ],
         "network_interfaces": [{"associate_public_ip_address": "false"}],
         "tags": T,
     }
@@ -56,33 +101,61 @@ def launch_template(name: str = "app", **overrides) -> aws.ec2.LaunchTemplate:
 
 
 def database(name: str = "db", **overrides) -> aws.rds.Instance:
-    args = {"engine": "postgres", "instance_class": "db.t4g.medium", "allocated_storage": 20,
-            "publicly_accessible": False, "storage_encrypted": True,
-            "backup_retention_period": 7, "deletion_protection": True, "multi_az": True,
-            "tags": T}
+    args = {
+        "engine": "postgres",
+        "instance_class": "db.t4g.medium",
+        "allocated_storage": 20,
+        "publicly_accessible": False,
+        "storage_encrypted": True,
+        "backup_retention_period": 7,
+        "deletion_protection": True,
+        "multi_az": True,
+        "tags": T,
+    }
     args.update(overrides)
     return aws.rds.Instance(name, **args)
 
 
 def asg(name: str = "app", *, env: str = "prod", **overrides) -> aws.autoscaling.Group:
-    args = {"min_size": 2, "max_size": 6, "vpc_zone_identifiers": ["subnet-a", "subnet-b"],
-            "tags": [{"key": key, "value": value, "propagate_at_launch": True}
-                     for key, value in tags(env).items()]}
+    args = {
+        "min_size": 2,
+        "max_size": 6,
+        "vpc_zone_identifiers": ["subnet-a", "subnet-b"],
+        "tags": [
+            {"key": key, "value": value, "propagate_at_launch": True}
+            for key, value in tags(env).items()
+        ],
+    }
     args.update(overrides)
     return aws.autoscaling.Group(name, **args)
 
 
-def load_balancer(https: bool = True, ssl_policy: str | None = None,
-                  http_actions: list | None = None) -> aws.lb.LoadBalancer:
-    balancer = aws.lb.LoadBalancer("web", load_balancer_type="application", tags=T,
-                                   access_logs={"bucket": "logs", "enabled": True})
+def load_balancer(
+    https: bool = True, ssl_policy: str | None = None, http_actions: list | None = None
+) -> aws.lb.LoadBalancer:
+    balancer = aws.lb.LoadBalancer(
+        "web",
+        load_balancer_type="application",
+        tags=T,
+        access_logs={"bucket": "logs", "enabled": True},
+    )
     if https:
-        aws.lb.Listener("https", load_balancer_arn=balancer.arn, protocol="HTTPS", port=443,
-                        certificate_arn="arn:aws:acm:us-east-1:1:certificate/x",
-                        ssl_policy=ssl_policy or "ELBSecurityPolicy-TLS13-1-2-2021-06",
-                        default_actions=[{"type": "forward", "target_group_arn": "arn:tg"}])
-    aws.lb.Listener("http", load_balancer_arn=balancer.arn, protocol="HTTP", port=80,
-                    default_actions=http_actions or REDIRECT)
+        aws.lb.Listener(
+            "https",
+            load_balancer_arn=balancer.arn,
+            protocol="HTTPS",
+            port=443,
+            certificate_arn="arn:aws:acm:us-east-1:1:certificate/x",
+            ssl_policy=ssl_policy or "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            default_actions=[{"type": "forward", "target_group_arn": "arn:tg"}],
+        )
+    aws.lb.Listener(
+        "http",
+        load_balancer_arn=balancer.arn,
+        protocol="HTTP",
+        port=80,
+        default_actions=http_actions or REDIRECT,
+    )
     return balancer
 
 
@@ -90,35 +163,70 @@ def compliant() -> None:
     bucket = bucket_with()
     aws.s3.BucketAcl("docs-acl", bucket=bucket.id, acl="private")
     vpc = aws.ec2.Vpc("main", cidr_block="10.0.0.0/16", tags=T)
-    aws.ec2.FlowLog("main-flow", vpc_id=vpc.id, traffic_type="ALL", log_destination_type="s3",
-                    log_destination="arn:aws:s3:::flow-logs")
-    group = aws.ec2.SecurityGroup("web", vpc_id=vpc.id, tags=T, ingress=[
-        {"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["0.0.0.0/0"]}])
-    aws.ec2.SecurityGroupRule("ssh-from-vpn", type="ingress", protocol="tcp", from_port=22,
-                              to_port=22, cidr_blocks=["10.8.0.0/16"],
-                              security_group_id=group.id)
-    aws.vpc.SecurityGroupIngressRule("https6", security_group_id=group.id, ip_protocol="tcp",
-                                     from_port=443, to_port=443, cidr_ipv6="::/0")
+    aws.ec2.FlowLog(
+        "main-flow",
+        vpc_id=vpc.id,
+        traffic_type="ALL",
+        log_destination_type="s3",
+        log_destination="arn:aws:s3:::flow-logs",
+    )
+    group = aws.ec2.SecurityGroup(
+        "web",
+        vpc_id=vpc.id,
+        tags=T,
+        ingress=[
+            {"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["0.0.0.0/0"]}
+        ],
+    )
+    aws.ec2.SecurityGroupRule(
+        "ssh-from-vpn",
+        type="ingress",
+        protocol="tcp",
+        from_port=22,
+        to_port=22,
+        cidr_blocks=["10.8.0.0/16"],
+        security_group_id=group.id,
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        "https6",
+        security_group_id=group.id,
+        ip_protocol="tcp",
+        from_port=443,
+        to_port=443,
+        cidr_ipv6="::/0",
+    )
     load_balancer()
     template = launch_template()
     asg(launch_template={"id": template.id})
-    aws.ec2.Instance("ops", ami="ami-123", instance_type="t3.medium",
-                     metadata_options={"http_tokens": "required"},
-                     root_block_device={"encrypted": True}, associate_public_ip_address=False,
-                     tags=T)
+    aws.ec2.Instance(
+        "ops",
+        ami="ami-123",
+        instance_type="t3.medium",
+        metadata_options={"http_tokens": "required"},
+        root_block_device={"encrypted": True},
+        associate_public_ip_address=False,
+        tags=T,
+    )
     aws.ebs.Volume("data", availability_zone="us-east-1a", size=10, encrypted=True, tags=T)
     database()
-    aws.dynamodb.Table("status", hash_key="id", attributes=[{"name": "id", "type": "S"}],
-                       billing_mode="PAY_PER_REQUEST", point_in_time_recovery={"enabled": True},
-                       tags=T)
+    aws.dynamodb.Table(
+        "status",
+        hash_key="id",
+        attributes=[{"name": "id", "type": "S"}],
+        billing_mode="PAY_PER_REQUEST",
+        point_in_time_recovery={"enabled": True},
+        tags=T,
+    )
     dead_letter = aws.sqs.Queue("jobs-dlq", tags=T)
     redrive = dead_letter.arn.apply(
-        lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5}))
+        lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5})
+    )
     aws.sqs.Queue("jobs", tags=T, sqs_managed_sse_enabled=True, redrive_policy=redrive)
     aws.iam.Policy("app", policy=LEAST_PRIVILEGE, tags=T)
     role = aws.iam.Role("app", assume_role_policy=json.dumps({"Version": "2012-10-17"}), tags=T)
-    aws.iam.RolePolicyAttachment("app-ssm", role=role.name,
-                                 policy_arn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
+    aws.iam.RolePolicyAttachment(
+        "app-ssm", role=role.name, policy_arn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -136,73 +244,160 @@ def test_compliant_program_passes_every_aws_policy(compliant_results):
 
 
 def _public_sg():
-    aws.ec2.SecurityGroup("open", tags=T, ingress=[
-        {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["0.0.0.0/0"]}])
+    aws.ec2.SecurityGroup(
+        "open",
+        tags=T,
+        ingress=[{"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["0.0.0.0/0"]}],
+    )
 
 
 VIOLATIONS = [
-    Violation("aws-s3-bucket-public-access-blocked", lambda: aws.s3.Bucket("bare", tags=T),
-              "bare", "no-block"),
-    Violation("aws-s3-bucket-public-access-blocked",
-              lambda: bucket_with("half", block_policy=False), "half", "flag-false"),
-    Violation("aws-s3-bucket-no-public-acl",
-              lambda: bucket_with("site", acl="public-read"), "site"),
+    Violation(
+        "aws-s3-bucket-public-access-blocked",
+        lambda: aws.s3.Bucket("bare", tags=T),
+        "bare",
+        "no-block",
+    ),
+    Violation(
+        "aws-s3-bucket-public-access-blocked",
+        lambda: bucket_with("half", block_policy=False),
+        "half",
+        "flag-false",
+    ),
+    Violation(
+        "aws-s3-bucket-no-public-acl", lambda: bucket_with("site", acl="public-read"), "site"
+    ),
     Violation("aws-s3-bucket-encrypted", lambda: aws.s3.Bucket("bare", tags=T), "bare"),
-    Violation("aws-s3-bucket-versioning-enabled",
-              lambda: bucket_with("paused", versioning="Suspended"), "paused"),
-    Violation("aws-s3-bucket-lifecycle-configured", lambda: aws.s3.Bucket("bare", tags=T),
-              "bare"),
-    Violation("aws-s3-bucket-tls-only",
-              lambda: bucket_with("plain", policy=LEAST_PRIVILEGE), "plain"),
+    Violation(
+        "aws-s3-bucket-versioning-enabled",
+        lambda: bucket_with("paused", versioning="Suspended"),
+        "paused",
+    ),
+    Violation("aws-s3-bucket-lifecycle-configured", lambda: aws.s3.Bucket("bare", tags=T), "bare"),
+    Violation(
+        "aws-s3-bucket-tls-only", lambda: bucket_with("plain", policy=LEAST_PRIVILEGE), "plain"
+    ),
     Violation("aws-ec2-no-public-admin-ingress", _public_sg, "open", "ssh-inline"),
-    Violation("aws-ec2-no-public-admin-ingress", lambda: aws.vpc.SecurityGroupIngressRule(
-        "rdp", security_group_id="sg-1", ip_protocol="tcp", from_port=3389, to_port=3389,
-        cidr_ipv6="::/0"), "rdp", "rdp-ipv6"),
-    Violation("aws-ec2-no-public-admin-ingress", lambda: aws.ec2.SecurityGroupRule(
-        "all", type="ingress", protocol="-1", from_port=0, to_port=0,
-        cidr_blocks=["0.0.0.0/0"], security_group_id="sg-1"), "all", "all-ports"),
-    Violation("aws-ec2-app-instance-no-public-ip", lambda: launch_template(
-        network_interfaces=[{"associate_public_ip_address": "true"}]), "app"),
-    Violation("aws-vpc-flow-logs-enabled",
-              lambda: aws.ec2.Vpc("quiet", cidr_block="10.0.0.0/16", tags=T), "quiet"),
+    Violation(
+        "aws-ec2-no-public-admin-ingress",
+        lambda: aws.vpc.SecurityGroupIngressRule(
+            "rdp",
+            security_group_id="sg-1",
+            ip_protocol="tcp",
+            from_port=3389,
+            to_port=3389,
+            cidr_ipv6="::/0",
+        ),
+        "rdp",
+        "rdp-ipv6",
+    ),
+    Violation(
+        "aws-ec2-no-public-admin-ingress",
+        lambda: aws.ec2.SecurityGroupRule(
+            "all",
+            type="ingress",
+            protocol="-1",
+            from_port=0,
+            to_port=0,
+            cidr_blocks=["0.0.0.0/0"],
+            security_group_id="sg-1",
+        ),
+        "all",
+        "all-ports",
+    ),
+    Violation(
+        "aws-ec2-app-instance-no-public-ip",
+        lambda: launch_template(network_interfaces=[{"associate_public_ip_address": "true"}]),
+        "app",
+    ),
+    Violation(
+        "aws-vpc-flow-logs-enabled",
+        lambda: aws.ec2.Vpc("quiet", cidr_block="10.0.0.0/16", tags=T),
+        "quiet",
+    ),
     Violation("aws-lb-access-logs-enabled", lambda: aws.lb.LoadBalancer("dark", tags=T), "dark"),
-    Violation("aws-ec2-imdsv2-required",
-              lambda: launch_template(metadata_options={"http_tokens": "optional"}), "app"),
-    Violation("aws-ec2-disk-encrypted", lambda: launch_template(block_device_mappings=[
-        {"device_name": "/dev/xvda", "ebs": {"encrypted": "false"}}]), "app", "template"),
-    Violation("aws-ec2-disk-encrypted", lambda: aws.ebs.Volume(
-        "raw", availability_zone="us-east-1a", size=10, tags=T), "raw", "volume"),
+    Violation(
+        "aws-ec2-imdsv2-required",
+        lambda: launch_template(metadata_options={"http_tokens": "optional"}),
+        "app",
+    ),
+    Violation(
+        "aws-ec2-disk-encrypted",
+        lambda: launch_template(
+            block_device_mappings=[{"device_name": "/dev/xvda", "ebs": {"encrypted": "false"}}]
+        ),
+        "app",
+        "template",
+    ),
+    Violation(
+        "aws-ec2-disk-encrypted",
+        lambda: aws.ebs.Volume("raw", availability_zone="us-east-1a", size=10, tags=T),
+        "raw",
+        "volume",
+    ),
     Violation("aws-rds-not-public", lambda: database(publicly_accessible=True), "db"),
     Violation("aws-rds-storage-encrypted", lambda: database(storage_encrypted=False), "db"),
     Violation("aws-rds-backup-retention", lambda: database(backup_retention_period=3), "db"),
     Violation("aws-rds-deletion-protection", lambda: database(deletion_protection=False), "db"),
-    Violation("aws-dynamodb-pitr-enabled", lambda: aws.dynamodb.Table(
-        "status", hash_key="id", attributes=[{"name": "id", "type": "S"}], tags=T), "status"),
-    Violation("aws-sqs-dead-letter-configured", lambda: aws.sqs.Queue("lonely", tags=T),
-              "lonely"),
-    Violation("aws-sqs-encrypted",
-              lambda: aws.sqs.Queue("clear", tags=T, sqs_managed_sse_enabled=False), "clear"),
+    Violation(
+        "aws-dynamodb-pitr-enabled",
+        lambda: aws.dynamodb.Table(
+            "status", hash_key="id", attributes=[{"name": "id", "type": "S"}], tags=T
+        ),
+        "status",
+    ),
+    Violation("aws-sqs-dead-letter-configured", lambda: aws.sqs.Queue("lonely", tags=T), "lonely"),
+    Violation(
+        "aws-sqs-encrypted",
+        lambda: aws.sqs.Queue("clear", tags=T, sqs_managed_sse_enabled=False),
+        "clear",
+    ),
     Violation("aws-lb-https-listener", lambda: load_balancer(https=False), "web"),
-    Violation("aws-lb-http-redirects-to-https", lambda: load_balancer(http_actions=[
-        {"type": "forward", "target_group_arn": "arn:tg"}]), "http"),
-    Violation("aws-lb-modern-tls-policy",
-              lambda: load_balancer(ssl_policy="ELBSecurityPolicy-2016-08"), "https"),
-    Violation("aws-iam-no-wildcard-admin", lambda: aws.iam.Policy("admin", policy=WILDCARD),
-              "admin", "document"),
-    Violation("aws-iam-no-wildcard-admin", lambda: aws.iam.RolePolicyAttachment(
-        "admin", role="app", policy_arn="arn:aws:iam::aws:policy/AdministratorAccess"),
-        "admin", "attachment"),
+    Violation(
+        "aws-lb-http-redirects-to-https",
+        lambda: load_balancer(http_actions=[{"type": "forward", "target_group_arn": "arn:tg"}]),
+        "http",
+    ),
+    Violation(
+        "aws-lb-modern-tls-policy",
+        lambda: load_balancer(ssl_policy="ELBSecurityPolicy-2016-08"),
+        "https",
+    ),
+    Violation(
+        "aws-iam-no-wildcard-admin",
+        lambda: aws.iam.Policy("admin", policy=WILDCARD),
+        "admin",
+        "document",
+    ),
+    Violation(
+        "aws-iam-no-wildcard-admin",
+        lambda: aws.iam.RolePolicyAttachment(
+            "admin", role="app", policy_arn="arn:aws:iam::aws:policy/AdministratorAccess"
+        ),
+        "admin",
+        "attachment",
+    ),
     Violation("aws-iam-no-access-keys", lambda: aws.iam.AccessKey("ci", user="ci"), "ci"),
-    Violation("aws-resource-required-tags", lambda: aws.sqs.Queue(
-        "untagged", tags={"project": "tierstack", "env": "prod"}), "untagged", "missing"),
-    Violation("aws-resource-required-tags", lambda: aws.s3.Bucket("nothing"), "nothing",
-              "no-tags"),
-    Violation("aws-ec2-instance-type-allowed",
-              lambda: launch_template(instance_type="p4d.24xlarge"), "app"),
+    Violation(
+        "aws-resource-required-tags",
+        lambda: aws.sqs.Queue("untagged", tags={"project": "tierstack", "env": "prod"}),
+        "untagged",
+        "missing",
+    ),
+    Violation("aws-resource-required-tags", lambda: aws.s3.Bucket("nothing"), "nothing", "no-tags"),
+    Violation(
+        "aws-ec2-instance-type-allowed",
+        lambda: launch_template(instance_type="p4d.24xlarge"),
+        "app",
+    ),
     Violation("aws-autoscaling-max-size-capped", lambda: asg(max_size=50), "app"),
     Violation("aws-autoscaling-multi-az-prod", lambda: asg(min_size=1), "app", "one-instance"),
-    Violation("aws-autoscaling-multi-az-prod",
-              lambda: asg(vpc_zone_identifiers=["subnet-a"]), "app", "one-zone"),
+    Violation(
+        "aws-autoscaling-multi-az-prod",
+        lambda: asg(vpc_zone_identifiers=["subnet-a"]),
+        "app",
+        "one-zone",
+    ),
     Violation("aws-rds-multi-az-prod", lambda: database(multi_az=False), "db"),
 ]
 
@@ -218,22 +413,34 @@ def test_every_aws_policy_has_a_violation_case():
 
 def test_dev_environment_relaxes_prod_only_rules():
     def dev_database():
-        database(tags=tags("dev"), multi_az=False, deletion_protection=False,
-                 backup_retention_period=1, instance_class="db.t4g.micro")
+        database(
+            tags=tags("dev"),
+            multi_az=False,
+            deletion_protection=False,
+            backup_retention_period=1,
+            instance_class="db.t4g.micro",
+        )
         asg(env="dev", min_size=1, vpc_zone_identifiers=["subnet-a"])
 
     results = run(dev_database)
-    for policy_id in ("aws-rds-multi-az-prod", "aws-rds-deletion-protection",
-                      "aws-rds-backup-retention", "aws-autoscaling-multi-az-prod"):
+    for policy_id in (
+        "aws-rds-multi-az-prod",
+        "aws-rds-deletion-protection",
+        "aws-rds-backup-retention",
+        "aws-autoscaling-multi-az-prod",
+    ):
         assert fired(results, policy_id) == []
 
 
 def test_unknown_values_do_not_fire():
     """A public-IP flag computed from another resource's output is unknown at preview."""
+
     def program():
         source = aws.s3.Bucket("flag", tags=T)
-        launch_template(network_interfaces=[{"associate_public_ip_address": source.arn}],
-                        metadata_options={"http_tokens": source.arn})
+        launch_template(
+            network_interfaces=[{"associate_public_ip_address": source.arn}],
+            metadata_options={"http_tokens": source.arn},
+        )
 
     records = record_resources(program)
     template = next(r for r in records if r["name"] == "app")

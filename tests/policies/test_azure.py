@@ -13,45 +13,77 @@ SUB = "/subscriptions/00000000-0000-0000-0000-000000000000"
 GATEWAY_ID = f"{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/applicationGateways/web"
 
 
-def account(name: str = "docs", *, versioning: bool = True, lifecycle: bool = True,
-            **overrides) -> azure.storage.StorageAccount:
-    args = {"resource_group_name": RG, "kind": "StorageV2", "sku": {"name": "Standard_ZRS"},
-            "enable_https_traffic_only": True, "minimum_tls_version": "TLS1_2",
-            "allow_blob_public_access": False, "allow_shared_key_access": False, "tags": T}
+def account(
+    name: str = "docs", *, versioning: bool = True, lifecycle: bool = True, **overrides
+) -> azure.storage.StorageAccount:
+    args = {
+        "resource_group_name": RG,
+        "kind": "StorageV2",
+        "sku": {"name": "Standard_ZRS"},
+        "enable_https_traffic_only": True,
+        "minimum_tls_version": "TLS1_2",
+        "allow_blob_public_access": False,
+        "allow_shared_key_access": False,
+        "tags": T,
+    }
     args.update(overrides)
     storage = azure.storage.StorageAccount(name, **args)
     azure.storage.BlobServiceProperties(
-        f"{name}-blob", account_name=storage.name, resource_group_name=RG,
-        is_versioning_enabled=versioning, delete_retention_policy={"enabled": True, "days": 7})
+        f"{name}-blob",
+        account_name=storage.name,
+        resource_group_name=RG,
+        is_versioning_enabled=versioning,
+        delete_retention_policy={"enabled": True, "days": 7},
+    )
     if lifecycle:
-        azure.storage.ManagementPolicy(f"{name}-lifecycle", account_name=storage.name,
-                                       resource_group_name=RG, policy={"rules": []})
+        azure.storage.ManagementPolicy(
+            f"{name}-lifecycle",
+            account_name=storage.name,
+            resource_group_name=RG,
+            policy={"rules": []},
+        )
     return storage
 
 
 def _hierarchical_account(*, soft_delete: bool) -> None:
     """ADLS Gen2: Azure refuses versioning here, so soft delete is what the policy asks for."""
     storage = azure.storage.StorageAccount(
-        "lake", resource_group_name=RG, kind="StorageV2", sku={"name": "Standard_ZRS"},
-        is_hns_enabled=True, enable_https_traffic_only=True, minimum_tls_version="TLS1_2",
-        allow_blob_public_access=False, allow_shared_key_access=False, tags=T)
+        "lake",
+        resource_group_name=RG,
+        kind="StorageV2",
+        sku={"name": "Standard_ZRS"},
+        is_hns_enabled=True,
+        enable_https_traffic_only=True,
+        minimum_tls_version="TLS1_2",
+        allow_blob_public_access=False,
+        allow_shared_key_access=False,
+        tags=T,
+    )
     azure.storage.BlobServiceProperties(
-        "lake-blob", account_name=storage.name, resource_group_name=RG,
-        delete_retention_policy={"enabled": soft_delete, "days": 7})
+        "lake-blob",
+        account_name=storage.name,
+        resource_group_name=RG,
+        delete_retention_policy={"enabled": soft_delete, "days": 7},
+    )
 
 
 def test_hierarchical_account_with_soft_delete_needs_no_versioning():
-    assert not fired(run(lambda: _hierarchical_account(soft_delete=True)),
-                     "azure-storage-blob-versioning")
+    assert not fired(
+        run(lambda: _hierarchical_account(soft_delete=True)), "azure-storage-blob-versioning"
+    )
 
 
 def test_cosmos_and_iot_hub_need_governance_tags():
     def untagged() -> None:
         azure.cosmosdb.DatabaseAccount(
-            "kv", resource_group_name=RG, database_account_offer_type="Standard",
-            locations=[{"location_name": "westeurope"}])
-        azure.iothub.IotHubResource("hub", resource_group_name=RG,
-                                    sku={"name": "S1", "capacity": 1})
+            "kv",
+            resource_group_name=RG,
+            database_account_offer_type="Standard",
+            locations=[{"location_name": "westeurope"}],
+        )
+        azure.iothub.IotHubResource(
+            "hub", resource_group_name=RG, sku={"name": "S1", "capacity": 1}
+        )
 
     hits = fired(run(untagged), "azure-resource-required-tags")
     assert {hit["resource"].rsplit("::", 1)[1] for hit in hits} == {"kv", "hub"}
@@ -59,16 +91,27 @@ def test_cosmos_and_iot_hub_need_governance_tags():
 
 def scale_set(name: str = "app", *, env: str = "prod", **overrides):
     args = {
-        "resource_group_name": RG, "tags": tags(env), "zones": ["1", "2", "3"],
+        "resource_group_name": RG,
+        "tags": tags(env),
+        "zones": ["1", "2", "3"],
         "sku": {"name": "Standard_D2s_v5", "capacity": 2},
         "identity": {"type": "SystemAssigned"},
         "virtual_machine_profile": {
-            "os_profile": {"computer_name_prefix": "app", "admin_username": "ops",
-                           "linux_configuration": {"disable_password_authentication": True}},
+            "os_profile": {
+                "computer_name_prefix": "app",
+                "admin_username": "ops",
+                "linux_configuration": {"disable_password_authentication": True},
+            },
             "security_profile": {"encryption_at_host": True},
-            "network_profile": {"network_interface_configurations": [{
-                "name": "nic", "primary": True,
-                "ip_configurations": [{"name": "ip", "subnet": {"id": "subnet"}}]}]},
+            "network_profile": {
+                "network_interface_configurations": [
+                    {
+                        "name": "nic",
+                        "primary": True,
+                        "ip_configurations": [{"name": "ip", "subnet": {"id": "subnet"}}],
+                    }
+                ]
+            },
         },
     }
     args.update(overrides)
@@ -77,69 +120,137 @@ def scale_set(name: str = "app", *, env: str = "prod", **overrides):
 
 def gateway(*, https: bool = True, redirect: bool = True, ssl_policy: dict | None = None):
     listeners = [{"name": "http", "protocol": "Http"}]
-    rules = [{"name": "http", "priority": 10, "rule_type": "Basic",
-              "http_listener": {"id": f"{GATEWAY_ID}/httpListeners/http"}}]
+    rules = [
+        {
+            "name": "http",
+            "priority": 10,
+            "rule_type": "Basic",
+            "http_listener": {"id": f"{GATEWAY_ID}/httpListeners/http"},
+        }
+    ]
     if redirect:
         rules[0]["redirect_configuration"] = {"id": f"{GATEWAY_ID}/redirectConfigurations/https"}
     if https:
         listeners.append({"name": "https", "protocol": "Https"})
     policy = ssl_policy or {"policy_type": "Predefined", "policy_name": "AppGwSslPolicy20220101"}
     web = azure.network.ApplicationGateway(
-        "web", resource_group_name=RG, tags=T, http_listeners=listeners,
-        request_routing_rules=rules, ssl_policy=policy)
-    azure.monitor.DiagnosticSetting("web-logs", resource_uri=web.id,
-                                    logs=[{"category_group": "allLogs", "enabled": True}])
+        "web",
+        resource_group_name=RG,
+        tags=T,
+        http_listeners=listeners,
+        request_routing_rules=rules,
+        ssl_policy=policy,
+    )
+    azure.monitor.DiagnosticSetting(
+        "web-logs", resource_uri=web.id, logs=[{"category_group": "allLogs", "enabled": True}]
+    )
     return web
 
 
 def postgres(name: str = "db", *, lock: bool = True, **overrides):
-    args = {"resource_group_name": RG, "tags": T, "version": "16",
-            "sku": {"name": "Standard_D2ds_v5", "tier": "GeneralPurpose"},
-            "network": {"delegated_subnet_resource_id": "subnet-db"},
-            "backup": {"backup_retention_days": 7},
-            "high_availability": {"mode": "ZoneRedundant"}}
+    args = {
+        "resource_group_name": RG,
+        "tags": T,
+        "version": "16",
+        "sku": {"name": "Standard_D2ds_v5", "tier": "GeneralPurpose"},
+        "network": {"delegated_subnet_resource_id": "subnet-db"},
+        "backup": {"backup_retention_days": 7},
+        "high_availability": {"mode": "ZoneRedundant"},
+    }
     args.update(overrides)
     server = azure.dbforpostgresql.Server(name, **args)
     if lock:
         azure.authorization.ManagementLockAtResourceLevel(
-            f"{name}-lock", level="CanNotDelete", resource_group_name=RG,
-            resource_name_=server.name, resource_provider_namespace="Microsoft.DBforPostgreSQL",
-            resource_type="flexibleServers", parent_resource_path="", api_version="2024-08-01")
+            f"{name}-lock",
+            level="CanNotDelete",
+            resource_group_name=RG,
+            resource_name_=server.name,
+            resource_provider_namespace="Microsoft.DBforPostgreSQL",
+            resource_type="flexibleServers",
+            parent_resource_path="",
+            api_version="2024-08-01",
+        )
     return server
 
 
 def compliant() -> None:
     storage = account()
-    azure.storage.BlobContainer("docs", account_name=storage.name, resource_group_name=RG,
-                                public_access="None")
-    network = azure.network.VirtualNetwork("main", resource_group_name=RG, tags=T,
-                                           address_space={"address_prefixes": ["10.0.0.0/16"]})
-    azure.network.FlowLog("main-flow", resource_group_name="NetworkWatcherRG",
-                          network_watcher_name="nw", target_resource_id=network.id,
-                          storage_id="storage", enabled=True)
-    azure.network.NetworkSecurityGroup("app", resource_group_name=RG, tags=T, security_rules=[
-        {"name": "https", "priority": 100, "direction": "Inbound", "access": "Allow",
-         "protocol": "Tcp", "source_address_prefix": "Internet", "source_port_range": "*",
-         "destination_address_prefix": "*", "destination_port_range": "443"},
-        {"name": "ssh-bastion", "priority": 110, "direction": "Inbound", "access": "Allow",
-         "protocol": "Tcp", "source_address_prefix": "10.0.254.0/24", "source_port_range": "*",
-         "destination_address_prefix": "*", "destination_port_range": "22"}])
+    azure.storage.BlobContainer(
+        "docs", account_name=storage.name, resource_group_name=RG, public_access="None"
+    )
+    network = azure.network.VirtualNetwork(
+        "main", resource_group_name=RG, tags=T, address_space={"address_prefixes": ["10.0.0.0/16"]}
+    )
+    azure.network.FlowLog(
+        "main-flow",
+        resource_group_name="NetworkWatcherRG",
+        network_watcher_name="nw",
+        target_resource_id=network.id,
+        storage_id="storage",
+        enabled=True,
+    )
+    azure.network.NetworkSecurityGroup(
+        "app",
+        resource_group_name=RG,
+        tags=T,
+        security_rules=[
+            {
+                "name": "https",
+                "priority": 100,
+                "direction": "Inbound",
+                "access": "Allow",
+                "protocol": "Tcp",
+                "source_address_prefix": "Internet",
+                "source_port_range": "*",
+                "destination_address_prefix": "*",
+                "destination_port_range": "443",
+            },
+            {
+                "name": "ssh-bastion",
+                "priority": 110,
+                "direction": "Inbound",
+                "access": "Allow",
+                "protocol": "Tcp",
+                "source_address_prefix": "10.0.254.0/24",
+                "source_port_range": "*",
+                "destination_address_prefix": "*",
+                "destination_port_range": "22",
+            },
+        ],
+    )
     scale_set()
-    azure.monitor.AutoscaleSetting("app", resource_group_name=RG, tags=T,
-                                   target_resource_uri="vmss", profiles=[{
-                                       "name": "default", "rules": [],
-                                       "capacity": {"minimum": "2", "maximum": "10",
-                                                    "default": "2"}}])
+    azure.monitor.AutoscaleSetting(
+        "app",
+        resource_group_name=RG,
+        tags=T,
+        target_resource_uri="vmss",
+        profiles=[
+            {
+                "name": "default",
+                "rules": [],
+                "capacity": {"minimum": "2", "maximum": "10", "default": "2"},
+            }
+        ],
+    )
     gateway()
     postgres()
-    namespace = azure.servicebus.Namespace("bus", resource_group_name=RG, tags=T,
-                                           minimum_tls_version="1.2", sku={"name": "Standard"})
-    azure.servicebus.Queue("jobs", namespace_name=namespace.name, resource_group_name=RG,
-                           dead_lettering_on_message_expiration=True, max_delivery_count=5)
+    namespace = azure.servicebus.Namespace(
+        "bus", resource_group_name=RG, tags=T, minimum_tls_version="1.2", sku={"name": "Standard"}
+    )
+    azure.servicebus.Queue(
+        "jobs",
+        namespace_name=namespace.name,
+        resource_group_name=RG,
+        dead_lettering_on_message_expiration=True,
+        max_delivery_count=5,
+    )
     azure.authorization.RoleAssignment(
-        "app-blob", principal_id="p", scope=f"{SUB}/resourceGroups/{RG}",
+        "app-blob",
+        principal_id="p",
+        scope=f"{SUB}/resourceGroups/{RG}",
         role_definition_id=f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/"
-        "ba92f5b4-2d11-453d-a403-e96b0029c9fe")
+        "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -158,88 +269,195 @@ def test_compliant_program_passes_every_azure_policy(compliant_results):
 
 def _nsg_rule(name: str, source: str, port: str):
     return lambda: azure.network.SecurityRule(
-        name, resource_group_name=RG, network_security_group_name="app", priority=100,
-        direction="Inbound", access="Allow", protocol="*", source_address_prefix=source,
-        source_port_range="*", destination_address_prefix="*", destination_port_range=port)
+        name,
+        resource_group_name=RG,
+        network_security_group_name="app",
+        priority=100,
+        direction="Inbound",
+        access="Allow",
+        protocol="*",
+        source_address_prefix=source,
+        source_port_range="*",
+        destination_address_prefix="*",
+        destination_port_range=port,
+    )
 
 
 def _owner_at_subscription():
     azure.authorization.RoleAssignment(
-        "owner", principal_id="p", scope=SUB,
+        "owner",
+        principal_id="p",
+        scope=SUB,
         role_definition_id=f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/"
-        "8e3af657-a8ff-443c-a75c-2fe8c4bcb635")
+        "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    )
 
 
 def _linux_profile(**changes):
-    profile = {"computer_name_prefix": "app", "admin_username": "ops",
-               "linux_configuration": {"disable_password_authentication": True}}
+    profile = {
+        "computer_name_prefix": "app",
+        "admin_username": "ops",
+        "linux_configuration": {"disable_password_authentication": True},
+    }
     profile.update(changes)
-    return {"os_profile": profile,
-            "security_profile": {"encryption_at_host": True}}
+    return {"os_profile": profile, "security_profile": {"encryption_at_host": True}}
 
 
 VIOLATIONS = [
-    Violation("azure-storage-https-only", lambda: account(enable_https_traffic_only=False),
-              "docs"),
-    Violation("azure-storage-min-tls-1-2", lambda: account(minimum_tls_version="TLS1_0"),
-              "docs"),
-    Violation("azure-storage-no-public-blob-access",
-              lambda: account(allow_blob_public_access=True), "docs", "account"),
-    Violation("azure-storage-no-public-blob-access", lambda: azure.storage.BlobContainer(
-        "site", account_name="docs", resource_group_name=RG, public_access="Blob"),
-        "site", "container"),
+    Violation("azure-storage-https-only", lambda: account(enable_https_traffic_only=False), "docs"),
+    Violation("azure-storage-min-tls-1-2", lambda: account(minimum_tls_version="TLS1_0"), "docs"),
+    Violation(
+        "azure-storage-no-public-blob-access",
+        lambda: account(allow_blob_public_access=True),
+        "docs",
+        "account",
+    ),
+    Violation(
+        "azure-storage-no-public-blob-access",
+        lambda: azure.storage.BlobContainer(
+            "site", account_name="docs", resource_group_name=RG, public_access="Blob"
+        ),
+        "site",
+        "container",
+    ),
     Violation("azure-storage-blob-versioning", lambda: account(versioning=False), "docs"),
-    Violation("azure-storage-blob-versioning", lambda: _hierarchical_account(soft_delete=False),
-              "lake", "hierarchical-without-soft-delete"),
+    Violation(
+        "azure-storage-blob-versioning",
+        lambda: _hierarchical_account(soft_delete=False),
+        "lake",
+        "hierarchical-without-soft-delete",
+    ),
     Violation("azure-storage-lifecycle-configured", lambda: account(lifecycle=False), "docs"),
-    Violation("azure-network-nsg-no-public-admin-ingress", _nsg_rule("ssh", "*", "22"), "ssh",
-              "ssh"),
-    Violation("azure-network-nsg-no-public-admin-ingress",
-              _nsg_rule("rdp", "Internet", "3000-4000"), "rdp", "rdp-range"),
-    Violation("azure-compute-no-public-ip", lambda: scale_set(virtual_machine_profile={
-        "network_profile": {"network_interface_configurations": [{
-            "name": "nic", "ip_configurations": [{
-                "name": "ip", "public_ip_address_configuration": {"name": "pip"}}]}]}}), "app"),
-    Violation("azure-network-flow-logs", lambda: azure.network.VirtualNetwork(
-        "quiet", resource_group_name=RG, tags=T), "quiet"),
-    Violation("azure-network-app-gateway-logging", lambda: azure.network.ApplicationGateway(
-        "dark", resource_group_name=RG, tags=T), "dark"),
+    Violation(
+        "azure-network-nsg-no-public-admin-ingress", _nsg_rule("ssh", "*", "22"), "ssh", "ssh"
+    ),
+    Violation(
+        "azure-network-nsg-no-public-admin-ingress",
+        _nsg_rule("rdp", "Internet", "3000-4000"),
+        "rdp",
+        "rdp-range",
+    ),
+    Violation(
+        "azure-compute-no-public-ip",
+        lambda: scale_set(
+            virtual_machine_profile={
+                "network_profile": {
+                    "network_interface_configurations": [
+                        {
+                            "name": "nic",
+                            "ip_configurations": [
+                                {"name": "ip", "public_ip_address_configuration": {"name": "pip"}}
+                            ],
+                        }
+                    ]
+                }
+            }
+        ),
+        "app",
+    ),
+    Violation(
+        "azure-network-flow-logs",
+        lambda: azure.network.VirtualNetwork("quiet", resource_group_name=RG, tags=T),
+        "quiet",
+    ),
+    Violation(
+        "azure-network-app-gateway-logging",
+        lambda: azure.network.ApplicationGateway("dark", resource_group_name=RG, tags=T),
+        "dark",
+    ),
     Violation("azure-compute-managed-identity", lambda: scale_set(identity=None), "app"),
-    Violation("azure-compute-no-password-auth", lambda: scale_set(
-        virtual_machine_profile=_linux_profile(linux_configuration={
-            "disable_password_authentication": False}, admin_password="hunter2")), "app"),
-    Violation("azure-compute-encryption-at-host", lambda: scale_set(
-        virtual_machine_profile={"os_profile": _linux_profile()["os_profile"]}), "app"),
-    Violation("azure-postgres-no-public-access", lambda: postgres(
-        network={"public_network_access": "Enabled"}), "db"),
-    Violation("azure-postgres-backup-retention",
-              lambda: postgres(backup={"backup_retention_days": 3}), "db"),
+    Violation(
+        "azure-compute-no-password-auth",
+        lambda: scale_set(
+            virtual_machine_profile=_linux_profile(
+                linux_configuration={"disable_password_authentication": False},
+                admin_password="hunter2",
+            )
+        ),
+        "app",
+    ),
+    Violation(
+        "azure-compute-encryption-at-host",
+        lambda: scale_set(virtual_machine_profile={"os_profile": _linux_profile()["os_profile"]}),
+        "app",
+    ),
+    Violation(
+        "azure-postgres-no-public-access",
+        lambda: postgres(network={"public_network_access": "Enabled"}),
+        "db",
+    ),
+    Violation(
+        "azure-postgres-backup-retention",
+        lambda: postgres(backup={"backup_retention_days": 3}),
+        "db",
+    ),
     Violation("azure-postgres-deletion-lock-prod", lambda: postgres(lock=False), "db"),
-    Violation("azure-servicebus-dead-lettering", lambda: azure.servicebus.Queue(
-        "jobs", namespace_name="bus", resource_group_name=RG), "jobs"),
-    Violation("azure-servicebus-min-tls-1-2", lambda: azure.servicebus.Namespace(
-        "bus", resource_group_name=RG, tags=T, minimum_tls_version="1.0"), "bus"),
+    Violation(
+        "azure-servicebus-dead-lettering",
+        lambda: azure.servicebus.Queue("jobs", namespace_name="bus", resource_group_name=RG),
+        "jobs",
+    ),
+    Violation(
+        "azure-servicebus-min-tls-1-2",
+        lambda: azure.servicebus.Namespace(
+            "bus", resource_group_name=RG, tags=T, minimum_tls_version="1.0"
+        ),
+        "bus",
+    ),
     Violation("azure-app-gateway-https-listener", lambda: gateway(https=False), "web"),
-    Violation("azure-app-gateway-http-redirects-to-https", lambda: gateway(redirect=False),
-              "web"),
-    Violation("azure-app-gateway-modern-tls-policy", lambda: gateway(ssl_policy={
-        "policy_type": "Predefined", "policy_name": "AppGwSslPolicy20150501"}), "web"),
+    Violation("azure-app-gateway-http-redirects-to-https", lambda: gateway(redirect=False), "web"),
+    Violation(
+        "azure-app-gateway-modern-tls-policy",
+        lambda: gateway(
+            ssl_policy={"policy_type": "Predefined", "policy_name": "AppGwSslPolicy20150501"}
+        ),
+        "web",
+    ),
     Violation("azure-authorization-no-subscription-owner", _owner_at_subscription, "owner"),
-    Violation("azure-storage-shared-key-disabled",
-              lambda: account(allow_shared_key_access=True), "docs"),
-    Violation("azure-resource-required-tags", lambda: azure.network.VirtualNetwork(
-        "untagged", resource_group_name=RG, tags={"env": "staging"}), "untagged"),
-    Violation("azure-compute-vm-size-allowed", lambda: scale_set(
-        sku={"name": "Standard_M416ms_v2", "capacity": 2}), "app"),
-    Violation("azure-monitor-autoscale-max-capped", lambda: azure.monitor.AutoscaleSetting(
-        "app", resource_group_name=RG, tags=T, target_resource_uri="vmss", profiles=[{
-            "name": "default", "rules": [],
-            "capacity": {"minimum": "2", "maximum": "100", "default": "2"}}]), "app"),
+    Violation(
+        "azure-storage-shared-key-disabled", lambda: account(allow_shared_key_access=True), "docs"
+    ),
+    Violation(
+        "azure-resource-required-tags",
+        lambda: azure.network.VirtualNetwork(
+            "untagged", resource_group_name=RG, tags={"env": "staging"}
+        ),
+        "untagged",
+    ),
+    Violation(
+        "azure-compute-vm-size-allowed",
+        lambda: scale_set(sku={"name": "Standard_M416ms_v2", "capacity": 2}),
+        "app",
+    ),
+    Violation(
+        "azure-monitor-autoscale-max-capped",
+        lambda: azure.monitor.AutoscaleSetting(
+            "app",
+            resource_group_name=RG,
+            tags=T,
+            target_resource_uri="vmss",
+            profiles=[
+                {
+                    "name": "default",
+                    "rules": [],
+                    "capacity": {"minimum": "2", "maximum": "100", "default": "2"},
+                }
+            ],
+        ),
+        "app",
+    ),
     Violation("azure-compute-vmss-zones-prod", lambda: scale_set(zones=["1"]), "app", "zone"),
-    Violation("azure-compute-vmss-zones-prod", lambda: scale_set(
-        sku={"name": "Standard_D2s_v5", "capacity": 1}), "app", "capacity"),
-    Violation("azure-postgres-high-availability-prod",
-              lambda: postgres(high_availability={"mode": "Disabled"}), "db"),
+    Violation(
+        "azure-compute-vmss-zones-prod",
+        lambda: scale_set(sku={"name": "Standard_D2s_v5", "capacity": 1}),
+        "app",
+        "capacity",
+    ),
+    Violation(
+        "azure-postgres-high-availability-prod",
+        lambda: postgres(high_availability={"mode": "Disabled"}),
+        "db",
+    ),
 ]
 
 
@@ -253,7 +471,8 @@ def test_every_azure_policy_has_a_violation_case():
 
 
 def test_dev_scale_set_may_run_one_instance_in_one_zone():
-    results = run(lambda: scale_set(env="dev", zones=["1"],
-                                    sku={"name": "Standard_B2s", "capacity": 1}))
+    results = run(
+        lambda: scale_set(env="dev", zones=["1"], sku={"name": "Standard_B2s", "capacity": 1})
+    )
     assert fired(results, "azure-compute-vmss-zones-prod") == []
     assert fired(results, "azure-compute-vm-size-allowed") == []

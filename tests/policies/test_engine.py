@@ -21,8 +21,11 @@ T = tags("prod")
 
 
 def open_ssh_and_bare_bucket() -> None:
-    aws.ec2.SecurityGroup("open", tags=T, ingress=[
-        {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["0.0.0.0/0"]}])
+    aws.ec2.SecurityGroup(
+        "open",
+        tags=T,
+        ingress=[{"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["0.0.0.0/0"]}],
+    )
     aws.s3.Bucket("bare", tags=T)
 
 
@@ -43,11 +46,14 @@ def test_default_levels_come_from_the_policies():
 
 
 def test_config_file_sets_levels_and_disables(tmp_path):
-    config = write_config(tmp_path, {
-        "all": "advisory",
-        "aws-s3-bucket-lifecycle-configured": "mandatory",
-        "aws-ec2-no-public-admin-ingress": {"enforcementLevel": "disabled"},
-    })
+    config = write_config(
+        tmp_path,
+        {
+            "all": "advisory",
+            "aws-s3-bucket-lifecycle-configured": "mandatory",
+            "aws-ec2-no-public-admin-ingress": {"enforcementLevel": "disabled"},
+        },
+    )
     results = run(open_ssh_and_bare_bucket, config=config)
     assert fired(results, "aws-ec2-no-public-admin-ingress") == []
     assert levels(results, "aws-s3-bucket-lifecycle-configured") == {"mandatory"}
@@ -55,9 +61,15 @@ def test_config_file_sets_levels_and_disables(tmp_path):
 
 
 def test_environment_block_applies_to_the_matching_stack_only(tmp_path):
-    config = write_config(tmp_path, {"environments": {
-        "dev": {"aws-s3-bucket-encrypted": "disabled"},
-        "prod": {"aws-s3-bucket-lifecycle-configured": "mandatory"}}})
+    config = write_config(
+        tmp_path,
+        {
+            "environments": {
+                "dev": {"aws-s3-bucket-encrypted": "disabled"},
+                "prod": {"aws-s3-bucket-lifecycle-configured": "mandatory"},
+            }
+        },
+    )
     records = record_resources(open_ssh_and_bare_bucket)
 
     def results_for(stack):
@@ -73,28 +85,41 @@ def test_environment_block_applies_to_the_matching_stack_only(tmp_path):
 
 def test_policy_settings_from_config_change_the_check(tmp_path):
     def template():
-        aws.ec2.LaunchTemplate("app", instance_type="t3.micro", tags=T,
-                               metadata_options={"http_tokens": "required"})
+        aws.ec2.LaunchTemplate(
+            "app", instance_type="t3.micro", tags=T, metadata_options={"http_tokens": "required"}
+        )
 
     assert fired(run(template), "aws-ec2-instance-type-allowed")
-    config = write_config(tmp_path, {"aws-ec2-instance-type-allowed": {
-        "allowedSizes": {"prod": ["t3.micro"]}}})
+    config = write_config(
+        tmp_path, {"aws-ec2-instance-type-allowed": {"allowedSizes": {"prod": ["t3.micro"]}}}
+    )
     assert fired(run(template, config=config), "aws-ec2-instance-type-allowed") == []
 
 
-@pytest.mark.parametrize(("document", "message"), [
-    ({"aws-s3-bucket-encryptd": "mandatory"},
-     "unknown policy 'aws-s3-bucket-encryptd'; did you mean 'aws-s3-bucket-encrypted'?"),
-    ({"all": "blocking"}, "all: unknown enforcement level 'blocking'"),
-    ({"aws-rds-backup-retention": {"minRetentionDays": "seven"}},
-     "aws-rds-backup-retention.minRetentionDays: 'seven' is not of type 'integer'"),
-    ({"aws-rds-backup-retention": {"retention": 7}},
-     "aws-rds-backup-retention has no setting 'retention'"),
-    ({"environments": {"staging": {}}}, "unknown environment 'staging'"),
-    ({"environments": {"prod": {"aws-iam-no-access-keys": "off"}}},
-     "environments.prod: aws-iam-no-access-keys: unknown enforcement level 'off'"),
-    (["all"], "the top level must be an object"),
-])
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            {"aws-s3-bucket-encryptd": "mandatory"},
+            "unknown policy 'aws-s3-bucket-encryptd'; did you mean 'aws-s3-bucket-encrypted'?",
+        ),
+        ({"all": "blocking"}, "all: unknown enforcement level 'blocking'"),
+        (
+            {"aws-rds-backup-retention": {"minRetentionDays": "seven"}},
+            "aws-rds-backup-retention.minRetentionDays: 'seven' is not of type 'integer'",
+        ),
+        (
+            {"aws-rds-backup-retention": {"retention": 7}},
+            "aws-rds-backup-retention has no setting 'retention'",
+        ),
+        ({"environments": {"staging": {}}}, "unknown environment 'staging'"),
+        (
+            {"environments": {"prod": {"aws-iam-no-access-keys": "off"}}},
+            "environments.prod: aws-iam-no-access-keys: unknown enforcement level 'off'",
+        ),
+        (["all"], "the top level must be an object"),
+    ],
+)
 def test_bad_config_is_a_clear_error(tmp_path, document, message):
     config = write_config(tmp_path, document)
     with pytest.raises(PolicyConfigError) as error:
@@ -117,7 +142,7 @@ def test_shipped_environment_configs_are_valid():
         assert load_config(PACK / "config" / name, load_pack(PACK))
 
 
-OTHER_PACK_MAIN = '''
+OTHER_PACK_MAIN = """
 from pulumi_policy import (EnforcementLevel, PolicyPack, ResourceValidationPolicy,
                            StackValidationPolicy)
 from tierstack_policies import no_queues, count
@@ -127,8 +152,8 @@ PolicyPack("other", [
                              EnforcementLevel.MANDATORY),
     StackValidationPolicy("count", "Counts resources.", count, EnforcementLevel.ADVISORY),
 ])
-'''
-OTHER_PACK_MODULE = '''
+"""
+OTHER_PACK_MODULE = """
 def no_queues(args, report_violation):
     if args.resource_type == "aws:sqs/queue:Queue":
         if args.props.get("name") == "boom":
@@ -138,7 +163,7 @@ def no_queues(args, report_violation):
 
 def count(args, report_violation):
     report_violation(f"{len(args.resources)} resources", None)
-'''
+"""
 
 
 @pytest.fixture
@@ -156,15 +181,24 @@ def test_another_pack_is_evaluated_not_ours(other_pack):
     records = record_resources(lambda: aws.sqs.Queue("jobs", tags=T))
     results = evaluate(records, stack="s", project="p", pack_dir=other_pack, config_file=None)
     assert results == [
-        {"policy": "no-queues", "level": "mandatory",
-         "resource": next(r["urn"] for r in records if r["name"] == "jobs"),
-         "message": "queue jobs"},
-        {"policy": "count", "level": "advisory", "resource": None,
-         "message": f"{len(records)} resources"},
+        {
+            "policy": "no-queues",
+            "level": "mandatory",
+            "resource": next(r["urn"] for r in records if r["name"] == "jobs"),
+            "message": "queue jobs",
+        },
+        {
+            "policy": "count",
+            "level": "advisory",
+            "resource": None,
+            "message": f"{len(records)} resources",
+        },
     ]
     # our pack still loads its own module afterwards
-    assert fired(evaluate(records, stack="s", project="p", pack_dir=PACK, config_file=None),
-                 "aws-sqs-dead-letter-configured")
+    assert fired(
+        evaluate(records, stack="s", project="p", pack_dir=PACK, config_file=None),
+        "aws-sqs-dead-letter-configured",
+    )
 
 
 def test_a_policy_that_raises_is_named(other_pack):
@@ -192,10 +226,10 @@ def test_pack_without_policy_pack_call(tmp_path):
 
 def test_stack_policy_skips_unknown_policy_document():
     """A bucket policy built from the bucket's ARN is unknown at preview: no TLS violation."""
+
     def program():
         bucket = aws.s3.Bucket("docs", tags=T)
-        aws.s3.BucketPolicy("docs-tls", bucket=bucket.id,
-                            policy=bucket.arn.apply(lambda arn: "{}"))
+        aws.s3.BucketPolicy("docs-tls", bucket=bucket.id, policy=bucket.arn.apply(lambda arn: "{}"))
 
     assert fired(run(program), "aws-s3-bucket-tls-only") == []
 
@@ -203,7 +237,8 @@ def test_stack_policy_skips_unknown_policy_document():
 def test_companion_linked_by_literal_name_does_not_count():
     def program():
         aws.s3.Bucket("docs", bucket="docs", tags=T)
-        aws.s3.BucketVersioning("docs-versioning", bucket="docs",
-                                versioning_configuration={"status": "Enabled"})
+        aws.s3.BucketVersioning(
+            "docs-versioning", bucket="docs", versioning_configuration={"status": "Enabled"}
+        )
 
     assert fired(run(program), "aws-s3-bucket-versioning-enabled")

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-INSECURE_PROGRAM = textwrap.dedent('''
+INSECURE_PROGRAM = textwrap.dedent("""
     import json
     import pulumi_aws as aws
 
@@ -19,7 +19,7 @@ INSECURE_PROGRAM = textwrap.dedent('''
                      allocated_storage=20, publicly_accessible=True)
     aws.iam.Policy("admin", policy=json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-''')
+""")
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +32,23 @@ def insecure_project(tmp_path_factory):
 
 
 def preview(project, *extra):
-    return subprocess.run([sys.executable, "-m", "tierstack.cli", "preview", "--cwd",
-                           str(project), "--stack", "dev", *extra],
-                          capture_output=True, text=True, check=False, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tierstack.cli",
+            "preview",
+            "--cwd",
+            str(project),
+            "--stack",
+            "dev",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
 
 
 def test_json_lists_the_violations_and_exit_is_1(insecure_project):
@@ -43,15 +57,20 @@ def test_json_lists_the_violations_and_exit_is_1(insecure_project):
     document = json.loads(result.stdout)
     stacks = document if isinstance(document, list) else [document]
     policy = stacks[0]["policy"]
-    mandatory = {(r["policy"], r["resource"].rsplit("::", 1)[-1])
-                 for r in policy if r["level"] == "mandatory"}
-    assert {("aws-s3-bucket-no-public-acl", "uploads"),
-            ("aws-s3-bucket-public-access-blocked", "uploads"),
-            ("aws-ec2-no-public-admin-ingress", "admin"),
-            ("aws-rds-not-public", "db"),
-            ("aws-rds-storage-encrypted", "db"),
-            ("aws-iam-no-wildcard-admin", "admin"),
-            ("aws-resource-required-tags", "db")} <= mandatory
+    mandatory = {
+        (r["policy"], r["resource"].rsplit("::", 1)[-1])
+        for r in policy
+        if r["level"] == "mandatory"
+    }
+    assert {
+        ("aws-s3-bucket-no-public-acl", "uploads"),
+        ("aws-s3-bucket-public-access-blocked", "uploads"),
+        ("aws-ec2-no-public-admin-ingress", "admin"),
+        ("aws-rds-not-public", "db"),
+        ("aws-rds-storage-encrypted", "db"),
+        ("aws-iam-no-wildcard-admin", "admin"),
+        ("aws-resource-required-tags", "db"),
+    } <= mandatory
     assert all(set(r) == {"policy", "level", "resource", "message"} for r in policy)
 
 

@@ -18,8 +18,9 @@ from tierstack.preview.engine import record_resources
 
 @pytest.fixture(scope="module")
 def analyzer():
-    server = subprocess.Popen([sys.executable, "-u", str(PACK)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-u", str(PACK)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         port = int(server.stdout.readline().strip())
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -44,19 +45,33 @@ def test_analyzer_lists_every_policy_with_metadata(analyzer):
 
 def test_analyzer_and_offline_engine_agree(analyzer):
     def program():
-        aws.ec2.SecurityGroup("open", tags=tags("prod"), ingress=[
-            {"protocol": "tcp", "from_port": 3389, "to_port": 3389,
-             "cidr_blocks": ["0.0.0.0/0"]}])
+        aws.ec2.SecurityGroup(
+            "open",
+            tags=tags("prod"),
+            ingress=[
+                {
+                    "protocol": "tcp",
+                    "from_port": 3389,
+                    "to_port": 3389,
+                    "cidr_blocks": ["0.0.0.0/0"],
+                }
+            ],
+        )
 
     record = next(r for r in record_resources(program) if r["name"] == "open")
     properties = struct_pb2.Struct()
     properties.update(record["inputs"])
-    response = analyzer.Analyze(proto.AnalyzeRequest(
-        type=record["type"], properties=properties, urn=record["urn"], name=record["name"]),
-        timeout=30)
+    response = analyzer.Analyze(
+        proto.AnalyzeRequest(
+            type=record["type"], properties=properties, urn=record["urn"], name=record["name"]
+        ),
+        timeout=30,
+    )
     served = [(d.policyName, d.message.splitlines()[-1]) for d in response.diagnostics]
-    offline = [(r["policy"], r["message"]) for r in run(program)
-               if r["resource"] == record["urn"]]
-    assert served == offline == [
-        ("aws-ec2-no-public-admin-ingress", "open: ingress opens RDP (port 3389) to 0.0.0.0/0")]
+    offline = [(r["policy"], r["message"]) for r in run(program) if r["resource"] == record["urn"]]
+    assert (
+        served
+        == offline
+        == [("aws-ec2-no-public-admin-ingress", "open: ingress opens RDP (port 3389) to 0.0.0.0/0")]
+    )
     assert fired(run(program), "aws-ec2-no-public-admin-ingress")

@@ -8,8 +8,12 @@ from tierstack.policy_engine import describe
 
 
 def test_readme_table_is_current():
-    check = subprocess.run([sys.executable, str(PACK / "generate_readme.py"), "--check"],
-                           capture_output=True, text=True, check=False)
+    check = subprocess.run(
+        [sys.executable, str(PACK / "generate_readme.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
 

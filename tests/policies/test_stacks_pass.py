@@ -12,13 +12,19 @@ STACKS = [path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in ST
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stack", STACKS or [pytest.param(None, marks=pytest.mark.skip(
-    reason="no stack files in stacks/config yet"))])
+@pytest.mark.parametrize(
+    "stack",
+    STACKS
+    or [pytest.param(None, marks=pytest.mark.skip(reason="no stack files in stacks/config yet"))],
+)
 def test_stack_passes_every_mandatory_policy(stack):
     result = preview(REPO_ROOT, stack)
     assert result.get("error") is None, result.get("error")
-    mandatory = [f"{r['policy']} on {r['resource']}: {r['message']}"
-                 for r in result["policy"] if r["level"] == "mandatory"]
+    mandatory = [
+        f"{r['policy']} on {r['resource']}: {r['message']}"
+        for r in result["policy"]
+        if r["level"] == "mandatory"
+    ]
     assert mandatory == []
 
 

@@ -185,7 +185,10 @@ def test_learned_imports_finish_lazy_packages_first() -> None:
     outputs = [
         subprocess.run(
             [sys.executable, "-c", check.format(load=load)],
-            capture_output=True, text=True, check=True, timeout=120,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
         ).stdout.strip()
         for load in ("load_module", "importlib.import_module")
     ]

@@ -145,7 +145,10 @@ def preview(
     except subprocess.TimeoutExpired:
         return _timed_out(stack, project.name)
     return _parse(
-        stack, project.name, child.stdout, child.stderr.splitlines(),
+        stack,
+        project.name,
+        child.stdout,
+        child.stderr.splitlines(),
         f"exit status {child.returncode}",
     )
 
@@ -186,8 +189,12 @@ def _preview_in_zygote(
 ) -> list[dict[str, Any]]:
     """Runs the zygote; reads each stack's result and diagnostics from its own files."""
     with tempfile.TemporaryDirectory(prefix="tierstack-preview-") as workdir:
-        job = {"jobs": workers, "timeout": CHILD_TIMEOUT_SECONDS, "workdir": workdir,
-               "requests": requests}
+        job = {
+            "jobs": workers,
+            "timeout": CHILD_TIMEOUT_SECONDS,
+            "workdir": workdir,
+            "requests": requests,
+        }
         zygote = subprocess.Popen(
             [sys.executable, "-m", "tierstack.preview.zygote"],
             stdin=subprocess.PIPE,

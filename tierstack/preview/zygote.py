@@ -95,7 +95,8 @@ class Zygote:
         stacks with the same set import about the same provider modules."""
         request = self.requests[index]
         return frozenset(
-            key.split(":", 1)[0] for key in request["config"]
+            key.split(":", 1)[0]
+            for key in request["config"]
             if ":" in key and not key.startswith(request["project"] + ":")
         )
 

@@ -139,9 +139,7 @@ def test_cloud_drive_keeps_the_db_password_secret():
     )
     assert "db_password" in run.result
     assert run.result["db_password"] == MOCK_DB_PASSWORD  # resolved; exported as a secret
-    boot_scripts = [
-        user_data(t)[1] for t in run.of_type("aws:ec2/launchTemplate:LaunchTemplate")
-    ]
+    boot_scripts = [user_data(t)[1] for t in run.of_type("aws:ec2/launchTemplate:LaunchTemplate")]
     assert boot_scripts and all(MOCK_DB_PASSWORD not in s for s in boot_scripts)
 
 
