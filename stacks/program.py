@@ -17,6 +17,7 @@ from stacks.blueprints.model import Blueprint, Uses
 from stacks.blueprints.settings import Settings, SettingsError, parse_settings
 from stacks.common.args import (
     AlarmsArgs,
+    AppSecretArgs,
     AppTierArgs,
     Grant,
     IoTIngestArgs,
@@ -83,18 +84,36 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
             ),
         )
 
-    def identity_for(tier: str, uses: tuple[Uses, ...]) -> pulumi.ComponentResource:
-        grants = [Grant(components[use.target], use.access) for use in uses]
+    def identity_for(
+        tier: str, uses: tuple[Uses, ...], extra: tuple[Grant, ...] = ()
+    ) -> pulumi.ComponentResource:
+        grants = [Grant(components[use.target], use.access) for use in uses] + list(extra)
         return cloud.TierIdentity(f"{tier}-identity", TierIdentityArgs(context, tier, grants))
 
-    def boot_for(tier_kind: str, uses: tuple[Uses, ...]) -> pulumi.Output[str]:
-        app_env = {use.env_var: components[use.target].backend_url for use in uses if use.env_var}
+    def boot_for(
+        tier_kind: str, uses: tuple[Uses, ...], extra_env: Mapping[str, pulumi.Input[str]]
+    ) -> pulumi.Output[str]:
+        """The tier's environment: backend URLs, production mode and secret references (the
+        apps read the secrets themselves, with the tier's identity; user data carries none)."""
+        app_env: dict[str, pulumi.Input[str]] = {"APP_ENV": "production", **extra_env}
+        for use in uses:
+            if not use.env_var:
+                continue
+            app_env[use.env_var] = components[use.target].backend_url
+            if use.env_var == "DATABASE_URL":
+                app_env["DATABASE_PASSWORD_REF"] = components[use.target].password_ref
         return bootstrap_script(context, tier_kind, app_env)
 
     tiers: list[pulumi.ComponentResource] = []
     load_balancer = None
     if blueprint.app:
         app = blueprint.app
+        # One session-signing key for every app server: a session must survive the LB picking
+        # another instance.
+        session_key = cloud.AppSecret(
+            f"{app.name}-session-key",
+            AppSecretArgs(context, f"session signing key (SECRET_KEY) of the {app.name} tier"),
+        )
         load_balancer = cloud.LoadBalancer(
             "web-lb", LoadBalancerArgs(context, network, app.port, app.health_path)
         )
@@ -106,8 +125,8 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
                     app,
                     network,
                     load_balancer,
-                    identity_for(app.name, app.uses),
-                    boot_for("app", app.uses),
+                    identity_for(app.name, app.uses, (Grant(session_key, "read"),)),
+                    boot_for("app", app.uses, {"SECRET_KEY_REF": session_key.ref}),
                 ),
             )
         )
@@ -121,7 +140,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
                     network,
                     identity_for(worker.name, worker.uses),
                     components[worker.scale_on],
-                    boot_for("worker", worker.uses),
+                    boot_for("worker", worker.uses, {}),
                 ),
             )
         )

@@ -150,14 +150,23 @@ class Settings:
         return self.app_env == "production"
 
     @classmethod
-    def from_env(cls, app_name: str, env: Mapping[str, str] | None = None) -> Settings:
-        """Read and validate the settings; ``env`` defaults to ``os.environ``."""
-        env = dict(os.environ if env is None else env)
+    def from_env(
+        cls, app_name: str, env: Mapping[str, str] | None = None, *, web: bool = True
+    ) -> Settings:
+        """Read and validate the settings; ``env`` defaults to ``os.environ``.
+
+        Secret references (``SECRET_KEY_REF``, ``DATABASE_PASSWORD_REF``) are read from the
+        cloud's secret store first. ``web=False`` is for processes that sign no sessions (queue
+        workers): they need no SECRET_KEY in production.
+        """
+        from .secrets import resolve_references  # imports settings: resolved at call time
+
+        env = resolve_references(os.environ if env is None else env)
         app_env = env.get("APP_ENV", "development").strip().lower() or "development"
         if app_env not in {"development", "production"}:
             raise ConfigError(f"APP_ENV={app_env}: use development or production")
         secret_key = env.get("SECRET_KEY", "")
-        if app_env == "production" and len(secret_key) < 32:
+        if web and app_env == "production" and len(secret_key) < 32:
             raise ConfigError(
                 "SECRET_KEY must be set to at least 32 random characters when APP_ENV=production"
                 ' (python -c "import secrets; print(secrets.token_urlsafe(48))")'

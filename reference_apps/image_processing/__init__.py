@@ -22,9 +22,9 @@ from .service import ImageService, Limits
 APP_NAME = "image-processing"
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """The environment (plus overrides), validated; shared with the worker."""
-    return Settings.from_env(APP_NAME, {**os.environ, **(env or {})})
+def load_settings(env: Mapping[str, str] | None = None, *, web: bool = True) -> Settings:
+    """The environment (plus overrides), validated; shared with the worker (web=False)."""
+    return Settings.from_env(APP_NAME, {**os.environ, **(env or {})}, web=web)
 
 
 def build_service(settings: Settings) -> ImageService:

@@ -69,7 +69,7 @@ def run(service: ImageService, stop: threading.Event, poll_seconds: float = 1.0)
 
 
 def main(env: Mapping[str, str] | None = None) -> None:
-    settings = load_settings(env)
+    settings = load_settings(env, web=False)
     configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
     service = build_service(settings)
     stop = threading.Event()

@@ -3,6 +3,7 @@
 stacks/program.py looks these classes up by name; GCP and Azure export the same names."""
 
 from stacks.aws.alarms import Alarms
+from stacks.aws.app_secret import AppSecret
 from stacks.aws.app_tier import AppTier
 from stacks.aws.iot_ingest import IoTIngest
 from stacks.aws.key_value_table import KeyValueTable
@@ -18,6 +19,7 @@ from stacks.aws.worker_tier import WorkerTier
 
 __all__ = [
     "Alarms",
+    "AppSecret",
     "AppTier",
     "IoTIngest",
     "KeyValueTable",

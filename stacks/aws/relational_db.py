@@ -27,6 +27,7 @@ class RelationalDb(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     password: pulumi.Output[str]
     secret_arn: pulumi.Output[str]
+    password_ref: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
     label: str
     physical_name: pulumi.Output[str]
@@ -120,7 +121,7 @@ class RelationalDb(pulumi.ComponentResource):
             tags=tags(context, spec.name),
             opts=child(self),
         )
-        aws.secretsmanager.SecretVersion(
+        version = aws.secretsmanager.SecretVersion(
             name,
             secret_id=secret.id,
             secret_string=pulumi.Output.secret(
@@ -140,6 +141,10 @@ class RelationalDb(pulumi.ComponentResource):
             opts=child(self),
         )
         self.secret_arn = secret.arn
+        # DATABASE_PASSWORD_REF: resolves once the credentials are stored (hosts boot after).
+        self.password_ref = pulumi.Output.all(secret.arn, version.id).apply(
+            lambda values: f"aws-secretsmanager://{values[0]}#password"
+        )
         self.endpoint = instance.address
         self.physical_name = instance.identifier
         self.backend_url = instance.address.apply(
@@ -151,6 +156,7 @@ class RelationalDb(pulumi.ComponentResource):
                 "physical_name": self.physical_name,
                 "backend_url": self.backend_url,
                 "secret_arn": self.secret_arn,
+                "password_ref": self.password_ref,
                 "password": self.password,
             }
         )

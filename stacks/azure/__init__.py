@@ -4,6 +4,7 @@ The Network component owns the stack's resource group, Log Analytics workspace a
 components whose Args carry no network find it with `stacks.azure.common.stack_network`."""
 
 from stacks.azure.alarms import Alarms
+from stacks.azure.app_secret import AppSecret
 from stacks.azure.app_tier import AppTier
 from stacks.azure.iot_ingest import IoTIngest
 from stacks.azure.key_value_table import KeyValueTable
@@ -19,6 +20,7 @@ from stacks.azure.worker_tier import WorkerTier
 
 __all__ = [
     "Alarms",
+    "AppSecret",
     "AppTier",
     "IoTIngest",
     "KeyValueTable",

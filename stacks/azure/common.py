@@ -143,6 +143,29 @@ def role_definition_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.
     )
 
 
+def grant_role(
+    name: str,
+    *,
+    role: str,
+    scope: pulumi.Input[str],
+    principal_id: pulumi.Input[str],
+    subscription_id: pulumi.Input[str],
+    guid_parts: tuple[str, ...],
+    parent: pulumi.Resource,
+) -> pulumi.Resource:
+    """One built-in role for a tier's identity on exactly one resource (never a resource group
+    or the subscription); the assignment's GUID is derived, so previews stay free of churn."""
+    return azure_native.authorization.RoleAssignment(
+        name,
+        role_assignment_name=stable_guid(*guid_parts),
+        scope=scope,
+        principal_id=principal_id,
+        principal_type="ServicePrincipal",
+        role_definition_id=role_definition_id(subscription_id, role),
+        opts=child(parent),
+    )
+
+
 def iso_seconds(seconds: int) -> str:
     """ISO 8601 duration (PT...S), the format Service Bus and Monitor take."""
     return f"PT{int(seconds)}S"

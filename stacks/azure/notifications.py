@@ -7,14 +7,13 @@ through the Communication Services SMTP relay (STARTTLS); the publishing tier's 
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import authorization, communication
+from pulumi_azure_native import communication
 
 from stacks.azure.common import (
     child,
     component_opts,
     dashed_name,
-    role_definition_id,
-    stable_guid,
+    grant_role,
     stack_network,
 )
 from stacks.blueprints.model import Access
@@ -96,13 +95,13 @@ class Notifications(pulumi.ComponentResource):
         """Permission to send through this Communication Services resource only."""
         role = "communication-and-email-service-owner"
         return [
-            authorization.RoleAssignment(
+            grant_role(
                 f"{grantee}-{self.service_name}-{access}",
-                role_assignment_name=stable_guid(grantee, self.service_name, role),
+                role=role,
                 scope=self.service.id,
                 principal_id=principal_id,
-                principal_type="ServicePrincipal",
-                role_definition_id=role_definition_id(self.network.subscription_id, role),
-                opts=child(parent),
+                subscription_id=self.network.subscription_id,
+                guid_parts=(grantee, self.service_name, role),
+                parent=parent,
             )
         ]

@@ -4,14 +4,13 @@ one private container, blob versioning, soft delete and a lifecycle policy."""
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import authorization, monitor, storage
+from pulumi_azure_native import monitor, storage
 
 from stacks.azure.common import (
     child,
     compact_name,
     component_opts,
-    role_definition_id,
-    stable_guid,
+    grant_role,
     stack_network,
 )
 from stacks.blueprints.model import Access
@@ -141,13 +140,13 @@ class ObjectStore(pulumi.ComponentResource):
         """Blob data role on this container only."""
         role = BLOB_ROLES[access]
         return [
-            authorization.RoleAssignment(
+            grant_role(
                 f"{grantee}-{self.container_name}-{access}",
-                role_assignment_name=stable_guid(grantee, self.account_name, role),
+                role=role,
                 scope=self.container_id,
                 principal_id=principal_id,
-                principal_type="ServicePrincipal",
-                role_definition_id=role_definition_id(self.network.subscription_id, role),
-                opts=child(parent),
+                subscription_id=self.network.subscription_id,
+                guid_parts=(grantee, self.account_name, role),
+                parent=parent,
             )
         ]

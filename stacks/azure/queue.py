@@ -4,15 +4,14 @@ the built-in dead-letter sub-queue after `max_deliveries` or on expiry."""
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import authorization, monitor, servicebus
+from pulumi_azure_native import monitor, servicebus
 
 from stacks.azure.common import (
     child,
     component_opts,
     dashed_name,
+    grant_role,
     iso_seconds,
-    role_definition_id,
-    stable_guid,
     stack_network,
 )
 from stacks.blueprints.model import Access
@@ -93,13 +92,13 @@ class Queue(pulumi.ComponentResource):
         """Data Sender or Receiver on this queue only."""
         role = QUEUE_ROLES[access]
         return [
-            authorization.RoleAssignment(
+            grant_role(
                 f"{grantee}-{self.queue_name}-{access}",
-                role_assignment_name=stable_guid(grantee, self.namespace_name, role),
+                role=role,
                 scope=self.queue_id,
                 principal_id=principal_id,
-                principal_type="ServicePrincipal",
-                role_definition_id=role_definition_id(self.network.subscription_id, role),
-                opts=child(parent),
+                subscription_id=self.network.subscription_id,
+                guid_parts=(grantee, self.namespace_name, role),
+                parent=parent,
             )
         ]

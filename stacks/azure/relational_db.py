@@ -8,7 +8,13 @@ import pulumi
 import pulumi_random as random
 from pulumi_azure_native import authorization, dbforpostgresql, keyvault, monitor
 
-from stacks.azure.common import child, component_opts, dashed_name, role_definition_id, stable_guid
+from stacks.azure.app_secret import keyvault_ref
+from stacks.azure.common import (
+    child,
+    component_opts,
+    dashed_name,
+    grant_role,
+)
 from stacks.azure.sizes import DB_SKUS
 from stacks.blueprints.model import Access
 from stacks.common.args import RelationalDbArgs
@@ -20,8 +26,10 @@ PORT = 5432
 class RelationalDb(pulumi.ComponentResource):
     """physical_name is the server name; endpoint its private FQDN; password a secret.
 
-    backend_url (DATABASE_URL) carries no password: hosts read `password_secret_uri` from Key
-    Vault with their managed identity (Key Vault Secrets User on that one secret)."""
+    backend_url (DATABASE_URL) carries no password: hosts get `password_ref`
+    (DATABASE_PASSWORD_REF, `azure-keyvault://<vault>.vault.azure.net/<secret name>`) and read
+    the password from Key Vault with their managed identity (Key Vault Secrets User on that one
+    secret)."""
 
     def __init__(
         self, name: str, args: RelationalDbArgs, opts: pulumi.ResourceOptions | None = None
@@ -119,6 +127,8 @@ class RelationalDb(pulumi.ComponentResource):
             opts=child(self),
         )
         self.password_secret_uri = f"{net.vault_uri}secrets/{self.secret_name}"
+        # From the secret's outputs, so hosts (and the grant) wait until the secret exists.
+        self.password_ref: pulumi.Output[str] = keyvault_ref(net.vault.name, self.secret.name)
         monitor.DiagnosticSetting(
             f"{name}-diagnostics",
             name="to-log-analytics",
@@ -144,6 +154,7 @@ class RelationalDb(pulumi.ComponentResource):
                 "backend_url": self.backend_url,
                 "endpoint": self.endpoint,
                 "password": self.password,
+                "password_ref": self.password_ref,
             }
         )
 
@@ -157,13 +168,13 @@ class RelationalDb(pulumi.ComponentResource):
         """Key Vault Secrets User on the password secret only (the SQL rights are the login's)."""
         role = "key-vault-secrets-user"
         return [
-            authorization.RoleAssignment(
+            grant_role(
                 f"{grantee}-{self.secret_name}-{access}",
-                role_assignment_name=stable_guid(grantee, self.server_name, role),
-                scope=pulumi.Output.concat(self.network.vault_id, "/secrets/", self.secret_name),
+                role=role,
+                scope=pulumi.Output.concat(self.network.vault_id, "/secrets/", self.secret.name),
                 principal_id=principal_id,
-                principal_type="ServicePrincipal",
-                role_definition_id=role_definition_id(self.network.subscription_id, role),
-                opts=child(parent),
+                subscription_id=self.network.subscription_id,
+                guid_parts=(grantee, self.server_name, role),
+                parent=parent,
             )
         ]

@@ -12,6 +12,15 @@ LoadBalancer exposes `url` (the app's HTTPS URL); RelationalDb also `endpoint` a
 describe job steps on this cluster only) and exposes `physical_name` and `backend_url`
 (MAPREDUCE_CLUSTER_URL: emr://<cluster-id>, dataproc://<project>/<region>/<cluster>,
 hdinsight://<cluster-name>).
+
+Secrets never travel in user data. Hosts get references the apps resolve at start with their
+own identity (reference_apps/backends/secrets.py):
+  RelationalDb.password_ref  DATABASE_PASSWORD_REF, the database password
+  AppSecret.ref              e.g. SECRET_KEY_REF, a generated value kept in the cloud's store
+A reference is `aws-secretsmanager://<secret ARN>[#<JSON key>]`,
+`gcp-secretmanager://projects/<project>/secrets/<id>/versions/<version>` or
+`azure-keyvault://<vault>.vault.azure.net/<secret name>`. AppSecret is granted like a data
+component (access "read": read this one secret's value).
 """
 
 from __future__ import annotations
@@ -98,6 +107,15 @@ class RelationalDbArgs:
 class NotificationsArgs:
     context: StackContext
     spec: Notifications
+
+
+@dataclass
+class AppSecretArgs:
+    context: StackContext
+    purpose: str
+    """What the value is for, in words (the secret's description)."""
+    length: int = 48
+    """Characters of the generated value (letters and digits)."""
 
 
 @dataclass

@@ -2,6 +2,7 @@
 (stacks/common/args.py), so a blueprint moves to GCP by changing only the stack's cloud."""
 
 from stacks.gcp.alarms import Alarms
+from stacks.gcp.app_secret import AppSecret
 from stacks.gcp.app_tier import AppTier
 from stacks.gcp.iot_ingest import IoTIngest
 from stacks.gcp.key_value_table import KeyValueTable
@@ -17,6 +18,7 @@ from stacks.gcp.worker_tier import WorkerTier
 
 __all__ = [
     "Alarms",
+    "AppSecret",
     "AppTier",
     "IoTIngest",
     "KeyValueTable",

@@ -9,6 +9,7 @@ import pulumi_random as random
 
 from stacks.blueprints.model import Access
 from stacks.common.args import RelationalDbArgs
+from stacks.gcp.app_secret import secret_reference
 from stacks.gcp.common import labels, physical
 from stacks.gcp.sizes import DB_TIERS
 
@@ -102,11 +103,14 @@ class RelationalDb(pulumi.ComponentResource):
             labels=labels(context),
             opts=child,
         )
-        gcp.secretmanager.SecretVersion(
+        password_version = gcp.secretmanager.SecretVersion(
             f"{name}-password-version",
             secret=self.password_secret.id,
             secret_data=self.password,
             opts=child,
+        )
+        self.password_ref: pulumi.Output[str] = secret_reference(
+            self.password_secret, password_version
         )
         self.physical_name: pulumi.Output[str] = self.instance.name
         self.endpoint: pulumi.Output[str] = self.instance.private_ip_address
@@ -125,6 +129,7 @@ class RelationalDb(pulumi.ComponentResource):
                 "endpoint": self.endpoint,
                 "backend_url": self.backend_url,
                 "password_secret": self.password_secret.id,
+                "password_ref": self.password_ref,
             }
         )
 

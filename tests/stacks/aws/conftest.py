@@ -16,6 +16,8 @@ ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 MOCK_DB_PASSWORD = "Mock-DB-Password-7f3Q"
 """Distinctive, so tests can prove it appears nowhere but in the secret."""
+MOCK_APP_SECRET_SEED = "MockAppSecret7f3Q"
+"""RandomPassword without specials (AppSecret) -> this, repeated to the requested length."""
 
 # Types whose outputs the components never read beyond `id` (which the mocks always give).
 NO_COMPUTED = {
@@ -63,6 +65,13 @@ def _bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
 
 
+def _random_password(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    if inputs.get("special") is False:
+        length = int(inputs["length"])
+        return {"result": (MOCK_APP_SECRET_SEED * length)[:length]}
+    return {"result": MOCK_DB_PASSWORD}
+
+
 def _queue(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     queue = inputs["name"]
     return {
@@ -79,7 +88,7 @@ COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
         "address": f"{i['identifier']}.c0ffee.{REGION}.rds.amazonaws.com",
         "arn": _arn("rds", f"db:{i['identifier']}"),
     },
-    "random:index/randomPassword:RandomPassword": lambda n, i: {"result": MOCK_DB_PASSWORD},
+    "random:index/randomPassword:RandomPassword": _random_password,
     "aws:secretsmanager/secret:Secret": lambda n, i: {
         "arn": _arn("secretsmanager", f"secret:{i['name']}-AbCdEf")
     },

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from tests.stacks.aws.conftest import ACCOUNT, MOCK_DB_PASSWORD, computed
-from tests.stacks.aws.support import user_data
+from tests.stacks.aws.conftest import ACCOUNT, MOCK_APP_SECRET_SEED, MOCK_DB_PASSWORD, computed
+from tests.stacks.aws.support import is_secret, user_data
 from tests.stacks.harness import inventory, run_stack, stack_names
 from tests.stacks.snapshots import check_snapshot
 
@@ -130,6 +130,90 @@ def test_stack_is_secure_by_default(stack):
     buckets = run.of_type("aws:s3/bucket:Bucket")
     assert len(run.of_type("aws:s3/bucketPolicy:BucketPolicy")) == len(buckets)
     assert len(run.of_type("aws:s3/bucketVersioning:BucketVersioning")) == len(buckets)
+
+
+def _grants(run, tier: str) -> list[dict]:
+    policies = run.of_type("aws:iam/rolePolicy:RolePolicy")
+    found = [p for p in policies if p.name == f"{tier}-identity-grants"]
+    return json.loads(found[0].inputs["policy"])["Statement"] if found else []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_app_tier_boots_in_production_mode_with_a_session_key_reference(stack):
+    run = run_stack(stack, computed=computed)
+    app = run.one("tierstack:aws:AppTier").name
+    key = run.one("aws:secretsmanager/secret:Secret", f"{app}-session-key")
+    key_arn = key.outputs["arn"]
+    assert key.inputs["name"] == f"tierstack/{stack.removeprefix('aws-')}-dev/{app}-session-key"
+    app_env = user_data(run.one("aws:ec2/launchTemplate:LaunchTemplate", app))[2]["python_app_env"]
+    assert app_env["APP_ENV"] == "production"
+    assert app_env["SECRET_KEY_REF"] == f"aws-secretsmanager://{key_arn}"
+    workers = [w.name for w in run.of_type("tierstack:aws:WorkerTier")]
+    for worker in workers:
+        worker_env = user_data(run.one("aws:ec2/launchTemplate:LaunchTemplate", worker))[2][
+            "python_app_env"
+        ]
+        assert worker_env["APP_ENV"] == "production"
+        assert "SECRET_KEY_REF" not in worker_env
+    for template in run.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        script = user_data(template)[1]
+        assert MOCK_APP_SECRET_SEED not in script and MOCK_DB_PASSWORD not in script
+    reads_key = [
+        {k: v for k, v in s.items() if k != "Sid"}
+        for s in _grants(run, app)
+        if key_arn in s["Resource"]
+    ]
+    assert reads_key == [
+        {
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            "Resource": [key_arn],
+        }
+    ]
+    for worker in workers:
+        assert key_arn not in json.dumps(_grants(run, worker)), worker
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_session_key_value_is_generated_and_stored_as_a_secret(stack):
+    run = run_stack(stack, computed=computed)
+    app = run.one("tierstack:aws:AppTier").name
+    generated = run.one("random:index/randomPassword:RandomPassword", f"{app}-session-key")
+    assert (generated.inputs["length"], generated.inputs["special"]) == (48, False)
+    value = generated.outputs["result"]
+    assert len(value) == 48 and value.isalnum()
+    version = run.one("aws:secretsmanager/secretVersion:SecretVersion", f"{app}-session-key")
+    assert is_secret(version.inputs["secretString"])
+    assert version.inputs["secretString"]["value"] == value
+    assert value not in json.dumps(run.result)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_tiers_with_a_database_get_its_password_reference(stack):
+    run = run_stack(stack, computed=computed)
+    for template in run.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        app_env = user_data(template)[2]["python_app_env"]
+        assert ("DATABASE_PASSWORD_REF" in app_env) == ("DATABASE_URL" in app_env), template.name
+
+
+def test_cloud_drive_app_reads_the_db_password_by_reference():
+    run = run_stack("aws-cloud-drive", computed=computed)
+    db_secret = run.one("aws:secretsmanager/secret:Secret", "drive-db")
+    db_arn = db_secret.outputs["arn"]
+    assert db_arn.endswith(":secret:tierstack/cloud-drive-dev-drive-db/master-AbCdEf")
+    app_env = user_data(run.one("aws:ec2/launchTemplate:LaunchTemplate", "web"))[2][
+        "python_app_env"
+    ]
+    assert app_env["DATABASE_PASSWORD_REF"] == f"aws-secretsmanager://{db_arn}#password"
+    assert app_env["DATABASE_PASSWORD_REF"].endswith("#password")
+    assert app_env["DATABASE_URL"].startswith("postgresql://tierstack@")
+    assert sorted(app_env) == [
+        "APP_ENV",
+        "DATABASE_PASSWORD_REF",
+        "DATABASE_URL",
+        "OBJECT_STORE_URL",
+        "SECRET_KEY_REF",
+    ]
 
 
 def test_cloud_drive_keeps_the_db_password_secret():

@@ -4,6 +4,7 @@ that runs ansible-pull with the app's variables, scaling on CPU and on queue bac
 from __future__ import annotations
 
 from stacks.aws import (
+    AppSecret,
     AppTier,
     LoadBalancer,
     ObjectStore,
@@ -14,6 +15,7 @@ from stacks.aws import (
 )
 from stacks.blueprints import model
 from stacks.common.args import (
+    AppSecretArgs,
     AppTierArgs,
     Grant,
     LoadBalancerArgs,
@@ -24,18 +26,28 @@ from stacks.common.args import (
     WorkerTierArgs,
 )
 from stacks.common.bootstrap import bootstrap_script
-from tests.stacks.aws.conftest import ACCOUNT, MOCK_DB_PASSWORD, REGION, computed
+from tests.stacks.aws.conftest import (
+    ACCOUNT,
+    MOCK_APP_SECRET_SEED,
+    MOCK_DB_PASSWORD,
+    REGION,
+    computed,
+)
 from tests.stacks.aws.support import document, user_data
 from tests.stacks.harness import run_pulumi
 
 BUCKET_ARN = "arn:aws:s3:::image-processing-dev-images-20260101abcdef"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:image-processing-dev-jobs"
+SECRETS = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tierstack/image-processing-dev"
+SESSION_KEY_ARN = f"{SECRETS}/web-session-key-AbCdEf"
+DB_SECRET_ARN = f"{SECRETS}-db/master-AbCdEf"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 
 
 def _app_stack(context):
-    """A web tier using a bucket, a queue (publish) and a database; a worker consuming."""
+    """A web tier using a bucket, a queue (publish), a database and a session key; a worker
+    consuming. Wired as stacks/program.py does: secrets reach the hosts as references."""
     from tests.stacks.aws.support import network as make_network
 
     net = make_network(context)
@@ -44,12 +56,18 @@ def _app_stack(context):
     db = RelationalDb(
         "db", RelationalDbArgs(context, model.RelationalDb("db", "t", database="app"), net)
     )
+    session_key = AppSecret("web-session-key", AppSecretArgs(context, "session signing key"))
     identity = TierIdentity(
         "web-identity",
         TierIdentityArgs(
             context,
             "web",
-            [Grant(store, "read-write"), Grant(queue, "publish"), Grant(db, "read-write")],
+            [
+                Grant(store, "read-write"),
+                Grant(queue, "publish"),
+                Grant(db, "read-write"),
+                Grant(session_key, "read"),
+            ],
         ),
     )
     app_spec = model.AppTier("web", "t", wsgi="app.wsgi:app", port=8000, target_cpu_percent=55)
@@ -58,9 +76,12 @@ def _app_stack(context):
         context,
         "app",
         {
+            "APP_ENV": "production",
+            "SECRET_KEY_REF": session_key.ref,
             "OBJECT_STORE_URL": store.backend_url,
             "QUEUE_URL": queue.backend_url,
             "DATABASE_URL": db.backend_url,
+            "DATABASE_PASSWORD_REF": db.password_ref,
         },
     )
     AppTier("web", AppTierArgs(context, app_spec, net, lb, identity, boot))
@@ -76,7 +97,9 @@ def _app_stack(context):
             net,
             worker_identity,
             queue,
-            bootstrap_script(context, "worker", {"QUEUE_URL": queue.backend_url}),
+            bootstrap_script(
+                context, "worker", {"APP_ENV": "production", "QUEUE_URL": queue.backend_url}
+            ),
         ),
     )
 
@@ -87,11 +110,9 @@ def test_identity_grants_exactly_the_used_resources_plus_session_manager(context
         "Statement"
     ]
     resources = sorted(r for s in statements for r in s["Resource"])
-    secret = (
-        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tierstack/image-processing-dev-db/"
-        "master-AbCdEf"
+    assert resources == sorted(
+        [BUCKET_ARN, f"{BUCKET_ARN}/*", QUEUE_ARN, DB_SECRET_ARN, SESSION_KEY_ARN]
     )
-    assert resources == sorted([BUCKET_ARN, f"{BUCKET_ARN}/*", QUEUE_ARN, secret])
     assert all("*" not in s["Action"] for s in statements)
     actions = {a for s in statements for a in s["Action"]}
     assert "sqs:SendMessage" in actions and "sqs:ReceiveMessage" not in actions
@@ -128,7 +149,7 @@ def test_launch_templates_require_imdsv2_encrypt_disks_and_stay_private(context)
     assert templates[0].inputs["iamInstanceProfile"] == {"arn": web_profile}
 
 
-def test_user_data_runs_ansible_pull_with_the_app_vars_and_no_password(context):
+def test_user_data_runs_ansible_pull_with_the_app_vars_and_no_secret(context):
     run = run_pulumi(lambda: _app_stack(context), computed=computed)
     template = run.one("aws:ec2/launchTemplate:LaunchTemplate", "web")
     config, script, variables = user_data(template)
@@ -144,13 +165,22 @@ def test_user_data_runs_ansible_pull_with_the_app_vars_and_no_password(context):
         "tierstack_network_cidr": "10.40.0.0/16",
         "tierstack_tier": "app",
         "python_app_env": {
+            "APP_ENV": "production",
+            "DATABASE_PASSWORD_REF": f"aws-secretsmanager://{DB_SECRET_ARN}#password",
             "DATABASE_URL": f"postgresql://tierstack@{host}:5432/app?sslmode=require",
             "OBJECT_STORE_URL": "s3://image-processing-dev-images-20260101abcdef",
             "QUEUE_URL": "sqs://image-processing-dev-jobs",
+            "SECRET_KEY_REF": f"aws-secretsmanager://{SESSION_KEY_ARN}",
         },
     }
+    worker = user_data(run.one("aws:ec2/launchTemplate:LaunchTemplate", "worker"))[2]
+    assert worker["python_app_env"] == {
+        "APP_ENV": "production",
+        "QUEUE_URL": "sqs://image-processing-dev-jobs",
+    }
     for resource in run.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
-        assert MOCK_DB_PASSWORD not in user_data(resource)[1]
+        script = user_data(resource)[1]
+        assert MOCK_DB_PASSWORD not in script and MOCK_APP_SECRET_SEED not in script
 
 
 def test_hosts_admit_no_ssh_only_the_lb_and_reach_the_db_by_group(context):

@@ -13,6 +13,7 @@ import yaml
 
 from stacks.azure.common import ROLES
 from stacks.azure.mapreduce_cluster import CLUSTER_OPERATOR_ROLE
+from stacks.blueprints import BLUEPRINTS
 from tests.stacks.azure.conftest import INVOKES, PROD, computed
 from tests.stacks.harness import Run, inventory, run_stack, stack_names
 from tests.stacks.snapshots import check_snapshot
@@ -111,6 +112,8 @@ FORBIDDEN_ROLES = {
     "b24988ac-6180-42a0-ab88-20f7a0b0d1ca",
     "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
 }  # Owner, Contributor, UAA
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRETS_USER = ROLES["key-vault-secrets-user"]
 _RUNS: dict[tuple[str, str], Run] = {}
 
 
@@ -268,3 +271,106 @@ def test_prod_sizing(stack):
         assert server["backup"]["geoRedundantBackup"] == "Enabled"
         lock = run.one("azure-native:authorization:ManagementLockByScope").inputs
         assert lock["level"] == "CanNotDelete"
+
+
+def _custom_data(run: Run) -> dict[str, str]:
+    return {
+        vmss.name: base64.b64decode(
+            vmss.inputs["virtualMachineProfile"]["osProfile"]["customData"]
+        ).decode()
+        for vmss in run.of_type("azure-native:compute:VirtualMachineScaleSet")
+    }
+
+
+def _keyvault_ref(run: Run, secret_name: str) -> str:
+    vault = run.one("azure-native:keyvault:Vault").inputs["vaultName"]
+    return f"azure-keyvault://{vault}.vault.azure.net/{secret_name}"
+
+
+def _assignments_on(run: Run, scope: str) -> list[tuple[str, str]]:
+    return [
+        (a.inputs["principalId"], a.inputs["roleDefinitionId"].rsplit("/", 1)[1])
+        for a in run.of_type("azure-native:authorization:RoleAssignment")
+        if a.inputs["scope"] == scope
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tiers_boot_in_production_mode_with_secret_references(stack):
+    run = stack_run(stack)
+    blueprint = BLUEPRINTS[stack.removeprefix("azure-")]()
+    app = blueprint.app
+    key = run.one("azure-native:keyvault:Secret", f"{app.name}-session-key-secret").inputs
+    assert key["secretName"] == f"{app.name}-session-key"
+    app_env = _app_env(run, app.name)
+    assert app_env["APP_ENV"] == "production"
+    assert app_env["SECRET_KEY_REF"] == _keyvault_ref(run, f"{app.name}-session-key")
+    for worker in blueprint.workers:
+        worker_env = _app_env(run, worker.name)
+        assert worker_env["APP_ENV"] == "production"
+        assert "SECRET_KEY_REF" not in worker_env
+    for tier in (app, *blueprint.workers):
+        env = _app_env(run, tier.name)
+        databases = [use.target for use in tier.uses if use.env_var == "DATABASE_URL"]
+        if databases:
+            expected = _keyvault_ref(run, f"{databases[0]}-admin-password")
+            assert env["DATABASE_PASSWORD_REF"] == expected
+        else:
+            assert "DATABASE_PASSWORD_REF" not in env
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_secret_value_reaches_any_custom_data(stack):
+    run = stack_run(stack)
+    app = BLUEPRINTS[stack.removeprefix("azure-")]().app
+    values = {
+        r.outputs["result"] for r in run.of_type("random:index/randomPassword:RandomPassword")
+    }
+    for secret in run.of_type("azure-native:keyvault:Secret"):
+        properties = secret.inputs["properties"]
+        values.add(
+            properties["value"]["value"] if SECRET_SIG in properties else properties["value"]
+        )
+    key = run.one("azure-native:keyvault:Secret", f"{app.name}-session-key-secret").inputs
+    assert SECRET_SIG in key["properties"], "the session key is not sent as a secret"
+    session_key = run.named(f"{app.name}-session-key-value").outputs["result"]
+    assert key["properties"]["value"]["value"] == session_key
+    for name, user_data in _custom_data(run).items():
+        assert "ansible-pull" in user_data
+        for value in values:
+            assert value not in user_data, f"{name} carries a secret value"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_the_app_identity_reads_the_session_key(stack):
+    run = stack_run(stack)
+    blueprint = BLUEPRINTS[stack.removeprefix("azure-")]()
+    app, prefix = blueprint.app, f"{stack.removeprefix('azure-')}-dev"
+    scope = f"network-vault-id/secrets/{app.name}-session-key"
+    assert _assignments_on(run, scope) == [(f"principal-{prefix}-{app.name}-id", SECRETS_USER)]
+    workers = {f"principal-{prefix}-{worker.name}-id" for worker in blueprint.workers}
+    for assignment in run.of_type("azure-native:authorization:RoleAssignment"):
+        assert not assignment.inputs["scope"].startswith("network-vault-id/secrets/") or (
+            assignment.inputs["principalId"] not in workers
+        )
+        # Secrets are granted one by one: never on the whole vault or resource group.
+        assert assignment.inputs["scope"] not in ("network-vault-id", "network-rg-id")
+
+
+def test_cloud_drive_app_reads_the_database_password_by_reference():
+    run = stack_run("azure-cloud-drive")
+    env = _app_env(run, "web")
+    assert set(env) == {
+        "APP_ENV",
+        "DATABASE_PASSWORD_REF",
+        "DATABASE_URL",
+        "OBJECT_STORE_URL",
+        "SECRET_KEY_REF",
+    }
+    assert env["DATABASE_PASSWORD_REF"] == _keyvault_ref(run, "drive-db-admin-password")
+    secret = run.one("azure-native:keyvault:Secret", "drive-db-password-secret").inputs
+    assert secret["secretName"] == "drive-db-admin-password"
+    assert _assignments_on(run, "network-vault-id/secrets/drive-db-admin-password") == [
+        ("principal-cloud-drive-dev-web-id", SECRETS_USER)
+    ]
+    assert run.result["db_password"] not in _custom_data(run)["web-vmss"]

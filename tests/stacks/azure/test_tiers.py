@@ -1,4 +1,4 @@
-"""RelationalDb, Notifications, TierIdentity, LoadBalancer, AppTier, WorkerTier, Alarms,
+"""RelationalDb, Notifications, AppSecret, TierIdentity, LoadBalancer, AppTier, WorkerTier, Alarms,
 MapReduceCluster and IoTIngest, each checked on resolved inputs. One small program per
 environment declares them together (each run costs seconds), and the tests read its record."""
 
@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from stacks.azure import (
     Alarms,
+    AppSecret,
     AppTier,
     IoTIngest,
     LoadBalancer,
@@ -39,6 +40,7 @@ from stacks.blueprints.model import RelationalDb as DbSpec
 from stacks.blueprints.model import WorkerTier as WorkerSpec
 from stacks.common.args import (
     AlarmsArgs,
+    AppSecretArgs,
     AppTierArgs,
     Grant,
     IoTIngestArgs,
@@ -82,6 +84,7 @@ def tiers_program(context):
         queue = Queue("jobs", QueueArgs(context, QueueSpec("jobs", "work")))
         db = RelationalDb("app-db", RelationalDbArgs(context, DbSpec("app-db", "rows", "app"), net))
         mail = Notifications("job-done", NotificationsArgs(context, NotifySpec("job-done", "mail")))
+        session_key = AppSecret("web-session-key", AppSecretArgs(context, "session signing key"))
         app_identity = TierIdentity(
             "web-identity",
             TierIdentityArgs(
@@ -91,6 +94,7 @@ def tiers_program(context):
                     Grant(store, "read-write"),
                     Grant(queue, "publish"),
                     Grant(db, "read-write"),
+                    Grant(session_key, "read"),
                 ],
             ),
         )
@@ -107,7 +111,12 @@ def tiers_program(context):
             ),
         )
         lb = LoadBalancer("web-lb", LoadBalancerArgs(context, net, APP.port, APP.health_path))
-        app_env = {"OBJECT_STORE_URL": store.backend_url, "DATABASE_URL": db.backend_url}
+        app_env = {
+            "OBJECT_STORE_URL": store.backend_url,
+            "DATABASE_URL": db.backend_url,
+            "DATABASE_PASSWORD_REF": db.password_ref,
+            "SECRET_KEY_REF": session_key.ref,
+        }
         app = AppTier(
             "web",
             AppTierArgs(
@@ -133,6 +142,13 @@ def tiers_program(context):
             "password": db.password,
             "mail": mail.backend_url,
             "password_is_secret": db.password.is_secret(),
+            "password_ref": db.password_ref,
+            "password_ref_is_secret": db.password_ref.is_secret(),
+            "session_key": session_key.value,
+            "session_key_is_secret": session_key.value.is_secret(),
+            "session_key_name": session_key.physical_name,
+            "session_key_ref": session_key.ref,
+            "session_key_ref_is_secret": session_key.ref.is_secret(),
         }
 
     return program
@@ -179,7 +195,7 @@ def test_database_is_private_with_backups_and_no_password_in_its_url(dev):
         f"postgresql://tierstack_admin@{dev.result['endpoint']}:5432/app?sslmode=require"
     )
     assert password not in dev.result["db"]
-    secret = dev.one("azure-native:keyvault:Secret").inputs
+    secret = dev.one("azure-native:keyvault:Secret", "app-db-password-secret").inputs
     assert secret["vaultName"] == dev.one("azure-native:keyvault:Vault").inputs["vaultName"]
     assert plain(secret["properties"])["value"] == password
     assert dev.of_type("azure-native:authorization:ManagementLockByScope") == []
@@ -207,6 +223,7 @@ def test_identities_get_exactly_their_grants_on_exactly_those_resources(dev):
         ("images-container-id", ROLES["storage-blob-data-contributor"]),
         ("jobs-queue-id", ROLES["service-bus-data-sender"]),
         ("network-vault-id/secrets/app-db-admin-password", ROLES["key-vault-secrets-user"]),
+        ("network-vault-id/secrets/web-session-key", ROLES["key-vault-secrets-user"]),
     }
     assert _assignments(dev, "principal-image-processing-dev-filter-worker-id") == {
         ("images-container-id", ROLES["storage-blob-data-reader"]),
@@ -219,6 +236,77 @@ def test_identities_get_exactly_their_grants_on_exactly_those_resources(dev):
         assert inputs["roleDefinitionId"].rsplit("/", 1)[1] not in FORBIDDEN_ROLES
         assert inputs["principalType"] == "ServicePrincipal"
         assert not inputs["scope"].startswith("/subscriptions/")  # a resource, never a scope
+
+
+def _vault_name(run):
+    return run.one("azure-native:keyvault:Vault").inputs["vaultName"]
+
+
+def test_app_secret_is_a_generated_48_char_alnum_secret_in_the_stack_vault(dev):
+    component = dev.named("web-session-key")
+    assert component.type == "tierstack:azure:AppSecret"
+    generated = dev.named("web-session-key-value")
+    assert generated.type == "random:index/randomPassword:RandomPassword"
+    assert (generated.inputs["length"], generated.inputs["special"]) == (48, False)
+    assert generated.parent_urn == component.urn
+    value = dev.result["session_key"]
+    assert re.fullmatch(r"[A-Za-z0-9]{48}", value)
+    assert dev.result["session_key_is_secret"] is True
+    secret = dev.one("azure-native:keyvault:Secret", "web-session-key-secret")
+    assert secret.parent_urn == component.urn
+    assert secret.inputs["secretName"] == dev.result["session_key_name"] == "web-session-key"
+    assert secret.inputs["vaultName"] == _vault_name(dev)
+    assert secret.inputs["resourceGroupName"] == "image-processing-dev-rg"
+    assert SECRET_SIG in secret.inputs["properties"]  # the value travels as a secret
+    assert plain(secret.inputs["properties"]) == {"value": value, "contentType": "text/plain"}
+    assert secret.inputs["tags"]["purpose"] == "session signing key"
+
+
+def test_secret_references_name_the_vault_and_the_secret_and_are_not_secret(dev):
+    vault = _vault_name(dev)
+    assert dev.result["session_key_ref"] == (
+        f"azure-keyvault://{vault}.vault.azure.net/web-session-key"
+    )
+    assert dev.result["password_ref"] == (
+        f"azure-keyvault://{vault}.vault.azure.net/app-db-admin-password"
+    )
+    assert dev.result["session_key_ref_is_secret"] is False
+    assert dev.result["password_ref_is_secret"] is False
+
+
+def test_session_key_read_grant_is_secrets_user_on_that_one_secret(dev):
+    on_key = [
+        a
+        for a in dev.of_type("azure-native:authorization:RoleAssignment")
+        if "web-session-key" in a.inputs["scope"]
+    ]
+    assert [a.name for a in on_key] == ["web-web-session-key-read"]
+    assert on_key[0].parent_urn == dev.named("web-identity").urn
+    role = "key-vault-secrets-user"
+    assert on_key[0].inputs == {
+        "roleAssignmentName": stable_guid("web", _vault_name(dev), "web-session-key", role),
+        "scope": "network-vault-id/secrets/web-session-key",  # not the vault, not the group
+        "principalId": "principal-image-processing-dev-web-id",
+        "principalType": "ServicePrincipal",
+        "roleDefinitionId": f"/subscriptions/{SUBSCRIPTION}/providers/"
+        f"Microsoft.Authorization/roleDefinitions/{ROLES[role]}",
+    }
+
+
+@pytest.mark.parametrize("access", ["read-write", "publish", "consume"])
+def test_app_secret_grants_nothing_but_read(access):
+    from tests.stacks.azure.conftest import INVOKES, computed
+    from tests.stacks.harness import run_pulumi
+
+    context = make_context()
+
+    def program():
+        Network("network", NetworkArgs(context, "10.40.0.0/16"))
+        key = AppSecret("web-session-key", AppSecretArgs(context, "session signing key"))
+        TierIdentity("web-identity", TierIdentityArgs(context, "web", [Grant(key, access)]))
+
+    with pytest.raises(Exception, match=f"grants only 'read' access, not '{access}'"):
+        run_pulumi(program, computed=computed, invokes=INVOKES)
 
 
 def _gateway(run):
@@ -352,9 +440,11 @@ def test_app_scale_set_is_private_identity_bound_and_boots_ansible(dev):
     store = dev.one("azure-native:storage:StorageAccount").inputs["accountName"]
     assert host_vars["python_app_env"]["OBJECT_STORE_URL"] == f"azblob://{store}/images"
     assert host_vars["python_app_env"]["DATABASE_URL"] == dev.result["db"]
-    assert (
-        dev.result["password"] not in base64.b64decode(profile["osProfile"]["customData"]).decode()
-    )
+    assert host_vars["python_app_env"]["DATABASE_PASSWORD_REF"] == dev.result["password_ref"]
+    assert host_vars["python_app_env"]["SECRET_KEY_REF"] == dev.result["session_key_ref"]
+    custom_data = base64.b64decode(profile["osProfile"]["customData"]).decode()
+    assert dev.result["password"] not in custom_data
+    assert dev.result["session_key"] not in custom_data
 
 
 def test_app_autoscale_follows_cpu_between_sizing_bounds(dev, prod):

@@ -6,6 +6,7 @@ Dataproc or Monitoring; everything else in the program runs for real under the S
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +51,17 @@ def computed(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         return {"name": f"projects/{PROJECT}/notificationChannels/{name}"}
     if type_ == "gcp:projects/iAMCustomRole:IAMCustomRole":
         return {"name": f"projects/{inputs['project']}/roles/{inputs['roleId']}"}
+    if type_ == "gcp:secretmanager/secret:Secret":
+        # The provider fills in the project from its config; `name` carries the project number.
+        project = inputs.get("project") or PROJECT
+        return {
+            "project": project,
+            "name": f"projects/{PROJECT_NUMBER}/secrets/{inputs['secretId']}",
+        }
     if type_ == "random:index/randomPassword:RandomPassword":
+        if inputs.get("special") is False:  # letters and digits only, at the length asked for
+            digest = hashlib.sha256(name.encode()).hexdigest()
+            return {"result": ("Gen" + digest * 2)[: int(inputs["length"])]}
         return {"result": f"generated-{name}-Zq8v"}
     return {}
 

@@ -11,6 +11,7 @@ from stacks.blueprints.model import ObjectStore as StoreSpec
 from stacks.blueprints.model import Queue as QueueSpec
 from stacks.blueprints.model import RelationalDb as DbSpec
 from stacks.common.args import (
+    AppSecretArgs,
     KeyValueTableArgs,
     NetworkArgs,
     NotificationsArgs,
@@ -19,7 +20,15 @@ from stacks.common.args import (
     RelationalDbArgs,
     StackContext,
 )
-from stacks.gcp import KeyValueTable, Network, Notifications, ObjectStore, Queue, RelationalDb
+from stacks.gcp import (
+    AppSecret,
+    KeyValueTable,
+    Network,
+    Notifications,
+    ObjectStore,
+    Queue,
+    RelationalDb,
+)
 from tests.stacks.gcp.conftest import DB_PRIVATE_IP, PROJECT, PROJECT_NUMBER, context_for, run
 
 MEMBER = "serviceAccount:tier@tierstack-dev.iam.gserviceaccount.com"
@@ -236,6 +245,8 @@ def _database(context: StackContext) -> tuple:
             "endpoint": db.endpoint,
             "password": db.password,
             "secret": db.password.is_secret(),
+            "password_ref": db.password_ref,
+            "ref_secret": db.password_ref.is_secret(),
         }
 
     result = run(program)
@@ -268,6 +279,11 @@ def test_database_is_private_tls_only_backed_up_and_its_password_secret() -> Non
     assert secret_value(version["secretData"]) == password
     secret = result.one("gcp:secretmanager/secret:Secret").inputs
     assert secret["secretId"] == "cloud-drive-dev-drive-db-password"
+    assert result.result["password_ref"] == (
+        f"gcp-secretmanager://projects/{PROJECT}/secrets/cloud-drive-dev-drive-db-password"
+        "/versions/latest"
+    )
+    assert result.result["ref_secret"] is False
     grant = result.one("gcp:secretmanager/secretIamMember:SecretIamMember").inputs
     assert (grant["secretId"], grant["role"], grant["member"]) == (
         "drive-db-password-secret-id",
@@ -284,6 +300,56 @@ def test_prod_database_is_regional_and_deletion_protected() -> None:
     assert settings["deletionProtectionEnabled"] is True
     assert settings["tier"] == "db-custom-2-7680"
     assert settings["backupConfiguration"]["backupRetentionSettings"]["retainedBackups"] == 14
+
+
+def test_app_secret_is_a_generated_secret_kept_in_secret_manager(context: StackContext) -> None:
+    def program() -> dict:
+        key = AppSecret("web-session-key", AppSecretArgs(context, "session signing key"))
+        key.grant("web-web-session-key-read", MEMBER, "read", key)
+        return {
+            "value": key.value,
+            "secret": key.value.is_secret(),
+            "ref": key.ref,
+            "ref_secret": key.ref.is_secret(),
+            "physical_name": key.physical_name,
+        }
+
+    result = run(program)
+    generated = result.one("random:index/randomPassword:RandomPassword", "web-session-key-value")
+    assert (generated.inputs["length"], generated.inputs["special"]) == (48, False)
+    value = result.result["value"]
+    assert len(value) == 48 and value.isascii() and value.isalnum()
+    assert result.result["secret"] is True
+    secret = result.one("gcp:secretmanager/secret:Secret").inputs
+    assert secret["secretId"] == "image-processing-dev-web-session-key"
+    assert secret["replication"] == {"userManaged": {"replicas": [{"location": "europe-west1"}]}}
+    assert secret["labels"] == GOVERNANCE
+    assert secret["annotations"] == {"description": "session signing key"}
+    version = result.one("gcp:secretmanager/secretVersion:SecretVersion").inputs
+    assert version["secret"] == "web-session-key-secret-id"
+    assert secret_value(version["secretData"]) == value
+    assert result.result["physical_name"] == "image-processing-dev-web-session-key"
+    assert result.result["ref"] == (
+        f"gcp-secretmanager://projects/{PROJECT}/secrets/image-processing-dev-web-session-key"
+        "/versions/latest"
+    )
+    assert result.result["ref_secret"] is False
+    assert value not in result.result["ref"]
+    grant = result.one("gcp:secretmanager/secretIamMember:SecretIamMember").inputs
+    assert (grant["secretId"], grant["role"], grant["member"]) == (
+        "web-session-key-secret-id",
+        "roles/secretmanager.secretAccessor",
+        MEMBER,
+    )
+
+
+def test_app_secret_refuses_any_access_but_read(context: StackContext) -> None:
+    def program() -> None:
+        key = AppSecret("web-session-key", AppSecretArgs(context, "session signing key"))
+        key.grant("bad", MEMBER, "read-write", key)
+
+    with pytest.raises(Exception, match="app secret web-session-key: access 'read-write'"):
+        run(program)
 
 
 def test_notifications_topic_and_smtp_relay(context: StackContext) -> None:

@@ -98,6 +98,7 @@ def test_package_exports_every_component_the_program_uses() -> None:
     assert sorted(stacks.gcp.__all__) == sorted(
         [
             "Alarms",
+            "AppSecret",
             "AppTier",
             "IoTIngest",
             "KeyValueTable",
@@ -150,7 +151,7 @@ def test_stack_wide_invariants(stack: str) -> None:
         if resource.type == "gcp:compute/instanceTemplate:InstanceTemplate":
             for interface in resource.inputs["networkInterfaces"]:
                 assert not interface.get("accessConfigs"), resource.name
-        if resource.type.endswith("IAMMember"):
+        if resource.type.lower().endswith("iammember"):  # SecretIamMember too
             assert resource.inputs["role"] not in ("roles/owner", "roles/editor", "roles/viewer")
             assert not resource.inputs["member"].startswith("all"), resource.name
 

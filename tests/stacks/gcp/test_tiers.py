@@ -3,14 +3,18 @@ resources the real program declares for a blueprint (resolved values, preview=Fa
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
 import pytest
 import yaml
 
+from stacks.blueprints import BLUEPRINTS
 from stacks.blueprints.mapreduce import blueprint as mapreduce_blueprint
+from stacks.blueprints.model import Blueprint
 from stacks.blueprints.model import ObjectStore as StoreSpec
+from stacks.blueprints.settings import APPS
 from stacks.common.args import (
     LoadBalancerArgs,
     MapReduceClusterArgs,
@@ -31,6 +35,9 @@ MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
 AUTOSCALER = "gcp:compute/regionAutoscaler:RegionAutoscaler"
 FIREWALL = "gcp:compute/firewall:Firewall"
 JOB_SUBMITTER_ROLE = "projects/tierstack-dev/roles/mapreduce_dev_hadoop_job_submitter"
+SECRET = "gcp:secretmanager/secret:Secret"
+SECRET_GRANT = "gcp:secretmanager/secretIamMember:SecretIamMember"
+ACCESSOR = "roles/secretmanager.secretAccessor"
 
 
 @cache
@@ -39,6 +46,21 @@ def stack(app: str, env: str = "dev") -> Run:
     if env == "prod":
         overrides["certificate"] = f"{app}.example.com"
     return run(lambda: deploy(settings_for(app, **overrides), f"gcp-{app}"))
+
+
+def secret_ref(secret_id: str) -> str:
+    return f"gcp-secretmanager://projects/tierstack-dev/secrets/{secret_id}/versions/latest"
+
+
+def account(app: str, tier: str) -> str:
+    """The IAM member of a tier's service account in the dev stack of `app`."""
+    return f"serviceAccount:{fit(f'{app}-dev-{tier}', 30)}@tierstack-dev.iam.gserviceaccount.com"
+
+
+def app_blueprint(app: str) -> Blueprint:
+    blueprint = BLUEPRINTS[app]()
+    assert blueprint.app is not None, f"{app} has no app tier"
+    return blueprint
 
 
 def startup_vars(template: Registered) -> dict[str, Any]:
@@ -75,10 +97,13 @@ def test_app_template_is_hardened_and_boots_into_ansible_pull() -> None:
         "tierstack_env": "dev",
         "tierstack_network_cidr": "10.40.0.0/16",
         "python_app_env": {
+            "APP_ENV": "production",
             "KV_URL": "firestore://job-status?database=image-processing-dev-job-status",
             "OBJECT_STORE_URL": "gs://tierstack-dev-image-processing-dev-images",
             "QUEUE_URL": "pubsub://tierstack-dev/image-processing-dev-filter-jobs/"
             "image-processing-dev-filter-jobs-sub",
+            "SECRET_KEY_REF": "gcp-secretmanager://projects/tierstack-dev/secrets/"
+            "image-processing-dev-web-session-key/versions/latest",
         },
     }
 
@@ -196,7 +221,7 @@ def test_each_tier_is_bound_exactly_on_what_it_uses() -> None:
     result = stack("mapreduce")
     members: dict[str, set[tuple[str, str]]] = {}
     for binding in result.walk():
-        if not binding.type.endswith("IAMMember"):
+        if not binding.type.lower().endswith("iammember"):  # SecretIamMember too
             continue
         target = next(
             binding.inputs[key]
@@ -213,6 +238,7 @@ def test_each_tier_is_bound_exactly_on_what_it_uses() -> None:
         ("roles/monitoring.metricWriter", "tierstack-dev"),
         ("roles/storage.objectUser", "tierstack-dev-mapreduce-dev-job-data"),
         ("roles/pubsub.publisher", "job-requests-topic-id"),
+        ("roles/secretmanager.secretAccessor", "web-session-key-secret-id"),
         (
             "roles/datastore.viewer",
             'tierstack-dev resource.name == "projects/tierstack-dev/databases/'
@@ -238,6 +264,91 @@ def test_each_tier_is_bound_exactly_on_what_it_uses() -> None:
             JOB_SUBMITTER_ROLE,
         ):
             assert binding.inputs["condition"]["expression"].startswith("resource.name == ")
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_app_tier_runs_in_production_with_a_session_key_reference(app: str) -> None:
+    blueprint = app_blueprint(app)
+    tier = blueprint.app.name
+    result = stack(app)
+    session_key = result.one(SECRET, f"{tier}-session-key-secret").inputs["secretId"]
+    assert session_key == f"{app}-dev-{tier}-session-key"
+    env = startup_vars(result.one(TEMPLATE, f"{tier}-template"))["python_app_env"]
+    assert env["APP_ENV"] == "production"
+    assert env["SECRET_KEY_REF"] == secret_ref(session_key)
+    assert "SECRET_KEY" not in env
+    assert ("DATABASE_PASSWORD_REF" in env) == ("DATABASE_URL" in env)
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_worker_tiers_run_in_production_without_the_session_key(app: str) -> None:
+    result = stack(app)
+    for worker in app_blueprint(app).workers:
+        env = startup_vars(result.one(TEMPLATE, f"{worker.name}-template"))["python_app_env"]
+        assert env["APP_ENV"] == "production", worker.name
+        assert "SECRET_KEY_REF" not in env, worker.name
+        assert ("DATABASE_PASSWORD_REF" in env) == ("DATABASE_URL" in env), worker.name
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_no_secret_value_reaches_a_startup_script(app: str) -> None:
+    result = stack(app)
+    values = [
+        r.outputs["result"] for r in result.of_type("random:index/randomPassword:RandomPassword")
+    ]
+    assert values, "the stack generates no secret"
+    for template in result.of_type(TEMPLATE):
+        metadata = json.dumps(template.inputs["metadata"])
+        for value in values:
+            assert value not in metadata, template.name
+
+
+def test_cloud_drive_app_reads_the_database_password_by_reference() -> None:
+    result = stack("cloud-drive")
+    password_secret = result.one(SECRET, "drive-db-password-secret").inputs["secretId"]
+    assert password_secret == "cloud-drive-dev-drive-db-password"
+    env = startup_vars(result.one(TEMPLATE, "web-template"))["python_app_env"]
+    assert env["DATABASE_URL"].startswith("postgresql://drive_app@")
+    assert env["DATABASE_PASSWORD_REF"] == secret_ref(password_secret)
+    assert env["SECRET_KEY_REF"] == secret_ref("cloud-drive-dev-web-session-key")
+    web_secrets = {
+        g.inputs["secretId"]
+        for g in result.of_type(SECRET_GRANT)
+        if g.inputs["member"] == account("cloud-drive", "web") and g.inputs["role"] == ACCESSOR
+    }
+    assert web_secrets == {"drive-db-password-secret-id", "web-session-key-secret-id"}
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_only_the_app_tier_may_read_the_session_key(app: str) -> None:
+    blueprint = app_blueprint(app)
+    tier = blueprint.app.name
+    result = stack(app)
+    session_key = f"{tier}-session-key-secret-id"  # the mocks' id of the session key's Secret
+    readers = [
+        (g.inputs["member"], g.inputs["role"], g.parent_urn.rsplit("::", 1)[-1])
+        for g in result.of_type(SECRET_GRANT)
+        if g.inputs["secretId"] == session_key
+    ]
+    assert readers == [(account(app, tier), ACCESSOR, f"{tier}-identity")]
+    app_secrets = {
+        g.inputs["secretId"]
+        for g in result.of_type(SECRET_GRANT)
+        if g.inputs["member"] == account(app, tier)
+    }
+    databases = {
+        f"{use.target}-password-secret-id"
+        for use in blueprint.app.uses
+        if use.env_var == "DATABASE_URL"
+    }
+    assert app_secrets == {session_key} | databases
+    for worker in blueprint.workers:
+        worker_secrets = {
+            g.inputs["secretId"]
+            for g in result.of_type(SECRET_GRANT)
+            if g.inputs["member"] == account(app, worker.name)
+        }
+        assert session_key not in worker_secrets, worker.name
 
 
 def test_job_runner_may_submit_to_this_cluster_only() -> None:
