@@ -197,3 +197,31 @@ def test_serving_waits_for_every_server_and_names_the_one_down(
     with pytest.raises(TargetError) as error:
         LocalTarget(apps=["cloud-drive"]).wait_until_serving(timeout=1)
     assert "cloud-drive/app2_8002 (DOWN 1/2)" in str(error.value)
+
+
+def test_a_multi_line_message_is_joined_into_the_line(tmp_path: Path) -> None:
+    text = (
+        "TASK [worker : Validating arguments against arg spec 'main'] ****\n"
+        "fatal: [worker]: FAILED! =>\n"
+        "    changed: false\n"
+        "    msg: |-\n"
+        "        Validation of arguments failed:\n"
+        "        missing required arguments: module found in worker_units\n"
+        "\n"
+        "PLAY RECAP ****\n"
+    )
+    assert describe_failure(text, tmp_path / "c.log") == (
+        "converge failed on host worker at task 'worker : Validating arguments against arg "
+        "spec 'main'': Validation of arguments failed: missing required arguments: module "
+        f"found in worker_units (log: {tmp_path / 'c.log'})"
+    )
+
+
+def test_a_json_result_gives_its_message(tmp_path: Path) -> None:
+    text = (
+        "TASK [common : Enable nftables] ****\n"
+        'fatal: [app1]: FAILED! => {"changed": false, "msg": "Unit \\"nft\\" not found"}\n'
+    )
+    assert describe_failure(text, tmp_path / "c.log").endswith(
+        f"""at task 'common : Enable nftables': Unit "nft" not found (log: {tmp_path / "c.log"})"""
+    )

@@ -573,12 +573,36 @@ def describe_failure(text: str, log: Path) -> str:
                 task = line[len(banner) :].split("]", 1)[0]
         match = re.match(r"^(?:fatal|failed): \[([^\]]+)\]", line)
         if match:
-            host = match.group(1)
-            detail = re.search(r'^\s+"?msg"?: "?([^"\n]{0,200})', text[text.find(line) :], re.M)
-            reason = f": {detail.group(1)}" if detail else ""
-            return f"converge failed on host {host} at task '{task}'{reason} (log: {log})"
+            message = failure_message(text[text.find(line) :])
+            reason = f": {message}" if message else ""
+            return f"converge failed on host {match.group(1)} at task '{task}'{reason} (log: {log})"
     tail = [line for line in text.strip().splitlines() if line.strip()][-1:] or ["no output"]
     return f"converge failed: {tail[0][:200]} (log: {log})"
+
+
+def failure_message(failure: str, limit: int = 300) -> str:
+    """The `msg` of a failed task's result on one line.
+
+    The result is the indented YAML block under the `fatal:` line (callback_result_format =
+    yaml); a multi-line message (`msg: |-`) is joined, so the reason stays one line.
+    """
+    lines = failure.splitlines()[1:]
+    block = []
+    for line in lines:
+        if line.strip() and not line[0].isspace():
+            break
+        block.append(line)
+    try:
+        result = yaml.safe_load("\n".join(block))
+    except yaml.YAMLError:
+        result = None
+    if isinstance(result, dict) and result.get("msg") is not None:
+        message = str(result["msg"])
+    else:  # a JSON result on the fatal line itself (callback_result_format = json)
+        found = re.search(r'"msg": "((?:[^"\\\n]|\\.)*)"', failure.split("\n", 1)[0])
+        message = json.loads(f'"{found.group(1)}"') if found else ""
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def ensure_wheelhouse() -> None:

@@ -1,0 +1,164 @@
+"""Every role checks its variables against meta/argument_specs.yml before it touches a host:
+a wrong or missing variable stops the play with a message that names it.
+
+The plays run against localhost with `--check` and a tag no task carries, so only the
+validation task (tagged `always` by Ansible) runs; nothing on this machine is changed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tierstack.local.target import REPO, describe_failure
+
+ROLES = sorted(path.parent.parent.name for path in REPO.glob("roles/*/meta/argument_specs.yml"))
+
+# The smallest set of variables each role accepts beyond its defaults.
+VALID: dict[str, dict[str, Any]] = {
+    "blueprint_host": {
+        "tierstack_app": "cloud-drive",
+        "tierstack_tier": "app",
+        "python_app_env": {"DATABASE_URL": "postgresql://db/cloud_drive"},
+    },
+    "common": {},
+    "load_balancer": {"load_balancer_apps": [{"name": "cloud-drive", "servers": ["app1:8002"]}]},
+    "mail_sink": {},
+    "mqtt_broker": {"mqtt_broker_devices": [{"name": "sensor-1", "password": "pw-1"}]},
+    "object_store": {},
+    "postgres": {},
+    "python_app": {
+        "python_app_apps": [
+            {"name": "cloud-drive", "module": "m:app", "port": 8002, "env": {"A": "1"}}
+        ]
+    },
+    "worker": {"worker_units": [{"name": "w", "module": "m", "env": {}}]},
+}
+
+# (role, variables that break it, what the message must say)
+INVALID: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "blueprint_host",
+        {**VALID["blueprint_host"], "tierstack_tier": "database"},
+        "value of blueprint_host_tier must be one of: app, worker, gateway, got: database",
+    ),
+    (
+        "blueprint_host",
+        {"tierstack_tier": "app", "python_app_env": {}},
+        "'tierstack_app' is undefined",
+    ),
+    (
+        "common",
+        {"common_firewall_allow": [{"source": "10.0.0.0/8"}]},
+        "missing required arguments: port found in common_firewall_allow",
+    ),
+    (
+        "common",
+        {"common_admin_users": [{"name": "ops"}]},
+        "missing required arguments: authorized_keys found in common_admin_users",
+    ),
+    (
+        "load_balancer",
+        {**VALID["load_balancer"], "load_balancer_https_port": "https"},
+        "argument 'load_balancer_https_port' is of type str and we were unable to convert to int",
+    ),
+    (
+        "load_balancer",
+        {"load_balancer_apps": [{"name": "cloud-drive"}]},
+        "missing required arguments: servers found in load_balancer_apps",
+    ),
+    (
+        "mail_sink",
+        {"mail_sink_port": "smtp"},
+        "argument 'mail_sink_port' is of type str and we were unable to convert to int",
+    ),
+    (
+        "mqtt_broker",
+        {"mqtt_broker_devices": [{"name": "sensor-1"}]},
+        "missing required arguments: password found in mqtt_broker_devices",
+    ),
+    (
+        "object_store",
+        {"object_store_s3_port": [8333]},
+        "argument 'object_store_s3_port' is of type list",
+    ),
+    (
+        "postgres",
+        {"postgres_databases": [{"name": "app", "owner": "app", "password": "pw-not-logged"}]},
+        "missing required arguments: allowed_networks found in postgres_databases",
+    ),
+    (
+        "python_app",
+        {"python_app_apps": [{"name": "cloud-drive", "port": 8002}]},
+        "missing required arguments: env, module found in python_app_apps",
+    ),
+    (
+        "worker",
+        {"worker_units": [{"name": "w", "env": {}}]},
+        "missing required arguments: module found in worker_units",
+    ),
+]
+
+
+def validate(role: str, variables: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess:
+    playbook = tmp_path / "validate.yml"
+    playbook.write_text(
+        f"- name: Validate {role}\n  hosts: localhost\n  gather_facts: false\n"
+        f"  roles:\n    - role: {role}\n"
+    )
+    extra_vars = tmp_path / "vars.json"
+    extra_vars.write_text(json.dumps(variables))
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "--check",
+            "--tags",
+            "tierstack-validation-only",
+            "-e",
+            f"@{extra_vars}",
+            str(playbook),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_every_role_has_a_case_of_each_kind() -> None:
+    assert sorted(VALID) == ROLES
+    assert {role for role, _, _ in INVALID} == set(ROLES)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_valid_variables_pass_validation(role: str, tmp_path: Path) -> None:
+    result = validate(role, VALID[role], tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert f"TASK [{role} : Validating arguments against arg spec" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("role", "variables", "message"),
+    INVALID,
+    ids=[f"{role}-{index}" for index, (role, _, _) in enumerate(INVALID)],
+)
+def test_wrong_or_missing_variables_stop_the_play_naming_them(
+    role: str, variables: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    result = validate(role, variables, tmp_path)
+    assert result.returncode != 0
+    line = describe_failure(result.stdout, tmp_path / "converge.log")
+    assert "\n" not in line
+    assert line.startswith("converge failed on host localhost at task "), line
+    assert message in line, line
+    assert "pw-not-logged" not in result.stdout + result.stderr
