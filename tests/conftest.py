@@ -15,3 +15,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_snapshots(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-snapshots"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that converge the shared hosts again or re-create them run last, so that every
+    other host test sees the target exactly as one converge left it."""
+    items.sort(key=lambda item: item.get_closest_marker("reconverges") is not None)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.hosts
+pytestmark = [pytest.mark.hosts, pytest.mark.reconverges]
 
 
 def test_second_converge_reports_no_change(target: Any) -> None:

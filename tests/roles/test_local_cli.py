@@ -225,3 +225,34 @@ def test_a_json_result_gives_its_message(tmp_path: Path) -> None:
     assert describe_failure(text, tmp_path / "c.log").endswith(
         f"""at task 'common : Enable nftables': Unit "nft" not found (log: {tmp_path / "c.log"})"""
     )
+
+
+def test_a_rescued_failure_gives_way_to_the_rescue_message(tmp_path: Path) -> None:
+    text = (
+        "TASK [load_balancer : Install the provided certificate] ****\n"
+        "fatal: [lb]: FAILED! =>\n"
+        "    censored: 'the output has been hidden'\n"
+        "    changed: false\n"
+        "\n"
+        "TASK [load_balancer : Explain the refused certificate] ****\n"
+        "fatal: [lb]: FAILED! =>\n"
+        "    changed: false\n"
+        "    msg: the key is not the certificate's own\n"
+        "\n"
+        "PLAY RECAP ****\n"
+    )
+    assert describe_failure(text, tmp_path / "c.log") == (
+        "converge failed on host lb at task 'load_balancer : Explain the refused certificate': "
+        f"the key is not the certificate's own (log: {tmp_path / 'c.log'})"
+    )
+
+
+def test_an_ignored_failure_is_not_the_reason(tmp_path: Path) -> None:
+    text = (
+        "TASK [common : Probe] ****\n"
+        "fatal: [app1]: FAILED! =>\n    msg: probe failed\n...ignoring\n"
+        "ERROR! unexpected end of run\n"
+    )
+    assert describe_failure(text, tmp_path / "c.log").startswith(
+        "converge failed: ERROR! unexpected end of run"
+    )

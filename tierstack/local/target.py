@@ -148,9 +148,7 @@ class LocalTarget:
             )
         if missing or not path.is_file():
             self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(stored, handle, indent=2)
+            write_private(path, json.dumps(stored, indent=2))
         return stored
 
     # -- what the apps get -----------------------------------------------------------------
@@ -447,31 +445,40 @@ class LocalTarget:
 
     # -- convergence -----------------------------------------------------------------------
 
-    def converge(self, *, log_name: str = "converge.log") -> dict[str, dict[str, int]]:
-        """Runs playbooks/local.yml; returns the play recap per host or raises TargetError."""
+    def converge(
+        self,
+        *,
+        log_name: str = "converge.log",
+        limit: str = "",
+        extra_vars: dict[str, Any] | None = None,
+    ) -> dict[str, dict[str, int]]:
+        """Runs playbooks/local.yml (on the hosts `limit` names, all when empty; `extra_vars`
+        win over the inventory); returns the play recap per host or raises TargetError."""
         ensure_wheelhouse()
         self.save()
         inventory = self.state_dir / "inventory.yml"
-        fd = os.open(inventory, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            yaml.safe_dump(self.inventory(), handle, sort_keys=False)
+        write_private(inventory, yaml.safe_dump(self.inventory(), sort_keys=False))
         bin_dir = Path(sys.executable).parent
-        env = ansible_env(bin_dir)
+        command = [str(bin_dir / "ansible-playbook"), "-i", str(inventory)]
+        if limit:
+            command += ["--limit", limit]
+        overrides = self.state_dir / "extra-vars.json"
+        if extra_vars:  # through a private file: they may hold keys
+            write_private(overrides, json.dumps(extra_vars))
+            command += ["-e", f"@{overrides}"]
         log = self.state_dir / log_name
-        with log.open("w") as out:
-            result = subprocess.run(
-                [
-                    str(bin_dir / "ansible-playbook"),
-                    "-i",
-                    str(inventory),
-                    str(REPO / "playbooks" / "local.yml"),
-                ],
-                cwd=REPO,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                check=False,
-            )
+        try:
+            with log.open("w") as out:
+                result = subprocess.run(
+                    [*command, str(REPO / "playbooks" / "local.yml")],
+                    cwd=REPO,
+                    env=ansible_env(bin_dir),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    check=False,
+                )
+        finally:
+            overrides.unlink(missing_ok=True)
         text = log.read_text()
         recap = parse_recap(text)
         if result.returncode != 0 or not recap:
@@ -528,6 +535,13 @@ class LocalTarget:
         return {name: f"https://{name}.localhost:{self.https_port}/" for name in self.apps}
 
 
+def write_private(path: Path, text: str) -> None:
+    """Writes a file only its owner can read (created that way, never briefly open)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
 def ansible_env(bin_dir: Path) -> dict[str, str]:
     """The environment of a converge: this repo's ansible.cfg and Mitogen's free strategy.
 
@@ -565,19 +579,30 @@ def parse_recap(text: str) -> dict[str, dict[str, int]]:
 
 
 def describe_failure(text: str, log: Path) -> str:
-    """One line naming the failed host and task, and the log to read."""
+    """One line naming the failed host and task, and the log to read.
+
+    The last failure is the one that stopped the run: an earlier one may have been rescued
+    (a block's `rescue` then fails with the message meant for people) or ignored.
+    """
+    lines = text.splitlines()
     task = ""
-    for line in text.splitlines():
+    failure: tuple[str, str, int] | None = None
+    for index, line in enumerate(lines):
         for banner in ("TASK [", "RUNNING HANDLER ["):
             if line.startswith(banner):
                 task = line[len(banner) :].split("]", 1)[0]
         match = re.match(r"^(?:fatal|failed): \[([^\]]+)\]", line)
         if match:
-            message = failure_message(text[text.find(line) :])
-            reason = f": {message}" if message else ""
-            return f"converge failed on host {match.group(1)} at task '{task}'{reason} (log: {log})"
-    tail = [line for line in text.strip().splitlines() if line.strip()][-1:] or ["no output"]
-    return f"converge failed: {tail[0][:200]} (log: {log})"
+            failure = (match.group(1), task, index)
+        elif line.startswith("...ignoring"):
+            failure = None
+    if failure is None:
+        tail = [line for line in lines if line.strip()][-1:] or ["no output"]
+        return f"converge failed: {tail[0][:200]} (log: {log})"
+    host, task, index = failure
+    message = failure_message("\n".join(lines[index:]))
+    reason = f": {message}" if message else ""
+    return f"converge failed on host {host} at task '{task}'{reason} (log: {log})"
 
 
 def failure_message(failure: str, limit: int = 300) -> str:
