@@ -1,6 +1,17 @@
-"""Suite-wide options. `make snapshots` (pytest --update-snapshots) rewrites inventory snapshots."""
+"""Suite-wide options and the local target's fixtures.
+
+`make snapshots` (pytest --update-snapshots) rewrites inventory snapshots. The host fixtures
+serve tests/roles and tests/e2e: one pytest run creates and converges the hosts once.
+"""
+
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import testinfra
+
+from tierstack.local import testing
+from tierstack.local.target import HOSTS, LocalTarget
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -21,3 +32,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that converge the shared hosts again or re-create them run last, so that every
     other host test sees the target exactly as one converge left it."""
     items.sort(key=lambda item: item.get_closest_marker("reconverges") is not None)
+
+
+@pytest.fixture(scope="session")
+def target() -> Iterator[LocalTarget]:
+    """The converged local target of this session (see tierstack.local.testing)."""
+    yield testing.acquire()
+    testing.release()
+
+
+@pytest.fixture(scope="session")
+def hosts(target: LocalTarget) -> dict[str, Any]:
+    """testinfra hosts by name: lb, app1, app2, worker, services."""
+    return {
+        spec.name: testinfra.get_host(f"podman://{target.container(spec.name)}") for spec in HOSTS
+    }
+
+
+@pytest.fixture(scope="session")
+def inventory(target: LocalTarget) -> dict[str, Any]:
+    """Host variables as the converge saw them, by host name."""
+    groups = target.inventory()["all"]["children"]
+    return {
+        name: hostvars for group in groups.values() for name, hostvars in group["hosts"].items()
+    }

@@ -1,4 +1,5 @@
-"""End-to-end tests through the local target's load balancer (hosts shared with tests/roles)."""
+"""End-to-end tests through the local target's load balancer (the host fixtures are in
+tests/conftest.py, shared with tests/roles)."""
 
 from __future__ import annotations
 
@@ -7,32 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import testinfra
 
-from tierstack.local import testing
 from tierstack.local.target import LocalTarget
-
-
-@pytest.fixture(scope="session")
-def target() -> Iterator[LocalTarget]:
-    yield testing.acquire()
-    testing.release()
-
-
-@pytest.fixture(scope="session")
-def hosts(target: LocalTarget) -> dict[str, Any]:
-    """testinfra hosts by name: lb, app1, app2, worker, services."""
-    names = ("lb", "app1", "app2", "worker", "services")
-    return {name: testinfra.get_host(f"podman://{target.container(name)}") for name in names}
-
-
-@pytest.fixture(scope="session")
-def inventory(target: LocalTarget) -> dict[str, Any]:
-    """Host variables as the converge saw them, by host name."""
-    groups = target.inventory()["all"]["children"]
-    return {
-        name: hostvars for group in groups.values() for name, hostvars in group["hosts"].items()
-    }
 
 
 @pytest.fixture(scope="session", autouse=True)

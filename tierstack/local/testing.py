@@ -1,7 +1,8 @@
 """The session-wide local target for the role and end-to-end tests.
 
-tests/roles and tests/e2e each have a session fixture; both call `acquire`, so one pytest run
-creates and converges the hosts once, shares them, and removes them after the last user.
+The session fixture `target` (tests/conftest.py, used by tests/roles and tests/e2e) calls
+`acquire`, so one pytest run creates and converges the hosts once, shares them, and removes them
+after the last user.
 With TIERSTACK_LOCAL_TARGET=<name> (what `tierstack verify local` sets) the tests run against
 that existing target and leave it in place.
 """
