@@ -1,20 +1,15 @@
 """Every role checks its variables against meta/argument_specs.yml before it touches a host:
-a wrong or missing variable stops the play with a message that names it.
-
-The plays run against localhost with `--check` and a tag no task carries, so only the
-validation task (tagged `always` by Ansible) runs; nothing on this machine is changed.
-"""
+a wrong or missing variable stops the play with a message that names it (checks only, on
+localhost, nothing changed: see tests/playbook_check.py)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.playbook_check import check_role_variables, check_variables
 from tierstack.local.target import REPO, describe_failure
 
 ROLES = sorted(path.parent.parent.name for path in REPO.glob("roles/*/meta/argument_specs.yml"))
@@ -105,36 +100,6 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-def validate(role: str, variables: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess:
-    playbook = tmp_path / "validate.yml"
-    playbook.write_text(
-        f"- name: Validate {role}\n  hosts: localhost\n  gather_facts: false\n"
-        f"  roles:\n    - role: {role}\n"
-    )
-    extra_vars = tmp_path / "vars.json"
-    extra_vars.write_text(json.dumps(variables))
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "--check",
-            "--tags",
-            "tierstack-validation-only",
-            "-e",
-            f"@{extra_vars}",
-            str(playbook),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_every_role_has_a_case_of_each_kind() -> None:
     assert sorted(VALID) == ROLES
     assert {role for role, _, _ in INVALID} == set(ROLES)
@@ -142,7 +107,7 @@ def test_every_role_has_a_case_of_each_kind() -> None:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_valid_variables_pass_validation(role: str, tmp_path: Path) -> None:
-    result = validate(role, VALID[role], tmp_path)
+    result = check_role_variables(role, VALID[role], tmp_path)
     assert result.returncode == 0, result.stdout[-2000:]
     assert f"TASK [{role} : Validating arguments against arg spec" in result.stdout
 
@@ -155,10 +120,45 @@ def test_valid_variables_pass_validation(role: str, tmp_path: Path) -> None:
 def test_wrong_or_missing_variables_stop_the_play_naming_them(
     role: str, variables: dict[str, Any], message: str, tmp_path: Path
 ) -> None:
-    result = validate(role, variables, tmp_path)
+    result = check_role_variables(role, variables, tmp_path)
     assert result.returncode != 0
     line = describe_failure(result.stdout, tmp_path / "converge.log")
     assert "\n" not in line
     assert line.startswith("converge failed on host localhost at task "), line
     assert message in line, line
     assert "pw-not-logged" not in result.stdout + result.stderr
+
+
+BLUEPRINT_VARS = {
+    "tierstack_app": "image-processing",
+    "tierstack_tier": "worker",
+    "tierstack_env": "dev",
+    "python_app_env": {"QUEUE_URL": "postgresql://services/image_processing"},
+}
+
+
+def test_the_blueprint_playbook_checks_the_tiers_role(tmp_path: Path) -> None:
+    result = check_variables(REPO / "playbooks/image-processing.yml", BLUEPRINT_VARS, tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "TASK [worker : Validating arguments against arg spec" in result.stdout
+    assert "TASK [python_app : Validating" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"tierstack_tier": "database"}, "tierstack_tier (app, worker or gateway)"),
+        ({"tierstack_env": "staging"}, "tierstack_env (dev or prod)"),
+        ({"python_app_env": None}, "python_app_env (the app's environment)"),
+    ],
+)
+def test_the_blueprint_playbook_refuses_bad_boot_variables(
+    change: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    variables = {**BLUEPRINT_VARS, **change}
+    variables = {key: value for key, value in variables.items() if value is not None}
+    result = check_variables(REPO / "playbooks/image-processing.yml", variables, tmp_path)
+    assert result.returncode != 0
+    line = describe_failure(result.stdout, tmp_path / "check.log")
+    assert "at task 'Check the blueprint variables'" in line
+    assert message in line, line

@@ -10,6 +10,7 @@ import yaml
 
 from stacks.aws import Network
 from stacks.common.args import NetworkArgs, StackContext
+from tests.playbook_check import boot_vars
 from tests.stacks.harness import Registered
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -34,5 +35,4 @@ def user_data(template: Registered) -> tuple[dict[str, Any], str, dict[str, Any]
     assert text.startswith("#cloud-config\n")
     config = yaml.safe_load(text)
     script = config["write_files"][0]["content"]
-    vars_text = script.split("<<'TIERSTACK_VARS'\n", 1)[1].split("TIERSTACK_VARS\n", 1)[0]
-    return config, script, yaml.safe_load(vars_text)
+    return config, script, boot_vars(script)

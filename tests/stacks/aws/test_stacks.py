@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from tests.playbook_check import assert_boot_script_converges_its_tier
 from tests.stacks.aws.conftest import ACCOUNT, MOCK_APP_SECRET_SEED, MOCK_DB_PASSWORD, computed
 from tests.stacks.aws.support import is_secret, user_data
 from tests.stacks.harness import inventory, run_stack, stack_names
@@ -246,3 +247,14 @@ def test_prod_sizing_is_highly_available_and_protected(stack):
         assert cluster["terminationProtection"] is True
         assert cluster["coreInstanceGroup"]["instanceCount"] == 4
         assert "autoTerminationPolicy" not in cluster
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_tier_boots_with_variables_its_playbook_accepts(stack, tmp_path):
+    run = run_stack(stack, computed=computed)
+    tiers = {}
+    for template in run.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        variables = assert_boot_script_converges_its_tier(user_data(template)[1], tmp_path)
+        tiers[template.name] = variables["tierstack_tier"]
+    assert "app" in tiers.values()
+    assert len(tiers) == len(run.of_type("aws:autoscaling/group:Group"))

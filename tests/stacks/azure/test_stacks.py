@@ -14,6 +14,7 @@ import yaml
 from stacks.azure.common import ROLES
 from stacks.azure.mapreduce_cluster import CLUSTER_OPERATOR_ROLE
 from stacks.blueprints import BLUEPRINTS
+from tests.playbook_check import assert_boot_script_converges_its_tier, boot_vars
 from tests.stacks.azure.conftest import INVOKES, PROD, computed
 from tests.stacks.harness import Run, inventory, run_stack, stack_names
 from tests.stacks.snapshots import check_snapshot
@@ -219,7 +220,7 @@ def _app_env(run: Run, tier: str) -> dict[str, str]:
     ]
     document = yaml.safe_load(base64.b64decode(vmss["osProfile"]["customData"]).decode())
     script = document["write_files"][0]["content"]
-    host_vars = yaml.safe_load(script.split("<<'TIERSTACK_VARS'\n")[1].split("TIERSTACK_VARS")[0])
+    host_vars = boot_vars(script)
     return host_vars["python_app_env"]
 
 
@@ -374,3 +375,14 @@ def test_cloud_drive_app_reads_the_database_password_by_reference():
         ("principal-cloud-drive-dev-web-id", SECRETS_USER)
     ]
     assert run.result["db_password"] not in _custom_data(run)["web-vmss"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_tier_boots_with_variables_its_playbook_accepts(stack, tmp_path):
+    run = stack_run(stack)
+    tiers = {}
+    for name, custom_data in _custom_data(run).items():
+        script = yaml.safe_load(custom_data)["write_files"][0]["content"]
+        tiers[name] = assert_boot_script_converges_its_tier(script, tmp_path)["tierstack_tier"]
+    assert "app" in tiers.values()
+    assert len(tiers) == len(run.of_type("azure-native:compute:VirtualMachineScaleSet"))

@@ -55,6 +55,7 @@ from stacks.common.args import (
     WorkerTierArgs,
 )
 from stacks.common.bootstrap import bootstrap_script
+from tests.playbook_check import boot_vars
 from tests.stacks.azure.conftest import FROM_DOMAIN, PROD, SUBSCRIPTION, make_context
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -436,7 +437,7 @@ def test_app_scale_set_is_private_identity_bound_and_boots_ansible(dev):
     script = document["write_files"][0]["content"]
     assert "/opt/ansible/bin/ansible-pull" in script
     assert "playbooks/image-processing.yml" in script
-    host_vars = yaml.safe_load(script.split("<<'TIERSTACK_VARS'\n")[1].split("TIERSTACK_VARS")[0])
+    host_vars = boot_vars(script)
     store = dev.one("azure-native:storage:StorageAccount").inputs["accountName"]
     assert host_vars["python_app_env"]["OBJECT_STORE_URL"] == f"azblob://{store}/images"
     assert host_vars["python_app_env"]["DATABASE_URL"] == dev.result["db"]

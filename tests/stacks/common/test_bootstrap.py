@@ -13,6 +13,7 @@ from stacks.common.bootstrap import (
     render_cloud_config,
     render_script,
 )
+from tests.playbook_check import boot_vars
 from tests.stacks.harness import run_pulumi
 
 CONTEXT = StackContext(
@@ -29,8 +30,7 @@ CONTEXT = StackContext(
 
 
 def vars_in(script: str) -> dict:
-    body = script.split("<<'TIERSTACK_VARS'\n", 1)[1].split("TIERSTACK_VARS\n", 1)[0]
-    return yaml.safe_load(body)
+    return boot_vars(script)
 
 
 def test_script_writes_the_playbook_vars() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 import stacks.gcp
 from stacks.blueprints.settings import APPS
+from tests.playbook_check import assert_boot_script_converges_its_tier
 from tests.stacks.gcp.conftest import INVOKES, computed
 from tests.stacks.harness import Run, inventory, run_stack, stack_names
 from tests.stacks.snapshots import check_snapshot
@@ -216,3 +217,18 @@ def test_prod_stack_passes_every_mandatory_policy(app: str) -> None:
     mandatory = [f"{r['policy']}: {r['message']}" for r in results if r["level"] == "mandatory"]
     assert mandatory == []
     assert len(records) > 40
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_tier_boots_with_variables_its_playbook_accepts(stack, tmp_path) -> None:
+    run = stack_run(stack)
+    tiers = {}
+    for template in run.of_type("gcp:compute/instanceTemplate:InstanceTemplate"):
+        script = template.inputs["metadata"]["startup-script"]
+        tiers[template.name] = assert_boot_script_converges_its_tier(script, tmp_path)[
+            "tierstack_tier"
+        ]
+    assert "app" in tiers.values()
+    assert len(tiers) == len(
+        run.of_type("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
+    )

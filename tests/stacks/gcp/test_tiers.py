@@ -8,7 +8,6 @@ from functools import cache
 from typing import Any
 
 import pytest
-import yaml
 
 from stacks.blueprints import BLUEPRINTS
 from stacks.blueprints.mapreduce import blueprint as mapreduce_blueprint
@@ -25,6 +24,7 @@ from stacks.common.args import (
 from stacks.gcp import LoadBalancer, MapReduceCluster, Network, ObjectStore, TierIdentity
 from stacks.gcp.common import fit
 from stacks.program import deploy
+from tests.playbook_check import boot_vars
 from tests.stacks.gcp.conftest import PROJECT_NUMBER, context_for, run, settings_for
 from tests.stacks.harness import REPO_ROOT, Registered, Run
 
@@ -66,8 +66,7 @@ def app_blueprint(app: str) -> Blueprint:
 def startup_vars(template: Registered) -> dict[str, Any]:
     """The vars.yml the bootstrap writes, parsed back out of the startup script."""
     script = template.inputs["metadata"]["startup-script"]
-    body = script.split("<<'TIERSTACK_VARS'\n", 1)[1].split("TIERSTACK_VARS\n", 1)[0]
-    return yaml.safe_load(body)
+    return boot_vars(script)
 
 
 def test_app_template_is_hardened_and_boots_into_ansible_pull() -> None:
