@@ -113,9 +113,10 @@ class LocalTarget:
     def container(self, host: str) -> str:
         return f"{self.name}-{host}"
 
-    def ip(self, host: str) -> str:
-        octet = next(spec.octet for spec in HOSTS if spec.name == host)
-        return self.subnet.rsplit(".", 1)[0] + f".{octet}"
+    def ip(self, host: str | HostSpec) -> str:
+        """A host's address: one of HOSTS by name, or any HostSpec (e.g. a test's extra host)."""
+        spec = host if isinstance(host, HostSpec) else next(s for s in HOSTS if s.name == host)
+        return self.subnet.rsplit(".", 1)[0] + f".{spec.octet}"
 
     def save(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -178,6 +179,20 @@ class LocalTarget:
             env["DATABASE_URL"] = db_url
         return env
 
+    def connection_vars(self) -> dict[str, str]:
+        """How Ansible reaches this target's hosts: SSH as root with the target's own key,
+        host keys checked against the ones pinned by `authorize`."""
+        return {
+            "ansible_connection": "ssh",
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(self.ssh_key),
+            "ansible_ssh_common_args": (
+                f"-o UserKnownHostsFile={self.state_dir / 'known_hosts'}"
+                " -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
+            ),
+            "ansible_python_interpreter": "/usr/bin/python3",
+        }
+
     def inventory(self) -> dict[str, Any]:
         """The Ansible inventory of this target: hosts, their tiers, firewall and role inputs."""
         keys = self.secrets()
@@ -193,14 +208,7 @@ class LocalTarget:
         return {
             "all": {
                 "vars": {
-                    "ansible_connection": "ssh",
-                    "ansible_user": "root",
-                    "ansible_ssh_private_key_file": str(self.ssh_key),
-                    "ansible_ssh_common_args": (
-                        f"-o UserKnownHostsFile={self.state_dir / 'known_hosts'}"
-                        " -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
-                    ),
-                    "ansible_python_interpreter": "/usr/bin/python3",
+                    **self.connection_vars(),
                     "tierstack_env": "dev",
                     "tierstack_network_cidr": cidr,
                     "tierstack_local_apps": list(self.apps),
@@ -323,7 +331,7 @@ class LocalTarget:
             )
         return key
 
-    def authorize(self, host: str) -> None:
+    def authorize(self, host: str | HostSpec) -> None:
         """Gives the host SSH host keys, admits the target's key for root and pins the host keys.
 
         The host keys are read through `podman exec`, a channel that needs no trust on first use,
@@ -337,8 +345,9 @@ class LocalTarget:
             " || { systemctl reset-failed ssh; systemctl restart ssh; };"
             " cat /etc/ssh/ssh_host_*_key.pub"
         )
+        name = host.name if isinstance(host, HostSpec) else host
         result = podman.run(
-            ["exec", "-i", self.container(host), "sh", "-c", script],
+            ["exec", "-i", self.container(name), "sh", "-c", script],
             stdin=self.ssh_key.with_suffix(".pub").read_text(),
         )
         address = self.ip(host)
@@ -347,7 +356,7 @@ class LocalTarget:
             for kind, key, *_ in (line.split() for line in result.stdout.splitlines() if line)
         ]
         if not pinned:
-            raise TargetError(f"host {host} has no SSH host keys: see `podman logs {host}`")
+            raise TargetError(f"host {name} has no SSH host keys: see `podman logs {name}`")
         known_hosts = self.state_dir / "known_hosts"
         kept = [
             line
@@ -374,46 +383,56 @@ class LocalTarget:
                     self.network,
                 ]
             )
-        add_hosts = [f"--add-host={spec.name}:{self.ip(spec.name)}" for spec in HOSTS]
         for spec in HOSTS:
-            name = self.container(spec.name)
-            if podman.exists("container", name):
-                if not podman.running(name):
-                    podman.run(["start", name])
-                self.authorize(spec.name)
-                continue
-            args = [
-                "run",
-                "-d",
-                "--name",
-                name,
-                "--hostname",
-                spec.name,
-                "--label",
-                f"tierstack.target={self.name}",
-                "--systemd=always",
-                "--cap-add=SYS_ADMIN",
-                "--cap-add=NET_ADMIN",
-                "--network",
-                self.network,
-                "--ip",
-                self.ip(spec.name),
-                *[flag for flag in add_hosts if not flag.startswith(f"--add-host={spec.name}:")],
+            self.create_host(spec)
+
+    def create_host(self, spec: HostSpec) -> None:
+        """Creates (or starts) one systemd host on the target's network and admits our SSH key.
+
+        Every host resolves the five hosts of HOSTS by name; app, worker and services hosts
+        mount the wheelhouse; lb publishes the HTTP(S) ports on 127.0.0.1.
+        """
+        name = self.container(spec.name)
+        if podman.exists("container", name):
+            if not podman.running(name):
+                podman.run(["start", name])
+            self.authorize(spec)
+            return
+        add_hosts = [
+            f"--add-host={other.name}:{self.ip(other)}" for other in HOSTS if other != spec
+        ]
+        args = [
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--hostname",
+            spec.name,
+            "--label",
+            f"tierstack.target={self.name}",
+            "--systemd=always",
+            "--cap-add=SYS_ADMIN",
+            "--cap-add=NET_ADMIN",
+            "--network",
+            self.network,
+            "--ip",
+            self.ip(spec),
+            *add_hosts,
+        ]
+        if spec.group in ("app", "worker", "services"):
+            args += ["-v", f"{WHEELHOUSE}:{HOST_WHEELHOUSE}:ro"]
+        for suffix, mount in spec.volumes:
+            args += ["-v", f"{self.name}-{suffix}:{mount}"]
+        if spec.name == "lb":
+            args += [
+                "-p",
+                f"127.0.0.1:{self.https_port}:443",
+                "-p",
+                f"127.0.0.1:{self.http_port}:80",
             ]
-            if spec.group in ("app", "worker", "services"):
-                args += ["-v", f"{WHEELHOUSE}:{HOST_WHEELHOUSE}:ro"]
-            for suffix, mount in spec.volumes:
-                args += ["-v", f"{self.name}-{suffix}:{mount}"]
-            if spec.name == "lb":
-                args += [
-                    "-p",
-                    f"127.0.0.1:{self.https_port}:443",
-                    "-p",
-                    f"127.0.0.1:{self.http_port}:80",
-                ]
-            podman.run([*args, podman.IMAGE])
-            self._wait_for_systemd(name)
-            self.authorize(spec.name)
+        podman.run([*args, podman.IMAGE])
+        self._wait_for_systemd(name)
+        self.authorize(spec)
 
     def _wait_for_systemd(self, name: str, timeout: float = 30.0) -> None:
         """Waits until systemd in the host has finished booting."""
@@ -454,12 +473,33 @@ class LocalTarget:
     ) -> dict[str, dict[str, int]]:
         """Runs playbooks/local.yml (on the hosts `limit` names, all when empty; `extra_vars`
         win over the inventory); returns the play recap per host or raises TargetError."""
-        ensure_wheelhouse()
         self.save()
-        inventory = self.state_dir / "inventory.yml"
-        write_private(inventory, yaml.safe_dump(self.inventory(), sort_keys=False))
+        return self.run_playbook(
+            REPO / "playbooks" / "local.yml",
+            self.inventory(),
+            log_name=log_name,
+            limit=limit,
+            extra_vars=extra_vars,
+        )
+
+    def run_playbook(
+        self,
+        playbook: Path,
+        inventory: dict[str, Any],
+        *,
+        log_name: str,
+        inventory_name: str = "inventory.yml",
+        limit: str = "",
+        extra_vars: dict[str, Any] | None = None,
+    ) -> dict[str, dict[str, int]]:
+        """Runs a playbook on hosts of this target (an inventory whose hosts use
+        `connection_vars`); returns the play recap per host or raises TargetError."""
+        ensure_wheelhouse()
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        inventory_file = self.state_dir / inventory_name
+        write_private(inventory_file, yaml.safe_dump(inventory, sort_keys=False))
         bin_dir = Path(sys.executable).parent
-        command = [str(bin_dir / "ansible-playbook"), "-i", str(inventory)]
+        command = [str(bin_dir / "ansible-playbook"), "-i", str(inventory_file)]
         if limit:
             command += ["--limit", limit]
         overrides = self.state_dir / "extra-vars.json"
@@ -470,7 +510,7 @@ class LocalTarget:
         try:
             with log.open("w") as out:
                 result = subprocess.run(
-                    [*command, str(REPO / "playbooks" / "local.yml")],
+                    [*command, str(playbook)],
                     cwd=REPO,
                     env=ansible_env(bin_dir),
                     stdout=out,
