@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.certificates import self_signed
 from tierstack.local.target import TargetError
 
 pytestmark = [pytest.mark.hosts, pytest.mark.reconverges]
@@ -32,21 +32,7 @@ def private_key_pem(key: ec.EllipticCurvePrivateKey) -> str:
 def certificate_for(names: list[str]) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """A self-signed certificate for `names`, standing in for one a CA issued."""
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return certificate, key
+    return self_signed(key, names, valid_for=datetime.timedelta(days=30), ca=True), key
 
 
 def served_certificate(target: Any, app: str, cafile: Path) -> bytes:

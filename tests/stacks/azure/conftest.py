@@ -13,11 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from tests.certificates import self_signed
 from tests.stacks.harness import Run, run_pulumi, run_stack
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
@@ -83,23 +82,12 @@ def _plain(value: Any) -> Any:
 
 
 def _self_signed(inputs: dict[str, Any]) -> str:
-    key_pem = _plain(inputs["privateKeyPem"])
-    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, inputs["subject"]["commonName"])])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(hours=inputs["validityPeriodHours"]))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in inputs["dnsNames"]]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    key = serialization.load_pem_private_key(_plain(inputs["privateKeyPem"]).encode(), None)
+    certificate = self_signed(
+        key,
+        inputs["dnsNames"],
+        common_name=inputs["subject"]["commonName"],
+        valid_for=datetime.timedelta(hours=inputs["validityPeriodHours"]),
     )
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
