@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tierstack.local import podman
+from tierstack.local.podman import IMAGE
 from tierstack.local.target import HOSTS
 
 pytestmark = [pytest.mark.hosts, pytest.mark.reconverges]
@@ -27,7 +28,10 @@ def test_down_and_up_again_keeps_users_and_files(client: Any, target: Any) -> No
     assert uploaded.status_code == 201, uploaded.text
     file_id = uploaded.json()["id"]
 
+    extra = target.container("extra")  # a host added beside the five (as tests do) goes too
+    podman.run(["create", "--label", f"tierstack.target={target.name}", "--name", extra, IMAGE])
     target.remove_hosts()  # what `tierstack down local` does without --purge
+    assert not podman.exists("container", extra)
     volumes = [f"{target.name}-{suffix}" for spec in HOSTS for suffix, _ in spec.volumes]
     assert volumes
     assert all(podman.exists("volume", volume) for volume in volumes)

@@ -447,9 +447,21 @@ class LocalTarget:
         )
 
     def remove_hosts(self, *, purge: bool = False) -> None:
-        """Removes the hosts and the network; the data volumes and secrets only with purge."""
-        for spec in HOSTS:
-            podman.run(["rm", "-f", "-t", "5", self.container(spec.name)], check=False)
+        """Removes the hosts (every container labelled with this target, extra hosts too) and
+        the network; the data volumes and secrets only with purge."""
+        labelled = podman.run(
+            [
+                "ps",
+                "--all",
+                "--filter",
+                f"label=tierstack.target={self.name}",
+                "--format",
+                "{{.Names}}",
+            ],
+            check=False,
+        ).stdout.split()
+        for name in dict.fromkeys([*(self.container(spec.name) for spec in HOSTS), *labelled]):
+            podman.run(["rm", "-f", "-t", "5", name], check=False)
         podman.run(["network", "rm", "-f", self.network], check=False)
         if purge:
             for spec in HOSTS:
