@@ -53,15 +53,16 @@ def test_a_provided_certificate_is_served_and_a_wrong_key_is_refused(
     app = target.apps[0]
     certificate, key = certificate_for([f"{name}.localhost" for name in target.apps])
     certificate_pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+    certificate_der = certificate.public_bytes(serialization.Encoding.DER)
     trusted = tmp_path / "provided.crt"
     trusted.write_text(certificate_pem)
-    provided = {"load_balancer_tls_cert": certificate_pem, "load_balancer_tls_key": ""}
+    provided = {
+        "load_balancer_tls_cert": certificate_pem,
+        "load_balancer_tls_key": private_key_pem(key),
+    }
     try:
-        provided["load_balancer_tls_key"] = private_key_pem(key)
         target.converge(limit="lb", extra_vars=provided, log_name="provided-cert.log")
-        assert served_certificate(target, app, trusted) == certificate.public_bytes(
-            serialization.Encoding.DER
-        )
+        assert served_certificate(target, app, trusted) == certificate_der
         pem = hosts["lb"].file("/etc/haproxy/certs/site.pem")
         assert (pem.user, pem.group, pem.mode) == ("root", "haproxy", 0o640)
         assert not hosts["lb"].file("/etc/haproxy/certs/site.crt").exists
@@ -75,14 +76,12 @@ def test_a_provided_certificate_is_served_and_a_wrong_key_is_refused(
         assert "must be a PEM certificate and the private key of that certificate" in message
         log = (target.state_dir / "wrong-key.log").read_text()
         assert "PRIVATE KEY" not in message + log
-        assert served_certificate(target, app, trusted) == certificate.public_bytes(
-            serialization.Encoding.DER
-        ), "the refused pair replaced the certificate in place"
+        assert served_certificate(target, app, trusted) == certificate_der, (
+            "the refused pair replaced the certificate in place"
+        )
     finally:
         target.converge(limit="lb", log_name="generated-cert.log")
         target.wait_until_serving()
     generated = target.ca_certificate()
-    assert served_certificate(target, app, generated) != certificate.public_bytes(
-        serialization.Encoding.DER
-    )
+    assert served_certificate(target, app, generated) != certificate_der
     assert not (target.state_dir / "extra-vars.json").exists()

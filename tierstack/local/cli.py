@@ -119,11 +119,7 @@ def verify_handler(args: argparse.Namespace) -> int:
         podman.require_podman()
     except (TargetError, podman.PodmanError) as error:
         return _fail(str(error))
-    stopped = [
-        host
-        for host in ("lb", "app1", "app2", "worker", "services")
-        if not podman.running(target.container(host))
-    ]
+    stopped = target.stopped_hosts()
     if stopped:
         return _fail(f"host {stopped[0]} is not running: run `tierstack up local`")
     code = run_suite(target.name)

@@ -434,6 +434,10 @@ class LocalTarget:
         self._wait_for_systemd(name)
         self.authorize(spec)
 
+    def stopped_hosts(self) -> list[str]:
+        """The hosts of HOSTS that are not running (missing or stopped), in HOSTS order."""
+        return [spec.name for spec in HOSTS if not podman.running(self.container(spec.name))]
+
     def _wait_for_systemd(self, name: str, timeout: float = 30.0) -> None:
         """Waits until systemd in the host has finished booting."""
         deadline = time.monotonic() + timeout

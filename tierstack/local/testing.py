@@ -1,8 +1,8 @@
 """The session-wide local target for the role and end-to-end tests.
 
 The session fixture `target` (tests/conftest.py, used by tests/roles and tests/e2e) calls
-`acquire`, so one pytest run creates and converges the hosts once, shares them, and removes them
-after the last user.
+`acquire` and `release`, so one pytest run creates and converges the hosts once and removes them
+at its end.
 With TIERSTACK_LOCAL_TARGET=<name> (what `tierstack verify local` sets) the tests run against
 that existing target and leave it in place.
 """
@@ -24,11 +24,10 @@ TEST_SUBNET = "10.231.9.0/24"
 class _Session:
     target: LocalTarget
     owned: bool
-    users: int = 0
 
 
 _session: _Session | None = None
-_failure: Exception | None = None  # a failed bring-up is reported once, not retried per conftest
+_failure: Exception | None = None  # a failed bring-up is reported once, not retried per test
 
 
 def free_port() -> int:
@@ -47,11 +46,7 @@ def acquire() -> LocalTarget:
         if existing:
             target = LocalTarget.load(existing)
             podman.require_podman()
-            stopped = [
-                h
-                for h in ("lb", "app1", "app2", "worker", "services")
-                if not podman.running(target.container(h))
-            ]
+            stopped = target.stopped_hosts()
             if stopped:
                 raise TargetError(f"host {stopped[0]} of {existing} is not running")
             _session = _Session(target, owned=False)
@@ -76,17 +71,14 @@ def acquire() -> LocalTarget:
                     target.remove_hosts(purge=True)
                 raise
             _session = _Session(target, owned=True)
-    _session.users += 1
     return _session.target
 
 
 def release() -> None:
-    """Drops one user; the last one removes a target this session created."""
+    """Removes the target if this session created it (TIERSTACK_KEEP_HOSTS=1 keeps it)."""
     global _session
     if _session is None:
         return
-    _session.users -= 1
-    if _session.users <= 0:
-        if _session.owned and not os.environ.get("TIERSTACK_KEEP_HOSTS"):
-            _session.target.remove_hosts(purge=True)
-        _session = None
+    if _session.owned and not os.environ.get("TIERSTACK_KEEP_HOSTS"):
+        _session.target.remove_hosts(purge=True)
+    _session = None

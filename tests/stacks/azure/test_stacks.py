@@ -16,7 +16,7 @@ from stacks.azure.mapreduce_cluster import CLUSTER_OPERATOR_ROLE
 from stacks.blueprints import BLUEPRINTS
 from tests.playbook_check import assert_boot_script_converges_its_tier, boot_vars
 from tests.stacks.azure.conftest import INVOKES, PROD, computed
-from tests.stacks.harness import Run, inventory, run_stack, stack_names
+from tests.stacks.harness import Registered, Run, inventory, run_stack, stack_names
 from tests.stacks.snapshots import check_snapshot
 
 STACKS = stack_names("azure")
@@ -215,13 +215,19 @@ def test_stack_is_secure_by_default(stack):
 
 def _app_env(run: Run, tier: str) -> dict[str, str]:
     """The app environment a tier's scale set boots with (from its cloud-init vars file)."""
-    vmss = run.one("azure-native:compute:VirtualMachineScaleSet", f"{tier}-vmss").inputs[
-        "virtualMachineProfile"
-    ]
-    document = yaml.safe_load(base64.b64decode(vmss["osProfile"]["customData"]).decode())
-    script = document["write_files"][0]["content"]
-    host_vars = boot_vars(script)
-    return host_vars["python_app_env"]
+    vmss = run.one("azure-native:compute:VirtualMachineScaleSet", f"{tier}-vmss")
+    return boot_vars(_boot_script(_decoded_custom_data(vmss)))["python_app_env"]
+
+
+def _decoded_custom_data(vmss: Registered) -> str:
+    return base64.b64decode(
+        vmss.inputs["virtualMachineProfile"]["osProfile"]["customData"]
+    ).decode()
+
+
+def _boot_script(custom_data: str) -> str:
+    """The boot script inside a scale set's cloud-config custom data."""
+    return yaml.safe_load(custom_data)["write_files"][0]["content"]
 
 
 def test_mapreduce_job_runner_alone_is_told_and_granted_its_cluster():
@@ -276,9 +282,7 @@ def test_prod_sizing(stack):
 
 def _custom_data(run: Run) -> dict[str, str]:
     return {
-        vmss.name: base64.b64decode(
-            vmss.inputs["virtualMachineProfile"]["osProfile"]["customData"]
-        ).decode()
+        vmss.name: _decoded_custom_data(vmss)
         for vmss in run.of_type("azure-native:compute:VirtualMachineScaleSet")
     }
 
@@ -382,7 +386,7 @@ def test_every_tier_boots_with_variables_its_playbook_accepts(stack, tmp_path):
     run = stack_run(stack)
     tiers = {}
     for name, custom_data in _custom_data(run).items():
-        script = yaml.safe_load(custom_data)["write_files"][0]["content"]
+        script = _boot_script(custom_data)
         tiers[name] = assert_boot_script_converges_its_tier(script, tmp_path)["tierstack_tier"]
     assert "app" in tiers.values()
     assert len(tiers) == len(run.of_type("azure-native:compute:VirtualMachineScaleSet"))
