@@ -36,5 +36,6 @@ fmt:
 	$(VENV)/ruff check --fix .
 	$(VENV)/ruff format .
 
-requirements:     ## re-export the apps' pinned requirements (with hashes) from uv.lock
+requirements:     ## re-export the hosts' pinned requirements (with hashes) from uv.lock
 	uv export --frozen --only-group apps --no-emit-project -q -o reference_apps/requirements.txt
+	uv export --frozen --only-group boot --no-emit-project -q -o playbooks/requirements-ansible.txt

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import tierstack
+from tierstack import boot_script
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -161,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tierstack {tierstack.__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     _add_preview(subparsers)
+    boot_script.register(subparsers)
     _register_local(subparsers)
     return parser
 

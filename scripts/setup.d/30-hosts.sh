@@ -60,3 +60,35 @@ if [ "$current" != "$RECIPE_ID" ]; then
         "$work/rootfs.tar" "$IMAGE" >/dev/null || die "podman import of the host image failed"
     podman image prune --force >/dev/null 2>&1 || true
 fi
+
+# The cloud VM image: the host image plus what a Debian cloud image brings to the boot path
+# (cloud-init, locales), for the tests that boot a stack's user data the way the cloud does.
+# Package lists are dropped so that the boot script's own apt-get update runs as on a new VM.
+VM_IMAGE="localhost/tierstack-vm:bookworm"
+VM_RECIPE_ID="$(printf '%s|%s' "$RECIPE_ID" "cloud-init,locales|v1" | sha256sum | cut -c1-16)"
+current_vm="$(podman image inspect --format '{{ index .Labels "tierstack.recipe" }}' "$VM_IMAGE" 2>/dev/null || true)"
+if [ "$current_vm" != "$VM_RECIPE_ID" ]; then
+    echo "tierstack setup: building the cloud VM image $VM_IMAGE (about a minute)"
+    builder="tierstack-vm-build-$$"
+    podman rm -f "$builder" >/dev/null 2>&1 || true
+    podman run -d --name "$builder" --systemd=always --cap-add SYS_ADMIN "$IMAGE" >/dev/null
+    podman exec "$builder" bash -c '
+        set -e
+        for _ in $(seq 1 60); do
+            case "$(systemctl is-system-running 2>/dev/null)" in running|degraded) break;; esac
+            sleep 0.5
+        done
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends cloud-init locales >/dev/null
+        sed -i "s/^# *en_US.UTF-8/en_US.UTF-8/" /etc/locale.gen && locale-gen >/dev/null
+        cloud-init clean --logs --seed
+        rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /etc/ssh/ssh_host_*
+        truncate -s0 /etc/machine-id' \
+        || { podman rm -f "$builder" >/dev/null; die "installing cloud-init in the VM image failed"; }
+    podman stop -t 5 "$builder" >/dev/null
+    podman commit --quiet --change 'CMD ["/sbin/init"]' --change 'STOPSIGNAL SIGRTMIN+3' \
+        --change "LABEL tierstack.recipe=$VM_RECIPE_ID" "$builder" "$VM_IMAGE" >/dev/null \
+        || die "podman commit of the VM image failed"
+    podman rm -f "$builder" >/dev/null
+fi

@@ -245,11 +245,26 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     values["sizing"] = _parse_sizing(env, ours.get("sizing"))
 
     settings = Settings(**values)
+    _check_repo(settings)
     if settings.is_prod and not settings.certificate:
         raise SettingsError(
             "tierstack:certificate is required in prod (the self-signed fallback is for dev only)"
         )
     return settings
+
+
+_REPO_SCHEMES = ("https://", "git://", "ssh://", "file://")
+
+
+def _check_repo(settings: Settings) -> None:
+    """Hosts run what they pull as root: never from a plain-HTTP URL or an option-like ref."""
+    url, ref = settings.repo_url, settings.repo_ref
+    if not url.startswith(_REPO_SCHEMES):
+        raise SettingsError(
+            f"tierstack:repoUrl {url!r} must be an https:// (or git://, ssh://, file://) URL"
+        )
+    if not ref or ref.startswith("-") or any(c.isspace() for c in ref):
+        raise SettingsError(f"tierstack:repoRef {ref!r} is not a git branch, tag or commit")
 
 
 def _default_zones(cloud: str, region: str) -> tuple[str, ...]:

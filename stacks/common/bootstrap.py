@@ -1,9 +1,12 @@
 """Host bootstrap: every app/worker VM converges with the same Ansible roles as the local target.
 
 At first boot the VM writes /etc/tierstack/vars.yml (the variables format shared with
-playbooks/), installs ansible-core in a virtualenv and runs `ansible-pull` of this repository; a
-systemd timer re-converges every 30 minutes so hosts heal drift. AWS and Azure take the script
-wrapped as cloud-config user data; GCP takes it as a startup script.
+playbooks/), clones this repository at `repoRef`, installs ansible-core from the repository's
+hash-pinned requirements (pip --require-hashes: a VM never installs a moving target) and runs
+`ansible-pull` of `playbooks/<blueprint>.yml` through a systemd service; a timer re-converges
+every 30 minutes so hosts heal drift. The playbooks use only ansible.builtin modules on the cloud
+path, so bare ansible-core is all a VM needs. AWS and Azure take the script wrapped as
+cloud-config user data; GCP takes it as a startup script. `tierstack boot-script` prints it.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ import yaml
 
 from stacks.common.args import StackContext
 
-ANSIBLE_CORE_VERSION = "2.19.14"  # keep in step with uv.lock
 CONVERGE_INTERVAL = "30min"
+REPO_DIR = "/var/lib/tierstack/repo"
+ANSIBLE_VENV = "/opt/ansible"
+ANSIBLE_REQUIREMENTS = "playbooks/requirements-ansible.txt"
+"""ansible-core and its dependencies with their hashes, exported from uv.lock (`make requirements`)."""
 
 
 def host_vars(context: StackContext, tier: str, app_env: Mapping[str, str]) -> dict[str, object]:
@@ -32,44 +38,77 @@ def host_vars(context: StackContext, tier: str, app_env: Mapping[str, str]) -> d
     }
 
 
-def render_script(context: StackContext, variables: Mapping[str, object]) -> str:
-    """The boot script itself: plain bash, idempotent, safe to run again."""
+def converge_command(context: StackContext) -> str:
+    """ansible-pull as the converge service runs it (the unit sets the interpreter)."""
     settings = context.settings
-    playbook = f"playbooks/{settings.app}.yml"
-    pull = " ".join(
+    return " ".join(
         shlex.quote(part)
         for part in (
-            "/opt/ansible/bin/ansible-pull",
+            f"{ANSIBLE_VENV}/bin/ansible-pull",
             "--url",
             settings.repo_url,
             "--checkout",
             settings.repo_ref,
             "--directory",
-            "/var/lib/tierstack/repo",
+            REPO_DIR,
             "--inventory",
             "localhost,",
+            "--limit",
+            "localhost",
             "--connection",
             "local",
             "--extra-vars",
             "@/etc/tierstack/vars.yml",
-            playbook,
+            f"playbooks/{settings.app}.yml",
         )
     )
+
+
+def render_script(context: StackContext, variables: Mapping[str, object]) -> str:
+    """The boot script itself: plain bash, idempotent, safe to run again; network steps retry
+    (a VM can boot before its NAT route or DNS is ready)."""
+    settings = context.settings
     vars_yaml = yaml.safe_dump(dict(variables), sort_keys=True, default_flow_style=False)
+    url, ref = shlex.quote(settings.repo_url), shlex.quote(settings.repo_ref)
     return f"""#!/bin/bash
 # tierstack bootstrap: converge this host with the repository's Ansible roles.
+# Log: journalctl -u tierstack-converge (the converge), this script's output in the cloud's boot log.
 set -euo pipefail
 umask 027
+retry() {{
+    local attempt
+    for attempt in 1 2 3 4 5 6; do
+        "$@" && return 0
+        echo "tierstack bootstrap: '$*' failed (attempt $attempt), retrying" >&2
+        sleep $((attempt * 5))
+    done
+    return 1
+}}
 install -d -m 0750 /etc/tierstack /var/lib/tierstack
 cat > /etc/tierstack/vars.yml <<'TIERSTACK_VARS'
 {vars_yaml}TIERSTACK_VARS
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends git python3-venv ca-certificates
-[ -x /opt/ansible/bin/ansible-pull ] || {{
-    python3 -m venv /opt/ansible
-    /opt/ansible/bin/pip install --quiet 'ansible-core=={ANSIBLE_CORE_VERSION}'
-}}
+if ! command -v git >/dev/null || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    retry apt-get update -qq
+    retry apt-get install -y -qq --no-install-recommends git python3-venv ca-certificates
+fi
+if [ ! -d {REPO_DIR}/.git ]; then
+    rm -rf {REPO_DIR}
+    retry git clone --quiet --no-checkout {url} {REPO_DIR}
+fi
+retry git -C {REPO_DIR} fetch --quiet --tags origin
+commit="$(git -C {REPO_DIR} rev-parse --verify --quiet "origin/"{ref}"^{{commit}}" \
+    || git -C {REPO_DIR} rev-parse --verify {ref}"^{{commit}}")"
+git -C {REPO_DIR} checkout --quiet --force --detach "$commit"
+# ansible-core exactly as pinned in the repository at this commit; rebuilt when the pins change.
+pins="$(sha256sum < {REPO_DIR}/{ANSIBLE_REQUIREMENTS})"
+if [ "$(cat {ANSIBLE_VENV}/.tierstack-pins 2>/dev/null)" != "$pins" ]; then
+    rm -rf {ANSIBLE_VENV}
+    python3 -m venv {ANSIBLE_VENV}
+    retry {ANSIBLE_VENV}/bin/python -m pip install --quiet --disable-pip-version-check \\
+        --require-hashes --only-binary=:all: -r {REPO_DIR}/{ANSIBLE_REQUIREMENTS}
+    echo "$pins" > {ANSIBLE_VENV}/.tierstack-pins
+fi
 cat > /etc/systemd/system/tierstack-converge.service <<'UNIT'
 [Unit]
 Description=Converge this host with the tierstack Ansible roles
@@ -78,7 +117,10 @@ After=network-online.target
 
 [Service]
 Type=oneshot
-ExecStart={pull}
+# The interpreter is set, not discovered (the system one has python3-apt for the apt module).
+Environment=ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_NOCOLOR=1
+Environment=ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_LOCALHOST_WARNING=0
+ExecStart={converge_command(context)}
 UNIT
 cat > /etc/systemd/system/tierstack-converge.timer <<'UNIT'
 [Unit]
@@ -93,7 +135,7 @@ RandomizedDelaySec=5min
 WantedBy=timers.target
 UNIT
 systemctl daemon-reload
-systemctl enable tierstack-converge.timer
+systemctl enable --now tierstack-converge.timer
 systemctl start tierstack-converge.service
 """
 

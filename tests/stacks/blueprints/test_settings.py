@@ -63,6 +63,10 @@ def test_region_comes_from_the_provider_key() -> None:
         ({"owner": "Data Team"}, "tierstack:owner must be lowercase"),
         ({"zones": ["eu-west-1a"]}, "tierstack:zones needs at least two zones"),
         ({"env": "prod"}, "tierstack:certificate is required in prod"),
+        ({"repoUrl": "http://git.example.org/t.git"}, "tierstack:repoUrl 'http://git.example"),
+        ({"repoUrl": "git.example.org:t.git"}, "must be an https:// (or git://"),
+        ({"repoRef": "--upload-pack=evil"}, "tierstack:repoRef '--upload-pack=evil' is not"),
+        ({"repoRef": "main; reboot"}, "is not a git branch, tag or commit"),
     ],
 )
 def test_invalid_config_names_the_key(extra: dict, message: str) -> None:

@@ -8,7 +8,6 @@ import yaml
 from stacks.blueprints.settings import parse_settings
 from stacks.common.args import StackContext
 from stacks.common.bootstrap import (
-    ANSIBLE_CORE_VERSION,
     host_vars,
     render_cloud_config,
     render_script,
@@ -51,7 +50,8 @@ def test_script_pulls_this_repo_at_the_configured_ref() -> None:
     assert "--url https://git.example.org/platform/tierstack.git" in pull
     assert "--checkout v1.2.0" in pull
     assert pull.endswith("--extra-vars @/etc/tierstack/vars.yml playbooks/image-processing.yml")
-    assert f"ansible-core=={ANSIBLE_CORE_VERSION}" in script
+    assert "--limit localhost " in pull  # no host-pattern warning for the VM's own name
+    assert "--require-hashes --only-binary=:all: -r /var/lib/tierstack/repo/playbooks/requirements-ansible.txt" in script
 
 
 def test_script_is_valid_bash() -> None:

@@ -1,0 +1,413 @@
+"""The cloud boot path, run for real: each stack's user data, as `tierstack boot-script` prints
+it, booted on a fresh host of the cloud VM image (the host image plus cloud-init, as a Debian
+cloud image has it) the way its cloud runs it:
+
+- AWS and Azure: cloud-init with the NoCloud data source reads the cloud-config at first boot
+  (EC2 and Azure hand it over through their own data sources; the document is the same);
+- GCP: the startup script run as root by a unit after the network is up, as the guest agent's
+  `google-startup-scripts.service` does.
+
+The boot script installs git and python3-venv from Debian, clones this repository over the git
+protocol from a git daemon on the test network (a snapshot of the working tree, pinned by its
+commit id), installs ansible-core with --require-hashes and runs `ansible-pull` through the
+converge service. Nothing is converged over SSH or from the development environment.
+
+What stands in for the cloud, and why: PyPI is replaced by the wheelhouse the local target
+already uses (an /etc/pip.conf with --no-index), because the hosts cannot verify PyPI's TLS chain
+here; the hashes pip checks are PyPI's own. The apps' cloud backends (S3, SQS, Pub/Sub...) are
+not reachable, so the app tier is checked by its liveness endpoint and the worker and gateway by
+their units; the stack <-> backend contracts are tested against the emulators elsewhere.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tierstack.local import podman
+from tierstack.local.target import APPS, HOST_WHEELHOUSE, REPO, WHEELHOUSE, ensure_wheelhouse
+
+pytestmark = [pytest.mark.hosts]
+
+VM_IMAGE = "localhost/tierstack-vm:bookworm"
+NETWORK = "tierstack-boot-net"
+SUBNET = "10.232.0.0/24"
+GATEWAY = "10.232.0.1"
+STACK_CIDR = "10.232.0.0/16"  # the stacks' networkCidr: the hosts' firewalls admit it
+GIT_PORT = 9418
+LABEL = "tierstack.target=boot-path"
+BOOT_TIMEOUT = 900.0
+
+
+@dataclass(frozen=True)
+class Boot:
+    """One tier of one stack, booted on its own host."""
+
+    stack: str
+    tier: str
+    octet: int
+
+    @property
+    def cloud(self) -> str:
+        return self.stack.split("-", 1)[0]
+
+    @property
+    def app(self) -> str:
+        return self.stack.split("-", 1)[1]
+
+    @property
+    def host(self) -> str:
+        return f"tierstack-boot-{self.cloud}-{self.tier}"
+
+    @property
+    def ip(self) -> str:
+        return f"10.232.0.{self.octet}"
+
+
+# Every cloud, every tier kind it has (GCP alone runs gateway hosts: AWS and Azure ingest MQTT
+# in IoT Core and IoT Hub).
+BOOTS = [
+    Boot("aws-image-processing", "app", 11),
+    Boot("aws-image-processing", "worker", 12),
+    Boot("gcp-cloud-drive", "app", 21),
+    Boot("gcp-image-processing", "worker", 22),
+    Boot("gcp-iot-gateway", "gateway", 23),
+    Boot("azure-cloud-drive", "app", 31),
+    Boot("azure-image-processing", "worker", 32),
+]
+
+GCP_STARTUP_UNIT = """[Unit]
+Description=Google Compute Engine startup scripts (as the guest agent runs them)
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/bash /var/lib/google/startup-script
+StandardOutput=journal+console
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+@dataclass
+class Booted:
+    """What one host did at boot: the user data it got and the logs to assert on."""
+
+    boot: Boot
+    user_data: str
+    format: str
+    variables: dict
+    boot_ok: bool = False
+    boot_log: str = ""
+    first_recap: dict[str, int] = field(default_factory=dict)
+    converge_log: str = ""
+    second_recap: dict[str, int] = field(default_factory=dict)
+    second_log: str = ""
+
+    def exec_(self, command: str) -> subprocess.CompletedProcess[str]:
+        return podman.run(["exec", self.boot.host, "bash", "-c", command], check=False)
+
+
+RECAP = re.compile(r"^\S+\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def last_recap(log: str) -> dict[str, int]:
+    found = RECAP.findall(log)
+    if not found:
+        return {}
+    ok, changed, unreachable, failed = (int(n) for n in found[-1])
+    return {"ok": ok, "changed": changed, "unreachable": unreachable, "failed": failed}
+
+
+def snapshot_repository(workdir: Path) -> str:
+    """A bare repository holding the working tree as one commit (what CI or a user would push);
+    returns the commit id the hosts pin."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    tree = workdir / "tree"
+    for name in filter(None, files):
+        source = REPO / name.decode()
+        if source.is_file():
+            target = tree / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    git = ["git", "-c", "user.name=tierstack", "-c", "user.email=ci@tierstack.invalid"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=tree, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=tree, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "snapshot"], cwd=tree, check=True)
+    bare = workdir / "served" / "tierstack.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(tree), str(bare)], check=True)
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=tree, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def render(boot: Boot, commit: str) -> tuple[str, dict]:
+    """The user data and the vars, through the CLI a user runs."""
+    command = [
+        str(Path(sys.executable).parent / "tierstack"),
+        "boot-script",
+        "--stack",
+        boot.stack,
+        "--tier",
+        boot.tier,
+        "--set",
+        f"repoUrl=git://{GATEWAY}:{GIT_PORT}/tierstack.git",
+        "--set",
+        f"repoRef={commit}",
+        "--set",
+        f"networkCidr={STACK_CIDR}",
+    ]
+    user_data = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    variables = yaml.safe_load(
+        subprocess.run([*command, "--vars"], capture_output=True, text=True, check=True).stdout
+    )
+    return user_data, variables
+
+
+def instance_files(boot: Boot, user_data: str, root: Path) -> None:
+    """What the cloud hands the VM before its first boot, as files in its root."""
+    pip_conf = root / "etc" / "pip.conf"
+    pip_conf.parent.mkdir(parents=True)
+    pip_conf.write_text(f"[global]\nno-index = true\nfind-links = {HOST_WHEELHOUSE}\n")
+    if boot.cloud == "gcp":
+        units = root / "etc" / "systemd" / "system"
+        (units / "multi-user.target.wants").mkdir(parents=True)
+        (units / "google-startup-scripts.service").write_text(GCP_STARTUP_UNIT)
+        (units / "multi-user.target.wants" / "google-startup-scripts.service").symlink_to(
+            "/etc/systemd/system/google-startup-scripts.service"
+        )
+        script = root / "var" / "lib" / "google" / "startup-script"
+        script.parent.mkdir(parents=True)
+        script.write_text(user_data)
+        return
+    seed = root / "var" / "lib" / "cloud" / "seed" / "nocloud"
+    seed.mkdir(parents=True)
+    (seed / "meta-data").write_text(f"instance-id: i-{boot.host}\nlocal-hostname: {boot.host}\n")
+    (seed / "user-data").write_text(user_data)
+
+
+def create_vm(boot: Boot, root: Path) -> None:
+    podman.run(["rm", "-f", "-t", "2", boot.host], check=False)
+    podman.run(
+        [
+            "create",
+            "--name",
+            boot.host,
+            "--hostname",
+            boot.host,
+            "--label",
+            LABEL,
+            "--systemd=always",
+            "--cap-add=SYS_ADMIN",
+            "--cap-add=NET_ADMIN",
+            "--network",
+            NETWORK,
+            "--ip",
+            boot.ip,
+            "-v",
+            f"{WHEELHOUSE}:{HOST_WHEELHOUSE}:ro",
+            VM_IMAGE,
+        ]
+    )
+    podman.run(["cp", f"{root}/.", f"{boot.host}:/"])
+
+
+def wait_for_boot(booted: Booted) -> None:
+    """Waits for the cloud's boot step to finish, then collects the logs."""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    if booted.boot.cloud == "gcp":
+        while time.monotonic() < deadline:
+            state = booted.exec_("systemctl is-active google-startup-scripts").stdout.strip()
+            if state in ("active", "failed"):
+                break
+            time.sleep(3)
+        booted.boot_ok = state == "active"
+        booted.boot_log = booted.exec_("journalctl -o cat -u google-startup-scripts").stdout
+    else:
+        status = podman.run(
+            [
+                "exec",
+                booted.boot.host,
+                "timeout",
+                str(int(BOOT_TIMEOUT)),
+                "cloud-init",
+                "status",
+                "--wait",
+                "--long",
+            ],
+            check=False,
+        )
+        booted.boot_ok = status.returncode == 0 and "status: done" in status.stdout
+        booted.boot_log = status.stdout + booted.exec_("cat /var/log/cloud-init-output.log").stdout
+    booted.converge_log = booted.exec_("journalctl -o cat -u tierstack-converge").stdout
+    booted.first_recap = last_recap(booted.converge_log)
+
+
+def converge_again(booted: Booted) -> None:
+    if not booted.first_recap:
+        return
+    before = booted.exec_("journalctl -o cat -u tierstack-converge | wc -l").stdout.strip()
+    booted.exec_("systemctl start tierstack-converge.service")
+    log = booted.exec_(f"journalctl -o cat -u tierstack-converge | tail -n +{int(before) + 1}")
+    booted.second_log = log.stdout
+    booted.second_recap = last_recap(log.stdout)
+
+
+@pytest.fixture(scope="session")
+def boots() -> Iterator[dict[Boot, Booted]]:
+    """Boots every host of BOOTS at once and converges each a second time."""
+    podman.require_podman()
+    if podman.run(["image", "exists", VM_IMAGE], check=False).returncode != 0:
+        pytest.fail(f"the VM image {VM_IMAGE} is missing: run `make setup` to build it")
+    ensure_wheelhouse()
+    workdir = Path(tempfile.mkdtemp(prefix="tierstack-boot-"))
+    daemon = None
+    try:
+        commit = snapshot_repository(workdir)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            rendered = dict(zip(BOOTS, pool.map(lambda b: render(b, commit), BOOTS), strict=True))
+        podman.run(["network", "rm", "-f", NETWORK], check=False)
+        podman.run(["network", "create", "--subnet", SUBNET, "--label", LABEL, NETWORK])
+        results = {}
+        for boot in BOOTS:
+            user_data, variables = rendered[boot]
+            root = workdir / "instances" / boot.host
+            instance_files(boot, user_data, root)
+            create_vm(boot, root)
+            fmt = "startup-script" if boot.cloud == "gcp" else "cloud-config"
+            results[boot] = Booted(boot, user_data, fmt, variables)
+        podman.run(["start", BOOTS[0].host])  # the network's bridge exists from here on
+        daemon = subprocess.Popen(
+            [
+                "git",
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                f"--listen={GATEWAY}",
+                f"--port={GIT_PORT}",
+                f"--base-path={workdir / 'served'}",
+                str(workdir / "served"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        podman.run(["start", *(boot.host for boot in BOOTS[1:])])
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(BOOTS)) as pool:
+            list(pool.map(wait_for_boot, results.values()))
+            list(pool.map(converge_again, results.values()))
+        yield results
+    finally:
+        if daemon is not None:
+            daemon.terminate()
+            daemon.wait(timeout=10)
+        for boot in BOOTS:
+            podman.run(["rm", "-f", "-t", "2", boot.host], check=False)
+        podman.run(["network", "rm", "-f", NETWORK], check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _id(boot: Boot) -> str:
+    return f"{boot.stack}:{boot.tier}"
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@pytest.mark.parametrize("boot", BOOTS, ids=_id)
+def test_user_data_boots_and_converges_cleanly(boots: dict[Boot, Booted], boot: Boot) -> None:
+    booted = boots[boot]
+    assert booted.boot_ok, f"the boot step failed:\n{_tail(booted.boot_log)}"
+    recap = booted.first_recap
+    assert recap, f"no converge recap:\n{_tail(booted.converge_log + booted.boot_log)}"
+    assert recap["failed"] == 0 and recap["unreachable"] == 0, _tail(booted.converge_log)
+    assert recap["changed"] > 0
+    state = booted.exec_("systemctl show -p Result --value tierstack-converge.service")
+    assert state.stdout.strip() == "success"
+    # A clean converge warns about nothing (host patterns, interpreter discovery, deprecations).
+    warnings = [line for line in booted.converge_log.splitlines() if "[WARNING]" in line]
+    assert warnings == []
+
+
+@pytest.mark.parametrize("boot", BOOTS, ids=_id)
+def test_a_second_converge_changes_nothing(boots: dict[Boot, Booted], boot: Boot) -> None:
+    booted = boots[boot]
+    assert booted.second_recap, f"no second recap:\n{_tail(booted.second_log)}"
+    assert booted.second_recap["failed"] == 0
+    assert booted.second_recap["changed"] == 0, _tail(booted.second_log, 80)
+
+
+@pytest.mark.parametrize("boot", BOOTS, ids=_id)
+def test_the_reconverge_timer_runs(boots: dict[Boot, Booted], boot: Boot) -> None:
+    booted = boots[boot]
+    enabled = booted.exec_("systemctl is-enabled tierstack-converge.timer").stdout.strip()
+    active = booted.exec_("systemctl is-active tierstack-converge.timer").stdout.strip()
+    assert (enabled, active) == ("enabled", "active")
+
+
+@pytest.mark.parametrize("boot", [b for b in BOOTS if b.cloud != "gcp"], ids=_id)
+def test_cloud_init_accepts_the_document(boots: dict[Boot, Booted], boot: Boot) -> None:
+    booted = boots[boot]
+    assert booted.user_data.startswith("#cloud-config\n")
+    schema = booted.exec_("cloud-init schema --system")
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+    assert "Valid cloud-config" in schema.stdout
+
+
+@pytest.mark.parametrize("boot", [b for b in BOOTS if b.tier == "app"], ids=_id)
+def test_the_app_serves_from_the_network(boots: dict[Boot, Booted], boot: Boot) -> None:
+    booted = boots[boot]
+    app = APPS[boot.app]
+    assert booted.exec_(f"systemctl is-enabled {app.name}").stdout.strip() == "enabled"
+    health = subprocess.run(
+        ["curl", "-sS", "--max-time", "5", f"http://{boot.ip}:{app.port}/healthz"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert health.returncode == 0 and '"ok"' in health.stdout, health.stderr
+    journal = booted.exec_(f"journalctl -o cat -u {app.name}").stdout
+    assert "Control server error" not in journal
+    assert "Booting worker" in journal
+
+
+@pytest.mark.parametrize("boot", [b for b in BOOTS if b.tier == "worker"], ids=_id)
+def test_the_worker_unit_is_installed_and_enabled(boots: dict[Boot, Booted], boot: Boot) -> None:
+    booted = boots[boot]
+    unit = f"{boot.app}-worker"
+    assert booted.exec_(f"systemctl is-enabled {unit}").stdout.strip() == "enabled"
+    exec_start = booted.exec_(f"systemctl show -p ExecStart --value {unit}").stdout
+    assert f"-m reference_apps.{APPS[boot.app].package}.worker" in exec_start
+    environment = booted.exec_(f"cat /etc/tierstack/{unit}.env").stdout
+    for key, value in booted.variables["python_app_env"].items():
+        assert f'{key}="{value}"' in environment
+
+
+def test_the_gateway_serves_mqtt_over_tls(boots: dict[Boot, Booted]) -> None:
+    boot = next(b for b in BOOTS if b.tier == "gateway")
+    booted = boots[boot]
+    assert booted.exec_("systemctl is-active mosquitto").stdout.strip() == "active"
+    handshake = booted.exec_(
+        "openssl s_client -connect 127.0.0.1:8883 -CAfile /etc/mosquitto/certs/ca.crt"
+        " -verify_return_error -brief </dev/null"
+    )
+    assert "Verification: OK" in handshake.stdout + handshake.stderr
