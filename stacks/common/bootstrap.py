@@ -24,7 +24,7 @@ CONVERGE_INTERVAL = "30min"
 REPO_DIR = "/var/lib/tierstack/repo"
 ANSIBLE_VENV = "/opt/ansible"
 ANSIBLE_REQUIREMENTS = "playbooks/requirements-ansible.txt"
-"""ansible-core and its dependencies with their hashes, exported from uv.lock (`make requirements`)."""
+"""ansible-core and its dependencies with hashes, exported from uv.lock (`make requirements`)."""
 
 
 def host_vars(context: StackContext, tier: str, app_env: Mapping[str, str]) -> dict[str, object]:
@@ -72,7 +72,7 @@ def render_script(context: StackContext, variables: Mapping[str, object]) -> str
     url, ref = shlex.quote(settings.repo_url), shlex.quote(settings.repo_ref)
     return f"""#!/bin/bash
 # tierstack bootstrap: converge this host with the repository's Ansible roles.
-# Log: journalctl -u tierstack-converge (the converge), this script's output in the cloud's boot log.
+# Logs: journalctl -u tierstack-converge (each converge); this script's in the cloud's boot log.
 set -euo pipefail
 umask 027
 retry() {{

@@ -51,7 +51,8 @@ def test_script_pulls_this_repo_at_the_configured_ref() -> None:
     assert "--checkout v1.2.0" in pull
     assert pull.endswith("--extra-vars @/etc/tierstack/vars.yml playbooks/image-processing.yml")
     assert "--limit localhost " in pull  # no host-pattern warning for the VM's own name
-    assert "--require-hashes --only-binary=:all: -r /var/lib/tierstack/repo/playbooks/requirements-ansible.txt" in script
+    requirements = "/var/lib/tierstack/repo/playbooks/requirements-ansible.txt"
+    assert f"--require-hashes --only-binary=:all: -r {requirements}" in script
 
 
 def test_script_is_valid_bash() -> None:
