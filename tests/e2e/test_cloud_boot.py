@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
 
+from tierstack.boot_script import TierUserData
 from tierstack.local import podman
 from tierstack.local.target import APPS, HOST_WHEELHOUSE, REPO, WHEELHOUSE, ensure_wheelhouse
 
@@ -161,7 +161,7 @@ def snapshot_repository(workdir: Path) -> str:
 
 
 def render(boot: Boot, commit: str) -> tuple[str, dict]:
-    """The user data and the vars, through the CLI a user runs."""
+    """The user data, through the CLI a user runs, and the vars it writes."""
     command = [
         str(Path(sys.executable).parent / "tierstack"),
         "boot-script",
@@ -177,10 +177,8 @@ def render(boot: Boot, commit: str) -> tuple[str, dict]:
         f"networkCidr={STACK_CIDR}",
     ]
     user_data = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    variables = yaml.safe_load(
-        subprocess.run([*command, "--vars"], capture_output=True, text=True, check=True).stdout
-    )
-    return user_data, variables
+    fmt = "startup-script" if boot.cloud == "gcp" else "cloud-config"
+    return user_data, TierUserData(boot.tier, boot.tier, fmt, user_data).variables
 
 
 def instance_files(boot: Boot, user_data: str, root: Path) -> None:

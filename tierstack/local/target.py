@@ -611,6 +611,8 @@ def ansible_env(bin_dir: Path) -> dict[str, str]:
 
     return {
         "ANSIBLE_STRATEGY": "mitogen_free",
+        # Task timings in converge.log (ansible.posix ships with the full ansible package).
+        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
         **os.environ,
         "ANSIBLE_STRATEGY_PLUGINS": os.path.dirname(strategies.__file__),
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
