@@ -592,9 +592,20 @@ class LocalTarget:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Writes a file only its owner can read (created that way, never briefly open)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Writes a file only its owner can read: created that way, an existing file's mode narrowed
+    before anything is written (the mode argument of open applies only to new files), and a
+    symbolic link refused rather than followed."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        if path.is_symlink():
+            raise TargetError(
+                f"{path} is a symbolic link: remove it, secrets are not written through links"
+            ) from None
+        raise TargetError(f"cannot write {path}: {error.strerror}") from None
     with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.truncate(0)
         handle.write(text)
 
 
