@@ -190,7 +190,7 @@ def html_text(html: str) -> str:
     parser = _Text()
     parser.feed(html)
     parser.close()
-    return "".join(parser.parts)
+    return " ".join("".join(parser.parts).split())
 
 
 class MastodonSource(Source):
@@ -210,8 +210,8 @@ class MastodonSource(Source):
             raise RateLimited(f"{self.name}: rate limited (HTTP 429), waiting {wait:.0f} s", wait)
         if status >= 400:
             raise SourceError(f"{self.name}: HTTP {status} from {url}")
-        try:
-            statuses = json.loads(body)
+        try:  # a bad byte must not hide the rest of the timeline
+            statuses = json.loads(body.decode("utf-8", errors="replace"))
         except ValueError:
             raise SourceError(f"{self.name}: the answer is not JSON") from None
         if not isinstance(statuses, list):
