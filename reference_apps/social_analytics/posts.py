@@ -56,8 +56,10 @@ def iso(moment: datetime) -> str:
 
 
 def parse_time(raw: str) -> datetime:
-    """An ISO 8601 instant; a naive one is taken as UTC."""
-    moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    """An ISO 8601 instant; a naive one is taken as UTC. ``12:00 01:00`` is read as
+    ``12:00+01:00``: an unencoded ``+`` in a query string arrives as a space."""
+    raw = re.sub(r" (\d\d:?\d\d)$", r"+\1", raw.strip())
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
