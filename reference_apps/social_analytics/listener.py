@@ -6,7 +6,12 @@ one once and archives the raw posts to the object store in gzip batches per sour
 sources' positions and the recently seen ids are saved (``state/listener.json``), so a restart
 resumes where the archive ends: posts collected after the last save come again, are archived
 and enqueued again, and the consumer counts them once. A failing source is logged and retried
-later with backoff; the others keep running. SIGTERM/SIGINT: archive, save, exit.
+later with backoff; the others keep running. SIGTERM/SIGINT: archive, save, hand the lease
+over, exit.
+
+Several listeners may run (the blueprint keeps a standby in production): only the one holding
+the lease in the key-value table collects; the others check every few seconds and take over,
+from the saved state, when the lease expires (LISTENER_LEASE_SECONDS, default 30).
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 import re
 import signal
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -32,6 +39,7 @@ from .sources import RawPost, Source, SourceError, open_source
 
 log = logging.getLogger("social_analytics.listener")
 STATE_KEY = "state/listener.json"
+LEASE_KEY = "lease:listener"
 SEEN_PER_SOURCE = 20_000
 
 
@@ -53,9 +61,9 @@ class Listener:
         self.pending: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.last_flush = time.monotonic()
         self.counts = {"enqueued": 0, "duplicates": 0, "skipped": 0, "archived": 0}
-        self._restore()
+        self.restore()
 
-    def _restore(self) -> None:
+    def restore(self) -> None:
         try:
             state = json.loads(self.service.objects.get(STATE_KEY))
         except ObjectNotFound:
@@ -133,11 +141,55 @@ class Listener:
         self.last_flush = time.monotonic()
 
 
-def run(listener: Listener, stop: threading.Event, tick: float = 0.2) -> None:
+class Lease:
+    """Who collects: the holder renews its lease; a standby takes an expired one. Atomic where
+    ``KeyValue.transform`` is (SQLite, PostgreSQL)."""
+
+    def __init__(self, service: Service, seconds: float, holder: str = "") -> None:
+        self.kv = service.kv
+        self.seconds = seconds
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+
+    def hold(self) -> bool:
+        """Take or renew the lease; True while this process holds it."""
+        now = time.time()
+
+        def change(item: dict[str, Any] | None) -> dict[str, Any]:
+            if item and item.get("holder") != self.holder and item.get("expires", 0) > now:
+                return item
+            return {"holder": self.holder, "expires": now + self.seconds}
+
+        return self.kv.transform(LEASE_KEY, change)["holder"] == self.holder
+
+    def release(self) -> None:
+        def change(item: dict[str, Any] | None) -> dict[str, Any]:
+            if item and item.get("holder") == self.holder:
+                return {**item, "expires": 0}
+            return item or {"holder": "", "expires": 0}
+
+        self.kv.transform(LEASE_KEY, change)
+
+
+def run(listener: Listener, stop: threading.Event, lease: Lease, tick: float = 0.2) -> None:
+    active = False
+    renewed = 0.0
     while not stop.is_set():
-        listener.step()
+        if time.monotonic() - renewed >= lease.seconds / 3:
+            holding = lease.hold()
+            renewed = time.monotonic()
+            if holding and not active:
+                listener.restore()  # continue where the previous holder saved
+                log.info("collecting (lease taken)", extra={"holder": lease.holder})
+            elif active and not holding:
+                listener.flush()
+                log.warning("lease lost; standing by", extra={"holder": lease.holder})
+            active = holding
+        if active:
+            listener.step()
         stop.wait(tick)
-    listener.flush()
+    if active:
+        listener.flush()
+        lease.release()
 
 
 def main(env: Mapping[str, str] | None = None) -> None:
@@ -153,6 +205,7 @@ def main(env: Mapping[str, str] | None = None) -> None:
             raise ConfigError(f"SOURCES: {url}: {error}") from None
     flush = settings.number("ARCHIVE_FLUSH_SECONDS", 10, 0.1, 60)
     listener = Listener(service, sources, flush)
+    lease = Lease(service, settings.number("LISTENER_LEASE_SECONDS", 30, 3, 3600))
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -162,7 +215,7 @@ def main(env: Mapping[str, str] | None = None) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     log.info("listener started", extra={"sources": [s.name for s in sources]})
-    run(listener, stop)
+    run(listener, stop, lease)
     log.info("listener stopped", extra=listener.counts)
 
 

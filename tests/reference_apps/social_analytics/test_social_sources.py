@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from social_remote import Remote, serve
 
 from reference_apps.social_analytics import Service, build_service, load_settings
-from reference_apps.social_analytics.listener import STATE_KEY, Listener
+from reference_apps.social_analytics.listener import STATE_KEY, Lease, Listener, run
 from reference_apps.social_analytics.sources import (
     MastodonSource,
     RateLimited,
@@ -217,3 +219,41 @@ def test_listener_resumes_from_its_saved_state(tmp_path: Path) -> None:
     second.flush()
     uids = [body["uid"] for body in drain(svc)]
     assert len(uids) == len(set(uids)) == 40
+
+
+def test_lease_one_holder_at_a_time(tmp_path: Path) -> None:
+    svc = service(tmp_path)
+    first, second = Lease(svc, 60, "a"), Lease(svc, 60, "b")
+    assert first.hold() and not second.hold()
+    assert first.hold()  # renewal
+    first.release()
+    assert second.hold() and not first.hold()
+
+
+def test_a_standby_listener_takes_over_where_the_active_one_stopped(tmp_path: Path) -> None:
+    """Two listener processes' loops on one table: the first collects, stops on SIGTERM (its
+    loop's stop event), and the standby continues from the saved state: no post twice."""
+    svc = service(tmp_path)
+
+    def listener() -> Listener:
+        return Listener(svc, [open_source("replay:?rate=400&limit=300&loop=false", {})], 0.1)
+
+    active, standby = listener(), listener()
+    stop_active, stop_standby = threading.Event(), threading.Event()
+    threads = [
+        threading.Thread(target=run, args=(active, stop_active, Lease(svc, 0.6, "a"), 0.02)),
+        threading.Thread(target=run, args=(standby, stop_standby, Lease(svc, 0.6, "b"), 0.02)),
+    ]
+    threads[0].start()
+    time.sleep(0.3)
+    threads[1].start()
+    time.sleep(0.3)
+    stop_active.set()
+    threads[0].join()
+    time.sleep(2)
+    stop_standby.set()
+    threads[1].join()
+    assert 0 < active.counts["enqueued"] < 300
+    assert standby.counts["enqueued"] == 300 - active.counts["enqueued"]
+    uids = [body["uid"] for body in drain(svc)]
+    assert len(uids) == len(set(uids)) == 300
