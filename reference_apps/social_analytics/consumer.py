@@ -26,16 +26,8 @@ log = logging.getLogger("social_analytics.consumer")
 
 def receive_batch(service: Service, size: int, wait: float) -> list[Message]:
     """The first message waits up to ``wait`` seconds, the rest of the batch does not wait."""
-    first = service.queue.receive(wait=wait)
-    if first is None:
-        return []
-    batch = [first]
-    while len(batch) < size:
-        message = service.queue.receive()
-        if message is None:
-            break
-        batch.append(message)
-    return batch
+    assert service.queue is not None
+    return service.queue.receive_many(size, wait=wait)
 
 
 def handle(service: Service, batch: list[Message]) -> int:
@@ -63,8 +55,7 @@ def handle(service: Service, batch: list[Message]) -> int:
             "could not record the batch; it will be redelivered", extra={"error": repr(error)[:300]}
         )
         return 0
-    for message, _ in valid:
-        service.queue.ack(message)
+    service.queue.ack_many([message for message, _ in valid])
     return len(valid)
 
 
@@ -81,7 +72,7 @@ def main(env: Mapping[str, str] | None = None) -> None:
     settings = load_settings(env, web=False)
     configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
     service = build_service(settings, queue=True)
-    batch_size = int(settings.number("CONSUMER_BATCH", 50, 1, 1000))
+    batch_size = int(settings.number("CONSUMER_BATCH", 100, 1, 1000))
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
