@@ -3,11 +3,18 @@ that says what to fix, and generated requests from /openapi.json that never get 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import schemathesis
+from conftest import free_port, stop
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 
@@ -113,3 +120,39 @@ def test_openapi_fuzz_has_no_5xx(app: Flask) -> None:
         run()
         covered.append(f"{operation.method.upper()} {operation.path}")
     assert "GET /api/v1/keywords/{keyword}/sentiment" in covered and len(covered) == 4
+
+
+@pytest.mark.slow
+def test_flask_run_with_zero_configuration(tmp_path: Path) -> None:
+    """Only HOME set: the dashboard comes up ready on the embedded defaults."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key in {"PATH", "LANG"}}
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "flask"),
+            "--app",
+            "reference_apps.social_analytics",
+            "run",
+            "--port",
+            str(port),
+        ],
+        cwd=tmp_path,
+        env={**env, "HOME": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+                    assert json.load(answer)["status"] == "ready"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the dashboard did not come up"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+            assert b'id="volume-chart"' in answer.read()
+    finally:
+        stop(process)
+    assert (tmp_path / ".local/share/tierstack/social-analytics/kv.db").is_file()
