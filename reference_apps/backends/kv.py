@@ -49,6 +49,11 @@ class KeyValue(ABC):
         self.put(key, item)
         return item
 
+    def transform_many(self, changes: dict[str, Change]) -> dict[str, Item]:
+        """``transform`` of several keys; SQLite and PostgreSQL do all of them in one
+        transaction (one commit), locking the keys in sorted order so workers cannot deadlock."""
+        return {key: self.transform(key, changes[key]) for key in sorted(changes)}
+
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove the item; a missing item is not an error."""
@@ -97,18 +102,23 @@ class SqliteKeyValue(KeyValue):
         return json.loads(row[0])
 
     def transform(self, key: str, change: Change) -> Item:
+        return self.transform_many({key: change})[key]
+
+    def transform_many(self, changes: dict[str, Change]) -> dict[str, Item]:
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            connection.execute("BEGIN IMMEDIATE")  # the write lock, taken before the read
-            row = connection.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-            item = change(json.loads(row[0]) if row else None)
-            connection.execute(
-                "INSERT INTO kv (key, value) VALUES (?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, json.dumps(item)),
-            )
+            connection.execute("BEGIN IMMEDIATE")  # the write lock, taken before the reads
+            items = {}
+            for key in sorted(changes):
+                row = connection.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+                items[key] = changes[key](json.loads(row[0]) if row else None)
+                connection.execute(
+                    "INSERT INTO kv (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, json.dumps(items[key])),
+                )
             connection.execute("COMMIT")
-            return item
+            return items
         except BaseException:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
@@ -169,22 +179,27 @@ class PostgresKeyValue(KeyValue):
             return cursor.fetchone()["value"]
 
     def transform(self, key: str, change: Change) -> Item:
+        return self.transform_many({key: change})[key]
+
+    def transform_many(self, changes: dict[str, Change]) -> dict[str, Item]:
         from psycopg.types.json import Jsonb
 
+        items = {}
         with self.db.transaction() as cursor:
-            # Create the row first so that FOR UPDATE has something to lock.
-            cursor.execute(
-                f"INSERT INTO {self.table} (key, value) VALUES (%s, 'null'::jsonb)"
-                " ON CONFLICT (key) DO NOTHING",
-                (key,),
-            )
-            cursor.execute(f"SELECT value FROM {self.table} WHERE key = %s FOR UPDATE", (key,))
-            item = change(cursor.fetchone()["value"])
-            cursor.execute(
-                f"UPDATE {self.table} SET value = %s, updated_at = now() WHERE key = %s",
-                (Jsonb(item), key),
-            )
-            return item
+            for key in sorted(changes):
+                # Create the row first so that FOR UPDATE has something to lock.
+                cursor.execute(
+                    f"INSERT INTO {self.table} (key, value) VALUES (%s, 'null'::jsonb)"
+                    " ON CONFLICT (key) DO NOTHING",
+                    (key,),
+                )
+                cursor.execute(f"SELECT value FROM {self.table} WHERE key = %s FOR UPDATE", (key,))
+                items[key] = changes[key](cursor.fetchone()["value"])
+                cursor.execute(
+                    f"UPDATE {self.table} SET value = %s, updated_at = now() WHERE key = %s",
+                    (Jsonb(items[key]), key),
+                )
+        return items
 
     def delete(self, key: str) -> None:
         with self.db.transaction() as cursor:

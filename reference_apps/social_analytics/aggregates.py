@@ -78,10 +78,8 @@ def merge_top(
     return ranked[:TOP]
 
 
-def add_to_minute(
-    kv: KeyValue, keyword: str, minute: str, scored: list[tuple[dict[str, Any], float]]
-) -> dict[str, Any]:
-    """Count the posts not counted yet in this minute; returns the minute item."""
+def minute_change(keyword: str, minute: str, scored: list[tuple[dict[str, Any], float]]) -> Any:
+    """Counts the posts not counted yet in this minute item."""
 
     def change(item: dict[str, Any] | None) -> dict[str, Any]:
         item = item or {"keyword": keyword, "minute": minute, **empty_totals(), "uids": []}
@@ -100,41 +98,54 @@ def add_to_minute(
         item["top_negative"] = merge_top(item.get("top_negative", []), negatives, False)
         return item
 
-    return kv.transform(minute_key(keyword, minute), change)
+    return change
 
 
-def copy_to_hour(kv: KeyValue, keyword: str, minute_item: dict[str, Any]) -> None:
-    """Set this minute's totals and top posts into its hour item."""
-    minute = minute_item["minute"]
-    hour = minute[:13]
-    totals = {name: minute_item[name] for name in empty_totals()}
+def hour_change(keyword: str, minute_items: list[dict[str, Any]]) -> Any:
+    """Sets the minutes' totals and top posts into their hour item."""
 
     def change(item: dict[str, Any] | None) -> dict[str, Any]:
-        item = item or {"keyword": keyword, "hour": hour, "minutes": {}}
-        item["minutes"][minute[14:]] = totals
+        item = item or {"keyword": keyword, "hour": minute_items[0]["minute"][:13], "minutes": {}}
+        for minute_item in minute_items:
+            totals = {name: minute_item[name] for name in empty_totals()}
+            item["minutes"][minute_item["minute"][14:]] = totals
+            item["top_positive"] = merge_top(
+                item.get("top_positive", []), minute_item["top_positive"], True
+            )
+            item["top_negative"] = merge_top(
+                item.get("top_negative", []), minute_item["top_negative"], False
+            )
         for name in empty_totals():
             item[name] = sum(entry[name] for entry in item["minutes"].values())
-        item["top_positive"] = merge_top(
-            item.get("top_positive", []), minute_item["top_positive"], True
-        )
-        item["top_negative"] = merge_top(
-            item.get("top_negative", []), minute_item["top_negative"], False
-        )
         return item
 
-    kv.transform(hour_key(keyword, hour), change)
+    return change
 
 
 def record(kv: KeyValue, posts: list[dict[str, Any]]) -> int:
-    """Score checked posts and add them to their minute and hour items; returns posts scored."""
+    """Score checked posts and add them to their minute items, then copy those into their hour
+    items: two transactions per batch where the table has them. Returns the posts scored."""
     groups: dict[tuple[str, str], list[tuple[dict[str, Any], float]]] = {}
     for post in posts:
         compound = score(post["text"])
         minute = minute_of(parse_time(post["created_at"]))
         for keyword in post["keywords"]:
             groups.setdefault((keyword, minute), []).append((post, compound))
-    for (keyword, minute), scored in sorted(groups.items()):
-        copy_to_hour(kv, keyword, add_to_minute(kv, keyword, minute, scored))
+    minutes = kv.transform_many(
+        {
+            minute_key(keyword, minute): minute_change(keyword, minute, scored)
+            for (keyword, minute), scored in groups.items()
+        }
+    )
+    by_hour: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for item in minutes.values():
+        by_hour.setdefault((item["keyword"], item["minute"][:13]), []).append(item)
+    kv.transform_many(
+        {
+            hour_key(keyword, hour): hour_change(keyword, items)
+            for (keyword, hour), items in by_hour.items()
+        }
+    )
     return len(posts)
 
 

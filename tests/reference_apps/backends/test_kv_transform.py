@@ -46,3 +46,23 @@ def test_sqlite_transform(tmp_path: Path) -> None:
 
 def test_postgres_transform(postgres_dsn: str, fresh_pg_table: str) -> None:
     transform_contract(PostgresKeyValue(postgres_dsn, fresh_pg_table))
+
+
+def transform_many_contract(kv: KeyValue) -> None:
+    kv.put("b", {"n": 5})
+    assert kv.transform_many({"b": increment, "a": increment}) == {"a": {"n": 1}, "b": {"n": 6}}
+
+    def broken(_item: dict | None) -> dict:
+        raise RuntimeError("change failed")
+
+    with pytest.raises(RuntimeError):
+        kv.transform_many({"a": increment, "z": broken})
+    assert kv.get("a") == {"n": 1}  # all or nothing: "a" was not incremented
+
+
+def test_sqlite_transform_many(tmp_path: Path) -> None:
+    transform_many_contract(SqliteKeyValue(tmp_path / "kv.db"))
+
+
+def test_postgres_transform_many(postgres_dsn: str, fresh_pg_table: str) -> None:
+    transform_many_contract(PostgresKeyValue(postgres_dsn, fresh_pg_table))

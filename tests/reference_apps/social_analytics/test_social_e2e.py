@@ -25,6 +25,7 @@ import boto3
 import pytest
 from conftest import REPO, free_port, stop
 from selenium.webdriver.common.by import By
+from social_remote import serve
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from reference_apps.backends.queue import PostgresQueue
@@ -131,6 +132,13 @@ def process(module: str, env: dict[str, str], log: Path) -> subprocess.Popen:
 def pipeline(
     postgres_dsn: str, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Pipeline]:
+    remote_context = serve()  # a feed that is not XML, a Mastodon instance failing 500 then 429
+    remote = remote_context.__enter__()
+    remote.routes["/feed.xml"] = [(200, {"Content-Type": "text/html"}, b"<html>moved</html>")]
+    remote.routes["/api/v1/timelines/tag/solar"] = [
+        (500, {}, b""),
+        (429, {"Retry-After": "2"}, b""),
+    ]
     root = tmp_path_factory.mktemp("social")
     suffix = os.urandom(4).hex()
     bucket = f"raw-posts-{suffix}"
@@ -160,7 +168,9 @@ def pipeline(
         "OBJECT_STORE_URL": f"s3://{bucket}",
         "QUEUE_VISIBILITY_TIMEOUT": "3",
         "QUEUE_MAX_DELIVERIES": "3",
-        "SOURCES": f"replay:?rate=200&limit={POSTS}&loop=false",
+        "SOURCES": f"replay:?rate=200&limit={POSTS}&loop=false rss+{remote.url}/feed.xml"
+        f" mastodon+http://{remote.url.removeprefix('http://')}/tags/solar",
+        "MASTODON_INTERVAL": "1",
         "ARCHIVE_FLUSH_SECONDS": "1",
         "CONSUMER_BATCH": "5",
         "LOG_LEVEL": "INFO",
@@ -192,16 +202,16 @@ def pipeline(
     listener = process("listener", env, listener_log)
     processes = [web, consumer, listener]
     try:
-        wait_until(lambda: answers(f"{url}/readyz"), 30, "the dashboard")
+        wait_until(lambda: answers(f"{url}/readyz"), 90, "the dashboard")
         draft = Pipeline(url, env, started, queue, bucket, 0, listener_log, 0, 0)
-        killed_at = wait_until(lambda: (n := draft.total()) >= 100 and n, 60, "100 posts counted")
+        killed_at = wait_until(lambda: (n := draft.total()) >= 100 and n, 120, "100 posts counted")
         consumer.send_signal(signal.SIGKILL)  # mid-stream, no chance to finish its batch
         consumer.wait()
         consumer = process("consumer", env, root / "consumer.log")
         processes.append(consumer)
         expected = sum(entry["count"] for entry in expected_totals().values())
-        wait_until(lambda: draft.total() >= expected, 120, f"{expected} keyword posts counted")
-        wait_until(lambda: len(queue.dead_letters()) >= 3, 30, "three dead letters")
+        wait_until(lambda: draft.total() >= expected, 240, f"{expected} keyword posts counted")
+        wait_until(lambda: len(queue.dead_letters()) >= 3, 60, "three dead letters")
         listener.send_signal(signal.SIGTERM)
         consumer.send_signal(signal.SIGTERM)
         yield Pipeline(
@@ -219,6 +229,7 @@ def pipeline(
         for running in processes:
             if running.poll() is None:
                 stop(running)
+        remote_context.__exit__(None, None, None)
 
 
 def test_dashboard_aggregates_equal_vader_over_the_same_posts(pipeline: Pipeline) -> None:
@@ -275,7 +286,11 @@ def test_the_raw_archive_holds_every_post(pipeline: Pipeline) -> None:
     ]
     assert sorted(set(uids)) == sorted(f"replay:r{number:05d}" for number in range(1, POSTS + 1))
     assert pipeline.listener_exit == 0  # SIGTERM: archived, saved, exited cleanly
-    assert '"listener stopped"' in pipeline.listener_log.read_text()
+    log = pipeline.listener_log.read_text()
+    assert '"listener stopped"' in log
+    # The bad sources were tried, failed with a reason, and the replay went on regardless.
+    assert "is not an RSS or Atom feed" in log
+    assert "HTTP 500" in log and "rate limited (HTTP 429)" in log
 
 
 def test_bad_queries_over_http(pipeline: Pipeline) -> None:

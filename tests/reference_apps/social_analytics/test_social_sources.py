@@ -230,27 +230,33 @@ def test_lease_one_holder_at_a_time(tmp_path: Path) -> None:
     assert second.hold() and not first.hold()
 
 
+def wait_for(check, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
 def test_a_standby_listener_takes_over_where_the_active_one_stopped(tmp_path: Path) -> None:
     """Two listener processes' loops on one table: the first collects, stops on SIGTERM (its
     loop's stop event), and the standby continues from the saved state: no post twice."""
     svc = service(tmp_path)
 
     def listener() -> Listener:
-        return Listener(svc, [open_source("replay:?rate=400&limit=300&loop=false", {})], 0.1)
+        return Listener(svc, [open_source("replay:?rate=100&limit=300&loop=false", {})], 0.1)
 
     active, standby = listener(), listener()
     stop_active, stop_standby = threading.Event(), threading.Event()
     threads = [
-        threading.Thread(target=run, args=(active, stop_active, Lease(svc, 0.6, "a"), 0.02)),
-        threading.Thread(target=run, args=(standby, stop_standby, Lease(svc, 0.6, "b"), 0.02)),
+        threading.Thread(target=run, args=(active, stop_active, Lease(svc, 3, "a"), 0.02)),
+        threading.Thread(target=run, args=(standby, stop_standby, Lease(svc, 3, "b"), 0.02)),
     ]
     threads[0].start()
-    time.sleep(0.3)
+    wait_for(lambda: active.counts["enqueued"] > 0)
     threads[1].start()
-    time.sleep(0.3)
     stop_active.set()
     threads[0].join()
-    time.sleep(2)
+    wait_for(lambda: active.counts["enqueued"] + standby.counts["enqueued"] >= 300)
     stop_standby.set()
     threads[1].join()
     assert 0 < active.counts["enqueued"] < 300
