@@ -107,12 +107,16 @@ def direct(texts: list[str]) -> float:
     return count / (time.perf_counter() - started)
 
 
-def environment(dsn: str, root: Path, run_id: str) -> dict[str, str]:
+ASYNC_COMMIT = "&options=-csynchronous_commit%3Doff"
+"""libpq options in the backend URL: commits return before the WAL flush (see BENCHMARKS.md)."""
+
+
+def environment(dsn: str, root: Path, run_id: str, extra: str = "") -> dict[str, str]:
     return {
         **os.environ,
         "DATA_DIR": str(root / "app"),
-        "QUEUE_URL": f"{dsn}?table=posts_{run_id}",
-        "KV_URL": f"{dsn}?table=sentiment_{run_id}",
+        "QUEUE_URL": f"{dsn}?table=posts_{run_id}{extra}",
+        "KV_URL": f"{dsn}?table=sentiment_{run_id}{extra}",
         "LOG_LEVEL": "WARNING",
     }
 
@@ -136,8 +140,8 @@ def stop_all(processes: list[subprocess.Popen]) -> None:
         process.wait(timeout=30)
 
 
-def consumer_throughput(dsn: str, root: Path) -> float:
-    env = environment(dsn, root, "throughput")
+def consumer_throughput(dsn: str, root: Path, run_id: str, extra: str = "") -> float:
+    env = environment(dsn, root, run_id, extra)
     service = build_service(load_settings(env, web=False), queue=True)
     pattern = keyword_pattern(parse_keywords(DEFAULT_KEYWORDS))
     posts = dataset()
@@ -243,12 +247,13 @@ def main() -> None:
         dsn = start_postgres(root)
         rate = direct(texts)
         print(f"VADER directly, one process: {rate:.0f} posts/s")
-        through = consumer_throughput(dsn, root)
-        print(
-            f"consumer x {CORES} processes, {POSTS} posts: {through:.0f} posts/s ="
-            f" {through / CORES:.0f} per core = {through / CORES / rate:.2f}x direct"
-            " (target >= 0.7x)"
-        )
+        for run_id, extra in (("sync", ""), ("async", ASYNC_COMMIT)):
+            through = consumer_throughput(dsn, root, run_id, extra)
+            print(
+                f"consumer x {CORES} processes, {POSTS} posts, {run_id} commit:"
+                f" {through:.0f} posts/s = {through / CORES:.0f} per core ="
+                f" {through / CORES / rate:.2f}x direct (target >= 0.7x)"
+            )
         delays = latency(dsn, root)
         quantiles = statistics.quantiles(delays, n=100)
         print(

@@ -263,3 +263,23 @@ def test_a_standby_listener_takes_over_where_the_active_one_stopped(tmp_path: Pa
     assert standby.counts["enqueued"] == 300 - active.counts["enqueued"]
     uids = [body["uid"] for body in drain(svc)]
     assert len(uids) == len(set(uids)) == 300
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SOURCES": "ftp://example.org/feed"}, "SOURCES: ftp://example.org/feed: unknown source"),
+        ({"KEYWORDS": "solar, bad keyword!"}, "KEYWORDS: keyword 'bad keyword!'"),
+        ({"KEYWORDS": " , "}, "KEYWORDS: name at least one keyword"),
+    ],
+)
+def test_a_bad_setting_stops_the_listener_with_one_line(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    from reference_apps.backends import ConfigError
+    from reference_apps.social_analytics.listener import main
+
+    with pytest.raises(ConfigError) as stopped:
+        main({"DATA_DIR": str(tmp_path), **env})
+    assert str(stopped.value).startswith(f"configuration error: {message}")
+    assert "\n" not in str(stopped.value)
