@@ -153,7 +153,7 @@ def consumer_throughput(dsn: str, root: Path, run_id: str, extra: str = "") -> f
                 "bench", str(number), post["text"], match_keywords(post["text"], pattern), now
             )
         )
-    table = env["QUEUE_URL"].rsplit("=", 1)[1]
+    table = service.queue.table  # type: ignore[union-attr]
     processes = consumers(env, CORES)
     started = time.perf_counter()
     while True:

@@ -156,3 +156,18 @@ def test_flask_run_with_zero_configuration(tmp_path: Path) -> None:
     finally:
         stop(process)
     assert (tmp_path / ".local/share/tierstack/social-analytics/kv.db").is_file()
+
+
+def test_the_bundled_dataset_is_what_its_generator_writes() -> None:
+    """The committed file and the seeded generator agree, so the dataset can be reviewed as code."""
+    import gzip
+
+    from reference_apps.social_analytics.data.generate_replay import generate
+    from reference_apps.social_analytics.sources import DATASET
+
+    with gzip.open(DATASET, "rt", encoding="utf-8") as lines:
+        committed = [json.loads(line) for line in lines]
+    assert committed == generate()
+    assert len(committed) == 3000 and DATASET.stat().st_size < 1024 * 1024
+    assert {post["label"] for post in committed} == {"positive", "neutral", "negative"}
+    assert all(post["topic"] in post["text"].lower() for post in committed)
