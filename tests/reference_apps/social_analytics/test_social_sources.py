@@ -8,7 +8,7 @@ import gzip
 import json
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -283,3 +283,20 @@ def test_a_bad_setting_stops_the_listener_with_one_line(
         main({"DATA_DIR": str(tmp_path), **env})
     assert str(stopped.value).startswith(f"configuration error: {message}")
     assert "\n" not in str(stopped.value)
+
+
+def test_mastodon_waits_when_its_rate_limit_is_spent(remote: Remote) -> None:
+    reset = (datetime.now(UTC) + timedelta(seconds=300)).isoformat()
+    remote.routes["/api/v1/timelines/tag/solar"] = [
+        (200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}, b"[]")
+    ]
+    source = open_source(f"mastodon+http://{remote.url[7:]}/tags/solar", {"MASTODON_INTERVAL": "5"})
+    assert source.poll(1000) == []
+    assert 1000 + 290 < source.next_poll <= 1000 + 300  # until the reset, not the 5 s interval
+
+
+def test_a_feed_with_bytes_that_are_not_utf8_still_yields_its_posts(remote: Remote) -> None:
+    body = RSS.replace(b"Solar is wonderful", b"Solar caf\xe9 is wonderful")  # latin-1 in UTF-8
+    remote.routes["/rss"] = [(200, {}, body)]
+    [post] = open_source(f"rss+{remote.url}/rss", {}).poll(0)
+    assert post.text.startswith("Solar caf") and "wonderful great panels" in post.text
