@@ -139,7 +139,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
                     worker,
                     network,
                     identity_for(worker.name, worker.uses),
-                    components[worker.scale_on],
+                    components[worker.scale_on] if worker.scale_on else None,
                     boot_for("worker", worker.uses, {}),
                 ),
             )

@@ -10,12 +10,15 @@ import json
 import os
 import sqlite3
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .settings import BackendUrl, sqlite_path
 
 Item = dict[str, Any]
+Change = Callable[[Item | None], Item]
+"""Computes the new item from the current one (``None`` when absent); see ``transform``."""
 
 
 class KeyValue(ABC):
@@ -34,6 +37,22 @@ class KeyValue(ABC):
         item = {**(self.get(key) or {}), **fields}
         self.put(key, item)
         return item
+
+    def transform(self, key: str, change: Change) -> Item:
+        """Replace the item by ``change(item)`` and return it: read-modify-write for counters.
+
+        SQLite and PostgreSQL hold a lock from the read to the write, so concurrent workers never
+        lose an update; the other stores read then write (last writer wins). ``change`` may run
+        more than once and must not have side effects.
+        """
+        item = change(self.get(key))
+        self.put(key, item)
+        return item
+
+    def transform_many(self, changes: dict[str, Change]) -> dict[str, Item]:
+        """``transform`` of several keys; SQLite and PostgreSQL do all of them in one
+        transaction (one commit), locking the keys in sorted order so workers cannot deadlock."""
+        return {key: self.transform(key, changes[key]) for key in sorted(changes)}
 
     @abstractmethod
     def delete(self, key: str) -> None:
@@ -81,6 +100,31 @@ class SqliteKeyValue(KeyValue):
             )
             row = connection.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0])
+
+    def transform(self, key: str, change: Change) -> Item:
+        return self.transform_many({key: change})[key]
+
+    def transform_many(self, changes: dict[str, Change]) -> dict[str, Item]:
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            connection.execute("BEGIN IMMEDIATE")  # the write lock, taken before the reads
+            items = {}
+            for key in sorted(changes):
+                row = connection.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+                items[key] = changes[key](json.loads(row[0]) if row else None)
+                connection.execute(
+                    "INSERT INTO kv (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, json.dumps(items[key])),
+                )
+            connection.execute("COMMIT")
+            return items
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        finally:
+            connection.close()
 
     def delete(self, key: str) -> None:
         with self._connect() as connection:
@@ -133,6 +177,29 @@ class PostgresKeyValue(KeyValue):
                 (key, Jsonb(fields)),
             )
             return cursor.fetchone()["value"]
+
+    def transform(self, key: str, change: Change) -> Item:
+        return self.transform_many({key: change})[key]
+
+    def transform_many(self, changes: dict[str, Change]) -> dict[str, Item]:
+        from psycopg.types.json import Jsonb
+
+        items = {}
+        with self.db.transaction() as cursor:
+            for key in sorted(changes):
+                # Create the row first so that FOR UPDATE has something to lock.
+                cursor.execute(
+                    f"INSERT INTO {self.table} (key, value) VALUES (%s, 'null'::jsonb)"
+                    " ON CONFLICT (key) DO NOTHING",
+                    (key,),
+                )
+                cursor.execute(f"SELECT value FROM {self.table} WHERE key = %s FOR UPDATE", (key,))
+                items[key] = changes[key](cursor.fetchone()["value"])
+                cursor.execute(
+                    f"UPDATE {self.table} SET value = %s, updated_at = now() WHERE key = %s",
+                    (Jsonb(items[key]), key),
+                )
+        return items
 
     def delete(self, key: str) -> None:
         with self.db.transaction() as cursor:

@@ -70,6 +70,20 @@ class Queue(ABC):
     @abstractmethod
     def _receive_once(self, wait: float) -> Message | None: ...
 
+    def receive_many(self, limit: int, wait: float = 0) -> list[Message]:
+        """Up to ``limit`` messages: the first waits up to ``wait`` seconds, the rest are only
+        those visible now. Same semantics as ``receive`` for each message."""
+        first = self.receive(wait=wait)
+        batch = [first] if first is not None else []
+        while batch and len(batch) < limit and (message := self.receive()) is not None:
+            batch.append(message)
+        return batch
+
+    def ack_many(self, messages: list[Message]) -> None:
+        """``ack`` each message (one round trip where the queue allows it)."""
+        for message in messages:
+            self.ack(message)
+
     @abstractmethod
     def ack(self, message: Message) -> None:
         """Delete a message that has been processed."""
@@ -261,6 +275,43 @@ class PostgresQueue(Queue):
             cursor.execute(
                 f"DELETE FROM {self.table} WHERE id = %s AND receipt = %s",
                 (uuid.UUID(message.id), message.receipt),
+            )
+
+    def receive_many(self, limit: int, wait: float = 0) -> list[Message]:
+        first = self.receive(wait=wait)  # also moves exhausted messages to the dead letters
+        if first is None or limit <= 1:
+            return [first] if first is not None else []
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {self.table} SET deliveries = deliveries + 1, receipt = gen_random_uuid(),
+                    visible_at = now() + make_interval(secs => %(timeout)s)
+                WHERE id IN (
+                    SELECT id FROM {self.table}
+                    WHERE visible_at <= now() AND deliveries < %(max)s
+                    ORDER BY visible_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+                RETURNING id, body, deliveries, receipt
+                """,
+                {
+                    "timeout": self.visibility_timeout,
+                    "max": self.max_deliveries,
+                    "limit": limit - 1,
+                },
+            )
+            rows = cursor.fetchall()
+        rest = [
+            Message(r["id"].hex, decode(r["body"]), r["deliveries"], r["receipt"]) for r in rows
+        ]
+        return [first, *rest]
+
+    def ack_many(self, messages: list[Message]) -> None:
+        if not messages:
+            return
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                f"DELETE FROM {self.table} AS t USING unnest(%s::uuid[], %s::uuid[]) AS a(id, r)"
+                " WHERE t.id = a.id AND t.receipt = a.r",
+                ([uuid.UUID(m.id) for m in messages], [m.receipt for m in messages]),
             )
 
     def release(self, message: Message) -> None:

@@ -46,7 +46,7 @@ class WorkerTier(pulumi.ComponentResource):
             name=group_name,
             vpc_zone_identifiers=network.private_subnet_ids,
             min_size=sizing.worker_min,
-            max_size=sizing.worker_max,
+            max_size=sizing.worker_max if args.queue else sizing.worker_min,
             launch_template={"id": template.id, "version": template_version(template)},
             health_check_type="EC2",
             enabled_metrics=["GroupInServiceInstances"],
@@ -55,6 +55,11 @@ class WorkerTier(pulumi.ComponentResource):
             tags=asg_tags(context, name),
             opts=child(self),
         )
+        if args.queue is None:  # a producer: a fixed group, never scaled on the queue it fills
+            self.group_name = autoscaling_group.name
+            self.security_group_id = group.id
+            self.register_outputs({"group_name": self.group_name})
+            return
         aws.autoscaling.Policy(
             f"{name}-backlog",
             autoscaling_group_name=autoscaling_group.name,

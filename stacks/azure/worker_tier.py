@@ -38,6 +38,9 @@ class WorkerTier(pulumi.ComponentResource):
         self.tier_name = spec.name
         self.scale_set_id: pulumi.Output[str] = self.scale_set.id
         self.scale_set_name: pulumi.Output[str] = self.scale_set.name
+        if queue is None:  # a producer: a fixed group, never scaled on the queue it fills
+            self.register_outputs({"scale_set_id": self.scale_set_id})
+            return
         backlog = float(spec.backlog_per_instance)
         this_queue = [
             {"dimension_name": "EntityName", "operator": "Equals", "values": [queue.queue_name]}

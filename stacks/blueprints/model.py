@@ -112,8 +112,10 @@ class WorkerTier:
     purpose: str
     command: str
     """The consumer process, e.g. python -m reference_apps.image_processing.worker."""
-    scale_on: str
-    """The queue whose backlog drives the number of workers."""
+    scale_on: str | None
+    """The queue whose backlog drives the number of workers. ``None`` for a producer, which
+    must not scale on the queue it fills: a fixed group of ``worker_min`` instances in which the
+    process itself keeps one active (the social-analytics listener holds a lease)."""
     uses: tuple[Uses, ...] = ()
     backlog_per_instance: int = 20
 
@@ -208,7 +210,7 @@ class Blueprint:
                 if use.access not in allowed[kind]:
                     raise ValueError(f"{tier.name}: access {use.access!r} does not apply to {kind}")
         for worker in self.workers:
-            if kinds.get(worker.scale_on) != "queue":
+            if worker.scale_on is not None and kinds.get(worker.scale_on) != "queue":
                 raise ValueError(f"{worker.name} scales on {worker.scale_on!r}, which is no queue")
         if self.mapreduce:
             for store in (self.mapreduce.code_store, self.mapreduce.log_store):

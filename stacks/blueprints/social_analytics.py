@@ -36,16 +36,20 @@ def blueprint() -> Blueprint:
             uses=(Uses("sentiment", "read", "KV_URL"),),
         ),
         workers=(
+            # The listener fills the queue: scaling it on that queue's backlog would add
+            # listeners exactly when the consumers fall behind. A fixed group instead, in which
+            # one instance collects while it holds a lease in the table and the others wait to
+            # take over (two collectors would enqueue every post twice).
             WorkerTier(
                 "listener",
-                "collects posts on the configured keywords",
+                "collects posts on the configured keywords (one active, the others standby)",
                 command="python -m reference_apps.social_analytics.listener",
-                scale_on="posts",
+                scale_on=None,
                 uses=(
                     Uses("raw-posts", "read-write", "OBJECT_STORE_URL"),
                     Uses("posts", "publish", "QUEUE_URL"),
+                    Uses("sentiment", "read-write", "KV_URL"),
                 ),
-                backlog_per_instance=10_000,
             ),
             WorkerTier(
                 "sentiment-consumer",

@@ -154,8 +154,8 @@ class WorkerTierArgs:
     spec: WorkerTier
     network: pulumi.ComponentResource
     identity: pulumi.ComponentResource
-    queue: pulumi.ComponentResource
-    """The Queue component whose backlog scales this tier."""
+    queue: pulumi.ComponentResource | None
+    """The Queue component whose backlog scales this tier; ``None``: a fixed-size tier."""
     bootstrap: pulumi.Output[str]
 
 

@@ -35,7 +35,13 @@ class WorkerTier(pulumi.ComponentResource):
             tags=[args.network.vm_tag],
             parent=self,
         )
-        self.group = regional_group(context, tier=name, template=self.template, parent=self)
+        fixed = sizing.worker_min if args.queue is None else None
+        self.group = regional_group(
+            context, tier=name, template=self.template, target_size=fixed, parent=self
+        )
+        if args.queue is None:  # a producer: a fixed group, never scaled on the queue it fills
+            self.register_outputs({"instance_group": self.group.instance_group})
+            return
         backlog_filter = (
             "resource.type = pubsub_subscription AND "
             f'resource.labels.subscription_id = "{args.queue.subscription_name}"'

@@ -1,0 +1,269 @@
+"""Social-analytics throughput and latency, with the processes the hosts run.
+
+Backends: a throw-away PostgreSQL 15 (queue and key-value table, as on the local target's
+services host), the archive on local files.
+- direct:   VADER's polarity_scores over the bundled posts in this process (one core), posts/s
+- consumer: `python -m reference_apps.social_analytics.consumer`, one process per core, draining
+            a queue pre-filled with BENCH_POSTS posts; posts/s, and per core (target >= 0.7x direct)
+- latency:  the listener's loop (replay source at 100 posts/s) in this process -> queue -> one
+            consumer process -> the dashboard's API under gunicorn, polled continuously; per post,
+            from its enqueue to the first API answer that counts it; p50 / p99 in ms
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from reference_apps.social_analytics import DEFAULT_KEYWORDS, build_service, load_settings  # noqa: E402
+from reference_apps.social_analytics.listener import Listener, run  # noqa: E402
+from reference_apps.social_analytics.posts import (  # noqa: E402
+    keyword_pattern,
+    make_message,
+    match_keywords,
+    parse_keywords,
+)
+from reference_apps.social_analytics.sources import DATASET, open_source  # noqa: E402
+
+CORES = os.cpu_count() or 1
+SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+POSTS = int(os.environ.get("BENCH_POSTS", "6000"))
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_postgres(root: Path) -> str:
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_postgres:
+        shutil.chown(root, "postgres", "postgres")
+    port = free_port()
+    data = root / "data"
+    subprocess.run(
+        [*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+    subprocess.run(
+        [
+            *as_postgres,
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(root / "log"),
+            "-o",
+            options,
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+def stop_postgres(root: Path) -> None:
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run(
+        [*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(root / "data"), "-m", "fast", "stop"],
+        capture_output=True,
+    )
+
+
+def dataset() -> list[dict]:
+    with gzip.open(DATASET, "rt") as lines:
+        return [json.loads(line) for line in lines]
+
+
+def direct(texts: list[str]) -> float:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < SECONDS:
+        analyzer.polarity_scores(texts[count % len(texts)])
+        count += 1
+    return count / (time.perf_counter() - started)
+
+
+ASYNC_COMMIT = "&options=-csynchronous_commit%3Doff"
+"""libpq options in the backend URL: commits return before the WAL flush (see BENCHMARKS.md)."""
+
+
+def environment(dsn: str, root: Path, run_id: str, extra: str = "") -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATA_DIR": str(root / "app"),
+        "QUEUE_URL": f"{dsn}?table=posts_{run_id}{extra}",
+        "KV_URL": f"{dsn}?table=sentiment_{run_id}{extra}",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def consumers(env: dict[str, str], count: int) -> list[subprocess.Popen]:
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "reference_apps.social_analytics.consumer"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
+
+
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
+
+
+def consumer_throughput(dsn: str, root: Path, run_id: str, extra: str = "") -> float:
+    env = environment(dsn, root, run_id, extra)
+    service = build_service(load_settings(env, web=False), queue=True)
+    pattern = keyword_pattern(parse_keywords(DEFAULT_KEYWORDS))
+    posts = dataset()
+    now = datetime.now(UTC)
+    for number in range(POSTS):
+        post = posts[number % len(posts)]
+        service.queue.send(
+            make_message(
+                "bench", str(number), post["text"], match_keywords(post["text"], pattern), now
+            )
+        )
+    table = service.queue.table  # type: ignore[union-attr]
+    processes = consumers(env, CORES)
+    started = time.perf_counter()
+    while True:
+        with service.queue.db.transaction() as cursor:  # type: ignore[union-attr]
+            cursor.execute(f"SELECT count(*) AS n FROM {table}")
+            if cursor.fetchone()["n"] == 0:
+                break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    stop_all(processes)
+    return POSTS / elapsed
+
+
+def latency(dsn: str, root: Path) -> list[float]:
+    env = {**environment(dsn, root, "latency"), "DASHBOARD_REFRESH_SECONDS": "60"}
+    port = free_port()
+    web = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "reference_apps.social_analytics.wsgi:app",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    processes = [web, *consumers(env, 1)]
+    service = build_service(load_settings(env, web=False), queue=True)
+    keywords = parse_keywords(DEFAULT_KEYWORDS)
+    total_posts = int(100 * SECONDS)
+    sent: list[tuple[float, int]] = []  # (time, keyword-posts so far)
+    original_send = service.queue.send  # type: ignore[union-attr]
+
+    def timed_send(body: dict) -> str:
+        message_id = original_send(body)
+        previous = sent[-1][1] if sent else 0
+        sent.append((time.perf_counter(), previous + len(body["keywords"])))
+        return message_id
+
+    service.queue.send = timed_send  # type: ignore[union-attr, method-assign]
+    source = open_source(f"replay:?rate=100&limit={total_posts}&loop=false", {})
+    listener = Listener(service, [source], flush_seconds=10)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    start = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%MZ")
+    seen: list[tuple[float, int]] = []
+    stop = threading.Event()
+    from reference_apps.social_analytics.listener import Lease
+
+    thread = threading.Thread(target=run, args=(listener, stop, Lease(service, 30), 0.005))
+    thread.start()
+    deadline = time.perf_counter() + SECONDS + 30
+    expected = None
+    while time.perf_counter() < deadline:
+        total = 0
+        for keyword in keywords:
+            url = f"{base}/api/v1/keywords/{keyword}/sentiment?from={start}&resolution=minute"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                total += json.load(response)["totals"]["count"]
+        seen.append((time.perf_counter(), total))
+        if len(sent) == total_posts:
+            expected = sent[-1][1]
+            if total >= expected:
+                break
+    stop.set()
+    thread.join()
+    stop_all(processes)
+    delays = []
+    for sent_at, needed in sent:
+        visible = next((at for at, total in seen if total >= needed and at >= sent_at), None)
+        if visible is not None:
+            delays.append((visible - sent_at) * 1000)
+    if expected is None or len(delays) < len(sent):
+        print(f"  warning: {len(sent) - len(delays)} posts not seen within the deadline")
+    return delays
+
+
+def main() -> None:
+    root = Path(tempfile.mkdtemp(prefix="bench-social-"))
+    texts = [post["text"] for post in dataset()]
+    try:
+        dsn = start_postgres(root)
+        rate = direct(texts)
+        print(f"VADER directly, one process: {rate:.0f} posts/s")
+        for run_id, extra in (("sync", ""), ("async", ASYNC_COMMIT)):
+            through = consumer_throughput(dsn, root, run_id, extra)
+            print(
+                f"consumer x {CORES} processes, {POSTS} posts, {run_id} commit:"
+                f" {through:.0f} posts/s = {through / CORES:.0f} per core ="
+                f" {through / CORES / rate:.2f}x direct (target >= 0.7x)"
+            )
+        delays = latency(dsn, root)
+        quantiles = statistics.quantiles(delays, n=100)
+        print(
+            f"listener -> dashboard at 100 posts/s, {len(delays)} posts:"
+            f" p50 {quantiles[49]:.0f} ms, p99 {quantiles[98]:.0f} ms"
+        )
+    finally:
+        stop_postgres(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Sentiment aggregates per keyword and minute, and per keyword and hour, in the key-value table.
+
+A minute item keeps the uids it has counted, so a redelivered post is skipped inside the same
+locked read-modify-write that would count it (``KeyValue.transform``): counting and
+de-duplicating cannot be separated by a crash. An hour item holds a copy of each minute's totals
+(set, not added), so rewriting it after a redelivery changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from ..backends import KeyValue
+from .posts import parse_time
+
+TOP = 5
+LABELS = ("positive", "neutral", "negative")
+POSITIVE_AT = 0.05
+"""VADER's own thresholds: compound ≥ 0.05 positive, ≤ -0.05 negative, neutral between."""
+
+_analyzer: SentimentIntensityAnalyzer | None = None
+
+
+def score(text: str) -> float:
+    """VADER's compound score in [-1, 1]."""
+    global _analyzer
+    if _analyzer is None:
+        _analyzer = SentimentIntensityAnalyzer()
+    return float(_analyzer.polarity_scores(text)["compound"])
+
+
+def label(compound: float) -> str:
+    if compound >= POSITIVE_AT:
+        return "positive"
+    if compound <= -POSITIVE_AT:
+        return "negative"
+    return "neutral"
+
+
+def minute_of(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def minute_key(keyword: str, minute: str) -> str:
+    return f"agg:m:{keyword}:{minute}"
+
+
+def hour_key(keyword: str, hour: str) -> str:
+    return f"agg:h:{keyword}:{hour}"
+
+
+def empty_totals() -> dict[str, Any]:
+    return {"count": 0, "positive": 0, "neutral": 0, "negative": 0, "score_sum": 0.0}
+
+
+def summary(post: dict[str, Any], compound: float) -> dict[str, Any]:
+    """What the dashboard shows of a top post."""
+    return {
+        "uid": post["uid"],
+        "text": post["text"][:280],
+        "score": compound,
+        "source": post["source"],
+        "url": post.get("url", ""),
+        "created_at": post["created_at"],
+    }
+
+
+def merge_top(
+    current: list[dict[str, Any]], new: list[dict[str, Any]], positive: bool
+) -> list[dict[str, Any]]:
+    by_uid = {item["uid"]: item for item in [*current, *new]}
+    ranked = sorted(
+        by_uid.values(), key=lambda item: (item["score"], item["uid"]), reverse=positive
+    )
+    return ranked[:TOP]
+
+
+def minute_change(keyword: str, minute: str, scored: list[tuple[dict[str, Any], float]]) -> Any:
+    """Counts the posts not counted yet in this minute item."""
+
+    def change(item: dict[str, Any] | None) -> dict[str, Any]:
+        item = item or {"keyword": keyword, "minute": minute, **empty_totals(), "uids": []}
+        seen = set(item["uids"])
+        fresh = [(post, compound) for post, compound in scored if post["uid"] not in seen]
+        for post, compound in fresh:
+            seen.add(post["uid"])
+            item["uids"].append(post["uid"])
+            item["count"] += 1
+            item[label(compound)] += 1
+            item["score_sum"] += compound
+        summaries = [summary(post, compound) for post, compound in fresh]
+        positives = [entry for entry in summaries if entry["score"] >= POSITIVE_AT]
+        negatives = [entry for entry in summaries if entry["score"] <= -POSITIVE_AT]
+        item["top_positive"] = merge_top(item.get("top_positive", []), positives, True)
+        item["top_negative"] = merge_top(item.get("top_negative", []), negatives, False)
+        return item
+
+    return change
+
+
+def hour_change(keyword: str, minute_items: list[dict[str, Any]]) -> Any:
+    """Sets the minutes' totals and top posts into their hour item."""
+
+    def change(item: dict[str, Any] | None) -> dict[str, Any]:
+        item = item or {"keyword": keyword, "hour": minute_items[0]["minute"][:13], "minutes": {}}
+        for minute_item in minute_items:
+            totals = {name: minute_item[name] for name in empty_totals()}
+            item["minutes"][minute_item["minute"][14:]] = totals
+            item["top_positive"] = merge_top(
+                item.get("top_positive", []), minute_item["top_positive"], True
+            )
+            item["top_negative"] = merge_top(
+                item.get("top_negative", []), minute_item["top_negative"], False
+            )
+        for name in empty_totals():
+            item[name] = sum(entry[name] for entry in item["minutes"].values())
+        return item
+
+    return change
+
+
+def record(kv: KeyValue, posts: list[dict[str, Any]]) -> int:
+    """Score checked posts and add them to their minute items, then copy those into their hour
+    items: two transactions per batch where the table has them. Returns the posts scored."""
+    groups: dict[tuple[str, str], list[tuple[dict[str, Any], float]]] = {}
+    for post in posts:
+        compound = score(post["text"])
+        minute = minute_of(parse_time(post["created_at"]))
+        for keyword in post["keywords"]:
+            groups.setdefault((keyword, minute), []).append((post, compound))
+    minutes = kv.transform_many(
+        {
+            minute_key(keyword, minute): minute_change(keyword, minute, scored)
+            for (keyword, minute), scored in groups.items()
+        }
+    )
+    by_hour: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for item in minutes.values():
+        by_hour.setdefault((item["keyword"], item["minute"][:13]), []).append(item)
+    kv.transform_many(
+        {
+            hour_key(keyword, hour): hour_change(keyword, items)
+            for (keyword, hour), items in by_hour.items()
+        }
+    )
+    return len(posts)
+
+
+def series(
+    kv: KeyValue, keyword: str, start: datetime, end: datetime, resolution: str
+) -> dict[str, Any]:
+    """Points from ``start`` to ``end`` (inclusive, truncated to the resolution), totals over
+    them and the most positive and negative posts among them."""
+    step = timedelta(minutes=1) if resolution == "minute" else timedelta(hours=1)
+    moment = start.astimezone(UTC).replace(second=0, microsecond=0)
+    if resolution == "hour":
+        moment = moment.replace(minute=0)
+    points: list[dict[str, Any]] = []
+    totals = empty_totals()
+    top_positive: list[dict[str, Any]] = []
+    top_negative: list[dict[str, Any]] = []
+    while moment <= end:
+        stamp = minute_of(moment)
+        key = (
+            minute_key(keyword, stamp) if resolution == "minute" else hour_key(keyword, stamp[:13])
+        )
+        item = kv.get(key) or {}
+        point = {name: item.get(name, 0) for name in empty_totals()}
+        points.append(
+            {
+                "t": moment.strftime("%Y-%m-%dT%H:%M:00Z"),
+                **{name: point[name] for name in ("count", *LABELS)},
+                "mean": round(point["score_sum"] / point["count"], 4) if point["count"] else None,
+            }
+        )
+        for name in totals:
+            totals[name] += point[name]
+        top_positive = merge_top(top_positive, item.get("top_positive", []), True)
+        top_negative = merge_top(top_negative, item.get("top_negative", []), False)
+        moment += step
+    count = totals["count"]
+    return {
+        "keyword": keyword,
+        "resolution": resolution,
+        "points": points,
+        "totals": {
+            "count": count,
+            **{name: totals[name] for name in LABELS},
+            "mean": round(totals["score_sum"] / count, 4) if count else None,
+        },
+        "top_positive": top_positive,
+        "top_negative": top_negative,
+    }

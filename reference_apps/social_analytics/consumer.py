@@ -1,0 +1,90 @@
+"""The sentiment consumer: ``python -m reference_apps.social_analytics.consumer``.
+
+Receives up to CONSUMER_BATCH posts at a time, scores them with VADER and adds them to the
+aggregates, then acks them. A redelivered post is not counted twice (see ``aggregates``). A
+malformed message is given back at once, so the queue dead-letters it after
+QUEUE_MAX_DELIVERIES quick deliveries; a backend failure leaves the batch to be redelivered after
+the visibility timeout. SIGTERM/SIGINT: the current batch is finished, then the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Mapping
+from types import FrameType
+
+from ..backends import Message
+from ..web import configure_logging
+from . import Service, build_service, load_settings
+from .aggregates import record
+from .posts import InvalidPost, parse_message
+
+log = logging.getLogger("social_analytics.consumer")
+
+
+def receive_batch(service: Service, size: int, wait: float) -> list[Message]:
+    """The first message waits up to ``wait`` seconds, the rest of the batch does not wait."""
+    assert service.queue is not None
+    return service.queue.receive_many(size, wait=wait)
+
+
+def handle(service: Service, batch: list[Message]) -> int:
+    """Score and count a batch; returns how many messages were acked."""
+    valid: list[tuple[Message, dict]] = []
+    for message in batch:
+        try:
+            valid.append((message, parse_message(message.body, service.max_chars)))
+        except InvalidPost as error:
+            log.warning(
+                "malformed message",
+                extra={
+                    "message_id": message.id,
+                    "delivery": message.deliveries,
+                    "error": str(error),
+                },
+            )
+            service.queue.release(message)
+    if not valid:
+        return 0
+    try:
+        record(service.kv, [post for _, post in valid])
+    except Exception as error:
+        log.warning(
+            "could not record the batch; it will be redelivered", extra={"error": repr(error)[:300]}
+        )
+        return 0
+    service.queue.ack_many([message for message, _ in valid])
+    return len(valid)
+
+
+def run(
+    service: Service, stop: threading.Event, batch_size: int, poll_seconds: float = 1.0
+) -> None:
+    while not stop.is_set():
+        batch = receive_batch(service, batch_size, poll_seconds)
+        if batch:
+            handle(service, batch)
+
+
+def main(env: Mapping[str, str] | None = None) -> None:
+    settings = load_settings(env, web=False)
+    configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
+    service = build_service(settings, queue=True)
+    batch_size = int(settings.number("CONSUMER_BATCH", 100, 1, 1000))
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping after the current batch", extra={"signal": signum})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info("consumer started", extra={"queue": settings.queue_url.scheme})
+    run(service, stop, batch_size)
+    log.info("consumer stopped")
+
+
+if __name__ == "__main__":
+    main()

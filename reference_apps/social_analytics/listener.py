@@ -1,0 +1,223 @@
+"""The listener: ``python -m reference_apps.social_analytics.listener``.
+
+Polls every source in SOURCES, keeps the posts that mention a keyword in KEYWORDS, enqueues each
+one once and archives the raw posts to the object store in gzip batches per source and minute
+(``raw/<source>/<YYYY-MM-DD>/<HHMM>/<first>-<count>.jsonl.gz``). After each archive write the
+sources' positions and the recently seen ids are saved (``state/listener.json``), so a restart
+resumes where the archive ends: posts collected after the last save come again, are archived
+and enqueued again, and the consumer counts them once. A failing source is logged and retried
+later with backoff; the others keep running. SIGTERM/SIGINT: archive, save, hand the lease
+over, exit.
+
+Several listeners may run (the blueprint keeps a standby in production): only the one holding
+the lease in the key-value table collects; the others check every few seconds and take over,
+from the saved state, when the lease expires (LISTENER_LEASE_SECONDS, default 30).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from ..backends import ConfigError, ObjectNotFound
+from ..web import configure_logging
+from . import Service, build_service, load_settings
+from .posts import clean_text, keyword_pattern, make_message, match_keywords
+from .sources import RawPost, Source, SourceError, open_source
+
+log = logging.getLogger("social_analytics.listener")
+STATE_KEY = "state/listener.json"
+LEASE_KEY = "lease:listener"
+SEEN_PER_SOURCE = 20_000
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80]
+
+
+class Listener:
+    """Sources → de-duplicated, keyword-matched messages → queue, and raw batches → archive."""
+
+    def __init__(
+        self, service: Service, sources: list[Source], flush_seconds: float = 10.0
+    ) -> None:
+        self.service = service
+        self.sources = sources
+        self.flush_seconds = flush_seconds
+        self.pattern = keyword_pattern(service.keywords)
+        self.seen: dict[str, OrderedDict[str, None]] = {src.name: OrderedDict() for src in sources}
+        self.pending: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.last_flush = time.monotonic()
+        self.counts = {"enqueued": 0, "duplicates": 0, "skipped": 0, "archived": 0}
+        self.restore()
+
+    def restore(self) -> None:
+        try:
+            state = json.loads(self.service.objects.get(STATE_KEY))
+        except ObjectNotFound:
+            return
+        for source in self.sources:
+            saved = state.get("sources", {}).get(source.name, {})
+            source.restore(saved.get("position", {}))
+            self.seen[source.name] = OrderedDict.fromkeys(saved.get("seen", []))
+        log.info("resumed", extra={"sources": sorted(state.get("sources", {}))})
+
+    def step(self, now: float | None = None) -> None:
+        """Poll the sources that are due, then archive if a batch is ready."""
+        now = time.monotonic() if now is None else now
+        for source in self.sources:
+            if not source.due(now):
+                continue
+            try:
+                posts = source.poll(now)
+            except SourceError as error:
+                log.warning("source failed", extra={"source": source.name, "error": str(error)})
+                continue
+            except Exception as error:  # a bug in one source must not stop the others
+                source.next_poll = now + 60
+                log.error("source crashed", extra={"source": source.name, "error": repr(error)})
+                continue
+            for post in posts:
+                self.accept(source.name, post)
+        if time.monotonic() - self.last_flush >= self.flush_seconds or self._minute_turned():
+            self.flush()
+
+    def _minute_turned(self) -> bool:
+        current = datetime.now(UTC).strftime("%Y-%m-%d/%H%M")
+        return any(minute != current for _, minute in self.pending)
+
+    def accept(self, source: str, post: RawPost) -> bool:
+        """Enqueue one post unless it is a duplicate, empty or about no keyword."""
+        seen = self.seen.setdefault(source, OrderedDict())
+        if post.id in seen:
+            self.counts["duplicates"] += 1
+            return False
+        text = clean_text(post.text, self.service.max_chars)
+        keywords = match_keywords(text, self.pattern)
+        if not text or not keywords:
+            self.counts["skipped"] += 1
+            return False
+        message = make_message(
+            source, post.id, text, keywords, post.created_at, post.url, post.author
+        )
+        self.service.queue.send(message)
+        seen[post.id] = None
+        while len(seen) > SEEN_PER_SOURCE:
+            seen.popitem(last=False)
+        minute = datetime.now(UTC).strftime("%Y-%m-%d/%H%M")
+        self.pending.setdefault((source, minute), []).append({**message, "raw": post.raw})
+        self.counts["enqueued"] += 1
+        return True
+
+    def flush(self) -> None:
+        """Write each pending batch, then save the positions that batch covers."""
+        for (source, minute), batch in sorted(self.pending.items()):
+            first = batch[0]["uid"].rsplit(":", 1)[-1]
+            key = f"raw/{slug(source)}/{minute}/{int(time.time() * 1000)}-{slug(first)}.jsonl.gz"
+            lines = "".join(json.dumps(item, default=str) + "\n" for item in batch)
+            self.service.objects.put(key, gzip.compress(lines.encode()), "application/gzip")
+            self.counts["archived"] += len(batch)
+        self.pending.clear()
+        state = {
+            "saved_at": datetime.now(UTC).isoformat(),
+            "sources": {
+                source.name: {"position": source.state(), "seen": list(self.seen[source.name])}
+                for source in self.sources
+            },
+        }
+        self.service.objects.put(STATE_KEY, json.dumps(state).encode(), "application/json")
+        self.last_flush = time.monotonic()
+
+
+class Lease:
+    """Who collects: the holder renews its lease; a standby takes an expired one. Atomic where
+    ``KeyValue.transform`` is (SQLite, PostgreSQL)."""
+
+    def __init__(self, service: Service, seconds: float, holder: str = "") -> None:
+        self.kv = service.kv
+        self.seconds = seconds
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+
+    def hold(self) -> bool:
+        """Take or renew the lease; True while this process holds it."""
+        now = time.time()
+
+        def change(item: dict[str, Any] | None) -> dict[str, Any]:
+            if item and item.get("holder") != self.holder and item.get("expires", 0) > now:
+                return item
+            return {"holder": self.holder, "expires": now + self.seconds}
+
+        return self.kv.transform(LEASE_KEY, change)["holder"] == self.holder
+
+    def release(self) -> None:
+        def change(item: dict[str, Any] | None) -> dict[str, Any]:
+            if item and item.get("holder") == self.holder:
+                return {**item, "expires": 0}
+            return item or {"holder": "", "expires": 0}
+
+        self.kv.transform(LEASE_KEY, change)
+
+
+def run(listener: Listener, stop: threading.Event, lease: Lease, tick: float = 0.2) -> None:
+    active = False
+    renewed = 0.0
+    while not stop.is_set():
+        if time.monotonic() - renewed >= lease.seconds / 3:
+            holding = lease.hold()
+            renewed = time.monotonic()
+            if holding and not active:
+                listener.restore()  # continue where the previous holder saved
+                log.info("collecting (lease taken)", extra={"holder": lease.holder})
+            elif active and not holding:
+                listener.flush()
+                log.warning("lease lost; standing by", extra={"holder": lease.holder})
+            active = holding
+        if active:
+            listener.step()
+        stop.wait(tick)
+    if active:
+        listener.flush()
+        lease.release()
+
+
+def main(env: Mapping[str, str] | None = None) -> None:
+    settings = load_settings(env, web=False)
+    configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
+    service = build_service(settings, queue=True)
+    urls = [url for url in settings.extra.get("SOURCES", "replay:").split() if url]
+    sources: list[Source] = []
+    for url in urls:
+        try:
+            sources.append(open_source(url, settings.extra))
+        except (ValueError, OSError) as error:
+            raise ConfigError(f"SOURCES: {url}: {error}") from None
+    flush = settings.number("ARCHIVE_FLUSH_SECONDS", 10, 0.1, 60)
+    listener = Listener(service, sources, flush)
+    lease = Lease(service, settings.number("LISTENER_LEASE_SECONDS", 30, 3, 3600))
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping: archiving what was collected", extra={"signal": signum})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info("listener started", extra={"sources": [s.name for s in sources]})
+    run(listener, stop, lease)
+    log.info("listener stopped", extra=listener.counts)
+
+
+if __name__ == "__main__":
+    main()
