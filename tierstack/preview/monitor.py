@@ -10,6 +10,7 @@ resource's state: inputs stay known, computed outputs (ids, ARNs…) stay unknow
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections.abc import Callable
@@ -19,13 +20,12 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import config as pulumi_config
 from pulumi.runtime import rpc, settings
-from pulumi.runtime.mocks import MockCallArgs, MockEngine, MockMonitor, Mocks, MockSettings
+from pulumi.runtime.mocks import MockCallArgs, MockEngine, MockMonitor, Mocks
 from pulumi.runtime.proto import resource_pb2
-from pulumi.runtime.rpc_manager import RPCManager
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from tierstack.preview.invokes import answer_invoke
+from tierstack.preview.invokes import UnknownInvokeError, resolve_invoke
 from tierstack.records import SECRET, UNKNOWN, ResourceRecord
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -46,6 +46,8 @@ class Recording:
     resources: list[ResourceRecord] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     reads: list[dict[str, str]] = field(default_factory=list)
+    invokes: dict[str, str] = field(default_factory=dict)  # token -> who answered it offline
+    unanswered: list[UnknownInvokeError] = field(default_factory=list)
     error: BaseException | None = None  # what the program raised, if it failed
 
 
@@ -99,11 +101,24 @@ def _struct_to_plain(struct: Any) -> dict[str, Any]:
 
 
 class _InvokeMocks(Mocks):
-    """Answers invokes from the fixed offline table; `new_resource` serves only non-preview
-    runs and reads, where the inputs are returned as the state."""
+    """Answers invokes from the answers file or the built-in offline table, noting which;
+    `new_resource` serves only non-preview runs and reads, where the inputs are returned as
+    the state."""
+
+    def __init__(self, recording: Recording, answers: dict[str, Any] | None) -> None:
+        self.recording = recording
+        self.answers = answers or {}
 
     def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
-        return answer_invoke(args.token, args.args), []
+        try:
+            result, source = resolve_invoke(args.token, args.args, self.answers)
+        except UnknownInvokeError as error:
+            # Answered as the provider's own failure, so that the SDK raises it in the
+            # program's frame (its file and line), not in a worker thread of the runtime.
+            self.recording.unanswered.append(error)
+            return {}, [("", str(error))]
+        self.recording.invokes.setdefault(args.token, source)
+        return result, []
 
     def new_resource(self, args: Any) -> tuple[str, dict]:
         return f"{args.name}-id", dict(args.inputs)
@@ -112,10 +127,10 @@ class _InvokeMocks(Mocks):
 class RecordingMonitor(MockMonitor):
     """A MockMonitor that records every registration and the stack's outputs."""
 
-    def __init__(self, *, preview: bool) -> None:
-        super().__init__(_InvokeMocks())
-        self.preview = preview
+    def __init__(self, *, preview: bool, invoke_answers: dict[str, Any] | None = None) -> None:
         self.recording = Recording()
+        super().__init__(_InvokeMocks(self.recording, invoke_answers))
+        self.preview = preview
         self._lock = threading.Lock()
         self._stack_urn = ""
 
@@ -199,29 +214,37 @@ def qualify_config(config: dict[str, Any] | None, project: str) -> dict[str, str
 def _reset_runtime(
     monitor: Any, *, project: str, stack: str, preview: bool, root_directory: str | None
 ) -> None:
-    """Puts the SDK's process-global state (settings, root stack, config) into a fresh state."""
-    monitor_features = set(monitor.GetDeploymentInfo(None).supportedFeatures) if monitor else set()
-    settings.configure(
-        MockSettings(
-            monitor=monitor,
-            monitor_features=monitor_features,
-            engine=MockEngine(logging.getLogger("tierstack.preview")) if monitor else None,
-            project=project,
-            stack=stack,
-            dry_run=preview,
-            organization="organization",
-            root_directory=root_directory,
-            parallel=None,
-            legacy_apply_enabled=False,
-            outputs=set(),
-            lock=threading.Lock(),
-            package_refs={},
-            base_providers_by_ref={},
-            callbacks=None,
-            rpc_manager=RPCManager(),
-        )
-    )
+    """Puts the SDK's process-global state (settings, root stack, config) into a fresh state.
+
+    Built with the public `Settings` constructor, passing only the arguments this SDK version
+    takes, so that one engine serves every supported Pulumi SDK (see MIN_PULUMI_VERSION)."""
+    engine = MockEngine(logging.getLogger("tierstack.preview")) if monitor else None
+    wanted = {
+        "project": project,
+        "stack": stack,
+        "monitor": monitor,
+        "engine": engine,
+        "dry_run": preview,
+        "organization": "organization",
+        "root_directory": root_directory,
+    }
+    accepted = inspect.signature(settings.Settings.__init__).parameters
+    fresh = settings.Settings(**{key: value for key, value in wanted.items() if key in accepted})
+    if hasattr(monitor, "GetDeploymentInfo") and hasattr(fresh, "monitor_features"):
+        fresh.monitor_features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
+    settings.configure(fresh)
     settings.ROOT.set(None)
+
+
+def _as_unknown_invoke(error: BaseException, unanswered: list[UnknownInvokeError]) -> BaseException:
+    """The SDK reports an unanswered invoke as a plain `Exception("invoke of T failed: …")`;
+    the program failed because of our UnknownInvokeError, which says how to answer it. Raised
+    from the SDK's exception, which keeps the program's frames."""
+    for unknown in unanswered:
+        if str(unknown) in str(error):
+            unknown.__cause__ = error
+            return unknown
+    return error
 
 
 def run_program(
@@ -233,11 +256,12 @@ def run_program(
     secret_keys: list[str] | None = None,
     preview: bool = True,
     root_directory: str | None = None,
+    invoke_answers: dict[str, Any] | None = None,
 ) -> Recording:
     """Runs `program` like the Python language host does (inside a new root Stack) against a
     RecordingMonitor. A failing program does not raise: its exception is in `.error`, next to
     what it registered before failing."""
-    monitor = RecordingMonitor(preview=preview)
+    monitor = RecordingMonitor(preview=preview, invoke_answers=invoke_answers)
     _reset_runtime(
         monitor, project=project, stack=stack, preview=preview, root_directory=root_directory
     )
@@ -249,7 +273,7 @@ def run_program(
     try:
         _sync_await(run_in_stack(program))
     except (Exception, SystemExit) as error:
-        recording.error = error
+        recording.error = _as_unknown_invoke(error, recording.unanswered)
     finally:
         _reset_runtime(None, project="project", stack="stack", preview=False, root_directory=None)
         pulumi_config.set_all_config({}, [])
