@@ -127,10 +127,21 @@ class _InvokeMocks(Mocks):
 class RecordingMonitor(MockMonitor):
     """A MockMonitor that records every registration and the stack's outputs."""
 
-    def __init__(self, *, preview: bool, invoke_answers: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        preview: bool,
+        invoke_answers: dict[str, Any] | None = None,
+        project: str | None = None,
+        stack: str | None = None,
+    ) -> None:
         self.recording = Recording()
         super().__init__(_InvokeMocks(self.recording, invoke_answers))
         self.preview = preview
+        # Kept here, not read from the SDK's settings: before pulumi 3.1xx those were context
+        # variables, unset in the worker threads that call the monitor.
+        self.project = project
+        self.stack = stack
         self._lock = threading.Lock()
         self._stack_urn = ""
 
@@ -139,9 +150,9 @@ class RecordingMonitor(MockMonitor):
         type (the SDK's mock prefixes `pulumi:pulumi:Stack$`), deeper ones do."""
         if parent and parent != self._stack_urn:
             type_ = parent.split("::")[2] + "$" + type_
-        return "urn:pulumi:" + "::".join(
-            [settings.get_stack(), settings.get_project(), type_, name]
-        )
+        stack = self.stack or settings.get_stack()
+        project = self.project or settings.get_project()
+        return "urn:pulumi:" + "::".join([stack, project, type_, name])
 
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -261,7 +272,9 @@ def run_program(
     """Runs `program` like the Python language host does (inside a new root Stack) against a
     RecordingMonitor. A failing program does not raise: its exception is in `.error`, next to
     what it registered before failing."""
-    monitor = RecordingMonitor(preview=preview, invoke_answers=invoke_answers)
+    monitor = RecordingMonitor(
+        preview=preview, invoke_answers=invoke_answers, project=project, stack=stack
+    )
     _reset_runtime(
         monitor, project=project, stack=stack, preview=preview, root_directory=root_directory
     )
