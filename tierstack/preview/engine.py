@@ -164,14 +164,14 @@ def _timed_out(stack: str, project: str, timeout: float) -> dict[str, Any]:
 
 def _child_request(request: dict[str, Any], environment: Environment) -> dict[str, Any]:
     """In the program's own environment there is no policy engine: the parent evaluates."""
-    return {**request, "policy_pack": None} if environment.own else request
+    return {**request, "policy_pack": None} if environment.foreign else request
 
 
 def _finish(
     request: dict[str, Any], result: dict[str, Any], environment: Environment
 ) -> dict[str, Any]:
     """Policies (when the program ran in its own environment), environment and status."""
-    if environment.own and request["policy_pack"] and not result.get("error"):
+    if environment.foreign and request["policy_pack"] and not result.get("error"):
         from tierstack.preview.runner import apply_policy
 
         apply_policy(request, result)
@@ -184,7 +184,7 @@ def _finish(
 
 def _env_for_child(environment: Environment) -> dict[str, str]:
     env = _child_env()
-    if environment.own:  # nothing of tierstack's interpreter may leak into the program's
+    if environment.foreign:  # nothing of tierstack's interpreter may leak into the program's
         for key in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
             env.pop(key, None)
     return env

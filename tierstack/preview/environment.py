@@ -40,10 +40,11 @@ class Environment:
     own: bool  # True: the program's own environment; False: tierstack's
     description: str  # where it comes from, for the output
     note: str | None = None  # why tierstack's own was used although Pulumi.yaml names one
+    foreign: bool = False  # another interpreter than tierstack's: bootstrap, policies outside
 
     def command(self, module: str) -> list[str]:
         """The command that runs tierstack's `module` (a runner or the zygote) here."""
-        if not self.own:
+        if not self.foreign:
             return [self.python, "-m", module]
         return [self.python, "-c", BOOTSTRAP, str(PACKAGE_DIR), module]
 
@@ -161,4 +162,7 @@ def program_environment(project: Project, *, install_requirements: bool = False)
         return _tierstack_env(note, "tierstack's own Pulumi SDKs")
     # Not resolved: a venv's python is a symlink to the base interpreter, and only the link's
     # path finds the venv's site-packages.
-    return Environment(str(python.absolute()), True, f"the program's own {how} ({venv})")
+    description = f"the program's own {how} ({venv})"
+    if venv.resolve() == Path(sys.prefix).resolve():  # e.g. this repository's own program
+        return Environment(sys.executable, True, description)
+    return Environment(str(python.absolute()), True, description, foreign=True)
