@@ -3,7 +3,9 @@
 
 Budgets: one stack <= 3 s (each cloud); `--all` over the five AWS stacks <= 8 s. Also measured:
 `--all` over every stack of the repository, and a small pulumi-aws project in a temporary
-directory (a figure that does not depend on the repository's stacks).
+directory (a figure that does not depend on the repository's stacks), run with tierstack's SDKs
+and in its own virtualenv (the cost of the extra interpreter), against the floor of
+`python -c "import pulumi, pulumi_aws"`: target <= 1.5x the floor.
 """
 
 from __future__ import annotations
@@ -89,6 +91,50 @@ def bench_small_project() -> None:
         report(label, timed(lambda: cli(*args)), 3)
 
 
+def _small_project(root: Path, settings: str) -> Path:
+    root.mkdir()
+    (root / "Pulumi.yaml").write_text(settings)
+    (root / "__main__.py").write_text(textwrap.dedent(SMALL_PROGRAM))
+    (root / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    return root
+
+
+def bench_own_venv() -> None:
+    """The same 6-resource program with tierstack's SDKs and in its own venv (same pulumi and
+    pulumi-aws versions, so only the extra interpreter and the bootstrap differ)."""
+    from importlib.metadata import version
+
+    with tempfile.TemporaryDirectory() as directory:
+        plain = _small_project(Path(directory, "plain"), "name: small\nruntime: python\n")
+        own = _small_project(
+            Path(directory, "own"),
+            "name: small\nruntime:\n  name: python\n  options:\n    virtualenv: venv\n",
+        )
+        (own / "requirements.txt").write_text(
+            f"pulumi=={version('pulumi')}\npulumi-aws=={version('pulumi-aws')}\n"
+        )
+        done = cli("--cwd", str(own), "--stack", "dev", "--no-policy", "--install")
+        if done.returncode != 0:
+            print(f"own venv: preview failed: {done.stderr.strip()[-300:]}")
+            return
+        python = str(own / "venv" / "bin" / "python")
+        for label, interpreter, project in (
+            ("tierstack's SDKs", sys.executable, plain),
+            ("its own venv", python, own),
+        ):
+            args = ("--cwd", str(project), "--stack", "dev", "--no-policy")
+            preview_time = timed(lambda a=args: cli(*a))
+            floor = timed(
+                lambda i=interpreter: subprocess.run(
+                    [i, "-c", "import pulumi, pulumi_aws"], check=True, capture_output=True
+                )
+            )
+            ratio = preview_time[0] / floor[0]
+            report(f"small pulumi-aws project, {label}", preview_time, None)
+            report(f"  floor: python -c 'import pulumi, pulumi_aws' ({label})", floor, None)
+            print(f"  ratio preview / floor: {ratio:.2f}x (target <= 1.5x)")
+
+
 def bench_one_stack_per_cloud(stacks: list[str]) -> None:
     for cloud in ("aws", "gcp", "azure"):
         first = next((name for name in stacks if name.startswith(f"{cloud}-")), None)
@@ -141,5 +187,6 @@ if __name__ == "__main__":
     print(f"{os.cpu_count()} cores")
     repo_stacks = list_stacks(load_project(tierstack.REPO_ROOT))
     bench_small_project()
+    bench_own_venv()
     bench_one_stack_per_cloud(repo_stacks)
     bench_all(repo_stacks)
