@@ -87,3 +87,8 @@ def test_help_is_readable() -> None:
     assert done.returncode == 0
     for option in ("--stack", "--all", "--cwd", "--json", "--no-policy", "--policy-pack"):
         assert option in done.stdout
+    for option in ("--install", "--invoke-answers FILE", "--list-invokes", "--timeout SECONDS"):
+        assert option in done.stdout
+    assert "1  a mandatory policy failed" in done.stdout
+    assert "2  usage error" in done.stdout
+    assert "3  the program failed" in done.stdout

@@ -140,7 +140,6 @@ def test_a_mandatory_policy_exits_1_not_3(default_vpc: Path, tmp_path: Path) -> 
     assert [(p["policy"], p["level"]) for p in result["policy"]] == [
         ("no-open-ingress", "mandatory")
     ]
-    assert "status" in run_cli("preview", "--help").stdout
 
 
 def test_an_unanswered_invoke_fails_fast_naming_token_line_and_remedy(unanswered: Path) -> None:
