@@ -157,6 +157,24 @@ def test_an_unanswered_invoke_fails_fast_naming_token_line_and_remedy(unanswered
     assert "'aws:eks/getCluster:getCluster'" in line and "--invoke-answers FILE" in line
 
 
+def test_an_unanswered_output_form_invoke_names_its_line(tmp_path: Path) -> None:
+    """`get_cluster_output` fails after the program's line returned: no frame of the program is
+    in the exception, so the call site noted at the call is reported."""
+    program = """
+    import pulumi_aws as aws
+
+    cluster = aws.eks.get_cluster_output(name="prod")
+    aws.s3.Bucket("logs", tags={"cluster": cluster.name})
+    """
+    root = flat_project(tmp_path, "eks-output", program)
+    done = run_cli("preview", "--cwd", str(root), "-s", "dev", "--no-policy", "--json")
+    assert done.returncode == 3, done.stderr
+    result = json.loads(done.stdout)
+    assert result["errorAt"] == "__main__.py:3"
+    assert result["error"].startswith('  File "__main__.py", line 3, in <module>')
+    assert "'aws:eks/getCluster:getCluster'" in result["error"]
+
+
 def test_invoke_answers_file_answers_the_rest(unanswered: Path, tmp_path: Path) -> None:
     answers = tmp_path / "answers.yaml"
     write(answers, "aws:eks/getCluster:getCluster:\n  name: prod\n  version: '1.31'\n")

@@ -23,6 +23,10 @@ OFFLINE_AZURE_ID = "00000000-0000-0000-0000-000000000000"
 class UnknownInvokeError(Exception):
     """The program called a provider function the offline preview cannot answer."""
 
+    def __init__(self, message: str, token: str | None = None) -> None:
+        super().__init__(message)
+        self.token = token
+
 
 def _config(key: str, default: str) -> str:
     value = get_config(key)
@@ -497,11 +501,11 @@ def resolve_invoke(
         return dict(answers[token]), ANSWERS_FILE
     handler = KNOWN_INVOKES.get(token)
     if handler is None:
-        raise UnknownInvokeError(unknown_invoke_message(token))
+        raise UnknownInvokeError(unknown_invoke_message(token), token)
     try:
         return handler(args), BUILT_IN
     except UnknownInvokeError as error:
-        raise UnknownInvokeError(unknown_invoke_message(token, str(error))) from None
+        raise UnknownInvokeError(unknown_invoke_message(token, str(error)), token) from None
 
 
 def answer_invoke(

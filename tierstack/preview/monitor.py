@@ -10,13 +10,18 @@ resource's state: inputs stay known, computed outputs (ids, ARNs…) stay unknow
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
 import logging
 import threading
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pulumi.runtime
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import config as pulumi_config
 from pulumi.runtime import rpc, settings
@@ -47,6 +52,7 @@ class Recording:
     outputs: dict[str, Any] = field(default_factory=dict)
     reads: list[dict[str, str]] = field(default_factory=list)
     invokes: dict[str, str] = field(default_factory=dict)  # token -> who answered it offline
+    call_sites: dict[str, traceback.FrameSummary] = field(default_factory=dict)  # output form
     unanswered: list[UnknownInvokeError] = field(default_factory=list)
     error: BaseException | None = None  # what the program raised, if it failed
 
@@ -258,6 +264,44 @@ def _as_unknown_invoke(error: BaseException, unanswered: list[UnknownInvokeError
     return error
 
 
+def _program_frame() -> traceback.FrameSummary | None:
+    """The innermost caller outside the SDKs and tierstack: the program's line."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        name = frame.filename
+        if not name.startswith("<") and "site-packages" not in name and _OWN not in name:
+            return frame
+    return None
+
+
+_OWN = str(Path(__file__).resolve().parent.parent)
+
+
+@contextlib.contextmanager
+def _noting_call_sites(recording: Recording) -> Iterator[None]:
+    """An output-form invoke (`get_vpc_output`) runs after the program's line has returned, so
+    its failure has no frame of the program: note where each token was called instead."""
+    originals = {}
+    for name in ("invoke_output", "invoke_output_single"):
+        original = getattr(pulumi.runtime, name, None)
+        if original is None:
+            continue
+
+        @functools.wraps(original)
+        def noting(tok: str, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            frame = _program_frame()
+            if frame is not None:
+                recording.call_sites.setdefault(tok, frame)
+            return __original(tok, *args, **kwargs)
+
+        originals[name] = original
+        setattr(pulumi.runtime, name, noting)
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(pulumi.runtime, name, original)
+
+
 def run_program(
     program: Callable[[], Any],
     *,
@@ -284,7 +328,8 @@ def run_program(
     )
     recording = monitor.recording
     try:
-        _sync_await(run_in_stack(program))
+        with _noting_call_sites(recording):
+            _sync_await(run_in_stack(program))
     except (Exception, SystemExit) as error:
         recording.error = _as_unknown_invoke(error, recording.unanswered)
     finally:

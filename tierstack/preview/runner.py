@@ -186,6 +186,11 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         result["error"] = trim_error(recording.error, project_dir)
         result["errorKind"] = "program"
         result["errorAt"] = error_location(recording.error, project_dir)
+        site = recording.call_sites.get(getattr(recording.error, "token", None) or "")
+        if result["errorAt"] is None and site is not None and site.lineno is not None:
+            site.filename = os.path.relpath(site.filename, project_dir)
+            result["errorAt"] = f"{site.filename}:{site.lineno}"
+            result["error"] = "".join(traceback.format_list([site])) + result["error"]
         result["summary"] = summarize(recording.resources, [])
     else:
         apply_policy(request, result)
