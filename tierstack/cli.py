@@ -175,7 +175,8 @@ def run_preview(args: argparse.Namespace) -> int:
         for result in results:
             sys.stdout.write(render(result))
             if result.get("error"):
-                sys.stdout.write(f"\nerror: the program failed:\n{result['error']}\n")
+                failed = "the program" if result.get("errorKind") == "program" else "the preview"
+                sys.stdout.write(f"\nerror: {failed} failed:\n{result['error']}\n")
             sys.stdout.write("\n")
         if args.all:
             sys.stdout.write(_overview(results))
