@@ -3,12 +3,15 @@
 
 Budgets: one stack <= 3 s (each cloud); `--all` over the five AWS stacks <= 8 s. Also measured:
 `--all` over every stack of the repository, and a small pulumi-aws project in a temporary
-directory (a figure that does not depend on the repository's stacks).
+directory (a figure that does not depend on the repository's stacks), run with tierstack's SDKs
+and in its own virtualenv (the cost of the extra interpreter), against the floor of
+`python -c "import pulumi, pulumi_aws"`: target <= 1.5x the floor.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,6 +43,12 @@ pulumi.export("bucket", bucket.bucket)
 """
 
 
+CLASSES_FLOOR = (
+    "import pulumi, pulumi_aws as aws; aws.get_availability_zones; aws.ec2.Vpc; aws.ec2.Subnet; "
+    "aws.s3.Bucket; aws.s3.BucketVersioning"
+)
+
+
 def timed(action: Callable[[], object]) -> tuple[float, float]:
     """(median, min) wall seconds over RUNS runs."""
     times = []
@@ -48,6 +57,18 @@ def timed(action: Callable[[], object]) -> tuple[float, float]:
         action()
         times.append(time.perf_counter() - start)
     return statistics.median(times), min(times)
+
+
+def cpu_timed(action: Callable[[], object]) -> float:
+    """Median CPU seconds (user + system) of the processes `action` starts and reaps, their
+    own children included: on a shared, loaded machine this compares where wall time cannot."""
+    times = []
+    for _ in range(RUNS):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        action()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(times)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -87,6 +108,64 @@ def bench_small_project() -> None:
             return
         label = "one stack, small pulumi-aws project (--cwd, 6 resources)"
         report(label, timed(lambda: cli(*args)), 3)
+
+
+def _small_project(root: Path, settings: str) -> Path:
+    root.mkdir()
+    (root / "Pulumi.yaml").write_text(settings)
+    (root / "__main__.py").write_text(textwrap.dedent(SMALL_PROGRAM))
+    (root / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    return root
+
+
+def bench_own_venv() -> None:
+    """The same 6-resource program with tierstack's SDKs and in its own venv (same pulumi and
+    pulumi-aws versions, so only the extra interpreter and the bootstrap differ)."""
+    from importlib.metadata import version
+
+    with tempfile.TemporaryDirectory() as directory:
+        plain = _small_project(Path(directory, "plain"), "name: small\nruntime: python\n")
+        own = _small_project(
+            Path(directory, "own"),
+            "name: small\nruntime:\n  name: python\n  options:\n    virtualenv: venv\n",
+        )
+        (own / "requirements.txt").write_text(
+            f"pulumi=={version('pulumi')}\npulumi-aws=={version('pulumi-aws')}\n"
+        )
+        done = cli("--cwd", str(own), "--stack", "dev", "--no-policy", "--install")
+        if done.returncode != 0:
+            print(f"own venv: preview failed: {done.stderr.strip()[-300:]}")
+            return
+        python = str(own / "venv" / "bin" / "python")
+        for label, interpreter, project in (
+            ("tierstack's SDKs", sys.executable, plain),
+            ("its own venv", python, own),
+        ):
+            args = ("--cwd", str(project), "--stack", "dev", "--no-policy")
+            floor_args = [interpreter, "-c", "import pulumi, pulumi_aws"]
+            preview_time = timed(lambda a=args: cli(*a))
+            floor = timed(lambda f=floor_args: subprocess.run(f, check=True, capture_output=True))
+            report(f"small pulumi-aws project, {label}", preview_time, None)
+            report(f"  floor: python -c 'import pulumi, pulumi_aws' ({label})", floor, None)
+            preview_cpu = cpu_timed(lambda a=args: cli(*a))
+            floor_cpu = cpu_timed(
+                lambda f=floor_args: subprocess.run(f, check=True, capture_output=True)
+            )
+            print(
+                f"  ratio preview / floor: wall {preview_time[0] / floor[0]:.2f}x, CPU "
+                f"{preview_cpu:.2f} s / {floor_cpu:.2f} s = {preview_cpu / floor_cpu:.2f}x "
+                "(target <= 1.5x)"
+            )
+            # pulumi_aws loads its modules lazily: the floor above loads none of the classes
+            # the program uses. This one does, and nothing else.
+            classes = [interpreter, "-c", CLASSES_FLOOR]
+            classes_cpu = cpu_timed(
+                lambda f=classes: subprocess.run(f, check=True, capture_output=True)
+            )
+            print(
+                f"  with the program's classes loaded: CPU {classes_cpu:.2f} s; preview / that "
+                f"= {preview_cpu / classes_cpu:.2f}x"
+            )
 
 
 def bench_one_stack_per_cloud(stacks: list[str]) -> None:
@@ -141,5 +220,6 @@ if __name__ == "__main__":
     print(f"{os.cpu_count()} cores")
     repo_stacks = list_stacks(load_project(tierstack.REPO_ROOT))
     bench_small_project()
+    bench_own_venv()
     bench_one_stack_per_cloud(repo_stacks)
     bench_all(repo_stacks)

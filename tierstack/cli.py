@@ -1,7 +1,7 @@
 """The `tierstack` command: `preview` (offline, any Pulumi Python project) and, when the local
 target is installed, `up` / `verify` / `down`.
 
-Exit codes: 0 ok; 1 a program failed or a mandatory policy was violated; 2 usage error.
+Exit codes of `preview`: 0 ok; 1 a mandatory policy failed; 2 usage error; 3 the program failed.
 """
 
 from __future__ import annotations
@@ -30,6 +30,18 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+PREVIEW_EPILOG = """\
+The program runs in the virtualenv its Pulumi.yaml names (runtime.options.virtualenv, or the uv /
+poetry toolchain's), like the Pulumi CLI; without one, in tierstack's own SDKs (a note says so).
+
+exit codes (the JSON's `status` for each stack; with several stacks the worst wins):
+  0  ok
+  1  a mandatory policy failed (status policy-failed)
+  2  usage error: bad option, project, stack, policy config or environment (usage-error)
+  3  the program failed, or did not finish in time (program-failed)
+"""
+
+
 def _add_preview(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "preview",
@@ -37,10 +49,17 @@ def _add_preview(subparsers: Any) -> None:
         description="Runs the program under a mock engine and prints what it would create: "
         "resource tree, counts, outputs and policy results. Offline: no provider defaults, "
         "no diff against real state.",
+        epilog=PREVIEW_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--stack", "-s", help="stack name (Pulumi.<stack>.yaml)")
     which.add_argument("--all", action="store_true", help="every stack config found")
+    which.add_argument(
+        "--list-invokes",
+        action="store_true",
+        help="list the provider functions answered offline without --invoke-answers, and exit",
+    )
     parser.add_argument(
         "--cwd",
         "-C",
@@ -51,7 +70,32 @@ def _add_preview(subparsers: Any) -> None:
     parser.add_argument(
         "--json", action="store_true", help="one JSON object per stack (a list with --all)"
     )
-    parser.add_argument("--no-policy", action="store_true", help="skip policy evaluation")
+    parser.add_argument(
+        "--no-policy",
+        action="store_true",
+        help="skip policy evaluation: only the resource tree (e.g. of someone else's program)",
+    )
+    parser.add_argument(
+        "--invoke-answers",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="JSON or YAML mapping provider function tokens to results, for the ones the "
+        "built-in offline table does not answer (it takes precedence)",
+    )
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="create or update the program's own virtualenv from its requirements.txt / "
+        "pyproject.toml with uv before previewing",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop a program that runs longer (default: 120)",
+    )
     parser.add_argument(
         "--policy-pack",
         type=Path,
@@ -71,38 +115,52 @@ def _add_preview(subparsers: Any) -> None:
     parser.set_defaults(func=run_preview)
 
 
-def _exit_code(results: list[dict[str, Any]]) -> int:
-    if any(r.get("errorKind") == "usage" for r in results):
-        return EXIT_USAGE
-    failed = any(r.get("error") or r["summary"]["policy"]["mandatory"] for r in results)
-    return EXIT_FAILED if failed else EXIT_OK
+def _list_invokes() -> int:
+    from tierstack.preview.invokes import KNOWN_INVOKES
+
+    sys.stdout.write("".join(f"{token}\n" for token in sorted(KNOWN_INVOKES)))
+    return EXIT_OK
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    from tierstack.preview.engine import DEFAULT, preview, preview_many
+    if args.list_invokes:
+        return _list_invokes()
+    from tierstack.preview.engine import (
+        DEFAULT,
+        exit_code,
+        load_invoke_answers,
+        preview,
+        preview_many,
+    )
     from tierstack.preview.project import ProjectError, list_stacks, load_project
     from tierstack.preview.render import render
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
     project_dir = (args.cwd or tierstack.REPO_ROOT).resolve()
     if args.no_policy and (args.policy_pack or args.policy_config):
         raise UsageError("--no-policy cannot be combined with --policy-pack/--policy-config")
     pack = None if args.no_policy else (args.policy_pack.resolve() if args.policy_pack else DEFAULT)
     config = args.policy_config.resolve() if args.policy_config else None
+    options: dict[str, Any] = {
+        "policy_pack": pack,
+        "policy_config": config,
+        "install": args.install,
+        "timeout": args.timeout,
+    }
     try:
+        if args.invoke_answers:
+            options["invoke_answers"] = load_invoke_answers(args.invoke_answers)
         project = load_project(project_dir)
         stacks = list_stacks(project)
         if args.all:
             if not stacks:
                 raise UsageError(f"no Pulumi.<stack>.yaml in {project.stack_config_dir}")
-            results = preview_many(
-                project.directory, stacks, jobs=args.jobs, policy_pack=pack, policy_config=config
-            )
+            results = preview_many(project.directory, stacks, jobs=args.jobs, **options)
         elif args.stack:
-            results = [
-                preview(project.directory, args.stack, policy_pack=pack, policy_config=config)
-            ]
+            results = [preview(project.directory, args.stack, **options)]
         else:
             raise UsageError(
                 "choose --stack NAME or --all; available stacks: " + (", ".join(stacks) or "none")
@@ -118,15 +176,20 @@ def run_preview(args: argparse.Namespace) -> int:
         for result in results:
             sys.stdout.write(render(result))
             if result.get("error"):
-                sys.stdout.write(f"\nerror: the program failed:\n{result['error']}\n")
+                failed = "the program" if result.get("errorKind") == "program" else "the preview"
+                sys.stdout.write(f"\nerror: {failed} failed:\n{result['error']}\n")
             sys.stdout.write("\n")
         if args.all:
             sys.stdout.write(_overview(results))
+    note = results[0].get("environment", {}).get("note")
+    if note:
+        print(f"tierstack: note: {note}", file=sys.stderr)
     for result in results:
         if result.get("error"):
-            first_line = result["error"].strip().splitlines()[-1]
-            print(f"tierstack: {result['stack']}: {first_line}", file=sys.stderr)
-    return _exit_code(results)
+            last_line = result["error"].strip().splitlines()[-1]
+            where = f"{result['errorAt']}: " if result.get("errorAt") else ""
+            print(f"tierstack: {result['stack']}: {where}{last_line}", file=sys.stderr)
+    return exit_code(results)
 
 
 def _overview(results: list[dict[str, Any]]) -> str:
@@ -134,7 +197,7 @@ def _overview(results: list[dict[str, Any]]) -> str:
     lines = [f"{'STACK':<{width}}RESOURCES  MANDATORY  ADVISORY  STATUS"]
     for r in results:
         policy = r["summary"]["policy"]
-        status = "failed" if r.get("error") else "ok"
+        status = r.get("status") or ("failed" if r.get("error") else "ok")
         lines.append(
             f"{r['stack']:<{width}}{r['summary']['resources']:>9}  "
             f"{policy['mandatory']:>9}  {policy['advisory']:>8}  {status}"

@@ -1,4 +1,5 @@
-"""The `tierstack` console script: output, JSON shape and exit codes (0 ok, 1 failed, 2 usage)."""
+"""The `tierstack` console script: output, JSON shape and exit codes (0 ok, 1 a mandatory policy
+failed, 2 usage, 3 the program failed)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def test_json_for_one_stack_of_a_project_outside_this_repo(demo_project: Path) -
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert {"stack", "resources", "outputs", "policy", "summary"} <= set(result)
-    assert result["stack"] == "prod"
+    assert (result["stack"], result["status"]) == ("prod", "ok")
     assert result["outputs"]["region"] == "us-east-2"
     assert result["outputs"]["bucketName"] == UNKNOWN
     first = result["resources"][1]
@@ -44,17 +45,18 @@ def test_all_previews_every_stack_file_in_parallel(demo_project: Path) -> None:
 
 def test_all_json_is_a_list(demo_project: Path, failing_project: Path) -> None:
     done = run_cli("preview", "--cwd", str(failing_project), "--all", "--json", "--no-policy")
-    assert done.returncode == 1
+    assert done.returncode == 3
     results = json.loads(done.stdout)
     assert isinstance(results, list) and [r["stack"] for r in results] == ["test"]
     assert "ValueError: unknown size 'huge'" in results[0]["error"]
+    assert (results[0]["status"], results[0]["errorAt"]) == ("program-failed", "__main__.py:5")
 
 
-def test_failing_program_exits_1_with_its_message(failing_project: Path) -> None:
+def test_failing_program_exits_3_with_its_message(failing_project: Path) -> None:
     done = run_cli("preview", "--cwd", str(failing_project), "--stack", "test", "--no-policy")
-    assert done.returncode == 1
+    assert done.returncode == 3
     assert done.stderr.strip().splitlines() == [
-        "tierstack: test: ValueError: unknown size 'huge': use small or large"
+        "tierstack: test: __main__.py:5: ValueError: unknown size 'huge': use small or large"
     ]
     assert 'File "__main__.py", line 9, in <module>' in done.stdout
 
@@ -85,3 +87,8 @@ def test_help_is_readable() -> None:
     assert done.returncode == 0
     for option in ("--stack", "--all", "--cwd", "--json", "--no-policy", "--policy-pack"):
         assert option in done.stdout
+    for option in ("--install", "--invoke-answers FILE", "--list-invokes", "--timeout SECONDS"):
+        assert option in done.stdout
+    assert "1  a mandatory policy failed" in done.stdout
+    assert "2  usage error" in done.stdout
+    assert "3  the program failed" in done.stdout

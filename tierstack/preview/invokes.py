@@ -23,6 +23,10 @@ OFFLINE_AZURE_ID = "00000000-0000-0000-0000-000000000000"
 class UnknownInvokeError(Exception):
     """The program called a provider function the offline preview cannot answer."""
 
+    def __init__(self, message: str, token: str | None = None) -> None:
+        super().__init__(message)
+        self.token = token
+
 
 def _config(key: str, default: str) -> str:
     value = get_config(key)
@@ -122,8 +126,7 @@ def _aws_policy_document(args: dict[str, Any]) -> dict[str, Any]:
     """Computed locally, exactly as the provider would: it is a pure function of its args."""
     if args.get("sourcePolicyDocuments") or args.get("overridePolicyDocuments"):
         raise UnknownInvokeError(
-            "aws:iam/getPolicyDocument:getPolicyDocument with source/override documents is not "
-            "supported offline; build the policy from statements"
+            "source/override documents are not supported offline; build the policy from statements"
         )
     document: dict[str, Any] = {"Version": args.get("version") or "2012-10-17"}
     if args.get("policyId"):
@@ -179,26 +182,334 @@ def _azure_client_config(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _aws_ids(kind: str, count: int = 3) -> list[str]:
+    """Fake ids that read as such: `subnet-0ff11e00000000a`, one per offline zone."""
+    return [f"{kind}-0ff11e00000000{suffix}" for suffix in "abc"[:count]]
+
+
+def _aws_arn(service: str, resource: str, region: str = "") -> str:
+    return f"arn:aws:{service}:{region}:{OFFLINE_ACCOUNT_ID}:{resource}"
+
+
+OFFLINE_VPC_ID = "vpc-0ff11e00000000d"
+
+
+def _aws_vpc(args: dict[str, Any]) -> dict[str, Any]:
+    region = _aws_region(args)
+    vpc_id = args.get("id") or OFFLINE_VPC_ID
+    return {
+        "id": vpc_id,
+        "arn": _aws_arn("ec2", f"vpc/{vpc_id}", region),
+        "cidrBlock": args.get("cidrBlock") or "172.31.0.0/16",
+        "default": bool(args.get("default", vpc_id == OFFLINE_VPC_ID)),
+        "dhcpOptionsId": "dopt-0ff11e00000000d",
+        "enableDnsHostnames": True,
+        "enableDnsSupport": True,
+        "instanceTenancy": "default",
+        "mainRouteTableId": "rtb-0ff11e00000000d",
+        "ownerId": OFFLINE_ACCOUNT_ID,
+        "state": "available",
+        "region": region,
+        "tags": args.get("tags") or {},
+        "cidrBlockAssociations": [
+            {"associationId": "vpc-cidr-assoc-0ff11e", "cidrBlock": "172.31.0.0/16"}
+        ],
+    }
+
+
+def _aws_vpcs(args: dict[str, Any]) -> dict[str, Any]:
+    return {"id": _aws_region(args), "ids": [OFFLINE_VPC_ID], "region": _aws_region(args)}
+
+
+def _aws_subnets(args: dict[str, Any]) -> dict[str, Any]:
+    """getSubnets (v5+) and getSubnetIds (v4): the default VPC's subnet in each offline zone."""
+    return {
+        "id": args.get("vpcId") or _aws_region(args),
+        "ids": _aws_ids("subnet"),
+        "vpcId": args.get("vpcId") or OFFLINE_VPC_ID,
+        "region": _aws_region(args),
+    }
+
+
+def _aws_subnet(args: dict[str, Any]) -> dict[str, Any]:
+    region = _aws_region(args)
+    subnet_id = args.get("id") or _aws_ids("subnet")[0]
+    zone = args.get("availabilityZone") or f"{region}a"
+    return {
+        "id": subnet_id,
+        "arn": _aws_arn("ec2", f"subnet/{subnet_id}", region),
+        "vpcId": args.get("vpcId") or OFFLINE_VPC_ID,
+        "cidrBlock": args.get("cidrBlock") or "172.31.0.0/20",
+        "availabilityZone": zone,
+        "availabilityZoneId": "use1-az1",
+        "defaultForAz": bool(args.get("defaultForAz", True)),
+        "mapPublicIpOnLaunch": True,
+        "ownerId": OFFLINE_ACCOUNT_ID,
+        "state": "available",
+        "region": region,
+        "tags": args.get("tags") or {},
+    }
+
+
+def _aws_security_group(args: dict[str, Any]) -> dict[str, Any]:
+    region = _aws_region(args)
+    group_id = args.get("id") or "sg-0ff11e00000000d"
+    return {
+        "id": group_id,
+        "arn": _aws_arn("ec2", f"security-group/{group_id}", region),
+        "name": args.get("name") or "default",
+        "description": "offline preview security group",
+        "vpcId": args.get("vpcId") or OFFLINE_VPC_ID,
+        "region": region,
+        "tags": args.get("tags") or {},
+    }
+
+
+def _aws_security_groups(args: dict[str, Any]) -> dict[str, Any]:
+    group = _aws_security_group(args)
+    return {
+        "id": group["region"],
+        "ids": [group["id"]],
+        "arns": [group["arn"]],
+        "vpcIds": [group["vpcId"]],
+        "region": group["region"],
+    }
+
+
+def _aws_route53_zone(args: dict[str, Any]) -> dict[str, Any]:
+    name = str(args.get("name") or "example.com").rstrip(".")
+    zone_id = args.get("zoneId") or "Z0FF11E0000000000000D"
+    return {
+        "id": zone_id,
+        "zoneId": zone_id,
+        "name": name,
+        "arn": f"arn:aws:route53:::hostedzone/{zone_id}",
+        "callerReference": "offline-preview",
+        "comment": "offline preview zone",
+        "nameServers": [f"ns-{n}.awsdns-offline.example" for n in (1, 2, 3, 4)],
+        "primaryNameServer": "ns-1.awsdns-offline.example",
+        "privateZone": bool(args.get("privateZone", False)),
+        "resourceRecordSetCount": 2,
+        "tags": args.get("tags") or {},
+        "vpcId": args.get("vpcId") or "",
+    }
+
+
+def _aws_ami_ids(args: dict[str, Any]) -> dict[str, Any]:
+    return {"id": _aws_region(args), "ids": [_aws_ami(args)["id"]]}
+
+
+def _aws_ssm_parameter(args: dict[str, Any]) -> dict[str, Any]:
+    """Only AWS's public parameters (latest AMI ids and the like): a team's own parameters
+    hold data the preview cannot guess, so they stay unanswered."""
+    name = str(args.get("name") or "")
+    if not name.startswith("/aws/service/"):
+        raise UnknownInvokeError(
+            f"the SSM parameter {name!r} is the team's own data: only AWS's public "
+            "/aws/service/… parameters have a built-in answer"
+        )
+    value = _aws_ami(args)["id"] if "/ami" in name else "offline-preview-value"
+    return {
+        "id": name,
+        "name": name,
+        "arn": _aws_arn("ssm", f"parameter{name}", _aws_region(args)),
+        "type": "String",
+        "value": value,
+        "insecureValue": value,
+        "version": 1,
+        "withDecryption": True,
+    }
+
+
+def _aws_ecr_token(args: dict[str, Any]) -> dict[str, Any]:
+    region = _aws_region(args)
+    return {
+        "id": region,
+        "authorizationToken": "b2ZmbGluZTpvZmZsaW5lLXByZXZpZXc=",  # "offline:offline-preview"
+        "expiresAt": "2000-01-01T00:00:00Z",
+        "password": "offline-preview-no-token",
+        "proxyEndpoint": f"https://{OFFLINE_ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com",
+        "userName": "AWS",
+    }
+
+
+def _aws_certificate(args: dict[str, Any]) -> dict[str, Any]:
+    region = _aws_region(args)
+    arn = _aws_arn("acm", "certificate/0ff11e00-0000-0000-0000-000000000000", region)
+    domain = args.get("domain") or "example.com"
+    return {"id": arn, "arn": arn, "domain": domain, "status": "ISSUED", "tags": {}}
+
+
+def _gcp_image(args: dict[str, Any]) -> dict[str, Any]:
+    project = args.get("project") or _config("gcp:project", OFFLINE_GCP_PROJECT)
+    family = args.get("family") or "offline-family"
+    name = args.get("name") or f"{family}-offline-preview"
+    link = f"https://www.googleapis.com/compute/v1/projects/{project}/global/images/{name}"
+    return {
+        "id": f"projects/{project}/global/images/{name}",
+        "name": name,
+        "family": family,
+        "project": project,
+        "selfLink": link,
+        "status": "READY",
+        "diskSizeGb": 10,
+        "archiveSizeBytes": 0,
+        "labels": {},
+        "description": "offline preview image",
+    }
+
+
+def _gcp_network(args: dict[str, Any]) -> dict[str, Any]:
+    project = args.get("project") or _config("gcp:project", OFFLINE_GCP_PROJECT)
+    name = args.get("name") or "default"
+    base = f"https://www.googleapis.com/compute/v1/projects/{project}"
+    return {
+        "id": f"projects/{project}/global/networks/{name}",
+        "name": name,
+        "project": project,
+        "selfLink": f"{base}/global/networks/{name}",
+        "gatewayIpv4": "",
+        "description": "offline preview network",
+        "subnetworksSelfLinks": [f"{base}/regions/us-central1/subnetworks/{name}"],
+    }
+
+
+def _gcp_default_service_account(args: dict[str, Any]) -> dict[str, Any]:
+    project = args.get("project") or _config("gcp:project", OFFLINE_GCP_PROJECT)
+    email = f"{OFFLINE_ACCOUNT_ID}-compute@developer.gserviceaccount.com"
+    return {
+        "id": f"projects/{project}/serviceAccounts/{email}",
+        "email": email,
+        "name": f"projects/{project}/serviceAccounts/{email}",
+        "project": project,
+        "displayName": "Compute Engine default service account",
+        "uniqueId": "000000000000000000000",
+    }
+
+
+def _gcp_engine_versions(args: dict[str, Any]) -> dict[str, Any]:
+    version = "1.33.0-gke.offline"
+    return {
+        "id": "offline-preview",
+        "location": args.get("location") or _config("gcp:region", "us-central1"),
+        "project": args.get("project") or _config("gcp:project", OFFLINE_GCP_PROJECT),
+        "defaultClusterVersion": version,
+        "latestMasterVersion": version,
+        "latestNodeVersion": version,
+        "validMasterVersions": [version],
+        "validNodeVersions": [version],
+        "releaseChannelDefaultVersion": {"REGULAR": version},
+        "releaseChannelLatestVersion": {"REGULAR": version},
+    }
+
+
+def _azure_resource_group(args: dict[str, Any]) -> dict[str, Any]:
+    name = args.get("resourceGroupName") or args.get("name") or "offline-preview-rg"
+    location = _config("azure-native:location", "") or _config("azure:location", "eastus")
+    return {
+        "id": f"/subscriptions/{OFFLINE_AZURE_ID}/resourceGroups/{name}",
+        "name": name,
+        "location": location,
+        "type": "Microsoft.Resources/resourceGroups",
+        "properties": {"provisioningState": "Succeeded"},
+        "tags": {},
+    }
+
+
+def _azure_client_token(args: dict[str, Any]) -> dict[str, Any]:
+    return {"token": "offline-preview-no-token"}
+
+
+def _azure_classic_client_config(args: dict[str, Any]) -> dict[str, Any]:
+    return {"id": OFFLINE_AZURE_ID, **_azure_client_config(args)}
+
+
+def _azure_classic_subscription(args: dict[str, Any]) -> dict[str, Any]:
+    subscription = args.get("subscriptionId") or OFFLINE_AZURE_ID
+    return {
+        "id": f"/subscriptions/{subscription}",
+        "subscriptionId": subscription,
+        "displayName": "offline preview subscription",
+        "tenantId": OFFLINE_AZURE_ID,
+        "state": "Enabled",
+        "locationPlacementId": "Public_2014-09-01",
+        "quotaId": "offline-preview",
+        "spendingLimit": "Off",
+        "tags": {},
+    }
+
+
+def _azure_classic_resource_group(args: dict[str, Any]) -> dict[str, Any]:
+    group = _azure_resource_group(args)
+    return {key: group[key] for key in ("id", "name", "location", "tags")}
+
+
 KNOWN_INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _aws_availability_zones,
     "aws:index/getRegion:getRegion": _aws_region_info,
     "aws:index/getCallerIdentity:getCallerIdentity": _aws_caller_identity,
     "aws:index/getPartition:getPartition": _aws_partition,
     "aws:ec2/getAmi:getAmi": _aws_ami,
+    "aws:ec2/getAmiIds:getAmiIds": _aws_ami_ids,
+    "aws:ec2/getVpc:getVpc": _aws_vpc,
+    "aws:ec2/getVpcs:getVpcs": _aws_vpcs,
+    "aws:ec2/getSubnets:getSubnets": _aws_subnets,
+    "aws:ec2/getSubnetIds:getSubnetIds": _aws_subnets,
+    "aws:ec2/getSubnet:getSubnet": _aws_subnet,
+    "aws:ec2/getSecurityGroup:getSecurityGroup": _aws_security_group,
+    "aws:ec2/getSecurityGroups:getSecurityGroups": _aws_security_groups,
+    "aws:route53/getZone:getZone": _aws_route53_zone,
+    "aws:ssm/getParameter:getParameter": _aws_ssm_parameter,
+    "aws:ecr/getAuthorizationToken:getAuthorizationToken": _aws_ecr_token,
+    "aws:acm/getCertificate:getCertificate": _aws_certificate,
     "aws:iam/getPolicyDocument:getPolicyDocument": _aws_policy_document,
     "gcp:compute/getZones:getZones": _gcp_zones,
+    "gcp:compute/getImage:getImage": _gcp_image,
+    "gcp:compute/getNetwork:getNetwork": _gcp_network,
+    "gcp:compute/getDefaultServiceAccount:getDefaultServiceAccount": _gcp_default_service_account,
+    "gcp:container/getEngineVersions:getEngineVersions": _gcp_engine_versions,
     "gcp:organizations/getProject:getProject": _gcp_project,
     "gcp:organizations/getClientConfig:getClientConfig": _gcp_client_config,
     "azure-native:authorization:getClientConfig": _azure_client_config,
+    "azure-native:authorization:getClientToken": _azure_client_token,
+    "azure-native:resources:getResourceGroup": _azure_resource_group,
+    "azure:core/getClientConfig:getClientConfig": _azure_classic_client_config,
+    "azure:core/getSubscription:getSubscription": _azure_classic_subscription,
+    "azure:core/getResourceGroup:getResourceGroup": _azure_classic_resource_group,
+    "azuread:index/getClientConfig:getClientConfig": _azure_classic_client_config,
 }
 
+BUILT_IN = "built-in"
+ANSWERS_FILE = "--invoke-answers"
 
-def answer_invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
-    """The offline answer for `token`; raises UnknownInvokeError for tokens it cannot answer."""
+
+def unknown_invoke_message(token: str, detail: str = "") -> str:
+    why = f" ({detail})" if detail else " (it would query the cloud)"
+    return (
+        f"offline preview has no answer for the provider function {token!r}{why}: give one with "
+        f"--invoke-answers FILE (JSON or YAML mapping {token} to its result); the built-in "
+        "answers are listed by `tierstack preview --list-invokes`"
+    )
+
+
+def resolve_invoke(
+    token: str, args: dict[str, Any], answers: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], str]:
+    """The offline answer for `token` and where it came from: the answers file first, then
+    the built-in table. Raises UnknownInvokeError, naming the token, when neither answers."""
+    if answers and token in answers:
+        return dict(answers[token]), ANSWERS_FILE
     handler = KNOWN_INVOKES.get(token)
     if handler is None:
-        raise UnknownInvokeError(
-            f"offline preview cannot answer the provider function {token!r} (it would query "
-            f"the cloud); known offline: {', '.join(sorted(KNOWN_INVOKES))}"
-        )
-    return handler(args)
+        raise UnknownInvokeError(unknown_invoke_message(token), token)
+    try:
+        return handler(args), BUILT_IN
+    except UnknownInvokeError as error:
+        raise UnknownInvokeError(unknown_invoke_message(token, str(error)), token) from None
+
+
+def answer_invoke(
+    token: str, args: dict[str, Any], answers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The offline answer for `token` (see `resolve_invoke`)."""
+    return resolve_invoke(token, args, answers)[0]

@@ -10,22 +10,27 @@ resource's state: inputs stay known, computed outputs (ids, ARNs…) stay unknow
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import logging
 import threading
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pulumi.runtime
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import config as pulumi_config
 from pulumi.runtime import rpc, settings
-from pulumi.runtime.mocks import MockCallArgs, MockEngine, MockMonitor, Mocks, MockSettings
+from pulumi.runtime.mocks import MockCallArgs, MockEngine, MockMonitor, Mocks
 from pulumi.runtime.proto import resource_pb2
-from pulumi.runtime.rpc_manager import RPCManager
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from tierstack.preview.invokes import answer_invoke
+from tierstack.preview.invokes import UnknownInvokeError, resolve_invoke
 from tierstack.records import SECRET, UNKNOWN, ResourceRecord
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -46,6 +51,9 @@ class Recording:
     resources: list[ResourceRecord] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     reads: list[dict[str, str]] = field(default_factory=list)
+    invokes: dict[str, str] = field(default_factory=dict)  # token -> who answered it offline
+    call_sites: dict[str, traceback.FrameSummary] = field(default_factory=dict)  # output form
+    unanswered: list[UnknownInvokeError] = field(default_factory=list)
     error: BaseException | None = None  # what the program raised, if it failed
 
 
@@ -99,11 +107,24 @@ def _struct_to_plain(struct: Any) -> dict[str, Any]:
 
 
 class _InvokeMocks(Mocks):
-    """Answers invokes from the fixed offline table; `new_resource` serves only non-preview
-    runs and reads, where the inputs are returned as the state."""
+    """Answers invokes from the answers file or the built-in offline table, noting which;
+    `new_resource` serves only non-preview runs and reads, where the inputs are returned as
+    the state."""
+
+    def __init__(self, recording: Recording, answers: dict[str, Any] | None) -> None:
+        self.recording = recording
+        self.answers = answers or {}
 
     def call(self, args: MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
-        return answer_invoke(args.token, args.args), []
+        try:
+            result, source = resolve_invoke(args.token, args.args, self.answers)
+        except UnknownInvokeError as error:
+            # Answered as the provider's own failure, so that the SDK raises it in the
+            # program's frame (its file and line), not in a worker thread of the runtime.
+            self.recording.unanswered.append(error)
+            return {}, [("", str(error))]
+        self.recording.invokes.setdefault(args.token, source)
+        return result, []
 
     def new_resource(self, args: Any) -> tuple[str, dict]:
         return f"{args.name}-id", dict(args.inputs)
@@ -112,10 +133,21 @@ class _InvokeMocks(Mocks):
 class RecordingMonitor(MockMonitor):
     """A MockMonitor that records every registration and the stack's outputs."""
 
-    def __init__(self, *, preview: bool) -> None:
-        super().__init__(_InvokeMocks())
-        self.preview = preview
+    def __init__(
+        self,
+        *,
+        preview: bool,
+        invoke_answers: dict[str, Any] | None = None,
+        project: str | None = None,
+        stack: str | None = None,
+    ) -> None:
         self.recording = Recording()
+        super().__init__(_InvokeMocks(self.recording, invoke_answers))
+        self.preview = preview
+        # Kept here, not read from the SDK's settings: before pulumi 3.1xx those were context
+        # variables, unset in the worker threads that call the monitor.
+        self.project = project
+        self.stack = stack
         self._lock = threading.Lock()
         self._stack_urn = ""
 
@@ -124,9 +156,9 @@ class RecordingMonitor(MockMonitor):
         type (the SDK's mock prefixes `pulumi:pulumi:Stack$`), deeper ones do."""
         if parent and parent != self._stack_urn:
             type_ = parent.split("::")[2] + "$" + type_
-        return "urn:pulumi:" + "::".join(
-            [settings.get_stack(), settings.get_project(), type_, name]
-        )
+        stack = self.stack or settings.get_stack()
+        project = self.project or settings.get_project()
+        return "urn:pulumi:" + "::".join([stack, project, type_, name])
 
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -199,29 +231,75 @@ def qualify_config(config: dict[str, Any] | None, project: str) -> dict[str, str
 def _reset_runtime(
     monitor: Any, *, project: str, stack: str, preview: bool, root_directory: str | None
 ) -> None:
-    """Puts the SDK's process-global state (settings, root stack, config) into a fresh state."""
-    monitor_features = set(monitor.GetDeploymentInfo(None).supportedFeatures) if monitor else set()
-    settings.configure(
-        MockSettings(
-            monitor=monitor,
-            monitor_features=monitor_features,
-            engine=MockEngine(logging.getLogger("tierstack.preview")) if monitor else None,
-            project=project,
-            stack=stack,
-            dry_run=preview,
-            organization="organization",
-            root_directory=root_directory,
-            parallel=None,
-            legacy_apply_enabled=False,
-            outputs=set(),
-            lock=threading.Lock(),
-            package_refs={},
-            base_providers_by_ref={},
-            callbacks=None,
-            rpc_manager=RPCManager(),
-        )
-    )
+    """Puts the SDK's process-global state (settings, root stack, config) into a fresh state.
+
+    Built with the public `Settings` constructor, passing only the arguments this SDK version
+    takes, so that one engine serves every supported Pulumi SDK (see MIN_PULUMI_VERSION)."""
+    engine = MockEngine(logging.getLogger("tierstack.preview")) if monitor else None
+    wanted = {
+        "project": project,
+        "stack": stack,
+        "monitor": monitor,
+        "engine": engine,
+        "dry_run": preview,
+        "organization": "organization",
+        "root_directory": root_directory,
+    }
+    accepted = inspect.signature(settings.Settings.__init__).parameters
+    fresh = settings.Settings(**{key: value for key, value in wanted.items() if key in accepted})
+    if hasattr(monitor, "GetDeploymentInfo") and hasattr(fresh, "monitor_features"):
+        fresh.monitor_features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
+    settings.configure(fresh)
     settings.ROOT.set(None)
+
+
+def _as_unknown_invoke(error: BaseException, unanswered: list[UnknownInvokeError]) -> BaseException:
+    """The SDK reports an unanswered invoke as a plain `Exception("invoke of T failed: …")`;
+    the program failed because of our UnknownInvokeError, which says how to answer it. Raised
+    from the SDK's exception, which keeps the program's frames."""
+    for unknown in unanswered:
+        if str(unknown) in str(error):
+            unknown.__cause__ = error
+            return unknown
+    return error
+
+
+def _program_frame() -> traceback.FrameSummary | None:
+    """The innermost caller outside the SDKs and tierstack: the program's line."""
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        name = frame.filename
+        if not name.startswith("<") and "site-packages" not in name and _OWN not in name:
+            return frame
+    return None
+
+
+_OWN = str(Path(__file__).resolve().parent.parent)
+
+
+@contextlib.contextmanager
+def _noting_call_sites(recording: Recording) -> Iterator[None]:
+    """An output-form invoke (`get_vpc_output`) runs after the program's line has returned, so
+    its failure has no frame of the program: note where each token was called instead."""
+    originals = {}
+    for name in ("invoke_output", "invoke_output_single"):
+        original = getattr(pulumi.runtime, name, None)
+        if original is None:
+            continue
+
+        @functools.wraps(original)
+        def noting(tok: str, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            frame = _program_frame()
+            if frame is not None:
+                recording.call_sites.setdefault(tok, frame)
+            return __original(tok, *args, **kwargs)
+
+        originals[name] = original
+        setattr(pulumi.runtime, name, noting)
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(pulumi.runtime, name, original)
 
 
 def run_program(
@@ -233,11 +311,14 @@ def run_program(
     secret_keys: list[str] | None = None,
     preview: bool = True,
     root_directory: str | None = None,
+    invoke_answers: dict[str, Any] | None = None,
 ) -> Recording:
     """Runs `program` like the Python language host does (inside a new root Stack) against a
     RecordingMonitor. A failing program does not raise: its exception is in `.error`, next to
     what it registered before failing."""
-    monitor = RecordingMonitor(preview=preview)
+    monitor = RecordingMonitor(
+        preview=preview, invoke_answers=invoke_answers, project=project, stack=stack
+    )
     _reset_runtime(
         monitor, project=project, stack=stack, preview=preview, root_directory=root_directory
     )
@@ -247,9 +328,10 @@ def run_program(
     )
     recording = monitor.recording
     try:
-        _sync_await(run_in_stack(program))
+        with _noting_call_sites(recording):
+            _sync_await(run_in_stack(program))
     except (Exception, SystemExit) as error:
-        recording.error = error
+        recording.error = _as_unknown_invoke(error, recording.unanswered)
     finally:
         _reset_runtime(None, project="project", stack="stack", preview=False, root_directory=None)
         pulumi_config.set_all_config({}, [])

@@ -27,6 +27,7 @@ class Project:
     main: Path  # a .py file or a directory with __main__.py
     stack_config_dir: Path
     defaults: dict[str, Any] = field(default_factory=dict)  # qualified key -> value
+    runtime_options: dict[str, Any] = field(default_factory=dict)  # runtime.options
 
     @property
     def program_dir(self) -> Path:
@@ -94,7 +95,10 @@ def load_project(directory: Path) -> Project:
                 continue
             value = entry_value.get("value", entry_value.get("default"))
         defaults[_qualify(str(key), name)] = value
-    return Project(directory, name, main, stack_dir, defaults)
+    options = runtime.get("options") if isinstance(runtime, dict) else None
+    if options is not None and not isinstance(options, dict):
+        raise ProjectError(f"{directory}/Pulumi.yaml: runtime.options must be a mapping")
+    return Project(directory, name, main, stack_dir, defaults, dict(options or {}))
 
 
 def stack_file(project: Project, stack: str) -> Path:

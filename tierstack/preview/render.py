@@ -43,7 +43,10 @@ def _format_value(value: Any) -> str:
 
 def render(result: dict[str, Any]) -> str:
     """The whole human report for one stack."""
-    out = [f"Previewing stack {result['project']}/{result['stack']} (offline)", HEADER, ""]
+    out = [f"Previewing stack {result['project']}/{result['stack']} (offline)", HEADER]
+    if result.get("environment"):
+        out.append(f"Ran in: {result['environment']['description']}")
+    out.append("")
     lines = _tree_lines(result["resources"])
     if lines:
         width = max(len(kind) for kind, _ in lines) + 3

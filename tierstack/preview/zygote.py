@@ -251,6 +251,13 @@ def main() -> int:
     logging.getLogger("tierstack.preview").setLevel(logging.INFO)
     runner.tune_gc()
     zygote = Zygote(job)
+    problem = runner.sdk_problem()
+    if problem is not None:  # the program's environment cannot run the engine: say so per stack
+        for index, request in enumerate(zygote.requests):
+            result = json.dumps(runner.unusable(request, problem))
+            (zygote.workdir / f"{index}.json").write_text(result, encoding="utf-8")
+        json.dump({str(index): "ok" for index in range(len(zygote.requests))}, sys.stdout)
+        return 0
     try:
         zygote.warm_up()
         outcomes = zygote.run()
