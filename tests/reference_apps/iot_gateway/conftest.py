@@ -1,0 +1,248 @@
+"""Real mosquitto brokers for the IoT gateway tests, configured the way roles/mqtt_broker renders
+them: TLS 1.2 listener, no anonymous clients, a hashed password file and per-device ACLs."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from conftest import free_port, stop, wait_for_port
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.certificates import self_signed
+
+MOSQUITTO = Path("/usr/sbin/mosquitto")
+MOSQUITTO_PASSWD = Path("/usr/bin/mosquitto_passwd")
+DEVICES = [f"sensor-{n:02d}" for n in range(10)]
+
+
+def write_key_pair(folder: Path, name: str, dns: str) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = self_signed(key, [dns], valid_for=datetime.timedelta(days=1), ca=True)
+    cert_path, key_path = folder / f"{name}.crt", folder / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@dataclass
+class Broker:
+    """One mosquitto process; ``restart()`` keeps the port, so clients reconnect to it."""
+
+    folder: Path
+    devices: list[str]
+    users: dict[str, dict[str, list[str]]]
+    client_certificates: bool = False
+    anonymous: bool = False
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    def password(self, name: str) -> str:
+        return f"pw-{name}-secret"
+
+    @property
+    def ca(self) -> Path:
+        return self.folder / "ca.crt"
+
+    def url(self, name: str) -> str:
+        return f"mqtts://{name}:{self.password(name)}@localhost:{self.port}"
+
+    def write_config(self) -> None:
+        self.folder.chmod(0o755)
+        server_crt, server_key = write_key_pair(self.folder, "server", "localhost")
+        trusted = [server_crt.read_text()]
+        if self.client_certificates:
+            client_crt, _ = write_key_pair(self.folder, "client", "gateway")
+            trusted.append(client_crt.read_text())
+        self.ca.write_text("".join(trusted))
+        acl = []
+        for device in self.devices:  # as roles/mqtt_broker/templates/acl.j2
+            acl += [f"user {device}", f"topic readwrite devices/{device}/#", ""]
+        for name, topics in self.users.items():
+            acl.append(f"user {name}")
+            acl += [f"topic read {topic}" for topic in topics.get("read", [])]
+            acl += [f"topic write {topic}" for topic in topics.get("write", [])]
+            acl += [f"topic readwrite {topic}" for topic in topics.get("readwrite", [])]
+            acl.append("")
+        (self.folder / "acl").write_text("\n".join(acl))
+        passwords = self.folder / "passwords"
+        passwords.write_text(
+            "".join(f"{name}:{self.password(name)}\n" for name in [*self.devices, *self.users])
+        )
+        subprocess.run([str(MOSQUITTO_PASSWD), "-U", str(passwords)], check=True)
+        lines = [
+            "per_listener_settings false",
+            f"allow_anonymous {'true' if self.anonymous else 'false'}",
+            f"listener {self.port} 127.0.0.1",
+            f"cafile {self.ca}",
+            f"certfile {server_crt}",
+            f"keyfile {server_key}",
+            "tls_version tlsv1.2",
+            "persistence true",
+            f"persistence_location {self.folder}/",
+            "max_queued_messages 100000",
+            "log_dest stderr",
+        ]
+        if not self.anonymous:
+            lines += [f"password_file {passwords}", f"acl_file {self.folder / 'acl'}"]
+        if self.client_certificates:
+            lines += ["require_certificate true", "use_identity_as_username true"]
+        (self.folder / "mosquitto.conf").write_text("\n".join(lines) + "\n")
+        for path in self.folder.iterdir():
+            path.chmod(0o644)
+        shutil.chown(self.folder, "mosquitto") if _has_user("mosquitto") else None
+
+    def start(self) -> None:
+        log = (self.folder / "mosquitto.log").open("ab")
+        self.process = subprocess.Popen(
+            [str(MOSQUITTO), "-c", str(self.folder / "mosquitto.conf")],
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            wait_for_port(self.port, self.process, timeout=15)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}: {self.log()[-800:]}") from None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        path = self.folder / "mosquitto.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def client(self, name: str, client_id: str = "", **kwargs: Any) -> Client:
+        return Client(self, name, client_id or f"{name}-{time.monotonic_ns()}", **kwargs)
+
+
+def _has_user(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+class Client:
+    """A connected paho client that records what it receives (for assertions)."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        name: str,
+        client_id: str,
+        password: str | None = None,
+        subscribe: tuple[str, ...] = (),
+    ) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self.changed = threading.Condition()
+        self.connect_result: Any = None
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client.username_pw_set(name, broker.password(name) if password is None else password)
+        self.client.tls_set(ca_certs=str(broker.ca))
+        self.client.on_message = self._on_message
+        self.topics = subscribe
+        connected = threading.Event()
+
+        def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+            self.connect_result = reason
+            if not reason.is_failure and self.topics:
+                client.subscribe([(topic, 1) for topic in self.topics])
+            connected.set()
+
+        self.client.on_connect = on_connect
+        self.client.on_subscribe = lambda *args: self.subscribed.set()
+        self.client.connect("localhost", broker.port)
+        self.client.loop_start()
+        connected.wait(10)
+        if self.topics and not self.connect_result.is_failure:
+            self.subscribed.wait(10)
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        with self.changed:
+            self.messages.append((message.topic, message.payload))
+            self.changed.notify_all()
+
+    def publish(self, topic: str, payload: bytes | str | dict, qos: int = 1) -> Any:
+        data = json.dumps(payload) if isinstance(payload, dict) else payload
+        info = self.client.publish(topic, data, qos=qos)
+        if qos:
+            info.wait_for_publish(10)
+        return info
+
+    def wait_for(
+        self, predicate: Callable[[list[tuple[str, bytes]]], bool], timeout: float = 15
+    ) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: predicate(self.messages), timeout)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+GATEWAY_ACCOUNT = {
+    "read": ["devices/+/telemetry"],
+    "write": ["devices/+/commands", "gateways/gw1/#"],
+}
+API_ACCOUNT = {"read": ["gateways/+/status"], "write": ["devices/+/commands"]}
+
+
+@pytest.fixture
+def make_broker() -> Iterator[Callable[..., Broker]]:
+    """Start brokers for one test; all are stopped at its end."""
+    if not MOSQUITTO.exists():
+        pytest.fail("mosquitto is missing: run make setup (scripts/setup.d/20-emulators.sh)")
+    started: list[Broker] = []
+    folders: list[Path] = []
+
+    def make(
+        devices: list[str] | None = None,
+        users: dict[str, dict[str, list[str]]] | None = None,
+        **kwargs: Any,
+    ) -> Broker:
+        folder = Path(tempfile.mkdtemp(prefix="iot-mosquitto-"))
+        folders.append(folder)
+        broker = Broker(
+            folder,
+            DEVICES if devices is None else devices,
+            {"gw1": GATEWAY_ACCOUNT, "fogapi": API_ACCOUNT} if users is None else users,
+            **kwargs,
+        )
+        broker.write_config()
+        broker.start()
+        started.append(broker)
+        return broker
+
+    yield make
+    for broker in started:
+        broker.stop()
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
