@@ -106,7 +106,7 @@ class Config:
         return cls(
             gateway_id=gateway_id,
             broker_url=env.get("BROKER_URL") or "mqtt://127.0.0.1:1883",
-            uplink_url=env.get("UPLINK_URL") or f"sqlite://{settings.data_dir}/telemetry.db",
+            uplink_url=env.get("UPLINK_URL") or settings.queue_url.raw,
             buffer_path=Path(env.get("BUFFER_PATH") or settings.data_dir / "buffer.db"),
             buffer_max_items=int(number("BUFFER_MAX_ITEMS", 1_000_000, 100, 100_000_000)),
             batch_size=int(number("UPLINK_BATCH", 200, 1, 5000)),

@@ -3,9 +3,11 @@ them: TLS 1.2 listener, no anonymous clients, a hashed password file and per-dev
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -246,3 +248,66 @@ def make_broker() -> Iterator[Callable[..., Broker]]:
         broker.stop()
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class LinkCutter:
+    """A TCP relay in front of a server: ``cut()`` closes every connection and refuses new ones,
+    as a pulled cable or a firewall rule would; ``restore()`` listens on the same port again.
+    (The local target cuts the real link with nftables; here nothing needs root or Podman.)"""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._server: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen(64)
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        if self._server is not None:
+            with contextlib.suppress(OSError):  # wakes the accepting thread (Linux)
+                self._server.shutdown(socket.SHUT_RDWR)
+            self._server.close()
+            self._server = None
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
