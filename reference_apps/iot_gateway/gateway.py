@@ -325,11 +325,9 @@ class Gateway:
         rows = self.buffer.peek(self.config.batch_size)
         if not rows:
             return 0
-        batch = {
-            "gateway": self.config.gateway_id,
-            "status": self.status(),
-            "items": [item for _, item in rows],
-        }
+        status = self.status()
+        status["buffer_depth"] -= len(rows)  # as it will be once this batch is accepted
+        batch = {"gateway": self.config.gateway_id, "status": status, "items": [i for _, i in rows]}
         try:
             self.uplink.send(batch)
         except UplinkDown as error:

@@ -219,6 +219,7 @@ GATEWAY_ACCOUNT = {
     "write": ["devices/+/commands", "gateways/gw1/#"],
 }
 API_ACCOUNT = {"read": ["gateways/+/status"], "write": ["devices/+/commands"]}
+OBSERVER_ACCOUNT = {"read": ["devices/#"]}
 
 
 @pytest.fixture
@@ -239,7 +240,9 @@ def make_broker() -> Iterator[Callable[..., Broker]]:
         broker = Broker(
             folder,
             DEVICES if devices is None else devices,
-            {"gw1": GATEWAY_ACCOUNT, "fogapi": API_ACCOUNT} if users is None else users,
+            {"gw1": GATEWAY_ACCOUNT, "fogapi": API_ACCOUNT, "observer": OBSERVER_ACCOUNT}
+            if users is None
+            else users,
             **kwargs,
         )
         broker.write_config()
