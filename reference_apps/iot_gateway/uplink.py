@@ -153,8 +153,9 @@ class MqttLink:
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
+        was_connected = self.connected.is_set()
         self.connected.clear()
-        if reason.is_failure:
+        if reason.is_failure and was_connected:  # else keep the CONNACK's refusal reason
             self.last_error = f"disconnected: {reason}"
 
     def publish(self, topic: str, payload: bytes, timeout: float, retain: bool = False) -> None:

@@ -93,7 +93,8 @@ class Broker:
         passwords.write_text(
             "".join(f"{name}:{self.password(name)}\n" for name in [*self.devices, *self.users])
         )
-        subprocess.run([str(MOSQUITTO_PASSWD), "-U", str(passwords)], check=True)
+        if passwords.read_text():
+            subprocess.run([str(MOSQUITTO_PASSWD), "-U", str(passwords)], check=True)
         lines = [
             "per_listener_settings false",
             f"allow_anonymous {'true' if self.anonymous else 'false'}",
@@ -165,6 +166,7 @@ class Client:
         client_id: str,
         password: str | None = None,
         subscribe: tuple[str, ...] = (),
+        certificate: tuple[Path, Path] | None = None,
     ) -> None:
         self.messages: list[tuple[str, bytes]] = []
         self.changed = threading.Condition()
@@ -172,7 +174,12 @@ class Client:
         self.subscribed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.username_pw_set(name, broker.password(name) if password is None else password)
-        self.client.tls_set(ca_certs=str(broker.ca))
+        if certificate is None:
+            self.client.tls_set(ca_certs=str(broker.ca))
+        else:
+            self.client.tls_set(
+                ca_certs=str(broker.ca), certfile=str(certificate[0]), keyfile=str(certificate[1])
+            )
         self.client.on_message = self._on_message
         self.topics = subscribe
         connected = threading.Event()
