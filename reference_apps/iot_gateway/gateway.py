@@ -42,6 +42,8 @@ from .uplink import MqttLink, Uplink, UplinkDown, open_uplink
 
 log = logging.getLogger("iot_gateway.gateway")
 
+GROUP_SIZE = 64  # messages per buffer commit at most
+FLUSH_SECONDS = 0.005  # and at least this often
 DEFAULT_RULES = "temperature>80=cooling_on;vibration>50=stop;humidity>95=vent"
 
 
@@ -146,6 +148,9 @@ class Gateway:
         self.rates = RateMeter()
         self._last_command: dict[tuple[str, str], float] = {}
         self._pending: list[dict[str, Any]] = []
+        self._group: list[dict[str, Any]] = []
+        self._acks: list[tuple[int, int]] = []
+        self._group_lock = threading.Lock()
         self._wake = threading.Event()
         self.stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -156,6 +161,7 @@ class Gateway:
             url, f"gateway-{config.gateway_id}", config.env, "BROKER", clean=False
         )
         self.broker.client.on_message = self._on_message
+        self.broker.client.manual_ack_set(True)
         self.broker.client.on_connect = self._on_broker_connect
 
     # -- the agents -------------------------------------------------------------------------
@@ -270,12 +276,18 @@ class Gateway:
             client.subscribe("devices/+/telemetry", qos=1)
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        """Runs in paho's thread; paho sends the PUBACK after this returns, i.e. after the
-        reading is in the buffer, so the broker redelivers whatever a crash interrupted."""
-        self.ingest(message.topic, message.payload)
+        """Runs in paho's thread. The PUBACK is sent only once the reading is committed to the
+        buffer (group commit: every GROUP_SIZE messages or FLUSH_SECONDS), so the broker
+        redelivers whatever a crash interrupted."""
+        with self._group_lock:
+            self.ingest(message.topic, message.payload)
+            self._acks.append((message.mid, message.qos))
+            if len(self._acks) >= GROUP_SIZE:
+                self._flush_locked()
 
     def ingest(self, topic: str, payload: bytes) -> bool:
-        """Validate and process one message; False when it was dropped (reason counted)."""
+        """Validate one message and run the agents on it; its items wait in the group for the
+        next :meth:`flush`. False when it was dropped (reason counted)."""
         self.received += 1
         parts = topic.split("/")
         device_id = parts[1] if len(parts) == 3 else ""
@@ -291,17 +303,35 @@ class Gateway:
             return False
         try:
             self.readings.append(reading)
-            dropped = self.buffer.put_many(self._pending)
+            self._group.extend(self._pending)
         finally:
             self._pending.clear()
-        if dropped:
-            self.dropped["buffer_full"] += dropped
-        self._wake.set()
         return True
+
+    def flush(self) -> None:
+        """Commit the group to the buffer, then acknowledge its messages to the broker."""
+        with self._group_lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if self._group:
+            dropped = self.buffer.put_many(self._group)
+            self._group.clear()
+            if dropped:
+                self.dropped["buffer_full"] += dropped
+            self._wake.set()
+        for mid, qos in self._acks:
+            self.broker.client.ack(mid, qos)
+        self._acks.clear()
+
+    def _flush_loop(self) -> None:
+        while not self.stop_event.wait(FLUSH_SECONDS):
+            self.flush()
 
     # -- forwarding -------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         counters = self.buffer.counters()
+        state = "down" if self.uplink.connected() is False else self.uplink_state
         return {
             "gateway": self.config.gateway_id,
             "at": time.time(),
@@ -309,7 +339,7 @@ class Gateway:
             "buffer_max": self.config.buffer_max_items,
             "uplink": {
                 "scheme": self.uplink.scheme,
-                "state": self.uplink_state,
+                "state": state,
                 "error": self.uplink_error,
                 "last_forward": self.last_forward,
             },
@@ -362,7 +392,7 @@ class Gateway:
 
     def start(self) -> None:
         self.broker.start()
-        for target in (self._forward_loop, self._status_loop):
+        for target in (self._flush_loop, self._forward_loop, self._status_loop):
             thread = threading.Thread(target=target, name=target.__name__, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -372,12 +402,14 @@ class Gateway:
         )
 
     def stop(self) -> None:
-        """Stop taking readings first, then the forwarder; the buffer keeps the rest."""
-        self.broker.stop()
+        """Commit and acknowledge what was taken, stop the threads, then leave the broker;
+        anything it delivered after the last commit is unacknowledged, so it comes again."""
         self.stop_event.set()
         self._wake.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        self.flush()
+        self.broker.stop()
         self.uplink.close()
         self.buffer.close()
 

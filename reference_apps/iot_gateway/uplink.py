@@ -51,6 +51,10 @@ class Uplink(ABC):
     def close(self) -> None:  # noqa: B027 - optional
         """Release connections."""
 
+    def connected(self) -> bool | None:
+        """Whether a standing connection is up; None for uplinks without one."""
+        return None
+
 
 class QueueUplink(Uplink):
     """Opened on first use, and again after a failure: the queue may be down when we start."""
@@ -214,6 +218,9 @@ class MqttUplink(Uplink):
 
     def send(self, batch: dict[str, Any]) -> None:
         self.link.publish(self.topic, json.dumps(batch).encode(), self.timeout)
+
+    def connected(self) -> bool | None:
+        return self.link.connected.is_set()
 
     def close(self) -> None:
         self.link.stop()
