@@ -31,6 +31,7 @@ from .streams import (
     RateMeter,
     Stream,
     Window,
+    WindowStats,
     filter_element,
     map_element,
     sink,
@@ -172,7 +173,7 @@ class Gateway:
         outbox: Stream[dict[str, Any]] = Stream("outbox")
         samples: Stream[Sample] = Stream("samples")
         windows: Stream[Window] = Stream("windows")
-        recent: Stream[tuple[Sample, list[float]]] = Stream("recent")
+        recent: Stream[tuple[Sample, WindowStats]] = Stream("recent")
         alerts: Stream[dict[str, Any]] = Stream("alerts")
 
         sink(self._pending.append, outbox)
@@ -231,7 +232,7 @@ class Gateway:
             return None
         return self._alert(sample, f"{sample.metric} > {rule.above:g}", rule.action)
 
-    def _anomaly(self, item: tuple[Sample, list[float]]) -> dict[str, Any] | None:
+    def _anomaly(self, item: tuple[Sample, WindowStats]) -> dict[str, Any] | None:
         sample, window = item
         score = zscore(sample.value, window)
         if score is None or abs(score) < self.config.zscore_threshold:

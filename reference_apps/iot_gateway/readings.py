@@ -85,7 +85,7 @@ def parse(payload: bytes, device_id: str, limits: Limits, now: float | None = No
         raise Rejected("malformed_json", str(error)[:100]) from None
     if not isinstance(body, dict):
         raise Rejected("not_an_object", type(body).__name__)
-    reading_id = body.get("id", uuid.uuid4().hex)
+    reading_id = body["id"] if "id" in body else uuid.uuid4().hex
     if not isinstance(reading_id, str) or not READING_ID.match(reading_id):
         raise Rejected("bad_id", repr(reading_id)[:100])
     ts = body.get("ts", now)

@@ -107,34 +107,59 @@ def tumbling_window(
     source.subscribe(agent)
 
 
+@dataclass(frozen=True)
+class WindowStats:
+    """Count, sum and sum of squares of a sliding window: its mean and spread in O(1)."""
+
+    count: int
+    total: float
+    squares: float
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count
+
+    @property
+    def std(self) -> float:
+        """Sample standard deviation."""
+        variance = (self.squares - self.total * self.total / self.count) / (self.count - 1)
+        return math.sqrt(max(0.0, variance))
+
+
 def sliding_window(
     size: int,
     key: Callable[[T], str],
     value_of: Callable[[T], float],
     source: Stream[T],
-    target: Stream[tuple[T, list[float]]],
+    target: Stream[tuple[T, WindowStats]],
 ) -> None:
-    """The last ``size`` values per key (before the current one), emitted with each new value."""
-    history: dict[str, deque[float]] = {}
+    """The statistics of the last ``size`` values per key (before the current one), emitted
+    with each new value; kept incrementally, so each value costs the same whatever the size."""
+    history: dict[str, tuple[deque[float], list[float]]] = {}
 
     def agent(value: T) -> None:
-        window = history.setdefault(key(value), deque(maxlen=size))
-        target.append((value, list(window)))
-        window.append(value_of(value))
+        window, sums = history.setdefault(key(value), (deque(), [0.0, 0.0]))
+        target.append((value, WindowStats(len(window), sums[0], sums[1])))
+        number = value_of(value)
+        window.append(number)
+        sums[0] += number
+        sums[1] += number * number
+        if len(window) > size:
+            old = window.popleft()
+            sums[0] -= old
+            sums[1] -= old * old
 
     source.subscribe(agent)
 
 
-def zscore(value: float, window: list[float]) -> float | None:
+def zscore(value: float, window: WindowStats) -> float | None:
     """How many standard deviations ``value`` is from the window's mean; None if too few."""
-    if len(window) < 10:
+    if window.count < 10:
         return None
-    mean = sum(window) / len(window)
-    variance = sum((x - mean) ** 2 for x in window) / (len(window) - 1)
-    std = math.sqrt(variance)
-    if std < 1e-9:
-        return None if value == mean else math.inf
-    return (value - mean) / std
+    std = window.std
+    if std < 1e-6 * max(1.0, abs(window.mean)):
+        return None if abs(value - window.mean) < 1e-9 else math.inf
+    return (value - window.mean) / std
 
 
 @dataclass

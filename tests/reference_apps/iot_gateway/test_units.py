@@ -20,6 +20,7 @@ from reference_apps.iot_gateway.readings import Limits, RateLimiter, Rejected, p
 from reference_apps.iot_gateway.streams import (
     Stream,
     Window,
+    WindowStats,
     sliding_window,
     tumbling_window,
     zscore,
@@ -47,21 +48,27 @@ def test_tumbling_windows_close_when_the_next_one_starts() -> None:
     }
 
 
+def stats(values: list[float]) -> WindowStats:
+    return WindowStats(len(values), sum(values), sum(v * v for v in values))
+
+
 def test_sliding_window_and_zscore() -> None:
     source: Stream[float] = Stream("in")
-    out: Stream[tuple[float, list[float]]] = Stream("out")
+    out: Stream[tuple[float, WindowStats]] = Stream("out")
     sliding_window(3, lambda _: "k", lambda v: v, source, out)
-    seen: list[tuple[float, list[float]]] = []
+    seen: list[tuple[float, WindowStats]] = []
     out.subscribe(seen.append)
-    source.extend([1.0, 2.0, 3.0, 4.0])
-    assert seen[-1] == (4.0, [1.0, 2.0, 3.0])
+    source.extend([1.0, 2.0, 3.0, 4.0, 10.0])
+    assert seen[3] == (4.0, stats([1.0, 2.0, 3.0]))
+    assert seen[4] == (10.0, stats([2.0, 3.0, 4.0]))  # the oldest value left the window
+    assert seen[4][1].mean == pytest.approx(3.0) and seen[4][1].std == pytest.approx(1.0)
     window = [10.0, 12.0] * 10
-    assert zscore(11.0, window) == pytest.approx(0.0)
-    assert zscore(21.0, window) == pytest.approx(
-        10 / math.sqrt(sum((x - 11) ** 2 for x in window) / 19)
-    )
-    assert zscore(50.0, window[:9]) is None  # too few values to judge
-    assert zscore(5.0, [4.0] * 20) == math.inf
+    expected_std = math.sqrt(sum((x - 11) ** 2 for x in window) / 19)
+    assert zscore(11.0, stats(window)) == pytest.approx(0.0)
+    assert zscore(21.0, stats(window)) == pytest.approx(10 / expected_std)
+    assert zscore(50.0, stats(window[:9])) is None  # too few values to judge
+    assert zscore(5.0, stats([4.0] * 20)) == math.inf
+    assert zscore(4.0, stats([4.0] * 20)) is None
 
 
 @pytest.mark.parametrize(
