@@ -213,7 +213,8 @@ class MqttUplink(Uplink):
         else:
             if not url.host:
                 raise url.fail(f"use {url.scheme}://host[:port]")
-            self.link = MqttLink(url, gateway_id, env, "UPLINK", client_cert=url.scheme == "awsiot")
+            with_cert = url.scheme == "awsiot" or bool(env.get("UPLINK_CERT_FILE"))
+            self.link = MqttLink(url, gateway_id, env, "UPLINK", client_cert=with_cert)
         self.link.start()
 
     def send(self, batch: dict[str, Any]) -> None:
