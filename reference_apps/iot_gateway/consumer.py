@@ -128,14 +128,13 @@ def main(env: Mapping[str, str] | None = None) -> None:
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping after the current batch", extra={"signal": signum})
-        stop.set()
+        stop.set()  # only this: logging here could re-enter a write to stderr in progress
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     log.info("consumer started", extra={"queue": settings.queue_url.scheme})
     run(consumer, stop)
-    log.info("consumer stopped")
+    log.info("consumer stopped after the current batch")
 
 
 if __name__ == "__main__":

@@ -422,13 +422,13 @@ def main(env: Mapping[str, str] | None = None) -> None:
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping", extra={"signal": signum})
-        stop.set()
+        stop.set()  # only this: logging here could re-enter a write to stderr in progress
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     gateway.start()
     stop.wait()
+    log.info("stopping: committing and acknowledging what was taken")
     gateway.stop()
     log.info("gateway stopped")
 
