@@ -71,20 +71,22 @@ def test_every_reading_is_stored_exactly_once_through_an_outage_and_a_restart(ri
 
 
 def test_a_killed_gateway_loses_nothing(rig: Rig) -> None:
-    """SIGKILL in the middle of the ingest: what the broker delivered but the gateway had not
-    committed was never acknowledged, so the broker delivers it again to the new process."""
-    rig.start("gateway")
+    """10 devices x 1,000 readings, and SIGKILL in the middle of the ingest: what the broker
+    delivered but the gateway had not committed was never acknowledged, so the broker delivers
+    it again to the new process; every reading is stored exactly once."""
+    unlimited = {"DEVICE_RATE_LIMIT": "100000", "DEVICE_RATE_BURST": "100000"}  # devices flood
+    rig.start("gateway", **unlimited)
     rig.start("consumer")
     wait_until(rig.latest_status, 30, "the gateway's first status")
-    publishing = threading.Thread(target=lambda: expected.update(rig.publish(300)))
+    publishing = threading.Thread(target=lambda: expected.update(rig.publish(1000)))
     expected: set[str] = set()
     publishing.start()
-    wait_until(lambda: rig.latest_status().get("received", 0) >= 300, 60, "ingest under way")
+    wait_until(lambda: rig.latest_status().get("received", 0) >= 3000, 60, "ingest under way")
     rig.processes["gateway"].kill()
     rig.processes["gateway"].wait(10)
-    rig.start("gateway")
+    rig.start("gateway", **unlimited)
     publishing.join(120)
-    assert len(expected) == 3000
+    assert len(expected) == 10_000
     wait_until(lambda: len(rig.stored_ids()) >= len(expected), 120, "every reading stored")
     stored = rig.stored_ids()
     assert len(stored) == len(set(stored)) and set(stored) == expected
