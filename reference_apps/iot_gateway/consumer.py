@@ -26,7 +26,7 @@ from ..backends import Message, ObjectStore, Queue, Settings, open_backends
 from ..web import configure_logging
 from . import load_settings
 from .readings import DEVICE_ID
-from .timeseries import KINDS, TimeSeries
+from .timeseries import KINDS, DynamoTimeSeries, TimeSeries, open_timeseries
 
 log = logging.getLogger("iot_gateway.consumer")
 
@@ -38,7 +38,7 @@ class PoisonMessage(ValueError):
 @dataclass
 class Consumer:
     queue: Queue
-    series: TimeSeries
+    series: TimeSeries | DynamoTimeSeries
     archive: ObjectStore
 
     def handle(self, message: Message) -> bool:
@@ -99,9 +99,9 @@ def compress(items: list[dict[str, Any]]) -> bytes:
     return gzip.compress(lines.encode(), mtime=0)
 
 
-def open_series(settings: Settings) -> TimeSeries:
+def open_series(settings: Settings) -> TimeSeries | DynamoTimeSeries:
     ttl_days = settings.number("READINGS_TTL_DAYS", 30, 0.001, 3650)
-    return TimeSeries(settings.kv_url, ttl_days * 86400)
+    return open_timeseries(settings.kv_url, ttl_days * 86400)
 
 
 def build_consumer(settings: Settings) -> Consumer:

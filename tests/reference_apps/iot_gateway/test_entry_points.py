@@ -81,10 +81,10 @@ def test_flask_run_with_zero_configuration(tmp_path: Path) -> None:
         ),
         (
             "consumer",
-            {"KV_URL": "dynamodb://readings"},
-            "configuration error: KV_URL=dynamodb://…: the IoT time series needs sqlite:// or"
-            " postgresql:// (a range-query adapter for DynamoDB, Firestore and Azure Tables is"
-            " not written yet)",
+            {"KV_URL": "firestore://readings"},
+            "configuration error: KV_URL=firestore://…: the IoT time series needs sqlite://,"
+            " postgresql:// or dynamodb:// (a range-query adapter for Firestore and Azure Tables"
+            " is not written yet)",
         ),
         (
             "simulator",
