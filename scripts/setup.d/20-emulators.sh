@@ -3,12 +3,14 @@
 #   - PostgreSQL 15 (queue, key-value and SQL backends; started by a fixture with initdb/pg_ctl)
 #   - Azurite 3.35.0 (Blob, Queue, Table) from the npm lock in tools/azurite
 #   - pstest, Google's Pub/Sub fake as a gRPC server, built from tools/pstest with Debian's Go
+#   - mosquitto 2.0 (the IoT gateway's brokers; started per test with its own config)
 # moto (S3, SQS, DynamoDB, SES) and the GCS emulator come from the Python lock. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 
 apt_install postgresql-15 golang-go golang-google-cloud-dev
+apt_install mosquitto mosquitto-clients
 # Node 20 normally comes with the machine (it bundles npm); Debian's own is the fallback.
 command -v npm >/dev/null || apt_install nodejs npm
 
