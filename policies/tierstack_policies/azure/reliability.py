@@ -1,0 +1,48 @@
+"""Azure reliability: prod scale sets span zones; prod PostgreSQL is highly available."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..registry import HIGH, MANDATORY, Family
+from ..shared import ENV_SCHEMA, tag_env
+from ..values import UNKNOWN, elements, number, value
+from .types import POSTGRES, VMSS
+
+family = Family("azure", "reliability")
+
+
+@family.resource(
+    "azure-compute-vmss-zones-prod",
+    severity=HIGH,
+    level=MANDATORY,
+    types=[VMSS],
+    description="Prod scale sets run at least 2 instances across at least 2 zones.",
+    remediation="Set zones=['1', '2', '3'] and sku.capacity >= 2 (and autoscale minimum >= 2).",
+    config=ENV_SCHEMA,
+)
+def _check_vmss_zones(props: Mapping[str, Any], config: Mapping[str, Any], _type: str):
+    if tag_env(props, config) != "prod":
+        return
+    zones = elements(props, "zones")
+    if isinstance(zones, list) and len(zones) < 2:
+        yield "scale set spans fewer than 2 availability zones in prod"
+    capacity = number(value(props, "sku", "capacity"))
+    if capacity is not None and capacity < 2:
+        yield f"sku.capacity {capacity:g} is below 2 in prod"
+
+
+@family.resource(
+    "azure-postgres-high-availability-prod",
+    severity=HIGH,
+    level=MANDATORY,
+    types=[POSTGRES],
+    description="Prod PostgreSQL servers are zone-redundant (HA standby).",
+    remediation="Set high_availability={'mode': 'ZoneRedundant'}.",
+    config=ENV_SCHEMA,
+)
+def _check_pg_ha(props: Mapping[str, Any], config: Mapping[str, Any], _type: str):
+    mode = value(props, "highAvailability", "mode")
+    if tag_env(props, config) == "prod" and mode not in ("ZoneRedundant", "SameZone", UNKNOWN):
+        yield f"highAvailability.mode is {mode or 'Disabled'} in prod"
