@@ -3,14 +3,13 @@ with its own resource types, property paths and wording."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from .registry import HIGH, MANDATORY, MEDIUM, Family
-from .shared import REQUIRED_TAGS_SCHEMA, required_tags_check, size_allowed, sizes_schema
+from .registry import Config, Family, Findings, Props, Resources, StackFindings
+from .shared import REQUIRED_TAGS_SCHEMA, required_tags_check, size_allowed, sizes_schema, uncovered
 
-Props = Mapping[str, Any]
-EnvOf = Callable[[Props, Mapping[str, Any], str], str | None]
+EnvOf = Callable[[Props, Config, str], str | None]
 
 
 def required_tags(
@@ -26,8 +25,8 @@ def required_tags(
     their `tag_key` input (tags or labels); the keys are configurable (`requiredTags`)."""
     family.resource(
         policy_id,
-        severity=MEDIUM,
-        level=MANDATORY,
+        severity="medium",
+        level="mandatory",
         types=types,
         description=description,
         remediation=remediation,
@@ -50,14 +49,14 @@ def allowed_sizes(
 
     @family.resource(
         policy_id,
-        severity=MEDIUM,
-        level=MANDATORY,
+        severity="medium",
+        level="mandatory",
         types=types,
         description=description,
         remediation=remediation,
         config=sizes_schema(defaults),
     )
-    def check(props: Props, config: Mapping[str, Any], type_: str) -> Iterable[str]:
+    def check(props: Props, config: Config, type_: str) -> Findings:
         message = size_allowed(size_of(props, type_), env_of(props, config, type_), config)
         if message:
             yield message
@@ -76,11 +75,36 @@ def no_long_lived_keys(
 
     @family.resource(
         policy_id,
-        severity=HIGH,
-        level=MANDATORY,
+        severity="high",
+        level="mandatory",
         types=types,
         description=description,
         remediation=remediation,
     )
-    def check(_props: Props, _config: Mapping[str, Any], _type: str) -> Iterable[str]:
+    def check(_props: Props, _config: Config, _type: str) -> Findings:
         yield message
+
+
+def companion_required(
+    family: Family,
+    policy_id: str,
+    *,
+    severity: str,
+    level: str,
+    targets: Iterable[str],
+    companions: Iterable[str],
+    link: str,
+    message: str,
+    description: str,
+    remediation: str,
+) -> None:
+    """Every resource of `targets` has a companion of `companions` whose `link` input was
+    computed from it (a network and its flow log, a gateway and its diagnostic setting).
+    `message` is formatted with the target's `name`."""
+
+    @family.stack(
+        policy_id, severity=severity, level=level, description=description, remediation=remediation
+    )
+    def check(resources: Resources, _config: Config) -> StackFindings:
+        for target in uncovered(resources, targets, companions, link):
+            yield message.format(name=target.name), target.urn

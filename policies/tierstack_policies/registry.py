@@ -41,12 +41,15 @@ FAMILY_MODULES = {
 }
 FAMILIES = tuple(FAMILY_MODULES)
 
-MANDATORY, ADVISORY = EnforcementLevel.MANDATORY, EnforcementLevel.ADVISORY
-LOW, MEDIUM, HIGH, CRITICAL = Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL
 
 Schema = dict[str, dict[str, Any]]
-ResourceCheck = Callable[[Mapping[str, Any], Mapping[str, Any], str], Iterable[str]]
-StackCheck = Callable[[list[PolicyResource], Mapping[str, Any]], Iterable[tuple[str, str | None]]]
+Props = Mapping[str, Any]  # a resource's inputs (camelCase wire names)
+Config = Mapping[str, Any]  # the policy's settings, schema defaults filled in
+Resources = list[PolicyResource]
+Findings = Iterable[str]  # messages about one resource
+StackFindings = Iterable[tuple[str, str | None]]  # (message, urn of the resource or None)
+ResourceCheck = Callable[[Props, Config, str], Findings]
+StackCheck = Callable[[Resources, Config], StackFindings]
 
 
 @dataclass(frozen=True)
@@ -88,28 +91,37 @@ class Family:
     def _meta(
         self,
         policy_id: str,
-        severity: Severity,
-        level: EnforcementLevel,
+        severity: str,
+        level: str,
         description: str,
         remediation: str,
     ) -> Meta:
         if not policy_id.startswith(f"{self.cloud}-"):
             raise ValueError(f"policy {policy_id} does not start with {self.cloud}-")
-        return Meta(policy_id, self.cloud, self.name, severity, level, description, remediation)
+        return Meta(
+            policy_id,
+            self.cloud,
+            self.name,
+            Severity(severity),
+            EnforcementLevel(level),
+            description,
+            remediation,
+        )
 
     def resource(
         self,
         policy_id: str,
         *,
-        severity: Severity,
-        level: EnforcementLevel,
+        severity: str,
+        level: str,
         types: Iterable[str],
         description: str,
         remediation: str,
         config: Schema | None = None,
     ) -> Callable[[ResourceCheck], ResourceCheck]:
         """Registers `check(props, config, type)`, run once per resource of `types`; it yields
-        messages, reported as `<resource name>: <message>`."""
+        messages, reported as `<resource name>: <message>`. Severity: low, medium, high or
+        critical; level: advisory or mandatory (the default, which policy config overrides)."""
         meta = self._meta(policy_id, severity, level, description, remediation)
         wanted = frozenset(types)
 
@@ -132,8 +144,8 @@ class Family:
         self,
         policy_id: str,
         *,
-        severity: Severity,
-        level: EnforcementLevel,
+        severity: str,
+        level: str,
         description: str,
         remediation: str,
         config: Schema | None = None,

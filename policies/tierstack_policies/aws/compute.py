@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from ..registry import HIGH, MANDATORY, Family
+from ..registry import Config, Family, Findings, Props
 from ..values import UNKNOWN, elements, switched_off, value
 from .types import EBS_VOLUME, EC2_INSTANCE, LAUNCH_TEMPLATE
 
@@ -14,13 +11,13 @@ family = Family("aws", "compute")
 
 @family.resource(
     "aws-ec2-imdsv2-required",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=(LAUNCH_TEMPLATE, EC2_INSTANCE),
     description="Instances and launch templates require IMDSv2 (session tokens).",
     remediation="Set metadata_options={'http_tokens': 'required', 'http_endpoint': 'enabled'}.",
 )
-def _check_imdsv2(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_imdsv2(props: Props, _config: Config, _type: str) -> Findings:
     tokens = value(props, "metadataOptions", "httpTokens")
     if tokens not in ("required", UNKNOWN):
         yield f"metadataOptions.httpTokens is {tokens!r}, not 'required' (IMDSv2)"
@@ -28,14 +25,14 @@ def _check_imdsv2(props: Mapping[str, Any], _config: Mapping[str, Any], _type: s
 
 @family.resource(
     "aws-ec2-disk-encrypted",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=(LAUNCH_TEMPLATE, EC2_INSTANCE, EBS_VOLUME),
     description="EBS volumes of instances and launch templates are encrypted.",
     remediation="Declare block_device_mappings with ebs.encrypted 'true' (launch templates), "
     "root_block_device.encrypted True (instances), encrypted=True (volumes).",
 )
-def _check_disks(props: Mapping[str, Any], _config: Mapping[str, Any], type_: str):
+def _check_disks(props: Props, _config: Config, type_: str) -> Findings:
     if type_ == EBS_VOLUME:
         if switched_off(props, "encrypted"):
             yield "volume is not encrypted"

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ..crosscloud import allowed_sizes
-from ..registry import MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Findings, Props
 from ..shared import DEFAULT_CAPS, cap_exceeded, cap_schema, tag_env
 from ..values import value
 from .types import ASG, EC2_INSTANCE, LAUNCH_TEMPLATE
@@ -43,14 +40,14 @@ allowed_sizes(
 
 @family.resource(
     "aws-autoscaling-max-size-capped",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     types=[ASG],
     description="Autoscaling group maxSize stays within the environment's cap.",
     remediation="Lower max_size, or raise maxSizeCap in policy config after a cost review.",
     config=cap_schema(DEFAULT_CAPS),
 )
-def _check_asg_cap(props: Mapping[str, Any], config: Mapping[str, Any], _type: str):
+def _check_asg_cap(props: Props, config: Config, _type: str) -> Findings:
     message = cap_exceeded(value(props, "maxSize"), tag_env(props, config), config)
     if message:
         yield message

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ..crosscloud import no_long_lived_keys
-from ..registry import CRITICAL, MANDATORY, Family
+from ..registry import Config, Family, Findings, Props
 from ..values import as_list, json_document, value
 from .types import ACCESS_KEY, IAM_ATTACHMENTS, IAM_DOCUMENTS
 
@@ -16,14 +13,14 @@ ADMIN_POLICY_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 @family.resource(
     "aws-iam-no-wildcard-admin",
-    severity=CRITICAL,
-    level=MANDATORY,
+    severity="critical",
+    level="mandatory",
     types=(*IAM_DOCUMENTS, *IAM_ATTACHMENTS),
     description="No IAM policy allows Action * on Resource *, and AdministratorAccess is not "
     "attached.",
     remediation="Grant the specific actions on the specific resource ARNs the workload needs.",
 )
-def _check_wildcard_admin(props: Mapping[str, Any], _config: Mapping[str, Any], type_: str):
+def _check_wildcard_admin(props: Props, _config: Config, type_: str) -> Findings:
     if type_ in IAM_ATTACHMENTS:
         if value(props, "policyArn") == ADMIN_POLICY_ARN:
             yield "attaches AdministratorAccess"

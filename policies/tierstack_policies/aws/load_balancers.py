@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import PolicyResource
-
-from ..registry import HIGH, MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Findings, Props, Resources, StackFindings
 from ..shared import uncovered
 from ..values import UNKNOWN, elements, value
 from .types import LISTENERS, LOAD_BALANCERS
@@ -28,13 +26,13 @@ def _https(props: Mapping[str, Any]) -> bool:
 
 @family.stack(
     "aws-lb-https-listener",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     description="Every application load balancer has an HTTPS listener.",
     remediation="Add aws.lb.Listener(load_balancer_arn=lb.arn, protocol='HTTPS', port=443, "
     "certificate_arn=..., ssl_policy=...).",
 )
-def _check_https_listener(resources: list[PolicyResource], _config: Mapping[str, Any]):
+def _check_https_listener(resources: Resources, _config: Config) -> StackFindings:
     for balancer in uncovered(resources, LOAD_BALANCERS, LISTENERS, "loadBalancerArn", _https):
         if value(balancer.props, "loadBalancerType") in (None, "application"):
             yield f"load balancer {balancer.name} has no HTTPS listener", balancer.urn
@@ -42,14 +40,14 @@ def _check_https_listener(resources: list[PolicyResource], _config: Mapping[str,
 
 @family.resource(
     "aws-lb-http-redirects-to-https",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=LISTENERS,
     description="HTTP listeners only redirect to HTTPS.",
     remediation="Make the HTTP listener's default action {'type': 'redirect', 'redirect': "
     "{'protocol': 'HTTPS', 'port': '443', 'status_code': 'HTTP_301'}}.",
 )
-def _check_http_redirect(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_http_redirect(props: Props, _config: Config, _type: str) -> Findings:
     if value(props, "protocol") != "HTTP":
         return
     actions = elements(props, "defaultActions")
@@ -67,8 +65,8 @@ def _check_http_redirect(props: Mapping[str, Any], _config: Mapping[str, Any], _
 
 @family.resource(
     "aws-lb-modern-tls-policy",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     types=LISTENERS,
     description="HTTPS listeners use a TLS 1.2+ security policy.",
     remediation="Set ssl_policy='ELBSecurityPolicy-TLS13-1-2-2021-06' (or another allowed policy).",
@@ -81,7 +79,7 @@ def _check_http_redirect(props: Mapping[str, Any], _config: Mapping[str, Any], _
         }
     },
 )
-def _check_tls_policy(props: Mapping[str, Any], config: Mapping[str, Any], _type: str):
+def _check_tls_policy(props: Props, config: Config, _type: str) -> Findings:
     if value(props, "protocol") != "HTTPS":
         return
     ssl_policy = value(props, "sslPolicy")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
-from pulumi_policy import PolicyResource
-
-from ..registry import ADVISORY, CRITICAL, HIGH, LOW, MANDATORY, MEDIUM, Family
-from ..shared import PUBLIC_CIDRS, port_exposure, uncovered
+from ..crosscloud import companion_required
+from ..registry import Config, Family, Findings, Props
+from ..shared import PUBLIC_CIDRS, port_exposure
 from ..values import elements, number, scalars, switched_off, truthy, value
 from .types import (
     EC2_INSTANCE,
@@ -44,14 +43,14 @@ def _ingress_findings(rule: Any, cidr_keys: tuple[str, ...]) -> Iterable[str]:
 
 @family.resource(
     "aws-ec2-no-public-admin-ingress",
-    severity=CRITICAL,
-    level=MANDATORY,
+    severity="critical",
+    level="mandatory",
     types=(SECURITY_GROUP, SG_RULE, SG_INGRESS_RULE),
     description="No security group rule opens SSH, RDP or all ports to 0.0.0.0/0 or ::/0.",
     remediation="Restrict the rule's CIDR to a bastion or VPN range, or use SSM Session Manager "
     "instead of SSH.",
 )
-def _check_admin_ingress(props: Mapping[str, Any], _config: Mapping[str, Any], type_: str):
+def _check_admin_ingress(props: Props, _config: Config, type_: str) -> Findings:
     if type_ == SECURITY_GROUP:
         rules = elements(props, "ingress")
         for rule in rules if isinstance(rules, list) else []:
@@ -65,14 +64,14 @@ def _check_admin_ingress(props: Mapping[str, Any], _config: Mapping[str, Any], t
 
 @family.resource(
     "aws-ec2-app-instance-no-public-ip",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=(LAUNCH_TEMPLATE, EC2_INSTANCE),
     description="App and worker instances get no public IP address.",
     remediation="Set associate_public_ip_address False and place instances in private subnets "
     "behind the load balancer and a NAT gateway.",
 )
-def _check_no_public_ip(props: Mapping[str, Any], _config: Mapping[str, Any], type_: str):
+def _check_no_public_ip(props: Props, _config: Config, type_: str) -> Findings:
     if type_ == EC2_INSTANCE:
         if truthy(value(props, "associatePublicIpAddress")):
             yield "associatePublicIpAddress is true; app and worker hosts stay in private subnets"
@@ -83,27 +82,29 @@ def _check_no_public_ip(props: Mapping[str, Any], _config: Mapping[str, Any], ty
             yield "a network interface sets associatePublicIpAddress; hosts stay private"
 
 
-@family.stack(
+companion_required(
+    family,
     "aws-vpc-flow-logs-enabled",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
+    targets=[VPC],
+    companions=[FLOW_LOG],
+    link="vpcId",
+    message="VPC {name} has no flow log attached through its vpcId",
     description="Every VPC has a flow log.",
     remediation="Add aws.ec2.FlowLog(vpc_id=vpc.id, traffic_type='ALL', ...) to CloudWatch Logs "
     "or S3.",
 )
-def _check_flow_logs(resources: list[PolicyResource], _config: Mapping[str, Any]):
-    for vpc in uncovered(resources, [VPC], [FLOW_LOG], "vpcId"):
-        yield f"VPC {vpc.name} has no flow log attached through its vpcId", vpc.urn
 
 
 @family.resource(
     "aws-lb-access-logs-enabled",
-    severity=LOW,
-    level=ADVISORY,
+    severity="low",
+    level="advisory",
     types=LOAD_BALANCERS,
     description="Load balancers write access logs.",
     remediation="Set access_logs={'bucket': logs_bucket.id, 'enabled': True} on the load balancer.",
 )
-def _check_lb_logs(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_lb_logs(props: Props, _config: Config, _type: str) -> Findings:
     if switched_off(props, "accessLogs", "enabled"):
         yield "access logs are not enabled (accessLogs.enabled)"

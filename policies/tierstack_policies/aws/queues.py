@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from pulumi_policy import PolicyResource
-
-from ..registry import HIGH, MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Findings, Props, Resources, StackFindings
 from ..shared import linked_urns, of_type
 from ..values import falsy, value
 from .types import SQS_QUEUE, SQS_REDRIVE
@@ -17,13 +12,13 @@ family = Family("aws", "queues")
 
 @family.stack(
     "aws-sqs-dead-letter-configured",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     description="Every SQS queue that is not itself a dead-letter queue has a redrive policy.",
     remediation="Create a dead-letter queue and set redrive_policy with its ARN and "
     "maxReceiveCount (derived from dlq.arn so the link is visible).",
 )
-def _check_dead_letter(resources: list[PolicyResource], _config: Mapping[str, Any]):
+def _check_dead_letter(resources: Resources, _config: Config) -> StackFindings:
     """Every queue has a redrive policy, except queues that are some queue's dead-letter queue."""
     dead_letter_queues: set[str] = set()
     redriven: set[str] = set()
@@ -40,12 +35,12 @@ def _check_dead_letter(resources: list[PolicyResource], _config: Mapping[str, An
 
 @family.resource(
     "aws-sqs-encrypted",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=[SQS_QUEUE],
     description="SQS queues keep server-side encryption on.",
     remediation="Leave sqs_managed_sse_enabled True or set kms_master_key_id.",
 )
-def _check_sqs_encrypted(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_sqs_encrypted(props: Props, _config: Config, _type: str) -> Findings:
     if falsy(value(props, "sqsManagedSseEnabled")) and value(props, "kmsMasterKeyId") is None:
         yield "server-side encryption is switched off (sqsManagedSseEnabled false, no KMS key)"

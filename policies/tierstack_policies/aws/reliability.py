@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from ..registry import HIGH, MANDATORY, Family
+from ..registry import Config, Family, Findings, Props
 from ..shared import ENV_SCHEMA, tag_env
 from ..values import UNKNOWN, elements, number, switched_off, value
 from .types import ASG, RDS_INSTANCE
@@ -15,14 +12,14 @@ family = Family("aws", "reliability")
 
 @family.resource(
     "aws-autoscaling-multi-az-prod",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=[ASG],
     description="Prod autoscaling groups run at least 2 instances across at least 2 zones.",
     remediation="Set min_size >= 2 and vpc_zone_identifiers to subnets in two or more AZs.",
     config=ENV_SCHEMA,
 )
-def _check_asg_multi_az(props: Mapping[str, Any], config: Mapping[str, Any], _type: str):
+def _check_asg_multi_az(props: Props, config: Config, _type: str) -> Findings:
     if tag_env(props, config) != "prod":
         return
     minimum = number(value(props, "minSize"))
@@ -38,13 +35,13 @@ def _check_asg_multi_az(props: Mapping[str, Any], config: Mapping[str, Any], _ty
 
 @family.resource(
     "aws-rds-multi-az-prod",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=[RDS_INSTANCE],
     description="Prod RDS instances are Multi-AZ.",
     remediation="Set multi_az=True.",
     config=ENV_SCHEMA,
 )
-def _check_rds_multi_az(props: Mapping[str, Any], config: Mapping[str, Any], _type: str):
+def _check_rds_multi_az(props: Props, config: Config, _type: str) -> Findings:
     if tag_env(props, config) == "prod" and switched_off(props, "multiAz"):
         yield "multiAz is not true in prod"

@@ -7,7 +7,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource
 
-from ..registry import ADVISORY, CRITICAL, HIGH, LOW, MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Findings, Props, Resources, StackFindings
 from ..shared import uncovered
 from ..values import UNKNOWN, as_list, elements, json_document, truthy, value
 from .types import (
@@ -22,7 +22,6 @@ from .types import (
 
 family = Family("aws", "object-storage")
 PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
-StackFindings = Iterable[tuple[str, str | None]]
 
 
 def _buckets_without(
@@ -45,13 +44,13 @@ def _public_access_block_ok(props: Mapping[str, Any]) -> bool:
 
 @family.stack(
     "aws-s3-bucket-public-access-blocked",
-    severity=CRITICAL,
-    level=MANDATORY,
+    severity="critical",
+    level="mandatory",
     description="Every S3 bucket has a public access block with all four settings true.",
     remediation="Add aws.s3.BucketPublicAccessBlock(bucket=bucket.id, block_public_acls=True, "
     "block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True).",
 )
-def _check_public_access(resources: list[PolicyResource], _config: Mapping[str, Any]):
+def _check_public_access(resources: Resources, _config: Config) -> StackFindings:
     yield from _buckets_without(
         resources,
         [PUBLIC_ACCESS_BLOCK],
@@ -63,14 +62,14 @@ def _check_public_access(resources: list[PolicyResource], _config: Mapping[str, 
 
 @family.resource(
     "aws-s3-bucket-no-public-acl",
-    severity=CRITICAL,
-    level=MANDATORY,
+    severity="critical",
+    level="mandatory",
     types=(*BUCKETS, *BUCKET_ACLS),
     description="S3 buckets and bucket ACLs grant nothing to AllUsers or AuthenticatedUsers.",
     remediation="Remove public canned ACLs (public-read, public-read-write, authenticated-read) "
     "and grants to global groups; serve public content through a CDN instead.",
 )
-def _check_public_acl(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_public_acl(props: Props, _config: Config, _type: str) -> Findings:
     acl = value(props, "acl")
     if acl in PUBLIC_ACLS:
         yield f"canned ACL {acl} makes objects public"
@@ -83,13 +82,13 @@ def _check_public_acl(props: Mapping[str, Any], _config: Mapping[str, Any], _typ
 
 @family.stack(
     "aws-s3-bucket-encrypted",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     description="Every S3 bucket declares default server-side encryption.",
     remediation="Add aws.s3.BucketServerSideEncryptionConfiguration(bucket=bucket.id, "
     "rules=[...]) with aws:kms or AES256.",
 )
-def _check_encrypted(resources: list[PolicyResource], _config: Mapping[str, Any]):
+def _check_encrypted(resources: Resources, _config: Config) -> StackFindings:
     yield from _buckets_without(
         resources,
         SSE,
@@ -106,13 +105,13 @@ def _versioning_ok(props: Mapping[str, Any]) -> bool:
 
 @family.stack(
     "aws-s3-bucket-versioning-enabled",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     description="Every S3 bucket has versioning enabled.",
     remediation="Add aws.s3.BucketVersioning(bucket=bucket.id, versioning_configuration="
     "{'status': 'Enabled'}).",
 )
-def _check_versioning(resources: list[PolicyResource], _config: Mapping[str, Any]):
+def _check_versioning(resources: Resources, _config: Config) -> StackFindings:
     yield from _buckets_without(
         resources,
         VERSIONING,
@@ -124,12 +123,12 @@ def _check_versioning(resources: list[PolicyResource], _config: Mapping[str, Any
 
 @family.stack(
     "aws-s3-bucket-lifecycle-configured",
-    severity=LOW,
-    level=ADVISORY,
+    severity="low",
+    level="advisory",
     description="Every S3 bucket has lifecycle rules (expiry of old versions, tiering).",
     remediation="Add aws.s3.BucketLifecycleConfiguration(bucket=bucket.id, rules=[...]).",
 )
-def _check_lifecycle(resources: list[PolicyResource], _config: Mapping[str, Any]):
+def _check_lifecycle(resources: Resources, _config: Config) -> StackFindings:
     yield from _buckets_without(
         resources,
         LIFECYCLE,
@@ -156,13 +155,13 @@ def _denies_insecure_transport(props: Mapping[str, Any]) -> bool:
 
 @family.stack(
     "aws-s3-bucket-tls-only",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     description="Every S3 bucket has a bucket policy that denies requests made without TLS.",
     remediation="Add aws.s3.BucketPolicy(bucket=bucket.id, policy=...) with a Deny statement on "
     "Condition Bool aws:SecureTransport 'false'.",
 )
-def _check_tls_only(resources: list[PolicyResource], _config: Mapping[str, Any]):
+def _check_tls_only(resources: Resources, _config: Config) -> StackFindings:
     yield from _buckets_without(
         resources,
         [BUCKET_POLICY],

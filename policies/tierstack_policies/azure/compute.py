@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..registry import ADVISORY, CRITICAL, HIGH, MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Findings, Props
 from ..values import UNKNOWN, truthy, value
 from .types import VM, VMSS
 
@@ -22,13 +22,13 @@ def _profile(props: Mapping[str, Any], type_: str, name: str) -> Any:
 
 @family.resource(
     "azure-compute-managed-identity",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=(VMSS, VM),
     description="Scale sets and VMs use a managed identity (no secrets on hosts).",
     remediation="Set identity={'type': 'SystemAssigned'} (or UserAssigned).",
 )
-def _check_identity(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_identity(props: Props, _config: Config, _type: str) -> Findings:
     kind = value(props, "identity", "type")
     if kind is not UNKNOWN and (not isinstance(kind, str) or "Assigned" not in kind):
         yield "no managed identity (identity.type SystemAssigned or UserAssigned)"
@@ -36,14 +36,14 @@ def _check_identity(props: Mapping[str, Any], _config: Mapping[str, Any], _type:
 
 @family.resource(
     "azure-compute-no-password-auth",
-    severity=CRITICAL,
-    level=MANDATORY,
+    severity="critical",
+    level="mandatory",
     types=(VMSS, VM),
     description="Linux hosts disable password login and set no admin password.",
     remediation="Set linux_configuration={'disable_password_authentication': True, "
     "'ssh': {...}} and remove admin_password.",
 )
-def _check_password_auth(props: Mapping[str, Any], _config: Mapping[str, Any], type_: str):
+def _check_password_auth(props: Props, _config: Config, type_: str) -> Findings:
     profile = _profile(props, type_, "osProfile")
     if profile is UNKNOWN or profile is None:
         return
@@ -59,14 +59,14 @@ def _check_password_auth(props: Mapping[str, Any], _config: Mapping[str, Any], t
 
 @family.resource(
     "azure-compute-encryption-at-host",
-    severity=MEDIUM,
-    level=ADVISORY,
+    severity="medium",
+    level="advisory",
     types=(VMSS, VM),
     description="Scale sets and VMs encrypt at host (temp disks and disk caches too).",
     remediation="Set security_profile={'encryption_at_host': True} (register the "
     "EncryptionAtHost feature once per subscription).",
 )
-def _check_encryption_at_host(props: Mapping[str, Any], _config: Mapping[str, Any], type_: str):
+def _check_encryption_at_host(props: Props, _config: Config, type_: str) -> Findings:
     security = _profile(props, type_, "securityProfile")
     if security is UNKNOWN:
         return

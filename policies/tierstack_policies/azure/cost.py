@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..crosscloud import allowed_sizes
-from ..registry import MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Findings, Props
 from ..shared import DEFAULT_CAPS, cap_exceeded, cap_schema, tag_env
 from ..values import elements, value
 from .types import AUTOSCALE, VM, VMSS
@@ -46,14 +46,14 @@ allowed_sizes(
 
 @family.resource(
     "azure-monitor-autoscale-max-capped",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     types=[AUTOSCALE],
     description="Autoscale settings keep capacity.maximum within the environment's cap.",
     remediation="Lower the profile's capacity maximum, or raise maxSizeCap in policy config.",
     config=cap_schema(DEFAULT_CAPS),
 )
-def _check_autoscale_cap(props: Mapping[str, Any], config: Mapping[str, Any], _type: str):
+def _check_autoscale_cap(props: Props, config: Config, _type: str) -> Findings:
     profiles = elements(props, "profiles")
     for profile in profiles if isinstance(profiles, list) else []:
         maximum = value(profile, "capacity", "maximum")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from ..registry import ADVISORY, CRITICAL, MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Findings, Props
 from ..values import UNKNOWN, falsy, value
 from .types import ROLE_ASSIGNMENT, STORAGE_ACCOUNT
 
@@ -16,13 +13,13 @@ CONTRIBUTOR_ROLE = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 
 @family.resource(
     "azure-authorization-no-subscription-owner",
-    severity=CRITICAL,
-    level=MANDATORY,
+    severity="critical",
+    level="mandatory",
     types=[ROLE_ASSIGNMENT],
     description="No Owner or Contributor role assignment at subscription scope.",
     remediation="Assign a narrower built-in role at resource-group or resource scope.",
 )
-def _check_subscription_roles(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_subscription_roles(props: Props, _config: Config, _type: str) -> Findings:
     role, scope = value(props, "roleDefinitionId"), value(props, "scope")
     if not isinstance(role, str) or not isinstance(scope, str):
         return
@@ -36,13 +33,13 @@ def _check_subscription_roles(props: Mapping[str, Any], _config: Mapping[str, An
 
 @family.resource(
     "azure-storage-shared-key-disabled",
-    severity=MEDIUM,
-    level=ADVISORY,
+    severity="medium",
+    level="advisory",
     types=[STORAGE_ACCOUNT],
     description="Storage accounts disable shared-key (long-lived access key) authorization.",
     remediation="Set allow_shared_key_access=False and grant the managed identity a data role.",
 )
-def _check_shared_key(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_shared_key(props: Props, _config: Config, _type: str) -> Findings:
     allowed = value(props, "allowSharedKeyAccess")
     if allowed is not UNKNOWN and not falsy(allowed):
         yield "allowSharedKeyAccess is not false: long-lived account keys stay usable"

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from ..registry import HIGH, MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Findings, Props
 from ..values import UNKNOWN, elements, value
 from .types import APP_GATEWAY
 
@@ -15,13 +12,13 @@ MODERN_PREDEFINED = ["AppGwSslPolicy20220101", "AppGwSslPolicy20220101S"]
 
 @family.resource(
     "azure-app-gateway-https-listener",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=[APP_GATEWAY],
     description="Application Gateways have an HTTPS listener.",
     remediation="Add an http_listener with protocol 'Https' and an ssl_certificate.",
 )
-def _check_gateway_https(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_gateway_https(props: Props, _config: Config, _type: str) -> Findings:
     listeners = elements(props, "httpListeners")
     if listeners is UNKNOWN:
         return
@@ -31,14 +28,14 @@ def _check_gateway_https(props: Mapping[str, Any], _config: Mapping[str, Any], _
 
 @family.resource(
     "azure-app-gateway-http-redirects-to-https",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=[APP_GATEWAY],
     description="Application Gateway HTTP listeners only redirect to HTTPS.",
     remediation="Route each Http listener with a request_routing_rule whose "
     "redirect_configuration targets the Https listener.",
 )
-def _check_gateway_redirect(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_gateway_redirect(props: Props, _config: Config, _type: str) -> Findings:
     """Every HTTP listener is routed by a rule that has a redirect configuration."""
     listeners = elements(props, "httpListeners")
     rules = elements(props, "requestRoutingRules")
@@ -62,8 +59,8 @@ def _check_gateway_redirect(props: Mapping[str, Any], _config: Mapping[str, Any]
 
 @family.resource(
     "azure-app-gateway-modern-tls-policy",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     types=[APP_GATEWAY],
     description="Application Gateways use a TLS 1.2+ SSL policy.",
     remediation="Set ssl_policy={'policy_type': 'Predefined', 'policy_name': "
@@ -77,7 +74,7 @@ def _check_gateway_redirect(props: Mapping[str, Any], _config: Mapping[str, Any]
         }
     },
 )
-def _check_gateway_tls(props: Mapping[str, Any], config: Mapping[str, Any], _type: str):
+def _check_gateway_tls(props: Props, config: Config, _type: str) -> Findings:
     policy = value(props, "sslPolicy")
     if policy is UNKNOWN:
         return

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
-from pulumi_policy import PolicyResource
-
-from ..registry import ADVISORY, CRITICAL, HIGH, LOW, MANDATORY, MEDIUM, Family
-from ..shared import PUBLIC_CIDRS, range_exposure, uncovered
+from ..crosscloud import companion_required
+from ..registry import Config, Family, Findings, Props
+from ..shared import PUBLIC_CIDRS, range_exposure
 from ..values import elements, scalars, value
-from .types import (
-    APP_GATEWAY,
-    DIAGNOSTIC_SETTING,
-    FLOW_LOG,
-    NIC,
-    NSG,
-    SECURITY_RULE,
-    VMSS,
-    VNET,
-)
+from .types import APP_GATEWAY, DIAGNOSTIC_SETTING, FLOW_LOG, NIC, NSG, SECURITY_RULE, VMSS, VNET
 
 family = Family("azure", "network")
 PUBLIC_SOURCES = {*PUBLIC_CIDRS, "*", "Internet", "Any", "0.0.0.0"}
@@ -46,13 +36,13 @@ def _rule_findings(rule: Any) -> Iterable[str]:
 
 @family.resource(
     "azure-network-nsg-no-public-admin-ingress",
-    severity=CRITICAL,
-    level=MANDATORY,
+    severity="critical",
+    level="mandatory",
     types=(NSG, SECURITY_RULE),
     description="No NSG rule allows SSH, RDP or all ports inbound from the internet.",
     remediation="Restrict source_address_prefix to a VPN or Bastion subnet; use Azure Bastion.",
 )
-def _check_nsg(props: Mapping[str, Any], _config: Mapping[str, Any], type_: str):
+def _check_nsg(props: Props, _config: Config, type_: str) -> Findings:
     if type_ == SECURITY_RULE:
         yield from _rule_findings(props)
         return
@@ -63,14 +53,14 @@ def _check_nsg(props: Mapping[str, Any], _config: Mapping[str, Any], type_: str)
 
 @family.resource(
     "azure-compute-no-public-ip",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=(VMSS, NIC),
     description="Scale set instances and NICs have no public IP.",
     remediation="Remove public_ip_address_configuration / public_ip_address; front the tier "
     "with Application Gateway and reach the internet through a NAT gateway.",
 )
-def _check_no_public_ip(props: Mapping[str, Any], _config: Mapping[str, Any], type_: str):
+def _check_no_public_ip(props: Props, _config: Config, type_: str) -> Findings:
     if type_ == NIC:
         configs = elements(props, "ipConfigurations")
         for config in configs if isinstance(configs, list) else []:
@@ -87,29 +77,30 @@ def _check_no_public_ip(props: Mapping[str, Any], _config: Mapping[str, Any], ty
                 yield "instances get a public IP (publicIPAddressConfiguration)"
 
 
-@family.stack(
+companion_required(
+    family,
     "azure-network-flow-logs",
-    severity=MEDIUM,
-    level=ADVISORY,
+    severity="medium",
+    level="advisory",
+    targets=[VNET],
+    companions=[FLOW_LOG],
+    link="targetResourceId",
+    message="virtual network {name} has no flow log (targetResourceId)",
     description="Every virtual network has a flow log (Network Watcher).",
     remediation="Add azure_native.network.FlowLog(target_resource_id=vnet.id, storage_id=..., "
     "enabled=True).",
 )
-def _check_flow_logs(resources: list[PolicyResource], _config: Mapping[str, Any]):
-    for network in uncovered(resources, [VNET], [FLOW_LOG], "targetResourceId"):
-        yield f"virtual network {network.name} has no flow log (targetResourceId)", network.urn
 
 
-@family.stack(
+companion_required(
+    family,
     "azure-network-app-gateway-logging",
-    severity=LOW,
-    level=ADVISORY,
+    severity="low",
+    level="advisory",
+    targets=[APP_GATEWAY],
+    companions=[DIAGNOSTIC_SETTING],
+    link="resourceUri",
+    message="application gateway {name} has no diagnostic setting (access logs)",
     description="Every Application Gateway sends its access logs to a diagnostic setting.",
     remediation="Add azure_native.monitor.DiagnosticSetting(resource_uri=gateway.id, logs=[...]).",
 )
-def _check_gateway_logging(resources: list[PolicyResource], _config: Mapping[str, Any]):
-    for gateway in uncovered(resources, [APP_GATEWAY], [DIAGNOSTIC_SETTING], "resourceUri"):
-        yield (
-            f"application gateway {gateway.name} has no diagnostic setting (access logs)",
-            gateway.urn,
-        )

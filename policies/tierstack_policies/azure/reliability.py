@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from ..registry import HIGH, MANDATORY, Family
+from ..registry import Config, Family, Findings, Props
 from ..shared import ENV_SCHEMA, tag_env
 from ..values import UNKNOWN, elements, number, value
 from .types import POSTGRES, VMSS
@@ -15,14 +12,14 @@ family = Family("azure", "reliability")
 
 @family.resource(
     "azure-compute-vmss-zones-prod",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=[VMSS],
     description="Prod scale sets run at least 2 instances across at least 2 zones.",
     remediation="Set zones=['1', '2', '3'] and sku.capacity >= 2 (and autoscale minimum >= 2).",
     config=ENV_SCHEMA,
 )
-def _check_vmss_zones(props: Mapping[str, Any], config: Mapping[str, Any], _type: str):
+def _check_vmss_zones(props: Props, config: Config, _type: str) -> Findings:
     if tag_env(props, config) != "prod":
         return
     zones = elements(props, "zones")
@@ -35,14 +32,14 @@ def _check_vmss_zones(props: Mapping[str, Any], config: Mapping[str, Any], _type
 
 @family.resource(
     "azure-postgres-high-availability-prod",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=[POSTGRES],
     description="Prod PostgreSQL servers are zone-redundant (HA standby).",
     remediation="Set high_availability={'mode': 'ZoneRedundant'}.",
     config=ENV_SCHEMA,
 )
-def _check_pg_ha(props: Mapping[str, Any], config: Mapping[str, Any], _type: str):
+def _check_pg_ha(props: Props, config: Config, _type: str) -> Findings:
     mode = value(props, "highAvailability", "mode")
     if tag_env(props, config) == "prod" and mode not in ("ZoneRedundant", "SameZone", UNKNOWN):
         yield f"highAvailability.mode is {mode or 'Disabled'} in prod"

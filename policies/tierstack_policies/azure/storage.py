@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import PolicyResource
-
-from ..registry import ADVISORY, CRITICAL, HIGH, LOW, MANDATORY, MEDIUM, Family
-from ..shared import linked_urns, of_type, uncovered
+from ..crosscloud import companion_required
+from ..registry import Config, Family, Findings, Props, Resources, StackFindings
+from ..shared import linked_urns, of_type
 from ..values import UNKNOWN, falsy, truthy, value
 from .types import BLOB_CONTAINER, BLOB_SERVICE, MANAGEMENT_POLICY, STORAGE_ACCOUNT
 
@@ -17,26 +16,26 @@ family = Family("azure", "object-storage")
 
 @family.resource(
     "azure-storage-https-only",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=[STORAGE_ACCOUNT],
     description="Storage accounts accept HTTPS traffic only.",
     remediation="Leave enable_https_traffic_only True.",
 )
-def _check_https_only(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_https_only(props: Props, _config: Config, _type: str) -> Findings:
     if falsy(value(props, "enableHttpsTrafficOnly")):
         yield "enableHttpsTrafficOnly is false"
 
 
 @family.resource(
     "azure-storage-min-tls-1-2",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=[STORAGE_ACCOUNT],
     description="Storage accounts require TLS 1.2 or newer.",
     remediation="Set minimum_tls_version='TLS1_2'.",
 )
-def _check_min_tls(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_min_tls(props: Props, _config: Config, _type: str) -> Findings:
     version = value(props, "minimumTlsVersion")
     if version not in ("TLS1_2", "TLS1_3", UNKNOWN):
         yield f"minimumTlsVersion is {version or 'unset (TLS1_0 on older API versions)'}"
@@ -44,14 +43,14 @@ def _check_min_tls(props: Mapping[str, Any], _config: Mapping[str, Any], _type: 
 
 @family.resource(
     "azure-storage-no-public-blob-access",
-    severity=CRITICAL,
-    level=MANDATORY,
+    severity="critical",
+    level="mandatory",
     types=(STORAGE_ACCOUNT, BLOB_CONTAINER),
     description="Storage accounts disallow public blob access and no container is public.",
     remediation="Set allow_blob_public_access=False on the account and public_access='None' on "
     "containers.",
 )
-def _check_public_blobs(props: Mapping[str, Any], _config: Mapping[str, Any], type_: str):
+def _check_public_blobs(props: Props, _config: Config, type_: str) -> Findings:
     if type_ == BLOB_CONTAINER:
         access = value(props, "publicAccess")
         if access in ("Blob", "Container"):
@@ -69,13 +68,13 @@ def _enabled_or_unknown(props: Mapping[str, Any], *path: str) -> bool:
 
 @family.stack(
     "azure-storage-blob-versioning",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     description="Every storage account has blob versioning and soft delete enabled.",
     remediation="Add azure_native.storage.BlobServiceProperties(account_name=account.name, "
     "is_versioning_enabled=True, delete_retention_policy={'enabled': True, 'days': 7}).",
 )
-def _check_versioning(resources: list[PolicyResource], _config: Mapping[str, Any]):
+def _check_versioning(resources: Resources, _config: Config) -> StackFindings:
     # Azure refuses blob versioning on hierarchical-namespace (ADLS Gen2) accounts: for those,
     # soft delete is the protection that exists, and it is required.
     hierarchical = {
@@ -100,17 +99,15 @@ def _check_versioning(resources: list[PolicyResource], _config: Mapping[str, Any
             )
 
 
-@family.stack(
+companion_required(
+    family,
     "azure-storage-lifecycle-configured",
-    severity=LOW,
-    level=ADVISORY,
+    severity="low",
+    level="advisory",
+    targets=[STORAGE_ACCOUNT],
+    companions=[MANAGEMENT_POLICY],
+    link="accountName",
+    message="storage account {name} has no lifecycle management policy (linked by accountName)",
     description="Every storage account has a lifecycle management policy.",
     remediation="Add azure_native.storage.ManagementPolicy(account_name=account.name, policy=...).",
 )
-def _check_lifecycle(resources: list[PolicyResource], _config: Mapping[str, Any]):
-    for account in uncovered(resources, [STORAGE_ACCOUNT], [MANAGEMENT_POLICY], "accountName"):
-        yield (
-            f"storage account {account.name} has no lifecycle management policy "
-            "(linked by accountName)",
-            account.urn,
-        )

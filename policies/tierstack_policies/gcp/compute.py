@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from ..registry import HIGH, MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Findings, Props
 from ..values import UNKNOWN, falsy, truthy, value
 from .types import HOSTS
 
@@ -14,15 +11,15 @@ family = Family("gcp", "compute")
 
 @family.resource(
     "gcp-compute-shielded-vm",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=HOSTS,
     description="Instances and templates are Shielded VMs (secure boot, vTPM, integrity "
     "monitoring).",
     remediation="Set shielded_instance_config={'enable_secure_boot': True, 'enable_vtpm': True, "
     "'enable_integrity_monitoring': True} on a Shielded-VM image.",
 )
-def _check_shielded(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_shielded(props: Props, _config: Config, _type: str) -> Findings:
     shielded = value(props, "shieldedInstanceConfig")
     if shielded is UNKNOWN:
         return
@@ -35,13 +32,13 @@ def _check_shielded(props: Mapping[str, Any], _config: Mapping[str, Any], _type:
 
 @family.resource(
     "gcp-compute-os-login",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     types=HOSTS,
     description="Instances and templates enable OS Login (IAM-controlled SSH).",
     remediation="Set metadata={'enable-oslogin': 'TRUE', ...}.",
 )
-def _check_os_login(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_os_login(props: Props, _config: Config, _type: str) -> Findings:
     enabled = value(props, "metadata", "enable-oslogin")
     if enabled is not UNKNOWN and str(enabled).upper() != "TRUE":
         yield "metadata enable-oslogin is not TRUE (SSH keys in metadata stay possible)"

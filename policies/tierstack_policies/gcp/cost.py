@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import PolicyResource
-
 from ..crosscloud import allowed_sizes
-from ..registry import MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Resources, StackFindings
 from ..shared import DEFAULT_CAPS, cap_exceeded, cap_schema, of_type, stack_env
 from ..values import value
 from .types import AUTOSCALERS, HOSTS, label_env
@@ -48,13 +46,13 @@ allowed_sizes(
 
 @family.stack(
     "gcp-compute-autoscaler-max-capped",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     description="Autoscaler maxReplicas stays within the environment's cap.",
     remediation="Lower autoscaling_policy.max_replicas, or raise maxSizeCap in policy config.",
     config=cap_schema(DEFAULT_CAPS),
 )
-def _check_autoscaler_cap(resources: list[PolicyResource], config: Mapping[str, Any]):
+def _check_autoscaler_cap(resources: Resources, config: Config) -> StackFindings:
     env = stack_env(resources, config)
     for autoscaler in of_type(resources, *AUTOSCALERS):
         message = cap_exceeded(

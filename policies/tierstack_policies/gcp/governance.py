@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ..crosscloud import required_tags
-from ..registry import MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Findings, Props
 from ..shared import REQUIRED_TAGS_SCHEMA, required_tags_check
 from ..values import value
 from .types import LABELED, SQL_INSTANCE
@@ -27,15 +24,15 @@ required_tags(
 
 @family.resource(
     "gcp-sql-required-labels",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     types=[SQL_INSTANCE],
     description="Cloud SQL instances carry the required labels in settings.userLabels.",
     remediation="Set settings.user_labels={'project': ..., 'env': ..., 'owner': ..., "
     "'cost-center': ...}.",
     config=REQUIRED_TAGS_SCHEMA,
 )
-def _check_sql_labels(props: Mapping[str, Any], config: Mapping[str, Any], type_: str):
+def _check_sql_labels(props: Props, config: Config, type_: str) -> Findings:
     yield from required_tags_check("userLabels", "labels")(
         value(props, "settings") or {}, config, type_
     )

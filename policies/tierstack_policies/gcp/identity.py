@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ..crosscloud import no_long_lived_keys
-from ..registry import CRITICAL, MANDATORY, Family
+from ..registry import Config, Family, Findings, Props
 from ..values import value
 from .types import PROJECT_IAM, SERVICE_ACCOUNT_KEY
 
@@ -16,13 +13,13 @@ PRIMITIVE_ROLES = {"roles/owner", "roles/editor"}
 
 @family.resource(
     "gcp-iam-no-primitive-roles",
-    severity=CRITICAL,
-    level=MANDATORY,
+    severity="critical",
+    level="mandatory",
     types=PROJECT_IAM,
     description="No project, folder or organization grant of roles/owner or roles/editor.",
     remediation="Grant predefined roles scoped to the need (e.g. roles/storage.objectAdmin).",
 )
-def _check_primitive_roles(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_primitive_roles(props: Props, _config: Config, _type: str) -> Findings:
     role = value(props, "role")
     if role in PRIMITIVE_ROLES:
         yield f"grants the primitive role {role}; grant predefined or custom roles instead"

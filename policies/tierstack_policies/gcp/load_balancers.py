@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from pulumi_policy import PolicyResource
-
-from ..registry import HIGH, MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Resources, StackFindings
 from ..shared import linked_urns, of_type
 from ..values import UNKNOWN, value
 from .types import HTTP_PROXY, HTTPS_PROXY, SSL_POLICY, URL_MAP
@@ -17,13 +12,13 @@ family = Family("gcp", "load-balancers")
 
 @family.stack(
     "gcp-lb-https-proxy",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     description="A load balancer with an HTTP proxy also has an HTTPS proxy.",
     remediation="Add gcp.compute.TargetHttpsProxy with a managed certificate and a forwarding "
     "rule on port 443.",
 )
-def _check_https_proxy(resources: list[PolicyResource], _config: Mapping[str, Any]):
+def _check_https_proxy(resources: Resources, _config: Config) -> StackFindings:
     if of_type(resources, HTTP_PROXY, URL_MAP) and not of_type(resources, HTTPS_PROXY):
         for proxy in of_type(resources, HTTP_PROXY):
             yield f"HTTP proxy {proxy.name} exists but the stack has no HTTPS proxy", proxy.urn
@@ -31,13 +26,13 @@ def _check_https_proxy(resources: list[PolicyResource], _config: Mapping[str, An
 
 @family.stack(
     "gcp-lb-http-redirects-to-https",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     description="HTTP proxies only serve a URL map that redirects to HTTPS.",
     remediation="Point the HTTP proxy at a URLMap with default_url_redirect="
     "{'https_redirect': True}.",
 )
-def _check_http_redirect(resources: list[PolicyResource], _config: Mapping[str, Any]):
+def _check_http_redirect(resources: Resources, _config: Config) -> StackFindings:
     redirecting = {
         url_map.urn
         for url_map in of_type(resources, URL_MAP)
@@ -54,8 +49,8 @@ def _check_http_redirect(resources: list[PolicyResource], _config: Mapping[str, 
 
 @family.stack(
     "gcp-lb-modern-tls-policy",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     description="HTTPS proxies use an SSL policy with TLS 1.2+ and a MODERN or RESTRICTED profile.",
     remediation="Add gcp.compute.SSLPolicy(min_tls_version='TLS_1_2', profile='MODERN') and set "
     "ssl_policy=policy.id on the proxy.",
@@ -68,7 +63,7 @@ def _check_http_redirect(resources: list[PolicyResource], _config: Mapping[str, 
         }
     },
 )
-def _check_tls_policy(resources: list[PolicyResource], config: Mapping[str, Any]):
+def _check_tls_policy(resources: Resources, config: Config) -> StackFindings:
     modern: set[str] = set()
     for ssl_policy in of_type(resources, SSL_POLICY):
         version = value(ssl_policy.props, "minTlsVersion")

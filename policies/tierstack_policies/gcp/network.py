@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from ..registry import ADVISORY, CRITICAL, HIGH, LOW, MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Findings, Props
 from ..shared import PUBLIC_CIDRS, range_exposure
 from ..values import UNKNOWN, elements, scalars, switched_off, truthy, value
 from .types import BACKEND_SERVICES, FIREWALL, HOSTS, SUBNETWORK
@@ -27,13 +26,13 @@ def _firewall_exposes(allow: Any) -> str | None:
 
 @family.resource(
     "gcp-compute-firewall-no-public-admin-ingress",
-    severity=CRITICAL,
-    level=MANDATORY,
+    severity="critical",
+    level="mandatory",
     types=[FIREWALL],
     description="No firewall rule allows SSH, RDP or all ports from 0.0.0.0/0 or ::/0.",
     remediation="Allow SSH only from IAP (35.235.240.0/20) or a VPN range.",
 )
-def _check_firewall(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_firewall(props: Props, _config: Config, _type: str) -> Findings:
     if value(props, "direction") not in (None, "INGRESS") or truthy(value(props, "disabled")):
         return
     world = next((cidr for cidr in scalars(props, "sourceRanges") if cidr in PUBLIC_CIDRS), None)
@@ -48,14 +47,14 @@ def _check_firewall(props: Mapping[str, Any], _config: Mapping[str, Any], _type:
 
 @family.resource(
     "gcp-compute-instance-no-public-ip",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=HOSTS,
     description="App and worker instances and templates have no external IP.",
     remediation="Remove access_configs from network_interfaces; reach the internet through "
     "Cloud NAT.",
 )
-def _check_no_public_ip(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_no_public_ip(props: Props, _config: Config, _type: str) -> Findings:
     interfaces = elements(props, "networkInterfaces")
     for interface in interfaces if isinstance(interfaces, list) else []:
         if elements(interface, "accessConfigs") or elements(interface, "ipv6AccessConfigs"):
@@ -64,13 +63,13 @@ def _check_no_public_ip(props: Mapping[str, Any], _config: Mapping[str, Any], _t
 
 @family.resource(
     "gcp-compute-subnet-flow-logs",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     types=[SUBNETWORK],
     description="Subnets carrying VM traffic have VPC flow logs on.",
     remediation="Set log_config={'aggregation_interval': 'INTERVAL_5_SEC', 'flow_sampling': 0.5}.",
 )
-def _check_subnet_flow_logs(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_subnet_flow_logs(props: Props, _config: Config, _type: str) -> Findings:
     if value(props, "purpose") not in (None, "PRIVATE"):
         return  # proxy-only and PSC subnets carry no VM traffic and cannot log flows
     if value(props, "logConfig") is None:
@@ -79,12 +78,12 @@ def _check_subnet_flow_logs(props: Mapping[str, Any], _config: Mapping[str, Any]
 
 @family.resource(
     "gcp-compute-backend-logging",
-    severity=LOW,
-    level=ADVISORY,
+    severity="low",
+    level="advisory",
     types=BACKEND_SERVICES,
     description="Load balancer backend services log requests.",
     remediation="Set log_config={'enable': True, 'sample_rate': 1.0}.",
 )
-def _check_backend_logging(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_backend_logging(props: Props, _config: Config, _type: str) -> Findings:
     if switched_off(props, "logConfig", "enable"):
         yield "load balancer request logging is off (logConfig.enable)"

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from pulumi_policy import PolicyResource
-
-from ..registry import MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Resources, StackFindings
 from ..shared import linked_urns, of_type
 from ..values import value
 from .types import SUBSCRIPTION
@@ -17,13 +12,13 @@ family = Family("gcp", "queues")
 
 @family.stack(
     "gcp-pubsub-subscription-dead-letter",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     description="Pub/Sub subscriptions dead-letter, except subscriptions on a dead-letter topic.",
     remediation="Set dead_letter_policy={'dead_letter_topic': dlq_topic.id, "
     "'max_delivery_attempts': 5}.",
 )
-def _check_dead_letter(resources: list[PolicyResource], _config: Mapping[str, Any]):
+def _check_dead_letter(resources: Resources, _config: Config) -> StackFindings:
     """Subscriptions dead-letter, except those on a topic that is itself a dead-letter topic."""
     subscriptions = of_type(resources, SUBSCRIPTION)
     dead_letter_topics: set[str] = set()

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from pulumi_policy import PolicyResource
-
-from ..registry import HIGH, MANDATORY, Family
+from ..registry import Config, Family, Findings, Props, Resources, StackFindings
 from ..shared import ENV_SCHEMA, linked_urns, of_type, stack_env
 from ..values import UNKNOWN, elements, number, value
 from .types import AUTOSCALERS, REGIONAL_MIG, SQL_INSTANCE, ZONAL_MIG, label_env
@@ -17,13 +12,13 @@ family = Family("gcp", "reliability")
 
 @family.stack(
     "gcp-compute-mig-multi-zone-prod",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     description="Prod instance groups are regional and run at least 2 instances.",
     remediation="Use RegionInstanceGroupManager (several zones) with autoscaler min_replicas >= 2.",
     config=ENV_SCHEMA,
 )
-def _check_mig_zones(resources: list[PolicyResource], config: Mapping[str, Any]):
+def _check_mig_zones(resources: Resources, config: Config) -> StackFindings:
     if stack_env(resources, config) != "prod":
         return
     minimum_by_target: dict[str, float] = {}
@@ -44,14 +39,14 @@ def _check_mig_zones(resources: list[PolicyResource], config: Mapping[str, Any])
 
 @family.resource(
     "gcp-sql-high-availability-prod",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=[SQL_INSTANCE],
     description="Prod Cloud SQL instances are regional (HA with a standby in another zone).",
     remediation="Set settings.availability_type='REGIONAL'.",
     config=ENV_SCHEMA,
 )
-def _check_sql_ha(props: Mapping[str, Any], config: Mapping[str, Any], type_: str):
+def _check_sql_ha(props: Props, config: Config, type_: str) -> Findings:
     availability = value(props, "settings", "availabilityType")
     if label_env(props, config, type_) == "prod" and availability not in ("REGIONAL", UNKNOWN):
         yield f"availabilityType is {availability or 'ZONAL'}, not REGIONAL, in prod"

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from ..registry import ADVISORY, CRITICAL, HIGH, LOW, MANDATORY, MEDIUM, Family
+from ..registry import Config, Family, Findings, Props
 from ..values import UNKNOWN, elements, scalars, switched_off, value
 from .types import BUCKET, BUCKET_IAM_BINDING, BUCKET_IAM_MEMBER
 
@@ -15,13 +12,13 @@ PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 
 @family.resource(
     "gcp-storage-bucket-public-access-prevented",
-    severity=CRITICAL,
-    level=MANDATORY,
+    severity="critical",
+    level="mandatory",
     types=[BUCKET],
     description="Cloud Storage buckets enforce public access prevention.",
     remediation="Set public_access_prevention='enforced'.",
 )
-def _check_public_prevention(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_public_prevention(props: Props, _config: Config, _type: str) -> Findings:
     prevention = value(props, "publicAccessPrevention")
     if prevention not in ("enforced", UNKNOWN):
         yield f"publicAccessPrevention is {prevention or 'inherited'}, not 'enforced'"
@@ -29,14 +26,14 @@ def _check_public_prevention(props: Mapping[str, Any], _config: Mapping[str, Any
 
 @family.resource(
     "gcp-storage-bucket-no-public-members",
-    severity=CRITICAL,
-    level=MANDATORY,
+    severity="critical",
+    level="mandatory",
     types=(BUCKET_IAM_MEMBER, BUCKET_IAM_BINDING),
     description="No bucket IAM grant to allUsers or allAuthenticatedUsers.",
     remediation="Grant roles to specific service accounts or groups; serve public content via "
     "a CDN.",
 )
-def _check_public_members(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_public_members(props: Props, _config: Config, _type: str) -> Findings:
     members = scalars(props, "member") + scalars(props, "members")
     for member in members:
         if member in PUBLIC_MEMBERS:
@@ -45,38 +42,38 @@ def _check_public_members(props: Mapping[str, Any], _config: Mapping[str, Any], 
 
 @family.resource(
     "gcp-storage-bucket-uniform-access",
-    severity=HIGH,
-    level=MANDATORY,
+    severity="high",
+    level="mandatory",
     types=[BUCKET],
     description="Cloud Storage buckets use uniform bucket-level access (IAM only, no object ACLs).",
     remediation="Set uniform_bucket_level_access=True.",
 )
-def _check_uniform_access(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_uniform_access(props: Props, _config: Config, _type: str) -> Findings:
     if switched_off(props, "uniformBucketLevelAccess"):
         yield "uniformBucketLevelAccess is not true (object ACLs stay possible)"
 
 
 @family.resource(
     "gcp-storage-bucket-versioning-enabled",
-    severity=MEDIUM,
-    level=MANDATORY,
+    severity="medium",
+    level="mandatory",
     types=[BUCKET],
     description="Cloud Storage buckets keep object versions.",
     remediation="Set versioning={'enabled': True}.",
 )
-def _check_versioning(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_versioning(props: Props, _config: Config, _type: str) -> Findings:
     if switched_off(props, "versioning", "enabled"):
         yield "versioning is not enabled"
 
 
 @family.resource(
     "gcp-storage-bucket-lifecycle-configured",
-    severity=LOW,
-    level=ADVISORY,
+    severity="low",
+    level="advisory",
     types=[BUCKET],
     description="Cloud Storage buckets have lifecycle rules.",
     remediation="Add lifecycle_rules (e.g. delete noncurrent versions after 30 days).",
 )
-def _check_lifecycle(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str):
+def _check_lifecycle(props: Props, _config: Config, _type: str) -> Findings:
     if not elements(props, "lifecycleRules"):
         yield "no lifecycleRules"
