@@ -8,7 +8,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource
 
-from .registry import Schema
+from .registry import ResourceCheck, Schema
 from .values import UNKNOWN, _Unknown, number, value
 
 ENVIRONMENTS = ("dev", "prod")
@@ -65,7 +65,7 @@ def stack_env(resources: Iterable[PolicyResource], config: Mapping[str, Any]) ->
     return "dev" if seen else None
 
 
-ENV_SCHEMA: dict[str, dict[str, Any]] = {
+ENV_SCHEMA: Schema = {
     "env": {
         "type": "string",
         "enum": list(ENVIRONMENTS),
@@ -121,7 +121,7 @@ def missing_tags(tags: Any, required: Sequence[str]) -> list[str] | None:
     return [key for key in required if present.get(key) in (None, "")]
 
 
-def required_tags_check(tag_key: str, noun: str) -> Callable[..., Iterable[str]]:
+def required_tags_check(tag_key: str, noun: str) -> ResourceCheck:
     """A check that the resource's tags/labels hold every required key and a valid env."""
 
     def check(props: Mapping[str, Any], config: Mapping[str, Any], _type: str) -> Iterable[str]:
@@ -150,7 +150,7 @@ REQUIRED_TAGS_SCHEMA: Schema = {
 # --- per-environment settings -----------------------------------------------------------------
 
 
-def sizes_schema(defaults: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+def sizes_schema(defaults: dict[str, list[str]]) -> Schema:
     """Config: allowed instance sizes per environment."""
     return {
         "allowedSizes": {
@@ -166,7 +166,7 @@ def sizes_schema(defaults: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
     }
 
 
-def cap_schema(defaults: dict[str, int]) -> dict[str, dict[str, Any]]:
+def cap_schema(defaults: dict[str, int]) -> Schema:
     """Config: the autoscaling maximum allowed per environment."""
     return {
         "maxSizeCap": {

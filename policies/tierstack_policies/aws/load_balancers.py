@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ..registry import Config, Family, Findings, Props, Resources, StackFindings
 from ..shared import uncovered
 from ..values import UNKNOWN, elements, value
@@ -20,7 +17,7 @@ MODERN_SSL_POLICIES = [
 ]
 
 
-def _https(props: Mapping[str, Any]) -> bool:
+def _https(props: Props) -> bool:
     return value(props, "protocol") in ("HTTPS", UNKNOWN)
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
-
-from pulumi_policy import PolicyResource
+from collections.abc import Callable, Iterable
 
 from ..registry import Config, Family, Findings, Props, Resources, StackFindings
 from ..shared import uncovered
@@ -25,10 +22,10 @@ PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
 
 
 def _buckets_without(
-    resources: list[PolicyResource],
+    resources: Resources,
     companion_types: Iterable[str],
-    is_good: Any,
-    inline: Any,
+    is_good: Callable[[Props], bool],
+    inline: Callable[[Props], bool],
     what: str,
 ) -> StackFindings:
     """Buckets with no linked companion resource (through its `bucket` input) passing is_good."""
@@ -37,7 +34,7 @@ def _buckets_without(
             yield f"bucket {bucket.name} has no {what}", bucket.urn
 
 
-def _public_access_block_ok(props: Mapping[str, Any]) -> bool:
+def _public_access_block_ok(props: Props) -> bool:
     flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     return all(truthy(value(props, flag)) or value(props, flag) is UNKNOWN for flag in flags)
 
@@ -98,7 +95,7 @@ def _check_encrypted(resources: Resources, _config: Config) -> StackFindings:
     )
 
 
-def _versioning_ok(props: Mapping[str, Any]) -> bool:
+def _versioning_ok(props: Props) -> bool:
     status = value(props, "versioningConfiguration", "status")
     return status in ("Enabled", UNKNOWN)
 
@@ -138,7 +135,7 @@ def _check_lifecycle(resources: Resources, _config: Config) -> StackFindings:
     )
 
 
-def _denies_insecure_transport(props: Mapping[str, Any]) -> bool:
+def _denies_insecure_transport(props: Props) -> bool:
     document = json_document(value(props, "policy"))
     if document is UNKNOWN:
         return True  # built from outputs (the bucket ARN): not knowable at preview

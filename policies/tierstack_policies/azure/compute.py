@@ -3,7 +3,6 @@ scale sets."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ..registry import Config, Family, Findings, Props
@@ -13,7 +12,7 @@ from .types import VM, VMSS
 family = Family("azure", "compute")
 
 
-def _profile(props: Mapping[str, Any], type_: str, name: str) -> Any:
+def _profile(props: Props, type_: str, name: str) -> Any:
     """A VM's `<name>`, or a scale set's `virtualMachineProfile.<name>`."""
     if type_ == VMSS:
         return value(props, "virtualMachineProfile", name)

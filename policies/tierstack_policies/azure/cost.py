@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ..crosscloud import allowed_sizes
@@ -26,7 +25,7 @@ DEFAULT_SIZES = {
 }
 
 
-def _vm_size(props: Mapping[str, Any], type_: str) -> Any:
+def _vm_size(props: Props, type_: str) -> Any:
     if type_ == VMSS:
         return value(props, "sku", "name")
     return value(props, "hardwareProfile", "vmSize")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ..crosscloud import companion_required
 from ..registry import Config, Family, Findings, Props, Resources, StackFindings
 from ..shared import linked_urns, of_type
@@ -61,7 +58,7 @@ def _check_public_blobs(props: Props, _config: Config, type_: str) -> Findings:
         yield "allowBlobPublicAccess is not false"
 
 
-def _enabled_or_unknown(props: Mapping[str, Any], *path: str) -> bool:
+def _enabled_or_unknown(props: Props, *path: str) -> bool:
     found = value(props, *path)
     return found is UNKNOWN or truthy(found)
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ..crosscloud import allowed_sizes
-from ..registry import Config, Family, Resources, StackFindings
+from ..registry import Config, Family, Props, Resources, StackFindings
 from ..shared import DEFAULT_CAPS, cap_exceeded, cap_schema, of_type, stack_env
 from ..values import value
 from .types import AUTOSCALERS, HOSTS, label_env
@@ -26,7 +25,7 @@ DEFAULT_SIZES = {
 }
 
 
-def _machine_type(props: Mapping[str, Any], _type: str) -> Any:
+def _machine_type(props: Props, _type: str) -> Any:
     machine = value(props, "machineType")
     return machine.rsplit("/", 1)[-1] if isinstance(machine, str) else machine
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from ..registry import Config, Props
 from ..shared import env_of, tags_of
 from ..values import UNKNOWN, value
 
@@ -54,7 +54,7 @@ LABELED = (
 )
 
 
-def labels(props: Mapping[str, Any], type_: str) -> Any:
+def labels(props: Props, type_: str) -> Any:
     """The labels: `labels`, or `settings.userLabels` on Cloud SQL."""
     if type_ == SQL_INSTANCE:
         settings = value(props, "settings")
@@ -62,5 +62,5 @@ def labels(props: Mapping[str, Any], type_: str) -> Any:
     return tags_of(props, "labels")
 
 
-def label_env(props: Mapping[str, Any], config: Mapping[str, Any], type_: str) -> str | None:
+def label_env(props: Props, config: Config, type_: str) -> str | None:
     return env_of(labels(props, type_), config)
