@@ -1,0 +1,1 @@
+"""AWS policies, one module per family (inputs use the provider's camelCase wire names)."""

@@ -1,0 +1,17 @@
+"""AWS governance: the required tags (the rule itself is the cross-cloud one)."""
+
+from ..crosscloud import required_tags
+from ..registry import Family
+from .types import TAGGED
+
+family = Family("aws", "governance")
+
+required_tags(
+    family,
+    "aws-resource-required-tags",
+    TAGGED,
+    tag_key="tags",
+    description="Taggable resources carry the tags project, env (dev|prod), owner and cost-center.",
+    remediation="Pass tags={'project': ..., 'env': 'dev'|'prod', 'owner': ..., "
+    "'cost-center': ...}.",
+)

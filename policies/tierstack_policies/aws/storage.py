@@ -1,0 +1,168 @@
+"""AWS object storage: S3 buckets and the companion resources that configure them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from ..registry import Config, Family, Findings, Props, Resources, StackFindings
+from ..shared import uncovered
+from ..values import UNKNOWN, as_list, elements, json_document, truthy, value
+from .types import (
+    BUCKET_ACLS,
+    BUCKET_POLICY,
+    BUCKETS,
+    LIFECYCLE,
+    PUBLIC_ACCESS_BLOCK,
+    SSE,
+    VERSIONING,
+)
+
+family = Family("aws", "object-storage")
+PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
+
+
+def _buckets_without(
+    resources: Resources,
+    companion_types: Iterable[str],
+    is_good: Callable[[Props], bool],
+    inline: Callable[[Props], bool],
+    what: str,
+) -> StackFindings:
+    """Buckets with no linked companion resource (through its `bucket` input) passing is_good."""
+    for bucket in uncovered(resources, BUCKETS, companion_types, "bucket", is_good):
+        if not inline(bucket.props):
+            yield f"bucket {bucket.name} has no {what}", bucket.urn
+
+
+def _public_access_block_ok(props: Props) -> bool:
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    return all(truthy(value(props, flag)) or value(props, flag) is UNKNOWN for flag in flags)
+
+
+@family.stack(
+    "aws-s3-bucket-public-access-blocked",
+    severity="critical",
+    level="mandatory",
+    description="Every S3 bucket has a public access block with all four settings true.",
+    remediation="Add aws.s3.BucketPublicAccessBlock(bucket=bucket.id, block_public_acls=True, "
+    "block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True).",
+)
+def _check_public_access(resources: Resources, _config: Config) -> StackFindings:
+    yield from _buckets_without(
+        resources,
+        [PUBLIC_ACCESS_BLOCK],
+        _public_access_block_ok,
+        lambda _props: False,
+        "public access block with all four settings true",
+    )
+
+
+@family.resource(
+    "aws-s3-bucket-no-public-acl",
+    severity="critical",
+    level="mandatory",
+    types=(*BUCKETS, *BUCKET_ACLS),
+    description="S3 buckets and bucket ACLs grant nothing to AllUsers or AuthenticatedUsers.",
+    remediation="Remove public canned ACLs (public-read, public-read-write, authenticated-read) "
+    "and grants to global groups; serve public content through a CDN instead.",
+)
+def _check_public_acl(props: Props, _config: Config, _type: str) -> Findings:
+    acl = value(props, "acl")
+    if acl in PUBLIC_ACLS:
+        yield f"canned ACL {acl} makes objects public"
+    grants = elements(props, "accessControlPolicy", "grants")
+    for grant in grants if isinstance(grants, list) else []:
+        uri = value(grant, "grantee", "uri")
+        if isinstance(uri, str) and uri.endswith(("/global/AllUsers", "/AuthenticatedUsers")):
+            yield f"ACL grant to {uri} makes objects public"
+
+
+@family.stack(
+    "aws-s3-bucket-encrypted",
+    severity="high",
+    level="mandatory",
+    description="Every S3 bucket declares default server-side encryption.",
+    remediation="Add aws.s3.BucketServerSideEncryptionConfiguration(bucket=bucket.id, "
+    "rules=[...]) with aws:kms or AES256.",
+)
+def _check_encrypted(resources: Resources, _config: Config) -> StackFindings:
+    yield from _buckets_without(
+        resources,
+        SSE,
+        lambda props: bool(elements(props, "rules")),
+        lambda props: value(props, "serverSideEncryptionConfiguration") is not None,
+        "server-side encryption configuration",
+    )
+
+
+def _versioning_ok(props: Props) -> bool:
+    status = value(props, "versioningConfiguration", "status")
+    return status in ("Enabled", UNKNOWN)
+
+
+@family.stack(
+    "aws-s3-bucket-versioning-enabled",
+    severity="medium",
+    level="mandatory",
+    description="Every S3 bucket has versioning enabled.",
+    remediation="Add aws.s3.BucketVersioning(bucket=bucket.id, versioning_configuration="
+    "{'status': 'Enabled'}).",
+)
+def _check_versioning(resources: Resources, _config: Config) -> StackFindings:
+    yield from _buckets_without(
+        resources,
+        VERSIONING,
+        _versioning_ok,
+        lambda props: value(props, "versioning", "enabled") in (True, UNKNOWN),
+        "versioning resource with status Enabled",
+    )
+
+
+@family.stack(
+    "aws-s3-bucket-lifecycle-configured",
+    severity="low",
+    level="advisory",
+    description="Every S3 bucket has lifecycle rules (expiry of old versions, tiering).",
+    remediation="Add aws.s3.BucketLifecycleConfiguration(bucket=bucket.id, rules=[...]).",
+)
+def _check_lifecycle(resources: Resources, _config: Config) -> StackFindings:
+    yield from _buckets_without(
+        resources,
+        LIFECYCLE,
+        lambda props: bool(elements(props, "rules")),
+        lambda props: bool(elements(props, "lifecycleRules")),
+        "lifecycle rules",
+    )
+
+
+def _denies_insecure_transport(props: Props) -> bool:
+    document = json_document(value(props, "policy"))
+    if document is UNKNOWN:
+        return True  # built from outputs (the bucket ARN): not knowable at preview
+    if not isinstance(document, dict):
+        return False
+    for statement in as_list(document.get("Statement")):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Deny":
+            continue
+        secure = (statement.get("Condition") or {}).get("Bool", {}).get("aws:SecureTransport")
+        if str(secure).lower() == "false":
+            return True
+    return False
+
+
+@family.stack(
+    "aws-s3-bucket-tls-only",
+    severity="high",
+    level="mandatory",
+    description="Every S3 bucket has a bucket policy that denies requests made without TLS.",
+    remediation="Add aws.s3.BucketPolicy(bucket=bucket.id, policy=...) with a Deny statement on "
+    "Condition Bool aws:SecureTransport 'false'.",
+)
+def _check_tls_only(resources: Resources, _config: Config) -> StackFindings:
+    yield from _buckets_without(
+        resources,
+        [BUCKET_POLICY],
+        _denies_insecure_transport,
+        lambda _props: False,
+        "bucket policy denying requests without TLS (aws:SecureTransport false)",
+    )

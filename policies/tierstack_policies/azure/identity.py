@@ -1,0 +1,45 @@
+"""Azure identity: no subscription-wide Owner/Contributor, no shared-key storage access."""
+
+from __future__ import annotations
+
+from ..registry import Config, Family, Findings, Props
+from ..values import UNKNOWN, falsy, value
+from .types import ROLE_ASSIGNMENT, STORAGE_ACCOUNT
+
+family = Family("azure", "identity")
+OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+CONTRIBUTOR_ROLE = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+
+
+@family.resource(
+    "azure-authorization-no-subscription-owner",
+    severity="critical",
+    level="mandatory",
+    types=[ROLE_ASSIGNMENT],
+    description="No Owner or Contributor role assignment at subscription scope.",
+    remediation="Assign a narrower built-in role at resource-group or resource scope.",
+)
+def _check_subscription_roles(props: Props, _config: Config, _type: str) -> Findings:
+    role, scope = value(props, "roleDefinitionId"), value(props, "scope")
+    if not isinstance(role, str) or not isinstance(scope, str):
+        return
+    parts = [part for part in scope.lower().split("/") if part]
+    at_subscription = len(parts) <= 2 and (not parts or parts[0] == "subscriptions")
+    role_id = role.lower().rsplit("/", 1)[-1]
+    names = {OWNER_ROLE: "Owner", CONTRIBUTOR_ROLE: "Contributor"}
+    if at_subscription and role_id in names:
+        yield f"assigns {names[role_id]} at subscription scope {scope}"
+
+
+@family.resource(
+    "azure-storage-shared-key-disabled",
+    severity="medium",
+    level="advisory",
+    types=[STORAGE_ACCOUNT],
+    description="Storage accounts disable shared-key (long-lived access key) authorization.",
+    remediation="Set allow_shared_key_access=False and grant the managed identity a data role.",
+)
+def _check_shared_key(props: Props, _config: Config, _type: str) -> Findings:
+    allowed = value(props, "allowSharedKeyAccess")
+    if allowed is not UNKNOWN and not falsy(allowed):
+        yield "allowSharedKeyAccess is not false: long-lived account keys stay usable"

@@ -1,0 +1,37 @@
+"""Azure queues: Service Bus dead-lettering and TLS."""
+
+from __future__ import annotations
+
+from ..registry import Config, Family, Findings, Props
+from ..values import UNKNOWN, switched_off, value
+from .types import SB_NAMESPACE, SB_QUEUE
+
+family = Family("azure", "queues")
+
+
+@family.resource(
+    "azure-servicebus-dead-lettering",
+    severity="medium",
+    level="mandatory",
+    types=[SB_QUEUE],
+    description="Service Bus queues dead-letter expired messages.",
+    remediation="Set dead_lettering_on_message_expiration=True (max_delivery_count bounds "
+    "retries).",
+)
+def _check_dead_lettering(props: Props, _config: Config, _type: str) -> Findings:
+    if switched_off(props, "deadLetteringOnMessageExpiration"):
+        yield "deadLetteringOnMessageExpiration is not true (expired messages are dropped)"
+
+
+@family.resource(
+    "azure-servicebus-min-tls-1-2",
+    severity="medium",
+    level="mandatory",
+    types=[SB_NAMESPACE],
+    description="Service Bus namespaces require TLS 1.2 (data is always encrypted at rest).",
+    remediation="Set minimum_tls_version='1.2'.",
+)
+def _check_sb_tls(props: Props, _config: Config, _type: str) -> Findings:
+    version = value(props, "minimumTlsVersion")
+    if version not in ("1.2", "1.3", UNKNOWN):
+        yield f"minimumTlsVersion is {version or 'unset'}, not 1.2"

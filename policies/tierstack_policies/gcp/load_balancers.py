@@ -1,0 +1,88 @@
+"""GCP load balancers: HTTPS proxies, HTTP to HTTPS redirects, SSL policies."""
+
+from __future__ import annotations
+
+from ..registry import Config, Family, Resources, StackFindings
+from ..shared import linked_urns, of_type
+from ..values import UNKNOWN, value
+from .types import HTTP_PROXY, HTTPS_PROXY, SSL_POLICY, URL_MAP
+
+family = Family("gcp", "load-balancers")
+
+
+@family.stack(
+    "gcp-lb-https-proxy",
+    severity="high",
+    level="mandatory",
+    description="A load balancer with an HTTP proxy also has an HTTPS proxy.",
+    remediation="Add gcp.compute.TargetHttpsProxy with a managed certificate and a forwarding "
+    "rule on port 443.",
+)
+def _check_https_proxy(resources: Resources, _config: Config) -> StackFindings:
+    if of_type(resources, HTTP_PROXY, URL_MAP) and not of_type(resources, HTTPS_PROXY):
+        for proxy in of_type(resources, HTTP_PROXY):
+            yield f"HTTP proxy {proxy.name} exists but the stack has no HTTPS proxy", proxy.urn
+
+
+@family.stack(
+    "gcp-lb-http-redirects-to-https",
+    severity="high",
+    level="mandatory",
+    description="HTTP proxies only serve a URL map that redirects to HTTPS.",
+    remediation="Point the HTTP proxy at a URLMap with default_url_redirect="
+    "{'https_redirect': True}.",
+)
+def _check_http_redirect(resources: Resources, _config: Config) -> StackFindings:
+    redirecting = {
+        url_map.urn
+        for url_map in of_type(resources, URL_MAP)
+        if value(url_map.props, "defaultUrlRedirect", "httpsRedirect") in (True, UNKNOWN)
+    }
+    for proxy in of_type(resources, HTTP_PROXY):
+        if not linked_urns(proxy, "urlMap") <= redirecting or not linked_urns(proxy, "urlMap"):
+            yield (
+                f"HTTP proxy {proxy.name} does not point at a URL map whose "
+                "defaultUrlRedirect.httpsRedirect is true",
+                proxy.urn,
+            )
+
+
+@family.stack(
+    "gcp-lb-modern-tls-policy",
+    severity="medium",
+    level="mandatory",
+    description="HTTPS proxies use an SSL policy with TLS 1.2+ and a MODERN or RESTRICTED profile.",
+    remediation="Add gcp.compute.SSLPolicy(min_tls_version='TLS_1_2', profile='MODERN') and set "
+    "ssl_policy=policy.id on the proxy.",
+    config={
+        "allowedProfiles": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["MODERN", "RESTRICTED"],
+            "description": "SSL policy profiles allowed.",
+        }
+    },
+)
+def _check_tls_policy(resources: Resources, config: Config) -> StackFindings:
+    modern: set[str] = set()
+    for ssl_policy in of_type(resources, SSL_POLICY):
+        version = value(ssl_policy.props, "minTlsVersion")
+        profile = value(ssl_policy.props, "profile")
+        if version in ("TLS_1_2", "TLS_1_3", UNKNOWN) and profile in (
+            *config["allowedProfiles"],
+            UNKNOWN,
+        ):
+            modern.add(ssl_policy.urn)
+        else:
+            yield (
+                f"SSL policy {ssl_policy.name} allows {version or 'TLS_1_0'} with profile "
+                f"{profile or 'COMPATIBLE'}",
+                ssl_policy.urn,
+            )
+    for proxy in of_type(resources, HTTPS_PROXY):
+        if not linked_urns(proxy, "sslPolicy") & modern:
+            yield (
+                f"HTTPS proxy {proxy.name} has no sslPolicy with TLS 1.2+ from this stack "
+                "(the default allows TLS 1.0)",
+                proxy.urn,
+            )

@@ -1,0 +1,66 @@
+"""GCP resource types the policies look at (pulumi-gcp 10 tokens), and where labels are kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..registry import Config, Props
+from ..shared import env_of, tags_of
+from ..values import UNKNOWN, value
+
+BUCKET = "gcp:storage/bucket:Bucket"
+BUCKET_IAM_MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember"
+BUCKET_IAM_BINDING = "gcp:storage/bucketIAMBinding:BucketIAMBinding"
+FIREWALL = "gcp:compute/firewall:Firewall"
+TEMPLATES = (
+    "gcp:compute/instanceTemplate:InstanceTemplate",
+    "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate",
+)
+INSTANCE = "gcp:compute/instance:Instance"
+HOSTS = (*TEMPLATES, INSTANCE)
+SUBNETWORK = "gcp:compute/subnetwork:Subnetwork"
+BACKEND_SERVICES = (
+    "gcp:compute/backendService:BackendService",
+    "gcp:compute/regionBackendService:RegionBackendService",
+)
+SQL_INSTANCE = "gcp:sql/databaseInstance:DatabaseInstance"
+TOPIC = "gcp:pubsub/topic:Topic"
+SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
+HTTPS_PROXY = "gcp:compute/targetHttpsProxy:TargetHttpsProxy"
+HTTP_PROXY = "gcp:compute/targetHttpProxy:TargetHttpProxy"
+URL_MAP = "gcp:compute/uRLMap:URLMap"
+SSL_POLICY = "gcp:compute/sSLPolicy:SSLPolicy"
+PROJECT_IAM = (
+    "gcp:projects/iAMMember:IAMMember",
+    "gcp:projects/iAMBinding:IAMBinding",
+    "gcp:folder/iAMMember:IAMMember",
+    "gcp:folder/iAMBinding:IAMBinding",
+    "gcp:organizations/iAMMember:IAMMember",
+    "gcp:organizations/iAMBinding:IAMBinding",
+)
+SERVICE_ACCOUNT_KEY = "gcp:serviceaccount/key:Key"
+AUTOSCALERS = ("gcp:compute/regionAutoscaler:RegionAutoscaler", "gcp:compute/autoscaler:Autoscaler")
+REGIONAL_MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
+ZONAL_MIG = "gcp:compute/instanceGroupManager:InstanceGroupManager"
+
+LABELED = (
+    BUCKET,
+    *HOSTS,
+    TOPIC,
+    SUBSCRIPTION,
+    "gcp:compute/disk:Disk",
+    "gcp:dataproc/cluster:Cluster",
+    "gcp:compute/globalForwardingRule:GlobalForwardingRule",
+)
+
+
+def labels(props: Props, type_: str) -> Any:
+    """The labels: `labels`, or `settings.userLabels` on Cloud SQL."""
+    if type_ == SQL_INSTANCE:
+        settings = value(props, "settings")
+        return UNKNOWN if settings is UNKNOWN else tags_of(settings or {}, "userLabels")
+    return tags_of(props, "labels")
+
+
+def label_env(props: Props, config: Config, type_: str) -> str | None:
+    return env_of(labels(props, type_), config)
