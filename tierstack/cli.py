@@ -152,6 +152,13 @@ def _register_local(subparsers: Any) -> None:
     local_cli.register(subparsers)
 
 
+def _register_report(subparsers: Any) -> None:
+    """Adds report/cost/diagram (the pull-request report)."""
+    from tierstack.report.cli import register
+
+    register(subparsers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="tierstack",
@@ -161,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tierstack {tierstack.__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     _add_preview(subparsers)
+    _register_report(subparsers)
     _register_local(subparsers)
     return parser
 
