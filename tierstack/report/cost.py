@@ -386,7 +386,7 @@ def estimate(
             reason = "no price line for " + ", ".join(m.replace("  ", " ") for m in missing)
             out.unpriced.append(Unpriced(urn, type_, name, reason))
         if details:
-            out.lines.append(Line(urn, type_, name, round(monthly, 2), "; ".join(details)))
+            out.lines.append(Line(urn, type_, name, monthly, "; ".join(details)))
     return out
 
 

@@ -110,7 +110,11 @@ def affected_stacks(
     chosen: set[str] = set()
     for name in changed:
         path = Path(name)
-        if path.parent == config_dir and path.name.startswith("Pulumi."):
+        if (
+            path.parent == config_dir
+            and path.name.startswith("Pulumi.")
+            and path.name not in _EVERY_STACK
+        ):
             stack = path.name[len("Pulumi.") :].rsplit(".", 1)[0]
             chosen.update({stack} & set(known))
         elif path.parent == program / "blueprints" and path.suffix == ".py":

@@ -218,7 +218,8 @@ def _footer(report: Report) -> list[str]:
     first, last = report.price_dates
     return [
         "<sub>Offline previews under a mock engine: no provider defaults, no deployed state; "
-        "replacements are estimates from the provider schemas. Costs: list prices from "
+        "replacements are estimates from the provider schemas; a changed secret looks unchanged "
+        "(its values are never read). Costs: list prices from "
         f"tierstack's price table ({first} to {last}), scaled tiers at their minimum, usage "
         "not counted.</sub>",
         "",
