@@ -220,7 +220,7 @@ def test_bad_base_is_one_line_and_exit_2(image_repo: Path) -> None:
     done = run_cli("report", "--cwd", str(image_repo))  # no origin/main in this repository
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1
-    assert "pass --base REF" in done.stderr
+    assert "no origin/main in this repository" in done.stderr
 
 
 SECRET_PROGRAM = """

@@ -141,6 +141,16 @@ def _blueprint_names(result: dict[str, Any] | None) -> set[str]:
     return {r["name"] for r in result["resources"] if r["parent"] == root and not r["custom"]}
 
 
+def affected(project_dir: Path, base_ref: str | None = None) -> list[str]:
+    """The working tree's stacks that the change since the merge base with `base_ref` can
+    alter, without previewing anything (what CI deploys or previews with the real CLI)."""
+    project = load_project(project_dir)
+    repo = gitbase.repo_root(project.directory)
+    commit = gitbase.resolve_base(repo, base_ref)
+    changed = gitbase.changed_files(repo, commit)
+    return gitbase.affected_stacks(project, repo, changed, list_stacks(project))
+
+
 def build(
     project_dir: Path,
     *,

@@ -37,6 +37,13 @@ def run_report(args: argparse.Namespace) -> int:
 
     if args.max_chars < 1000:
         raise _usage("--max-chars must be at least 1000")
+    if args.list_stacks:
+        try:
+            names = build.affected(_project_dir(args), args.base)
+        except (ProjectError, gitbase.GitError) as error:
+            raise _usage(str(error)) from error
+        sys.stdout.write(json.dumps(names) + "\n")
+        return EXIT_OK
     try:
         report = build.build(
             _project_dir(args),
@@ -197,6 +204,11 @@ def register(subparsers: Any) -> None:
         help="where readers find the uncut report (a URL), named when cutting",
     )
     report.add_argument("--no-policy", action="store_true", help="skip policy evaluation")
+    report.add_argument(
+        "--list-stacks",
+        action="store_true",
+        help="only print the affected stacks as a JSON list (no preview): CI's stack matrix",
+    )
     report.add_argument(
         "--jobs", "-j", type=int, default=None, help="previews at once (default: one per core)"
     )

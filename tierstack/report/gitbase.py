@@ -45,18 +45,21 @@ def repo_root(directory: Path) -> Path:
 
 
 def resolve_base(root: Path, base: str | None) -> str:
-    """The commit to compare with: `base` itself, or the merge base of HEAD and origin/main."""
-    if base:
-        try:
-            return _git(root, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}").strip()
-        except GitError as error:
-            raise GitError(f"unknown base {base!r}: pass --base with a branch or commit") from error
+    """The commit to compare with: the merge base of HEAD and `base` (origin/main by default),
+    so that a branch is compared with where it started, as GitHub's pull-request diff does."""
+    ref = base or DEFAULT_UPSTREAM
     try:
-        return _git(root, "merge-base", "HEAD", DEFAULT_UPSTREAM).strip()
+        _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except GitError as error:
+        if base:
+            raise GitError(f"unknown base {base!r}: pass --base with a branch or commit") from error
         raise GitError(
-            f"no merge base with {DEFAULT_UPSTREAM} ({error}); fetch it or pass --base REF"
+            f"no {DEFAULT_UPSTREAM} in this repository: fetch it or pass --base REF"
         ) from error
+    try:
+        return _git(root, "merge-base", "HEAD", ref).strip()
+    except GitError as error:
+        raise GitError(f"HEAD and {ref} share no history: pass --base REF") from error
 
 
 def changed_files(root: Path, base: str) -> list[str]:
