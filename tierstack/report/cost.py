@@ -315,6 +315,7 @@ NEEDS: dict[str, Callable[[ResourceRecord, Index], list[Need]]] = {
     "gcp:compute/forwardingRule:ForwardingRule": _one("forwarding-rule"),
     "gcp:compute/globalAddress:GlobalAddress": _one("public-ipv4"),
     "gcp:compute/address:Address": _one("public-ipv4"),
+    "gcp:compute/securityPolicy:SecurityPolicy": _one("security-policy"),
     "azure-native:compute:VirtualMachineScaleSet": _azure_vmss,
     "azure-native:dbforpostgresql:Server": _azure_postgres,
     "azure-native:network:ApplicationGateway": _azure_app_gateway,
