@@ -21,6 +21,12 @@ _SYMBOL = {"create": "+", "update": "~", "replace": "±", "delete": "-"}
 _SHORT = 12
 
 
+def _size(text: str) -> int:
+    """Length as UTF-8 bytes: never less than GitHub's character count, so a comment that fits
+    this way fits GitHub's limit whichever way it counts."""
+    return len(text.encode("utf-8"))
+
+
 def _counts(report: StackReport) -> dict[str, int]:
     return report.diff.counts()
 
@@ -246,7 +252,7 @@ def render(
         return "\n".join(parts + _footer(report))
 
     text = assemble()
-    if max_chars is None or len(text) <= max_chars:
+    if max_chars is None or _size(text) <= max_chars:
         return text
     for stack in sorted(
         report.stacks, key=lambda s: len("\n".join(sections[s.stack])), reverse=True
@@ -258,13 +264,14 @@ def render(
             f"({changes} resource changes, cost lines and diagram): see {full_report}.",
         )
         text = assemble()
-        if len(text) <= max_chars:
+        if _size(text) <= max_chars:
             return text
     text = assemble(only_new_policy=True)
-    if len(text) <= max_chars:
+    if _size(text) <= max_chars:
         return text
     note = f"\n\n✂️ Report cut at {max_chars:,} characters: see {full_report}.\n"
-    return text[: max_chars - len(note)] + note
+    keep = max_chars - _size(note)
+    return text.encode("utf-8")[:keep].decode("utf-8", errors="ignore") + note
 
 
 def as_json(report: Report) -> dict[str, Any]:
