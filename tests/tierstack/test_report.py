@@ -49,6 +49,15 @@ def _breaks_policy(repo: Path) -> None:
     )
 
 
+def _broken(repo: Path) -> None:
+    """A tier that uses a component the blueprint does not declare: the program fails."""
+    edit(
+        repo / BLUEPRINT,
+        '    Uses("filter-jobs", "publish", "QUEUE_URL"),\n',
+        '    Uses("filter-jobs", "publish", "QUEUE_URL"),\n    Uses("nowhere", "read"),\n',
+    )
+
+
 @pytest.fixture(scope="module")
 def image_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = project_copy(tmp_path_factory.mktemp("report") / "repo", [IMAGE_STACK])
@@ -57,6 +66,7 @@ def image_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     branch(repo, "feature", _feature)
     branch(repo, "breaks-policy", _breaks_policy)
     branch(repo, "docs-only", lambda r: (r / "NOTES.md").write_text("notes\n"))
+    branch(repo, "broken", _broken)
     return repo
 
 
@@ -202,6 +212,17 @@ def test_new_mandatory_violation_fails_the_report(image_repo: Path) -> None:
     policy_rows = [line for line in markdown.splitlines() if line.startswith("| 🆕 new")]
     assert policy_rows and "`aws-ec2-instance-type-allowed`" in policy_rows[0]
     assert "❌ failing" in markdown
+
+
+def test_failing_program_fails_the_report_with_its_message(image_repo: Path) -> None:
+    done, data, markdown = _both(image_repo, "broken", image_repo.parent / "broken.md")
+    assert done.returncode == 1
+    message = "ValueError: web uses unknown component 'nowhere'"
+    assert done.stderr.strip().splitlines() == [f"tierstack: {IMAGE_STACK}: {message}"]
+    (stack,) = data["stacks"]
+    assert message in stack["error"] and data["failed"] is True
+    assert "The preview of this branch failed:" in markdown and message in markdown
+    assert "| ❌ preview failed |" in markdown
 
 
 def test_change_outside_the_stacks_affects_none(image_repo: Path) -> None:

@@ -9,6 +9,7 @@ pull request's diagram shows its own blueprint, not the base's.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -92,11 +93,12 @@ def graph(blueprint: dict[str, Any], title: str) -> Graph:
         ids[cluster["name"]] = g.node(
             cluster["name"], f"{cluster['name']}<br/>{_KIND_LABEL['cluster']}", "cluster", "data"
         )
-        g.edges.append(
-            (ids[cluster["name"]], ids[cluster["code_store"]], "jobs, input, output", True)
-        )
-        if cluster["log_store"] != cluster["code_store"]:
-            g.edges.append((ids[cluster["name"]], ids[cluster["log_store"]], "logs", False))
+        stores = (cluster["code_store"], cluster["log_store"])
+        if any(store not in ids for store in stores):
+            raise DiagramError(f"{cluster['name']} names an unknown object store")
+        g.edges.append((ids[cluster["name"]], ids[stores[0]], "jobs, input, output", True))
+        if stores[1] != stores[0]:
+            g.edges.append((ids[cluster["name"]], ids[stores[1]], "logs", False))
     tiers = []
     app = blueprint.get("app")
     if app:
@@ -118,9 +120,13 @@ def graph(blueprint: dict[str, Any], title: str) -> Graph:
             iot["name"], f"{iot['name']}<br/>IoT ingest", "ingest", "messaging"
         )
         g.edges.append((devices, ids[iot["name"]], iot["topic_filter"], False))
+        if iot["to_queue"] not in ids:
+            raise DiagramError(f"{iot['name']} forwards to unknown queue {iot['to_queue']!r}")
         g.edges.append((ids[iot["name"]], ids[iot["to_queue"]], "forward", False))
     for tier in tiers:
         for use in tier.get("uses") or ():
+            if use["target"] not in ids:
+                raise DiagramError(f"{tier['name']} uses unknown component {use['target']!r}")
             target, access = ids[use["target"]], use["access"]
             if access in ("consume", "read"):
                 g.edges.append((target, ids[tier["name"]], access, False))
@@ -209,6 +215,14 @@ def svg(g: Graph) -> str:
     return done.stdout
 
 
+# The blueprint modules are the pull request's code: they run without credentials, as the
+# previews do.
+_CREDENTIALS = re.compile(
+    r"^(AWS_|GOOGLE_|GCLOUD_|CLOUDSDK_|ARM_|AZURE_|PULUMI_|GITHUB_TOKEN|ACTIONS_)"
+    r"|TOKEN|SECRET|PASSWORD|CREDENTIAL"
+)
+
+
 def load_blueprints(tree: Path) -> dict[str, Any]:
     """Every blueprint of the tree rooted at `tree`, read in a child process."""
     done = subprocess.run(
@@ -218,6 +232,7 @@ def load_blueprints(tree: Path) -> dict[str, Any]:
         text=True,
         check=False,
         timeout=120,
+        env={k: v for k, v in os.environ.items() if not _CREDENTIALS.search(k)},
     )
     try:
         data = json.loads(done.stdout)
