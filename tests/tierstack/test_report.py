@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -223,6 +224,20 @@ def test_failing_program_fails_the_report_with_its_message(image_repo: Path) -> 
     assert message in stack["error"] and data["failed"] is True
     assert "The preview of this branch failed:" in markdown and message in markdown
     assert "| ❌ preview failed |" in markdown
+
+
+def test_base_previews_are_kept_between_runs(image_repo: Path) -> None:
+    cache = image_repo / ".tierstack" / "report-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    first, first_data, _ = _both(image_repo, "feature", image_repo.parent / "first.md")
+    second, second_data, _ = _both(image_repo, "feature", image_repo.parent / "second.md")
+    assert first.returncode == second.returncode == 0
+    assert [s["baseFromCache"] for s in first_data["stacks"]] == [False]
+    assert [s["baseFromCache"] for s in second_data["stacks"]] == [True]
+    assert len(list(cache.glob("*.json.gz"))) == 1
+    for data in (first_data, second_data):
+        data["stacks"][0].pop("baseFromCache")
+    assert first_data == second_data
 
 
 def test_change_outside_the_stacks_affects_none(image_repo: Path) -> None:

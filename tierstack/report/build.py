@@ -13,6 +13,7 @@ from typing import Any
 from tierstack.preview.engine import DEFAULT, preview_many
 from tierstack.preview.project import Project, list_stacks, load_project, load_stack_config
 from tierstack.report import cost, diagram, gitbase
+from tierstack.report.cache import PreviewCache
 from tierstack.report.diff import StackDiff, diff_stack
 
 _REGION_KEYS = ("aws:region", "gcp:region", "azure-native:location", "azure:location")
@@ -29,6 +30,7 @@ class StackReport:
     policy_resolved: list[dict[str, Any]] = field(default_factory=list)
     mermaid: str | None = None
     diagram_note: str | None = None
+    base_cached: bool = False
 
     @property
     def error(self) -> str | None:
@@ -159,6 +161,7 @@ def build(
     all_stacks: bool = False,
     policy: bool = True,
     jobs: int | None = None,
+    use_cache: bool = True,
 ) -> Report:
     """The whole comparison. Raises GitError / ProjectError for usage errors."""
     project = load_project(project_dir)
@@ -187,15 +190,25 @@ def build(
             chosen = known
         else:
             chosen = gitbase.affected_stacks(project, repo, changed, known)
-        workers = max(1, (jobs or os.cpu_count() or 2) // 2)  # base and head run side by side
+        store = PreviewCache(repo, commit, project.name, policy) if use_cache else None
+        base = {}
+        for stack in chosen:
+            cached = store.get(stack) if store and stack in base_stacks else None
+            if cached is not None:
+                base[stack] = cached
+        base_todo = [s for s in chosen if s in base_stacks and s not in base]
+        head_todo = [s for s in chosen if s in head_stacks]
+        cores = jobs or os.cpu_count() or 2
+        # Base and head side by side, the cores shared between them.
+        workers = max(1, cores // 2) if base_todo and head_todo else cores
         with ThreadPoolExecutor(max_workers=2) as pool:
-            head_job = pool.submit(
-                _previews, project, [s for s in chosen if s in head_stacks], policy, workers
-            )
-            base_job = pool.submit(
-                _previews, base_project, [s for s in chosen if s in base_stacks], policy, workers
-            )
-            head, base = head_job.result(), base_job.result()
+            head_job = pool.submit(_previews, project, head_todo, policy, workers)
+            base_job = pool.submit(_previews, base_project, base_todo, policy, workers)
+            head, fresh = head_job.result(), base_job.result()
+        for result in fresh.values():
+            if store:
+                store.put(result)
+        base.update(fresh)
     try:
         blueprints: dict[str, Any] | None = diagram.load_blueprints(project.directory)
         if "error" in blueprints:
@@ -211,6 +224,7 @@ def build(
             stack_diff,
             cost.estimate(base[stack], table) if stack in base else None,
             cost.estimate(head[stack], table) if stack in head else None,
+            base_cached=stack in base and stack not in fresh,
         )
         _compare_policy(report)
         _diagram(report, project, blueprints)

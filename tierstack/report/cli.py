@@ -52,6 +52,7 @@ def run_report(args: argparse.Namespace) -> int:
             all_stacks=args.all,
             policy=not args.no_policy,
             jobs=args.jobs,
+            use_cache=not args.no_cache,
         )
     except (ProjectError, gitbase.GitError) as error:
         raise _usage(str(error)) from error
@@ -204,6 +205,11 @@ def register(subparsers: Any) -> None:
         help="where readers find the uncut report (a URL), named when cutting",
     )
     report.add_argument("--no-policy", action="store_true", help="skip policy evaluation")
+    report.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="preview the base again even if .tierstack/report-cache has it",
+    )
     report.add_argument(
         "--list-stacks",
         action="store_true",

@@ -67,7 +67,8 @@ def changed_files(root: Path, base: str) -> list[str]:
     relative to the repository root."""
     tracked = _git(root, "diff", "--name-only", "--no-renames", base, "--").splitlines()
     untracked = _git(root, "ls-files", "--others", "--exclude-standard").splitlines()
-    return sorted(set(tracked) | set(untracked))
+    own_state = ".tierstack/"  # the report's own cache, even where .gitignore does not say so
+    return sorted(name for name in set(tracked) | set(untracked) if not name.startswith(own_state))
 
 
 @contextlib.contextmanager

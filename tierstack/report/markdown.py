@@ -280,6 +280,7 @@ def as_json(report: Report) -> dict[str, Any]:
         stacks.append(
             {
                 "stack": stack.stack,
+                "baseFromCache": stack.base_cached,
                 "counts": _counts(stack),
                 "error": stack.error,
                 "baseError": stack.base_error,
