@@ -51,7 +51,9 @@ def _details(text: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_every_stack_changed_stays_under_the_comment_limit(reports: tuple[str, str]) -> None:
+def test_every_stack_changed_stays_under_the_comment_limit_cutting_largest_first(
+    reports: tuple[str, str],
+) -> None:
     cut, full = reports
     assert len(full) > LIMIT, "the uncut report must need cutting, or nothing is tested"
     assert len(cut.encode("utf-8")) <= LIMIT  # bytes: at least as strict as characters
@@ -65,11 +67,8 @@ def test_every_stack_changed_stays_under_the_comment_limit(reports: tuple[str, s
         assert len(rows) == 1, stack
         assert rows[0] in full
         assert f"<summary><b>{stack}</b>:" in cut
-
-
-@pytest.mark.slow
-def test_largest_stacks_are_cut_first_and_say_where_the_rest_is(reports: tuple[str, str]) -> None:
-    cut, full = reports
+    # The largest stacks' details are cut first, each saying where the rest is. (One test:
+    # test processes each build their own module fixtures, and this one previews 30 stacks.)
     cut_details, full_details = _details(cut), _details(full)
     assert set(cut_details) == set(full_details) == set(STACKS)
     trimmed = {s for s, body in cut_details.items() if "✂️ Details cut" in body}
