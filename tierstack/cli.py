@@ -1,5 +1,6 @@
-"""The `tierstack` command: `preview` (offline, any Pulumi Python project) and, when the local
-target is installed, `up` / `verify` / `down`.
+"""The `tierstack` command: `preview` (offline, any Pulumi Python project), `report` / `cost` /
+`diagram` (the pull-request report) and, when the local target is installed, `up` / `verify` /
+`down`.
 
 Exit codes: 0 ok; 1 a program failed or a mandatory policy was violated; 2 usage error.
 """
