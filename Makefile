@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv/bin
 export PATH := $(CURDIR)/$(VENV):$(PATH)
 
-.PHONY: setup up down test lint unit snapshots bench fmt requirements
+.PHONY: setup up down test lint unit snapshots bench fmt requirements prices
 
 setup:            ## Python env from the lock file, system packages, emulators, test-host image
 	bash scripts/setup.sh
@@ -17,6 +17,7 @@ down:             ## remove the local target's hosts (data volumes are kept)
 lint: setup       ## ruff, and ansible-lint (production profile) on the roles
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/actionlint -no-color
 	if [ -d roles ]; then $(VENV)/ansible-lint --profile production roles playbooks; fi
 
 test: lint        ## the whole suite (stacks, policies, apps, roles on real hosts, end-to-end)
@@ -39,3 +40,6 @@ fmt:
 requirements:     ## re-export the hosts' pinned requirements (with hashes) from uv.lock
 	uv export --frozen --only-group apps --no-emit-project -q -o reference_apps/requirements.txt
 	uv export --frozen --only-group boot --no-emit-project -q -o playbooks/requirements-ansible.txt
+
+prices:           ## the report's price table: lines due for a check and how to refresh them
+	$(VENV)/python -m tierstack.report.prices

@@ -1,5 +1,6 @@
-"""The `tierstack` command: `preview` (offline, any Pulumi Python project) and, when the local
-target is installed, `up` / `verify` / `down`.
+"""The `tierstack` command: `preview` (offline, any Pulumi Python project), `report` / `cost` /
+`diagram` (the pull-request report), `boot-script` (what a stack's VMs run at boot) and, when
+the local target is installed, `up` / `verify` / `down`.
 
 Exit codes of `preview`: 0 ok; 1 a mandatory policy failed; 2 usage error; 3 the program failed.
 """
@@ -216,6 +217,13 @@ def _register_local(subparsers: Any) -> None:
     local_cli.register(subparsers)
 
 
+def _register_report(subparsers: Any) -> None:
+    """Adds report/cost/diagram (the pull-request report)."""
+    from tierstack.report.cli import register
+
+    register(subparsers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="tierstack",
@@ -226,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     _add_preview(subparsers)
     boot_script.register(subparsers)
+    _register_report(subparsers)
     _register_local(subparsers)
     return parser
 

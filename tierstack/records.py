@@ -1,5 +1,6 @@
-"""The resource record: the one shape that the offline preview, the policy engine, the
-diff and the diagram all read. Key names are part of tierstack's public JSON output."""
+"""The resource record: the one shape that the offline preview writes and the policy engine,
+the pull-request report's diff and cost estimate (tierstack/report/diff.py, cost.py) and the
+diagram's added/removed marks read. Key names are part of tierstack's public JSON output."""
 
 from typing import Any, TypedDict
 
