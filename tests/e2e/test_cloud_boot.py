@@ -47,7 +47,7 @@ GATEWAY = "10.232.0.1"
 STACK_CIDR = "10.232.0.0/16"  # the stacks' networkCidr: the hosts' firewalls admit it
 GIT_PORT = 9418
 LABEL = "tierstack.target=boot-path"
-BOOT_TIMEOUT = 900.0
+BOOT_TIMEOUT = 1800.0  # generous: a loaded 2-core machine boots seven hosts at once
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,10 @@ def wait_for_boot(booted: Booted) -> None:
             check=False,
         )
         booted.boot_ok = status.returncode == 0 and "status: done" in status.stdout
-        booted.boot_log = status.stdout + booted.exec_("cat /var/log/cloud-init-output.log").stdout
+        output = booted.exec_("cat /var/log/cloud-init-output.log").stdout
+        booted.boot_log = (
+            f"{output}\ncloud-init status (exit {status.returncode}):\n{status.stdout}"
+        )
     booted.converge_log = booted.exec_("journalctl -o cat -u tierstack-converge").stdout
     booted.first_recap = last_recap(booted.converge_log)
 
