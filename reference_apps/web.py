@@ -3,13 +3,14 @@ health and readiness probes, the OpenAPI document and JSON errors for the API.""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import sys
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
@@ -17,7 +18,7 @@ from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .backends import Backends, Settings
+from .backends import Backends, ConfigError, Settings
 
 API_PREFIX = "/api/"
 CONTENT_SECURITY_POLICY = (
@@ -33,6 +34,53 @@ def safe_filename(name: str) -> str:
     name = "".join(char for char in name if unicodedata.category(char)[0] != "C")
     name = re.sub(r'[<>:"|?*;]', "_", name).strip(" .")
     return name[:120] or "upload"
+
+
+def client_address(entry: str, with_port: bool) -> str | None:
+    """The IP address in one X-Forwarded-For entry (``ip`` or ``ip:port``), or None."""
+    entry = entry.strip()
+    if with_port:
+        host, colon, port = entry.rpartition(":")
+        if not colon or not port.isdigit():
+            return None
+        entry = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        return str(ipaddress.ip_address(entry))
+    except ValueError:
+        return None
+
+
+class TrustedProxies:
+    """The client address and scheme as the load balancers in front of the app saw them.
+
+    ``hops`` is how many X-Forwarded-For entries the trusted proxies append: one for AWS's ALB,
+    Azure's Application Gateway and HAProxy, two for GCP's external Application LB (it appends
+    ``<client>, <load balancer>``). Application Gateway writes ``ip:port``: the port is dropped,
+    or every connection would be a new client to the rate limiter. Each of them sets
+    X-Forwarded-Proto to one value, and none sets X-Forwarded-Host, so that header is not
+    trusted (a client could otherwise choose the host of every URL the app builds).
+    """
+
+    def __init__(self, app: Any, hops: int, address_format: str) -> None:
+        self.app = app
+        self.with_port = address_format == "ip:port"
+        self.fix = ProxyFix(self.normalise, x_for=hops, x_proto=1, x_host=0)
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        return self.fix(environ, start_response)
+
+    def normalise(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """Keep only the address; a malformed entry counts as the proxy itself (limited, not
+        spread over new buckets)."""
+        peer = environ["werkzeug.proxy_fix.orig"]["REMOTE_ADDR"]
+        forwarded = environ.get("REMOTE_ADDR")
+        if forwarded != peer:
+            environ["REMOTE_ADDR"] = client_address(forwarded or "", self.with_port) or peer
+        return self.app(environ, start_response)
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -84,9 +132,11 @@ def install_common(
     render_error: Callable[[int, str], Any],
 ) -> None:
     """Wire the probes, logging, headers and error handling into an app."""
+    address_format = settings.extra.get("PROXY_ADDRESS_FORMAT", "ip").strip() or "ip"
+    if address_format not in {"ip", "ip:port"}:
+        raise ConfigError(f"PROXY_ADDRESS_FORMAT={address_format}: use ip or ip:port")
     if settings.proxy_hops:
-        hops = settings.proxy_hops
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxies(app.wsgi_app, settings.proxy_hops, address_format)  # type: ignore[method-assign]
     access_log = logging.getLogger(f"{settings.app_name}.access")
 
     @app.before_request
