@@ -139,10 +139,13 @@ def install_common(
         app.wsgi_app = TrustedProxies(app.wsgi_app, settings.proxy_hops, address_format)  # type: ignore[method-assign]
     access_log = logging.getLogger(f"{settings.app_name}.access")
 
-    @app.before_request
     def start_timer() -> None:
         g.started = time.perf_counter()
         g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+
+    # First of all before-request hooks: the CSRF check, the form guard and the rate limiter
+    # may refuse the request, and its log line still needs an id and its own duration.
+    app.before_request_funcs.setdefault(None, []).insert(0, start_timer)
 
     @app.after_request
     def finish(response: Response) -> Response:
@@ -161,7 +164,9 @@ def install_common(
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - g.get("started", 0)) * 1000, 1),
+                    "duration_ms": round(
+                        (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1
+                    ),
                     "remote_addr": request.remote_addr,
                 },
             )
