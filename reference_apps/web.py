@@ -7,10 +7,12 @@ import ipaddress
 import logging
 import re
 import sys
+import threading
 import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
+from time import monotonic
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
@@ -25,6 +27,50 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
     " object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+
+
+# Who may ask /readyz by default: loopback, private ranges (the load balancers' subnets, the
+# local target) and Google's health-check ranges (GCP probes come from these public addresses).
+READYZ_ALLOW_DEFAULT = (
+    "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7,"
+    "35.191.0.0/16,130.211.0.0/22"
+)
+
+
+def networks(variable: str, value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [ipaddress.ip_network(item.strip()) for item in value.split(",") if item.strip()]
+    except ValueError as error:
+        raise ConfigError(f"{variable}={value}: {error}") from None
+
+
+class ReadinessCache:
+    """The backends' answers, reused for a few seconds: a probe every second from each load
+    balancer node would otherwise make live backend calls (an SMTP login) on every hit."""
+
+    def __init__(self, checks: Callable[[], dict[str, Callable[[], Any]]], ttl: float) -> None:
+        self.checks, self.ttl = checks, ttl
+        self.lock = threading.Lock()
+        self.results: dict[str, str] = {}
+        self.expires = float("-inf")
+
+    def get(self, log: logging.Logger) -> dict[str, str]:
+        with self.lock:  # one probe at a time runs the checks; the others wait for its answer
+            if monotonic() >= self.expires:
+                self.results = self.run(log)
+                self.expires = monotonic() + self.ttl
+            return self.results
+
+    def run(self, log: logging.Logger) -> dict[str, str]:
+        results: dict[str, str] = {}
+        for name, check in self.checks().items():
+            try:
+                check()
+                results[name] = "ok"
+            except Exception as error:
+                log.warning("readiness check failed", extra={"backend": name, "error": repr(error)})
+                results[name] = f"error: {type(error).__name__}"
+        return results
 
 
 def safe_filename(name: str) -> str:
@@ -177,19 +223,25 @@ def install_common(
         """Liveness: the process answers. No backend calls, plain HTTP is fine."""
         return jsonify(status="ok")
 
+    readiness = ReadinessCache(backends.checks, settings.number("READYZ_CACHE_SECONDS", 10, 0, 300))
+    readyz_allow = networks(
+        "READYZ_ALLOW", settings.extra.get("READYZ_ALLOW", READYZ_ALLOW_DEFAULT)
+    )
+
+    def peer() -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        try:
+            return ipaddress.ip_address(request.remote_addr or "")
+        except ValueError:
+            return None
+
     @app.get("/readyz")
     def readyz() -> tuple[Response, int]:
-        """Readiness: every backend answers; 503 names the ones that do not."""
-        results: dict[str, str] = {}
-        for name, check in backends.checks().items():
-            try:
-                check()
-                results[name] = "ok"
-            except Exception as error:
-                app.logger.warning(
-                    "readiness check failed", extra={"backend": name, "error": repr(error)}
-                )
-                results[name] = f"error: {type(error).__name__}"
+        """Readiness: every backend answers; 503 names the ones that do not. Asked from the
+        private network (the load balancer, the operators) only, and cached briefly."""
+        address = peer()
+        if address is None or not any(address in network for network in readyz_allow):
+            return jsonify(error="readiness is answered on the private network only"), 403
+        results = readiness.get(app.logger)
         ready = all(value == "ok" for value in results.values())
         return jsonify(status="ready" if ready else "unavailable", checks=results), (
             200 if ready else 503
