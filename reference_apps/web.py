@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from time import monotonic
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, g, jsonify, request
 from pythonjsonlogger.json import JsonFormatter
@@ -127,6 +128,20 @@ class TrustedProxies:
         if forwarded != peer:
             environ["REMOTE_ADDR"] = client_address(forwarded or "", self.with_port) or peer
         return self.app(environ, start_response)
+
+
+def content_disposition(kind: str, name: str) -> str:
+    """``inline``/``attachment`` with an ASCII ``filename=`` for old clients and the exact name
+    in ``filename*=UTF-8''…`` (RFC 6266): a header must stay Latin-1, or gunicorn answers 500."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    ascii_name = re.sub(r"[^A-Za-z0-9._ ()+,=@-]", "_", ascii_name).strip(" ._-")
+    _stem, dot, extension = name.rpartition(".")
+    if not ascii_name.strip("_") or ascii_name.strip("_") == extension:
+        ascii_name = f"download.{extension}" if dot and extension.isascii() else "download"
+    value = f'{kind}; filename="{ascii_name}"'
+    if ascii_name != name:
+        value += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return value
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from ..web import ApiError
+from ..web import ApiError, content_disposition
 from .filters import FILTERS, ImageError, parse_pipeline
 from .service import ImageService, JobNotFound, new_job_id
 
@@ -131,6 +131,8 @@ def get_result(job_id: str) -> Response:
     extension = job["result_type"].rpartition("/")[2].replace("jpeg", "jpg")
     stem = job["filename"].rsplit(".", 1)[0] or "image"
     response = Response(data, mimetype=job["result_type"])
-    response.headers.set("Content-Disposition", "inline", filename=f"{stem}-processed.{extension}")
+    response.headers["Content-Disposition"] = content_disposition(
+        "inline", f"{stem}-processed.{extension}"
+    )
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response

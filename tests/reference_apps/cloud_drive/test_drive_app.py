@@ -72,7 +72,7 @@ def test_register_upload_list_download_delete(app: Flask) -> None:
     ]
     content = alice.get(f"{BASE}/api/v1/files/{file_id}/content")
     assert content.data == b"hello drive"
-    assert content.headers["Content-Disposition"] == "attachment; filename=notes.txt"
+    assert content.headers["Content-Disposition"] == 'attachment; filename="notes.txt"'
     assert content.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
     assert alice.get(f"{BASE}/api/v1/me").json["used_bytes"] == 11
     deleted = alice.delete(f"{BASE}/api/v1/files/{file_id}", headers={"X-CSRFToken": token(alice)})
