@@ -3,6 +3,7 @@ the embedded local backends in a temporary folder)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -11,10 +12,13 @@ import pytest
 from conftest import jpeg, png
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from reference_apps.backends.object_store import FileObjectStore
 from reference_apps.image_processing import create_app
+from reference_apps.image_processing.filters import FILTERS, parse_pipeline, rotated_size
 
 
 @pytest.fixture
@@ -311,3 +315,53 @@ def test_proxy_headers_are_honoured_for_one_hop(client: FlaskClient) -> None:
     response = client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
     assert "Strict-Transport-Security" not in client.get("/healthz").headers
+
+
+@given(
+    width=st.integers(1, 60),
+    height=st.integers(1, 60),
+    angle=st.floats(-360, 360, allow_nan=False).map(lambda value: round(value, 3)),
+)
+@settings(max_examples=200, deadline=None)
+def test_the_predicted_rotation_size_is_pillows(width: int, height: int, angle: float) -> None:
+    rotated = Image.new("L", (width, height)).rotate(angle, expand=True)
+    assert rotated_size(width, height, angle) == rotated.size
+
+
+def test_repeated_rotate_with_expand_stays_within_the_pixel_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 300x300 image rotated by 45 degrees with expand, ten times, used to become 4858x4858
+    under a 1 Mpx limit. Each step's size is now checked before it runs, and after."""
+    app = create_app(
+        {"DATA_DIR": str(tmp_path), "MAX_IMAGE_PIXELS": "1000000", "SYNC_MAX_PIXELS": "100000"}
+    )
+    made: list[int] = []
+    rotate = FILTERS["rotate"]
+
+    def recording(image: Image.Image, **params: object) -> Image.Image:
+        result = rotate.apply(image, **params)
+        made.append(result.width * result.height)
+        return result
+
+    monkeypatch.setitem(FILTERS, "rotate", dataclasses.replace(rotate, apply=recording))
+    response = upload(app.test_client(), png(300, 300), ",".join(["rotate:angle=45"] * 10))
+    assert response.status_code == 422
+    assert response.json["error"].startswith("image of 1212x1212 = 1468944 pixels exceeds")
+    assert response.json["error"].endswith("the limit of 1000000 pixels (MAX_IMAGE_PIXELS)")
+    assert len(made) == 3 and max(made) <= 1_000_000  # the 4th step never ran
+    assert stored_keys(app) == []
+
+
+def test_the_worker_fails_a_job_that_would_grow_past_the_limit(tmp_path: Path) -> None:
+    from reference_apps.image_processing import build_service, load_settings
+    from reference_apps.image_processing.worker import handle
+
+    env = {"DATA_DIR": str(tmp_path), "MAX_IMAGE_PIXELS": "1000000", "QUEUE_MAX_DELIVERIES": "1"}
+    service = build_service(load_settings(env))
+    pipeline = parse_pipeline(",".join(["rotate:angle=45"] * 10))
+    job = service.submit(png(300, 300), "big.png", pipeline, "async")
+    assert handle(service, service.queue.receive()) is False
+    failed = service.get(job["id"])
+    assert failed["status"] == "failed" and "exceeds the limit of 1000000" in failed["error"]
+    assert service.objects.list("results/") == []
