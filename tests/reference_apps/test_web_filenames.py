@@ -95,7 +95,10 @@ def test_image_processing_result_keeps_a_cyrillic_name(images_url: str) -> None:
         data={"filters": "grayscale"},
     )
     assert created.status_code == 201, created.text
-    result = requests.get(images_url + created.json()["result_url"])
+    result = requests.get(
+        images_url + created.json()["result_url"],
+        headers={"Authorization": f"Bearer {created.json()['owner_token']}"},
+    )
     assert result.status_code == 200
     kind, raw, options = shown_name(result)
     assert (kind, options["filename"]) == ("inline", "фото отпуск-processed.png")

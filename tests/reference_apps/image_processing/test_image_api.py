@@ -33,9 +33,15 @@ def app(tmp_path: Path) -> Flask:
     )
 
 
+OWNER = "owner-token-of-the-tests-0123456789abcdef"
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    """An API client that sends its owner token with every call, like a script would."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {OWNER}"
+    return test_client
 
 
 def stored_keys(app: Flask) -> list[str]:
@@ -365,3 +371,67 @@ def test_the_worker_fails_a_job_that_would_grow_past_the_limit(tmp_path: Path) -
     failed = service.get(job["id"])
     assert failed["status"] == "failed" and "exceeds the limit of 1000000" in failed["error"]
     assert service.objects.list("results/") == []
+
+
+def test_jobs_are_visible_to_their_owner_only(app: Flask) -> None:
+    alice, mallory = app.test_client(), app.test_client()
+    created = upload(alice, jpeg(64, 48))
+    assert created.status_code == 201
+    token = created.json["owner_token"]  # no token sent: a new one, shown once
+    job = created.json
+    alice.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    queued = upload(alice, jpeg(200, 200))  # same owner: no new token
+    assert queued.status_code == 202 and "owner_token" not in queued.json
+    listed = alice.get("/api/v1/jobs").json["jobs"]
+    assert [item["id"] for item in listed] == [queued.json["id"], job["id"]]  # newest first
+    assert all("owner" not in item for item in listed)
+    assert alice.get(job["url"]).status_code == 200
+    assert alice.get(job["result_url"]).status_code == 200
+
+    anonymous = mallory.get("/api/v1/jobs")
+    assert anonymous.status_code == 401 and "owner_token" in anonymous.json["error"]
+    assert mallory.get(job["url"]).status_code == 401
+    mallory.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {OWNER}"
+    assert mallory.get("/api/v1/jobs").json["jobs"] == []
+    assert mallory.get(job["url"]).json == {"error": f"no job {job['id']!r}"}
+    assert mallory.get(job["result_url"]).status_code == 404
+    assert mallory.get("/").data.count(b"open</a>") == 0
+    mallory.environ_base["HTTP_AUTHORIZATION"] = "Bearer short"
+    assert mallory.get("/api/v1/jobs").status_code == 400
+
+
+def test_browsers_see_their_own_jobs_only(app: Flask) -> None:
+    def post_form(browser: FlaskClient) -> str:
+        page = browser.get("/")
+        csrf = page.data.split(b'name="csrf_token" value="')[1].split(b'"')[0].decode()
+        done = browser.post(
+            "/",
+            data={"file": (io.BytesIO(jpeg()), "mine.jpg"), "filter": "emboss", "csrf_token": csrf},
+        )
+        assert done.status_code == 303
+        return done.headers["Location"]
+
+    alice, bob = app.test_client(), app.test_client()
+    job_page = post_form(alice)
+    assert b"mine.jpg" in alice.get("/").data
+    assert alice.get(job_page).status_code == 200
+    assert b"mine.jpg" not in bob.get("/").data and b"No jobs yet" in bob.get("/").data
+    assert bob.get(job_page).status_code == 404
+    job_id = job_page.rsplit("/", 1)[1]
+    assert bob.get(f"/api/v1/jobs/{job_id}/result").status_code == 401
+    assert alice.get(f"/api/v1/jobs/{job_id}/result").status_code == 200  # the page's <img>
+
+
+def test_listing_reads_the_index_never_the_bucket(
+    client: FlaskClient, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [upload(client, jpeg()).json["id"] for _ in range(3)]
+    objects = app.extensions["image_service"].objects
+
+    def no_listing(prefix: str = "") -> list[str]:
+        raise AssertionError(f"the object store was listed ({prefix!r})")
+
+    monkeypatch.setattr(objects, "list", no_listing)
+    listed = client.get("/api/v1/jobs?limit=2").json["jobs"]
+    assert [job["id"] for job in listed] == ids[::-1][:2]
+    assert client.get("/").status_code == 200
