@@ -1,7 +1,8 @@
 """The JSON API (``/api/v1``), described by ``/openapi.json``. No cookies, so no CSRF token.
 
-Jobs belong to an owner token: a new upload without ``Authorization: Bearer <token>`` gets a new
-one in ``owner_token`` (shown once); every read of a job, a result or the job list sends it back.
+Jobs belong to an owner token: a new upload without ``Authorization: Bearer <token>`` (and without
+a session cookie that holds one) gets a new one in ``owner_token`` (shown once); every read of a
+job, a result or the job list sends it back.
 """
 
 from __future__ import annotations
@@ -40,12 +41,16 @@ def reader() -> str:
 
 
 def creator() -> tuple[str, str | None]:
-    """The owner digest for a new job, and the token to return when it is a new one. A call
-    without a token never uses the session cookie: another site could post with it."""
-    token = bearer_token()
-    if token:
+    """The owner digest for a new job, and the token to return when it is a new one.
+
+    Without a bearer token, a client that keeps cookies stays one owner, like a browser: the
+    token goes into the session cookie (SameSite=Lax, so another site's POST never carries it).
+    """
+    token = bearer_token() or session.get("owner")
+    if isinstance(token, str):
         return owner_of(token), None
-    token = new_owner_token()
+    token = session["owner"] = new_owner_token()
+    session.permanent = True
     return owner_of(token), token
 
 

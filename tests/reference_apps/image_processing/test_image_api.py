@@ -379,15 +379,22 @@ def test_jobs_are_visible_to_their_owner_only(app: Flask) -> None:
     assert created.status_code == 201
     token = created.json["owner_token"]  # no token sent: a new one, shown once
     job = created.json
-    alice.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    queued = upload(alice, jpeg(200, 200))  # same owner: no new token
+    script = app.test_client(use_cookies=False)  # a client without cookies sends the token
+    script.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    queued = upload(script, jpeg(200, 200))  # same owner: no new token
     assert queued.status_code == 202 and "owner_token" not in queued.json
-    listed = alice.get("/api/v1/jobs").json["jobs"]
+    listed = script.get("/api/v1/jobs").json["jobs"]
     assert [item["id"] for item in listed] == [queued.json["id"], job["id"]]  # newest first
+    assert alice.get("/api/v1/jobs").json["jobs"] == listed  # alice keeps cookies: same owner
+    assert app.test_client(use_cookies=False).get(job["url"]).status_code == 401
     assert all("owner" not in item for item in listed)
     assert alice.get(job["url"]).status_code == 200
     assert alice.get(job["result_url"]).status_code == 200
 
+    another = upload(mallory, jpeg())  # mallory's own first upload: a token of her own
+    assert another.json["owner_token"] != token
+    assert [item["id"] for item in mallory.get("/api/v1/jobs").json["jobs"]] == [another.json["id"]]
+    mallory = app.test_client(use_cookies=False)
     anonymous = mallory.get("/api/v1/jobs")
     assert anonymous.status_code == 401 and "owner_token" in anonymous.json["error"]
     assert mallory.get(job["url"]).status_code == 401
