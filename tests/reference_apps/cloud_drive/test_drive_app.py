@@ -4,6 +4,7 @@ cookie is Secure), on the embedded local backends; plus the same flow on Postgre
 from __future__ import annotations
 
 import email
+import hashlib
 import io
 import uuid
 from pathlib import Path
@@ -330,6 +331,10 @@ def test_a_captured_cookie_dies_at_logout(app: Flask) -> None:
     alice = new_client(app)
     register(alice, "alice")
     thief = stolen_copy(app, alice)
+    cookie = alice.get_cookie("__Host-session", domain="drive.example")
+    sid = app.session_interface.get_signing_serializer(app).loads(cookie.value)["sid"]
+    stored = [row["id"] for row in app.extensions["drive"].db.execute("SELECT id FROM sessions")]
+    assert stored == [hashlib.sha256(sid.encode()).hexdigest()]  # a digest, never the token
     assert (
         alice.delete(f"{BASE}/api/v1/session", headers={"X-CSRFToken": token(alice)}).status_code
         == 204
@@ -422,3 +427,17 @@ def test_change_password_is_rate_limited_per_user(tmp_path: Path) -> None:
     # A new address per guess does not help: the limit is per user.
     assert [guess(alice, f"203.0.113.{n}") for n in range(4)] == [400, 400, 400, 429]
     assert guess(bob, "203.0.113.9") == 400  # another user has their own budget
+
+
+def test_api_log_out_everywhere(app: Flask) -> None:
+    phone = new_client(app)
+    register(phone, "alice")
+    laptop = new_client(app)
+    assert api_login(laptop, "alice").status_code == 200
+    ended = phone.delete(
+        f"{BASE}/api/v1/session?everywhere=true", headers={"X-CSRFToken": token(phone)}
+    )
+    assert ended.status_code == 204
+    assert laptop.get(f"{BASE}/api/v1/me").status_code == 401
+    assert phone.get(f"{BASE}/api/v1/me").status_code == 401
+    assert app.extensions["drive"].db.execute("SELECT id FROM sessions") == []
