@@ -3,27 +3,75 @@ health and readiness probes, the OpenAPI document and JSON errors for the API.""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import sys
+import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from time import monotonic
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, g, jsonify, request
 from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .backends import Backends, Settings
+from .backends import Backends, ConfigError, Settings
 
 API_PREFIX = "/api/"
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
     " object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+
+
+# Who may ask /readyz by default: loopback, private ranges (the load balancers' subnets, the
+# local target) and Google's health-check ranges (GCP probes come from these public addresses).
+READYZ_ALLOW_DEFAULT = (
+    "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7,"
+    "35.191.0.0/16,130.211.0.0/22"
+)
+
+
+def networks(variable: str, value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [ipaddress.ip_network(item.strip()) for item in value.split(",") if item.strip()]
+    except ValueError as error:
+        raise ConfigError(f"{variable}={value}: {error}") from None
+
+
+class ReadinessCache:
+    """The backends' answers, reused for a few seconds: a probe every second from each load
+    balancer node would otherwise make live backend calls (an SMTP login) on every hit."""
+
+    def __init__(self, checks: Callable[[], dict[str, Callable[[], Any]]], ttl: float) -> None:
+        self.checks, self.ttl = checks, ttl
+        self.lock = threading.Lock()
+        self.results: dict[str, str] = {}
+        self.expires = float("-inf")
+
+    def get(self, log: logging.Logger) -> dict[str, str]:
+        with self.lock:  # one probe at a time runs the checks; the others wait for its answer
+            if monotonic() >= self.expires:
+                self.results = self.run(log)
+                self.expires = monotonic() + self.ttl
+            return self.results
+
+    def run(self, log: logging.Logger) -> dict[str, str]:
+        results: dict[str, str] = {}
+        for name, check in self.checks().items():
+            try:
+                check()
+                results[name] = "ok"
+            except Exception as error:
+                log.warning("readiness check failed", extra={"backend": name, "error": repr(error)})
+                results[name] = f"error: {type(error).__name__}"
+        return results
 
 
 def safe_filename(name: str) -> str:
@@ -33,6 +81,67 @@ def safe_filename(name: str) -> str:
     name = "".join(char for char in name if unicodedata.category(char)[0] != "C")
     name = re.sub(r'[<>:"|?*;]', "_", name).strip(" .")
     return name[:120] or "upload"
+
+
+def client_address(entry: str, with_port: bool) -> str | None:
+    """The IP address in one X-Forwarded-For entry (``ip`` or ``ip:port``), or None."""
+    entry = entry.strip()
+    if with_port:
+        host, colon, port = entry.rpartition(":")
+        if not colon or not port.isdigit():
+            return None
+        entry = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        return str(ipaddress.ip_address(entry))
+    except ValueError:
+        return None
+
+
+class TrustedProxies:
+    """The client address and scheme as the load balancers in front of the app saw them.
+
+    ``hops`` is how many X-Forwarded-For entries the trusted proxies append: one for AWS's ALB,
+    Azure's Application Gateway and HAProxy, two for GCP's external Application LB (it appends
+    ``<client>, <load balancer>``). Application Gateway writes ``ip:port``: the port is dropped,
+    or every connection would be a new client to the rate limiter. Each of them sets
+    X-Forwarded-Proto to one value, and none sets X-Forwarded-Host, so that header is not
+    trusted (a client could otherwise choose the host of every URL the app builds).
+    """
+
+    def __init__(self, app: Any, hops: int, address_format: str) -> None:
+        self.app = app
+        self.with_port = address_format == "ip:port"
+        self.fix = ProxyFix(self.normalise, x_for=hops, x_proto=1, x_host=0)
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        return self.fix(environ, start_response)
+
+    def normalise(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """Keep only the address; a malformed entry counts as the proxy itself (limited, not
+        spread over new buckets)."""
+        peer = environ["werkzeug.proxy_fix.orig"]["REMOTE_ADDR"]
+        forwarded = environ.get("REMOTE_ADDR")
+        if forwarded != peer:
+            environ["REMOTE_ADDR"] = client_address(forwarded or "", self.with_port) or peer
+        return self.app(environ, start_response)
+
+
+def content_disposition(kind: str, name: str) -> str:
+    """``inline``/``attachment`` with an ASCII ``filename=`` for old clients and the exact name
+    in ``filename*=UTF-8''…`` (RFC 6266): a header must stay Latin-1, or gunicorn answers 500."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    ascii_name = re.sub(r"[^A-Za-z0-9._ ()+,=@-]", "_", ascii_name).strip(" ._-")
+    _stem, dot, extension = name.rpartition(".")
+    if not ascii_name.strip("_") or ascii_name.strip("_") == extension:
+        ascii_name = f"download.{extension}" if dot and extension.isascii() else "download"
+    value = f'{kind}; filename="{ascii_name}"'
+    if ascii_name != name:
+        value += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return value
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -84,15 +193,20 @@ def install_common(
     render_error: Callable[[int, str], Any],
 ) -> None:
     """Wire the probes, logging, headers and error handling into an app."""
+    address_format = settings.extra.get("PROXY_ADDRESS_FORMAT", "ip").strip() or "ip"
+    if address_format not in {"ip", "ip:port"}:
+        raise ConfigError(f"PROXY_ADDRESS_FORMAT={address_format}: use ip or ip:port")
     if settings.proxy_hops:
-        hops = settings.proxy_hops
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxies(app.wsgi_app, settings.proxy_hops, address_format)  # type: ignore[method-assign]
     access_log = logging.getLogger(f"{settings.app_name}.access")
 
-    @app.before_request
     def start_timer() -> None:
         g.started = time.perf_counter()
         g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+
+    # First of all before-request hooks: the CSRF check, the form guard and the rate limiter
+    # may refuse the request, and its log line still needs an id and its own duration.
+    app.before_request_funcs.setdefault(None, []).insert(0, start_timer)
 
     @app.after_request
     def finish(response: Response) -> Response:
@@ -111,7 +225,9 @@ def install_common(
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - g.get("started", 0)) * 1000, 1),
+                    "duration_ms": round(
+                        (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1
+                    ),
                     "remote_addr": request.remote_addr,
                 },
             )
@@ -122,19 +238,25 @@ def install_common(
         """Liveness: the process answers. No backend calls, plain HTTP is fine."""
         return jsonify(status="ok")
 
+    readiness = ReadinessCache(backends.checks, settings.number("READYZ_CACHE_SECONDS", 10, 0, 300))
+    readyz_allow = networks(
+        "READYZ_ALLOW", settings.extra.get("READYZ_ALLOW", READYZ_ALLOW_DEFAULT)
+    )
+
+    def peer() -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        try:
+            return ipaddress.ip_address(request.remote_addr or "")
+        except ValueError:
+            return None
+
     @app.get("/readyz")
     def readyz() -> tuple[Response, int]:
-        """Readiness: every backend answers; 503 names the ones that do not."""
-        results: dict[str, str] = {}
-        for name, check in backends.checks().items():
-            try:
-                check()
-                results[name] = "ok"
-            except Exception as error:
-                app.logger.warning(
-                    "readiness check failed", extra={"backend": name, "error": repr(error)}
-                )
-                results[name] = f"error: {type(error).__name__}"
+        """Readiness: every backend answers; 503 names the ones that do not. Asked from the
+        private network (the load balancer, the operators) only, and cached briefly."""
+        address = peer()
+        if address is None or not any(address in network for network in readyz_allow):
+            return jsonify(error="readiness is answered on the private network only"), 403
+        results = readiness.get(app.logger)
         ready = all(value == "ok" for value in results.values())
         return jsonify(status="ready" if ready else "unavailable", checks=results), (
             200 if ready else 503

@@ -1,8 +1,14 @@
-"""Outgoing mail: a file outbox for development, SMTP (STARTTLS when offered), or Amazon SES."""
+"""Outgoing mail: a file outbox for development, SMTP, or Amazon SES.
+
+SMTP uses STARTTLS with a verified certificate, and requires it whenever credentials are set or
+the URL says ``?starttls=true``: a relay (or an attacker in the path) that does not offer it gets
+no password. Without either, TLS is used when offered (a local mail sink has none).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 import ssl
 import time
@@ -13,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .settings import BackendUrl
+
+EMAIL = re.compile(r"^[^@\s<>,;]{1,64}@[^@\s<>,;]+$")
 
 
 class Mailer(ABC):
@@ -58,22 +66,37 @@ class FileMailer(Mailer):
             raise PermissionError(f"{self.outbox} is not writable")
 
 
+class TlsRequired(smtplib.SMTPException):
+    """The relay does not offer STARTTLS although TLS is required; nothing was sent."""
+
+
 class SmtpMailer(Mailer):
     """An SMTP relay; credentials from ``SMTP_USERNAME``/``SMTP_PASSWORD`` when set."""
 
-    def __init__(self, host: str, port: int, sender: str) -> None:
+    def __init__(self, host: str, port: int, sender: str, require_tls: bool = False) -> None:
         super().__init__(sender)
         self.host, self.port = host, port
+        self.require_tls = require_tls
 
     def _connect(self) -> smtplib.SMTP:
-        client = smtplib.SMTP(self.host, self.port, timeout=10)
-        client.ehlo()
-        if client.has_extn("starttls"):
-            client.starttls(context=ssl.create_default_context())
-            client.ehlo()
         username = os.environ.get("SMTP_USERNAME")
-        if username:
-            client.login(username, os.environ.get("SMTP_PASSWORD", ""))
+        client = smtplib.SMTP(self.host, self.port, timeout=10)
+        try:
+            client.ehlo()
+            if client.has_extn("starttls"):
+                client.starttls(context=ssl.create_default_context())
+                client.ehlo()
+            elif self.require_tls or username:
+                why = "credentials are set" if username else "MAIL_URL has starttls=true"
+                raise TlsRequired(
+                    f"{self.host}:{self.port} does not offer STARTTLS and {why}: refusing to"
+                    " send in clear"
+                )
+            if username:
+                client.login(username, os.environ.get("SMTP_PASSWORD", ""))
+        except BaseException:
+            client.close()
+            raise
         return client
 
     def send(self, to: str, subject: str, body: str) -> None:
@@ -106,7 +129,12 @@ class SesMailer(Mailer):
 
 
 def open_mailer(url: BackendUrl, sender: str) -> Mailer:
-    """The mailer named by ``MAIL_URL``; ``sender`` comes from ``MAIL_FROM``."""
+    """The mailer named by ``MAIL_URL``; the sender is its ``from=`` parameter when given (the
+    stack knows the relay's allowed sender), else ``sender`` (``MAIL_FROM``)."""
+    if "from" in url.query:
+        sender = url.query["from"].strip()
+        if not EMAIL.match(sender):
+            raise url.fail(f"from={sender!r} is not an e-mail address")
     if url.scheme == "file":
         if url.netloc or not url.path.startswith("/"):
             raise url.fail("use file:///absolute/outbox-folder")
@@ -114,7 +142,10 @@ def open_mailer(url: BackendUrl, sender: str) -> Mailer:
     if url.scheme == "smtp":
         if not url.host:
             raise url.fail("use smtp://host:port")
-        return SmtpMailer(url.host, url.port or 25, sender)
+        starttls = url.query.get("starttls", "false").lower()
+        if starttls not in {"true", "false"}:
+            raise url.fail(f"starttls={starttls}: use true or false")
+        return SmtpMailer(url.host, url.port or 25, sender, require_tls=starttls == "true")
     if not url.netloc:
         raise url.fail("use ses://region, e.g. ses://eu-west-1")
     return SesMailer(url.netloc, sender)

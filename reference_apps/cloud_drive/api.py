@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, session
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask_wtf.csrf import generate_csrf
 
 from ..web import ApiError
-from .auth import current_user, drive, is_admin, log_in, login_required
+from .auth import current_user, drive, is_admin, log_in, log_out, login_required
 from .files import file_response
 from .storage import User
 
@@ -69,7 +69,8 @@ def login() -> Response:
 
 @api.delete("/session")
 def logout() -> tuple[str, int]:
-    session.clear()
+    """End this session; ``?everywhere=true`` ends every session of the user."""
+    log_out(everywhere=request.args.get("everywhere") == "true")
     return "", 204
 
 

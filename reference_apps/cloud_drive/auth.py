@@ -19,21 +19,35 @@ def drive() -> DriveService:
 
 
 def current_user() -> User | None:
+    """The user of a session that is still live on the server (checked on every request)."""
     if "user" not in g:
-        user_id = session.get("user_id")
-        g.user = drive().user(user_id) if isinstance(user_id, str) else None
+        token = session.get("sid")
+        g.user = drive().session_user(token) if isinstance(token, str) else None
     return g.user
 
 
 def is_admin(user: User | None) -> bool:
-    return user is not None and user.username in current_app.extensions["admins"]
+    return user is not None and user.admin
 
 
 def log_in(user: User) -> None:
     """A fresh session (no fixation), marked permanent so the lifetime setting applies."""
     session.clear()
-    session["user_id"] = user.id
+    session["sid"] = drive().start_session(user)
     session.permanent = True
+    g.user = user
+
+
+def log_out(everywhere: bool = False) -> None:
+    """End this session on the server (or all of the user's), so a copied cookie dies too."""
+    token = session.get("sid")
+    user = current_user()
+    if everywhere and user is not None:
+        drive().end_sessions(user)
+    elif isinstance(token, str):
+        drive().end_session(token)
+    session.clear()
+    g.user = None
 
 
 def login_required(view: F) -> F:

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response
 
+from ..web import content_disposition
 from .storage import INLINE_TYPES
 
 
@@ -14,8 +15,8 @@ def file_response(row: dict[str, Any], data: bytes, download: bool) -> Response:
     response = Response(
         data, mimetype=row["content_type"] if inline else "application/octet-stream"
     )
-    response.headers.set(
-        "Content-Disposition", "inline" if inline else "attachment", filename=row["name"]
+    response.headers["Content-Disposition"] = content_disposition(
+        "inline" if inline else "attachment", row["name"]
     )
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "private, no-store"

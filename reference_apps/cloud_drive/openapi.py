@@ -86,8 +86,16 @@ OPENAPI: dict[str, Any] = {
                 },
             },
             "delete": {
-                "summary": "Log out",
-                "parameters": [CSRF_HEADER],
+                "summary": "Log out (this session, or every session with everywhere=true)",
+                "parameters": [
+                    CSRF_HEADER,
+                    {
+                        "name": "everywhere",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    },
+                ],
                 "responses": {"204": {"description": "logged out"}, "400": _error("no CSRF")},
             },
         },

@@ -16,7 +16,7 @@ from flask import (
 )
 
 from ..web import ApiError
-from .auth import admin_required, current_user, drive, is_admin, log_in, login_required
+from .auth import admin_required, current_user, drive, is_admin, log_in, log_out, login_required
 from .files import file_response
 
 pages = Blueprint("pages", __name__)
@@ -69,9 +69,8 @@ def login() -> str | Response | tuple[str, int]:
 
 @pages.post("/logout")
 def logout() -> Response:
-    from flask import session
-
-    session.clear()
+    """End this session; the form field ``everywhere`` ends all of the user's sessions."""
+    log_out(everywhere=bool(request.form.get("everywhere")))
     return redirect(url_for("pages.login"), 303)
 
 
@@ -131,6 +130,7 @@ def profile() -> str | tuple[str, int]:
         )
     except ApiError as error:
         return render_template("profile.html", used=used, error=error.message), error.status
+    log_in(user)  # every other session ended with the old password; this one goes on
     return render_template("profile.html", used=used, message="password changed")
 
 

@@ -7,6 +7,7 @@ respect a per-user quota.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import mimetypes
 import re
@@ -40,12 +41,44 @@ CREATE TABLE IF NOT EXISTS files (
     object_key TEXT NOT NULL,
     created_at DOUBLE PRECISION NOT NULL,
     UNIQUE (user_id, name));
-CREATE INDEX IF NOT EXISTS files_user ON files (user_id, created_at)
+CREATE INDEX IF NOT EXISTS files_user ON files (user_id, created_at);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id);
+CREATE TABLE IF NOT EXISTS admins (
+    user_id TEXT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    granted_at DOUBLE PRECISION NOT NULL)
 """
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 ID = re.compile(r"^[0-9a-f]{32}$")
+# Names a visitor could use to pass for the operator or a mailbox role (RFC 2142) in the admin
+# list or in a mail; nobody registers them, an operator grants admin with ``flask grant-admin``.
+RESERVED_NAMES = frozenset(
+    {
+        "abuse",
+        "admin",
+        "administrator",
+        "hostmaster",
+        "info",
+        "mailer-daemon",
+        "noc",
+        "no-reply",
+        "noreply",
+        "operator",
+        "postmaster",
+        "root",
+        "security",
+        "support",
+        "sysadmin",
+        "system",
+        "webmaster",
+    }
+)
 # Types a browser may show inline; anything else (HTML, SVG, scripts) is always downloaded.
 INLINE_TYPES = {
     "image/png",
@@ -68,15 +101,23 @@ class User:
     email: str
     quota_bytes: int
     created_at: float
+    admin: bool = False
 
 
 class DriveService:
     """Registration, authentication and per-user file storage."""
 
-    def __init__(self, db: Database, objects: ObjectStore, quota_bytes: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        objects: ObjectStore,
+        quota_bytes: int,
+        session_seconds: float = 12 * 3600,
+    ) -> None:
         self.db = db
         self.objects = objects
         self.quota_bytes = quota_bytes
+        self.session_seconds = session_seconds
         with db.transaction():
             db.script(SCHEMA)
 
@@ -87,6 +128,8 @@ class DriveService:
         email = email.strip()
         if not USERNAME.match(username):
             raise ApiError(400, "username: 3 to 32 characters: lowercase letters, digits, . _ -")
+        if username in RESERVED_NAMES:
+            raise ApiError(400, f"username: {username!r} is reserved; choose another")
         if not EMAIL.match(email) or len(email) > 254:
             raise ApiError(400, "email: give a valid e-mail address")
         if not 10 <= len(password) <= 256:
@@ -126,16 +169,23 @@ class DriveService:
         return self._user(row)
 
     def change_password(self, user: User, current: str, new: str) -> None:
+        """Set a new password and end every session of the user (a thief's included)."""
         if self.authenticate(user.username, current) is None:
             raise ApiError(400, "current password is wrong")
         if not 10 <= len(new) <= 256:
             raise ApiError(400, "new password: 10 to 256 characters")
-        self.db.execute(
-            "UPDATE users SET password_hash = ? WHERE id = ?", (hasher.hash(new), user.id)
-        )
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE users SET password_hash = ? WHERE id = ?", (hasher.hash(new), user.id)
+            )
+            self.end_sessions(user)
 
     def user(self, user_id: str) -> User | None:
-        row = self.db.one("SELECT * FROM users WHERE id = ?", (user_id,))
+        row = self.db.one(
+            "SELECT u.*, a.user_id AS admin_id FROM users u"
+            " LEFT JOIN admins a ON a.user_id = u.id WHERE u.id = ?",
+            (user_id,),
+        )
         return self._user(row) if row else None
 
     @staticmethod
@@ -146,7 +196,61 @@ class DriveService:
             row["email"],
             int(row["quota_bytes"]),
             float(row["created_at"]),
+            bool(row.get("admin_id")),
         )
+
+    # sessions: the cookie carries a random token; only its digest is stored, so a copy of
+    # the database opens no session. Ending a session deletes its row, so a captured cookie
+    # stops working at logout, and the lifetime counts from login, not from the last request.
+
+    @staticmethod
+    def _digest(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def start_session(self, user: User) -> str:
+        """A new session token for the user, valid for ``session_seconds`` from now."""
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        with self.db.transaction():
+            self.db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
+            self.db.execute(
+                "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (self._digest(token), user.id, now, now + self.session_seconds),
+            )
+        return token
+
+    def session_user(self, token: str) -> User | None:
+        """The user of a live session, or None when it ended or expired."""
+        row = self.db.one(
+            "SELECT u.*, a.user_id AS admin_id FROM sessions s"
+            " JOIN users u ON u.id = s.user_id LEFT JOIN admins a ON a.user_id = u.id"
+            " WHERE s.id = ? AND s.expires_at > ?",
+            (self._digest(token), time.time()),
+        )
+        return self._user(row) if row else None
+
+    def end_session(self, token: str) -> None:
+        self.db.execute("DELETE FROM sessions WHERE id = ?", (self._digest(token),))
+
+    def end_sessions(self, user: User) -> None:
+        """Log the user out everywhere."""
+        self.db.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
+
+    def set_admin(self, username: str, admin: bool) -> User:
+        """Grant or revoke admin (an operator command, never a web request)."""
+        row = self.db.one("SELECT * FROM users WHERE username = ?", (username.strip().lower(),))
+        if row is None:
+            raise ApiError(404, f"no user {username!r}")
+        with self.db.transaction():
+            self.db.execute("DELETE FROM admins WHERE user_id = ?", (row["id"],))
+            if admin:
+                self.db.execute(
+                    "INSERT INTO admins (user_id, granted_at) VALUES (?, ?)",
+                    (row["id"], time.time()),
+                )
+        user = self.user(row["id"])
+        assert user is not None
+        return user
 
     def users_with_usage(self) -> list[dict[str, Any]]:
         return self.db.execute(

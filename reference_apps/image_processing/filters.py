@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -228,6 +229,36 @@ def check_pixels(width: int, height: int, max_pixels: int) -> None:
         )
 
 
+def rotated_size(width: int, height: int, angle: float) -> tuple[int, int]:
+    """The canvas ``Image.rotate(angle, expand=True)`` makes, computed as Pillow computes it."""
+    angle = angle % 360.0
+    if angle in (0, 180):
+        return width, height
+    if angle in (90, 270):
+        return height, width
+    radians = -math.radians(angle)
+    cos, sin = round(math.cos(radians), 15), round(math.sin(radians), 15)
+    offset_x = cos * -width / 2 + sin * -height / 2 + width / 2
+    offset_y = -sin * -width / 2 + cos * -height / 2 + height / 2
+    corners = ((0, 0), (width, 0), (width, height), (0, height))
+    xs = [cos * x + sin * y + offset_x for x, y in corners]
+    ys = [-sin * x + cos * y + offset_y for x, y in corners]
+    return (
+        math.ceil(max(xs)) - math.floor(min(xs)),
+        math.ceil(max(ys)) - math.floor(min(ys)),
+    )
+
+
+def output_size(step: Step, size: tuple[int, int]) -> tuple[int, int]:
+    """The size a step will produce from an image of ``size``, known before running it."""
+    width, height = size
+    if step.name == "resize":
+        return step.params["width"], step.params["height"]
+    if step.name == "rotate" and step.params["expand"]:
+        return rotated_size(width, height, step.params["angle"])
+    return width, height  # the other filters keep the size; thumbnail only shrinks
+
+
 def render(image: Image.Image, steps: list[Step], max_pixels: int) -> tuple[bytes, str]:
     """Apply the steps and encode the result; returns the bytes and their media type."""
     source_format = image.format or "PNG"
@@ -235,9 +266,10 @@ def render(image: Image.Image, steps: list[Step], max_pixels: int) -> tuple[byte
         has_alpha = "A" in image.getbands() or "transparency" in image.info
         image = image.convert("RGBA" if has_alpha else "RGB")
     for step in steps:
-        if step.name == "resize":
-            check_pixels(step.params["width"], step.params["height"], max_pixels)
+        # Before the step (no allocation past the budget) and after it (whatever it did).
+        check_pixels(*output_size(step, image.size), max_pixels)
         image = FILTERS[step.name].apply(image, **step.params)
+        check_pixels(image.width, image.height, max_pixels)
     pil_format, media_type = OUTPUT_FORMATS.get(source_format, DEFAULT_OUTPUT)
     if pil_format == "JPEG" and image.mode not in {"RGB", "L"}:
         image = image.convert("RGB")

@@ -19,6 +19,12 @@ JOB_ID_PARAM = {
     "schema": {"type": "string"},
 }
 
+OWNER = [{"ownerToken": []}]
+OWNER_ERRORS = {
+    "400": _error("malformed Authorization header"),
+    "401": _error("no owner token: send the owner_token returned at upload"),
+}
+
 UPLOAD_FIELDS = {
     "filters": {
         "type": "string",
@@ -32,7 +38,9 @@ OPENAPI: dict[str, Any] = {
     "info": {
         "title": "tierstack image-processing",
         "version": "1.0.0",
-        "description": "Upload images, apply filters synchronously or through a queue.",
+        "description": "Upload images, apply filters synchronously or through a queue. Jobs"
+        " belong to an owner token: an upload without `Authorization: Bearer <token>` returns a"
+        " new one in `owner_token`; send it to read the jobs, their results and the job list.",
     },
     "paths": {
         "/healthz": {
@@ -56,6 +64,7 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/images": {
             "post": {
                 "summary": "Upload one image and a filter pipeline",
+                "security": [{}, {"ownerToken": []}],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -91,6 +100,7 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/batches": {
             "post": {
                 "summary": "Upload several images with one pipeline (always queued)",
+                "security": [{}, {"ownerToken": []}],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -120,7 +130,8 @@ OPENAPI: dict[str, Any] = {
         },
         "/api/v1/jobs": {
             "get": {
-                "summary": "Recent jobs, newest first",
+                "summary": "The caller's recent jobs, newest first",
+                "security": OWNER,
                 "parameters": [
                     {
                         "name": "limit",
@@ -128,34 +139,49 @@ OPENAPI: dict[str, Any] = {
                         "schema": {"type": "integer", "minimum": 1, "maximum": 200},
                     }
                 ],
-                "responses": {"200": {"description": "jobs"}, "400": _error("bad limit")},
+                "responses": {
+                    "200": {"description": "jobs"},
+                    **OWNER_ERRORS,
+                    "400": _error("bad limit or malformed Authorization header"),
+                },
             }
         },
         "/api/v1/jobs/{job_id}": {
             "get": {
                 "summary": "One job's status",
+                "security": OWNER,
                 "parameters": [JOB_ID_PARAM],
                 "responses": {
                     "200": {
                         "description": "the job",
                         "content": {"application/json": {"schema": JOB}},
                     },
-                    "404": _error("no such job"),
+                    **OWNER_ERRORS,
+                    "404": _error("no such job (or another owner's)"),
                 },
             }
         },
         "/api/v1/jobs/{job_id}/result": {
             "get": {
                 "summary": "The processed image",
+                "security": OWNER,
                 "parameters": [JOB_ID_PARAM],
                 "responses": {
                     "200": {"description": "the image", "content": {"image/*": {}}},
-                    "404": _error("no finished job"),
+                    **OWNER_ERRORS,
+                    "404": _error("no finished job (or another owner's)"),
                 },
             }
         },
     },
     "components": {
+        "securitySchemes": {
+            "ownerToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "the owner_token returned by the first upload",
+            }
+        },
         "schemas": {
             "Error": {
                 "type": "object",
@@ -176,8 +202,12 @@ OPENAPI: dict[str, Any] = {
                     "error": {"type": ["string", "null"]},
                     "url": {"type": "string"},
                     "result_url": {"type": ["string", "null"]},
+                    "owner_token": {
+                        "type": "string",
+                        "description": "only in the answer to an upload without a token",
+                    },
                 },
             },
-        }
+        },
     },
 }

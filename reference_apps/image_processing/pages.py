@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 
 from ..web import ApiError
 from .api import service
 from .filters import FILTERS, ImageError, parse_pipeline
-from .service import JobNotFound
+from .service import JobNotFound, new_owner_token, owner_of
 
 pages = Blueprint("pages", __name__)
 
@@ -29,9 +29,23 @@ def steps_from_form() -> list[dict[str, Any]]:
     return steps
 
 
+def browser_owner(create: bool = False) -> str:
+    """This browser's owner digest; its token lives in the signed session cookie."""
+    token = session.get("owner")
+    if not isinstance(token, str) and create:
+        token = session["owner"] = new_owner_token()
+        session.permanent = True
+    return owner_of(token) if isinstance(token, str) else ""
+
+
+def own_jobs() -> list[dict[str, Any]]:
+    owner = browser_owner()
+    return service().recent(owner, 20) if owner else []
+
+
 @pages.get("/")
 def index() -> str:
-    return render_template("index.html", filters=FILTERS, jobs=service().recent(20))
+    return render_template("index.html", filters=FILTERS, jobs=own_jobs())
 
 
 @pages.post("/")
@@ -45,11 +59,15 @@ def upload() -> Response | tuple[str, int]:
         steps = steps_from_form()
         if not steps:
             raise ImageError(400, "choose at least one filter")
-        job = service().submit(data, file.filename or "", parse_pipeline(steps), image=image)
-    except ImageError as error:
-        page = render_template(
-            "index.html", filters=FILTERS, jobs=service().recent(20), error=error.message
+        job = service().submit(
+            data,
+            file.filename or "",
+            parse_pipeline(steps),
+            image=image,
+            owner=browser_owner(create=True),
         )
+    except ImageError as error:
+        page = render_template("index.html", filters=FILTERS, jobs=own_jobs(), error=error.message)
         return page, error.status
     return redirect(url_for("pages.job", job_id=job["id"]), 303)
 
@@ -57,7 +75,7 @@ def upload() -> Response | tuple[str, int]:
 @pages.get("/jobs/<job_id>")
 def job(job_id: str) -> str:
     try:
-        found = service().get(job_id)
+        found = service().owned(job_id, browser_owner())
     except JobNotFound:
         raise ApiError(404, "no such job") from None
     return render_template("job.html", job=found)

@@ -1,12 +1,16 @@
 """The image-processing use cases, shared by the JSON API, the HTML pages and the worker.
 
 Storage layout: ``originals/<job id>`` and ``results/<job id>`` in the object store, the job record
-under ``job:<job id>`` in the key-value table. Job ids start with the creation time in hex, so
-listing keys in reverse order lists the newest jobs first.
+under ``job:<job id>`` in the key-value table. Each job belongs to the holder of an owner token
+(only its SHA-256 digest is stored); the owner's index ``owner:<digest>`` maps their job ids to
+creation times. Job ids start with the creation time in hex, so sorting them lists the newest
+first; no request ever lists the bucket.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import secrets
@@ -21,6 +25,7 @@ from ..web import safe_filename
 from .filters import ImageError, Step, load_image, render
 
 JOB_ID = re.compile(r"^[0-9a-f]{28}$")
+OWNER_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 log = logging.getLogger("image_processing.jobs")
 
 
@@ -36,6 +41,16 @@ class Limits:
 
 def new_job_id() -> str:
     return f"{time.time_ns():016x}{secrets.token_hex(6)}"
+
+
+def new_owner_token() -> str:
+    """A capability: whoever holds it sees the jobs made with it, nobody else does."""
+    return secrets.token_urlsafe(32)
+
+
+def owner_of(token: str) -> str:
+    """The digest stored with each job, so a copy of the table grants no access."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class JobNotFound(LookupError):
@@ -70,6 +85,7 @@ class ImageService:
         mode: str = "auto",
         image: Image.Image | None = None,
         batch_id: str | None = None,
+        owner: str = "",
     ) -> dict[str, Any]:
         """Store the original and either process it now (small) or enqueue it (large, batch).
 
@@ -100,6 +116,7 @@ class ImageService:
             "error": None,
             "created_at": now,
             "updated_at": now,
+            "owner": owner,
         }
         if batch_id:
             job["batch_id"] = batch_id
@@ -118,6 +135,8 @@ class ImageService:
                 self.objects.put(job["result_key"], result, media_type)
                 written.append(job["result_key"])
             self.kv.put(f"job:{job_id}", job)
+            if owner:
+                self.kv.update(f"owner:{owner}", {job_id: now})
             if not synchronous:
                 self.queue.send({"job_id": job_id})
         except BaseException:
@@ -153,11 +172,23 @@ class ImageService:
         except ObjectNotFound:
             raise JobNotFound(job_id) from None
 
-    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
-        """The newest jobs first."""
-        keys = sorted(self.objects.list("originals/"), reverse=True)[:limit]
-        jobs = (self.kv.get(f"job:{key.removeprefix('originals/')}") for key in keys)
-        return [job for job in jobs if job is not None]
+    def owned(self, job_id: str, owner: str) -> dict[str, Any]:
+        """The job if ``owner`` made it; anyone else's job is as missing as an unknown one."""
+        job = self.get(job_id)
+        if not owner or not hmac.compare_digest(str(job.get("owner") or ""), owner):
+            raise JobNotFound(job_id)
+        return job
+
+    def owned_result(self, job_id: str, owner: str) -> tuple[dict[str, Any], bytes]:
+        self.owned(job_id, owner)
+        return self.result(job_id)
+
+    def recent(self, owner: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The owner's newest jobs first, from their index (one read plus one per job shown)."""
+        index = (self.kv.get(f"owner:{owner}") or {}) if owner else {}
+        ids = sorted((key for key in index if JOB_ID.match(key)), reverse=True)[:limit]
+        jobs = (self.kv.get(f"job:{job_id}") for job_id in ids)
+        return [job for job in jobs if job is not None and job.get("owner") == owner]
 
     def process(self, job_id: str) -> dict[str, Any]:
         """Run a queued job. Idempotent: the result key is fixed by the job id, and a job that

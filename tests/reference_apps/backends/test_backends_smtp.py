@@ -1,16 +1,27 @@
 """The SMTP mailer against a real SMTP server (aiosmtpd) on a free loopback port: what the app
-sends is what a relay receives."""
+sends is what a relay receives, credentials only over a verified TLS session."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import socket
+import ssl
 from collections.abc import Iterator
 from email import message_from_bytes
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from reference_apps.backends.mail import SmtpMailer
+from reference_apps.backends import ConfigError
+from reference_apps.backends.mail import SmtpMailer, TlsRequired, open_mailer
+from reference_apps.backends.settings import BackendUrl, parse_url
 
 
 class Capture:
@@ -55,3 +66,163 @@ def test_smtp_mailer_fails_loudly_when_nothing_listens() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(OSError):
         SmtpMailer("127.0.0.1", port, "jobs@tierstack.test").send("a@b.c", "s", "b")
+
+
+class Relay:
+    """Records what a relay saw: credentials (and whether they came over TLS) and messages."""
+
+    def __init__(self) -> None:
+        self.logins: list[tuple[bytes, bytes, bool]] = []
+        self.messages: list[tuple[str, bytes]] = []
+
+    def authenticate(self, _server, session, _envelope, _mechanism, auth_data) -> AuthResult:
+        self.logins.append((auth_data.login, auth_data.password, session.ssl is not None))
+        return AuthResult(success=True)
+
+    async def handle_DATA(self, _server, _session, envelope) -> str:
+        self.messages.append((envelope.mail_from, envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, which the client is told to trust."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def relay(tls: ssl.SSLContext | None) -> tuple[Controller, Relay]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = Relay()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=tls,
+        authenticator=handler.authenticate,
+        auth_require_tls=False,  # a relay (or a man in the middle) that takes clear passwords
+    )
+    controller.start()
+    return controller, handler
+
+
+@pytest.fixture
+def clear_relay() -> Iterator[tuple[int, Relay]]:
+    controller, handler = relay(None)
+    yield controller.port, handler
+    controller.stop()
+
+
+@pytest.fixture
+def tls_relay(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[int, Relay]]:
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client verifies against it
+    controller, handler = relay(context)
+    yield controller.port, handler
+    controller.stop()
+
+
+def mail_url(port: int, query: str = "") -> BackendUrl:
+    return parse_url("MAIL_URL", f"smtp://127.0.0.1:{port}{query}", ("smtp",))
+
+
+def test_credentials_are_never_sent_without_tls(
+    clear_relay: tuple[int, Relay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, server = clear_relay
+    monkeypatch.setenv("SMTP_USERNAME", "relay-user")
+    monkeypatch.setenv("SMTP_PASSWORD", "relay-secret")
+    mailer = open_mailer(mail_url(port), "app@tierstack.test")
+    with pytest.raises(TlsRequired, match="does not offer STARTTLS and credentials are set"):
+        mailer.send("ada@example.org", "s", "b")
+    with pytest.raises(TlsRequired):
+        mailer.check()
+    assert server.logins == [] and server.messages == []
+
+
+def test_starttls_true_is_required_even_without_credentials(
+    clear_relay: tuple[int, Relay],
+) -> None:
+    port, server = clear_relay
+    mailer = open_mailer(mail_url(port, "?starttls=true"), "app@tierstack.test")
+    with pytest.raises(TlsRequired, match="MAIL_URL has starttls=true"):
+        mailer.send("ada@example.org", "s", "b")
+    assert server.messages == []
+
+
+def test_credentials_go_over_verified_tls(
+    tls_relay: tuple[int, Relay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, server = tls_relay
+    monkeypatch.setenv("SMTP_USERNAME", "relay-user")
+    monkeypatch.setenv("SMTP_PASSWORD", "relay-secret")
+    open_mailer(mail_url(port, "?starttls=true"), "app@tierstack.test").send(
+        "ada@example.org", "s", "b"
+    )
+    assert server.logins == [(b"relay-user", b"relay-secret", True)]
+    assert len(server.messages) == 1
+
+
+def test_an_untrusted_certificate_is_refused(
+    tls_relay: tuple[int, Relay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, server = tls_relay
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
+    monkeypatch.setenv("SMTP_USERNAME", "relay-user")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        open_mailer(mail_url(port), "app@tierstack.test").send("ada@example.org", "s", "b")
+    assert server.logins == []
+
+
+def test_the_from_parameter_is_the_sender(clear_relay: tuple[int, Relay]) -> None:
+    port, server = clear_relay
+    mailer = open_mailer(mail_url(port, "?from=DoNotReply@mail.example"), "app@localhost")
+    mailer.send("ada@example.org", "s", "b")
+    ((envelope_from, raw),) = server.messages
+    assert envelope_from == "DoNotReply@mail.example"
+    assert message_from_bytes(raw)["From"] == "DoNotReply@mail.example"
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("?from=not-an-address", "from='not-an-address' is not an e-mail address"),
+        ("?starttls=maybe", "starttls=maybe: use true or false"),
+    ],
+)
+def test_bad_mail_url_parameters_stop_the_app(query: str, error: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        open_mailer(mail_url(25, query), "app@localhost")
+    assert raised.value.message == f"MAIL_URL=smtp://127.0.0.1:25{query}: {error}"

@@ -4,6 +4,7 @@ cookie is Secure), on the embedded local backends; plus the same flow on Postgre
 from __future__ import annotations
 
 import email
+import hashlib
 import io
 import uuid
 from pathlib import Path
@@ -25,7 +26,6 @@ def app(tmp_path: Path) -> Flask:
     return create_app(
         {
             "DATA_DIR": str(tmp_path),
-            "ADMIN_USERS": "root",
             "USER_QUOTA_MB": "0.01",
             "MAX_UPLOAD_MB": "1",
             "LOGIN_RATE_LIMIT": "5 per minute",
@@ -73,7 +73,7 @@ def test_register_upload_list_download_delete(app: Flask) -> None:
     ]
     content = alice.get(f"{BASE}/api/v1/files/{file_id}/content")
     assert content.data == b"hello drive"
-    assert content.headers["Content-Disposition"] == "attachment; filename=notes.txt"
+    assert content.headers["Content-Disposition"] == 'attachment; filename="notes.txt"'
     assert content.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
     assert alice.get(f"{BASE}/api/v1/me").json["used_bytes"] == 11
     deleted = alice.delete(f"{BASE}/api/v1/files/{file_id}", headers={"X-CSRFToken": token(alice)})
@@ -207,8 +207,11 @@ def test_login_logout_and_rate_limit(app: Flask) -> None:
 
 def test_admin_page_is_for_admins_only(app: Flask) -> None:
     root, bob = new_client(app), new_client(app)
-    register(root, "root")
+    register(root, "ops")
     register(bob, "bob")
+    assert root.get(f"{BASE}/admin").status_code == 403
+    granted = app.test_cli_runner().invoke(args=["grant-admin", "ops"])
+    assert granted.exit_code == 0 and granted.output == "ops: admin=yes\n"
     assert bob.get(f"{BASE}/admin").status_code == 403
     page = root.get(f"{BASE}/admin")
     assert page.status_code == 200 and b"bob@example.com" in page.data
@@ -299,3 +302,142 @@ def test_on_postgres_and_s3(tmp_path: Path, postgres_dsn: str, aws_env: str) -> 
         "database": "ok",
         "mail": "ok",
     }
+
+
+def api_login(client: FlaskClient, username: str, password: str = PASSWORD):
+    return client.post(
+        f"{BASE}/api/v1/session",
+        headers={"X-CSRFToken": token(client)},
+        json={"username": username, "password": password},
+    )
+
+
+def form_token(client: FlaskClient, path: str) -> str:
+    page = client.get(BASE + path)
+    return page.data.split(b'name="csrf_token" value="')[1].split(b'"')[0].decode()
+
+
+def stolen_copy(app: Flask, victim: FlaskClient) -> FlaskClient:
+    """A second browser holding a copy of the victim's session cookie."""
+    thief = new_client(app)
+    cookie = victim.get_cookie("__Host-session", domain="drive.example")
+    assert cookie is not None
+    thief.set_cookie("__Host-session", cookie.value, domain="drive.example", secure=True)
+    assert thief.get(f"{BASE}/api/v1/me").status_code == 200
+    return thief
+
+
+def test_a_captured_cookie_dies_at_logout(app: Flask) -> None:
+    alice = new_client(app)
+    register(alice, "alice")
+    thief = stolen_copy(app, alice)
+    cookie = alice.get_cookie("__Host-session", domain="drive.example")
+    sid = app.session_interface.get_signing_serializer(app).loads(cookie.value)["sid"]
+    stored = [row["id"] for row in app.extensions["drive"].db.execute("SELECT id FROM sessions")]
+    assert stored == [hashlib.sha256(sid.encode()).hexdigest()]  # a digest, never the token
+    assert (
+        alice.delete(f"{BASE}/api/v1/session", headers={"X-CSRFToken": token(alice)}).status_code
+        == 204
+    )
+    assert thief.get(f"{BASE}/api/v1/me").status_code == 401
+
+
+def test_password_change_and_log_out_everywhere_end_other_sessions(app: Flask) -> None:
+    alice = new_client(app)
+    register(alice, "alice")
+    thief = stolen_copy(app, alice)
+    changed = alice.post(
+        f"{BASE}/profile",
+        data={
+            "csrf_token": form_token(alice, "/profile"),
+            "current_password": PASSWORD,
+            "new_password": "another long password",
+        },
+    )
+    assert changed.status_code == 200 and b"password changed" in changed.data
+    assert thief.get(f"{BASE}/api/v1/me").status_code == 401
+    assert alice.get(f"{BASE}/api/v1/me").status_code == 200  # the changer stays logged in
+    laptop = new_client(app)
+    assert api_login(laptop, "alice", "another long password").status_code == 200
+    alice.post(
+        f"{BASE}/logout", data={"csrf_token": form_token(alice, "/profile"), "everywhere": "1"}
+    )
+    assert laptop.get(f"{BASE}/api/v1/me").status_code == 401
+    assert alice.get(f"{BASE}/api/v1/me").status_code == 401
+
+
+def test_sessions_have_an_absolute_lifetime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    app = create_app({"DATA_DIR": str(tmp_path), "SESSION_HOURS": "1"})
+    alice = new_client(app)
+    register(alice, "alice")
+    started = time.time()
+    for minutes in (20, 40, 59):  # activity does not extend the session
+        monkeypatch.setattr(time, "time", lambda m=minutes: started + m * 60)
+        me = alice.get(f"{BASE}/api/v1/me")
+        assert me.status_code == 200
+        assert "Set-Cookie" not in me.headers  # not refreshed on each request
+    monkeypatch.setattr(time, "time", lambda: started + 61 * 60)
+    assert alice.get(f"{BASE}/api/v1/me").status_code == 401
+
+
+def test_reserved_names_cannot_be_registered_and_admin_is_not_a_name(tmp_path: Path) -> None:
+    app = create_app({"DATA_DIR": str(tmp_path), "ADMIN_USERS": "admin,mallory"})
+    mallory = new_client(app)
+    for name in ("admin", "root", "Administrator"):
+        refused = mallory.post(
+            f"{BASE}/api/v1/users",
+            headers={"X-CSRFToken": token(mallory)},
+            json={"username": name, "email": "m@example.com", "password": PASSWORD},
+        )
+        assert refused.status_code == 400
+        assert refused.json["error"] == f"username: {name.lower()!r} is reserved; choose another"
+    register(mallory, "mallory")  # named in the old ADMIN_USERS: no longer an admin by name
+    assert mallory.get(f"{BASE}/admin").status_code == 403
+    assert mallory.get(f"{BASE}/api/v1/me").json["admin"] is False
+    missing = app.test_cli_runner().invoke(args=["grant-admin", "nobody"])
+    assert missing.exit_code == 1 and "no user 'nobody'" in missing.output
+    assert app.test_cli_runner().invoke(args=["grant-admin", "mallory"]).exit_code == 0
+    assert mallory.get(f"{BASE}/api/v1/me").json["admin"] is True
+    revoked = app.test_cli_runner().invoke(args=["revoke-admin", "mallory"])
+    assert revoked.output == "mallory: admin=no\n"
+    assert mallory.get(f"{BASE}/admin").status_code == 403
+
+
+def test_change_password_is_rate_limited_per_user(tmp_path: Path) -> None:
+    app = create_app({"DATA_DIR": str(tmp_path), "PASSWORD_CHANGE_RATE_LIMIT": "3 per 15 minutes"})
+    alice, bob = new_client(app), new_client(app)
+    register(alice, "alice")
+    register(bob, "bob")
+
+    def guess(client: FlaskClient, address: str) -> int:
+        return client.post(
+            f"{BASE}/profile",
+            data={
+                "csrf_token": form_token(client, "/profile"),
+                "current_password": "guess guess guess",
+                "new_password": "another long password",
+            },
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    # A new address per guess does not help: the limit is per user.
+    assert [guess(alice, f"203.0.113.{n}") for n in range(4)] == [400, 400, 400, 429]
+    assert guess(bob, "203.0.113.9") == 400  # another user has their own budget
+
+
+def test_api_log_out_everywhere(app: Flask) -> None:
+    phone = new_client(app)
+    register(phone, "alice")
+    laptop = new_client(app)
+    assert api_login(laptop, "alice").status_code == 200
+    ended = phone.delete(
+        f"{BASE}/api/v1/session?everywhere=true", headers={"X-CSRFToken": token(phone)}
+    )
+    assert ended.status_code == 204
+    assert laptop.get(f"{BASE}/api/v1/me").status_code == 401
+    assert phone.get(f"{BASE}/api/v1/me").status_code == 401
+    assert app.extensions["drive"].db.execute("SELECT id FROM sessions") == []

@@ -3,6 +3,7 @@ the embedded local backends in a temporary folder)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -11,10 +12,13 @@ import pytest
 from conftest import jpeg, png
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from reference_apps.backends.object_store import FileObjectStore
 from reference_apps.image_processing import create_app
+from reference_apps.image_processing.filters import FILTERS, parse_pipeline, rotated_size
 
 
 @pytest.fixture
@@ -29,9 +33,15 @@ def app(tmp_path: Path) -> Flask:
     )
 
 
+OWNER = "owner-token-of-the-tests-0123456789abcdef"
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    """An API client that sends its owner token with every call, like a script would."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {OWNER}"
+    return test_client
 
 
 def stored_keys(app: Flask) -> list[str]:
@@ -311,3 +321,124 @@ def test_proxy_headers_are_honoured_for_one_hop(client: FlaskClient) -> None:
     response = client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
     assert "Strict-Transport-Security" not in client.get("/healthz").headers
+
+
+@given(
+    width=st.integers(1, 60),
+    height=st.integers(1, 60),
+    angle=st.floats(-360, 360, allow_nan=False).map(lambda value: round(value, 3)),
+)
+@settings(max_examples=200, deadline=None)
+def test_the_predicted_rotation_size_is_pillows(width: int, height: int, angle: float) -> None:
+    rotated = Image.new("L", (width, height)).rotate(angle, expand=True)
+    assert rotated_size(width, height, angle) == rotated.size
+
+
+def test_repeated_rotate_with_expand_stays_within_the_pixel_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 300x300 image rotated by 45 degrees with expand, ten times, used to become 4858x4858
+    under a 1 Mpx limit. Each step's size is now checked before it runs, and after."""
+    app = create_app(
+        {"DATA_DIR": str(tmp_path), "MAX_IMAGE_PIXELS": "1000000", "SYNC_MAX_PIXELS": "100000"}
+    )
+    made: list[int] = []
+    rotate = FILTERS["rotate"]
+
+    def recording(image: Image.Image, **params: object) -> Image.Image:
+        result = rotate.apply(image, **params)
+        made.append(result.width * result.height)
+        return result
+
+    monkeypatch.setitem(FILTERS, "rotate", dataclasses.replace(rotate, apply=recording))
+    response = upload(app.test_client(), png(300, 300), ",".join(["rotate:angle=45"] * 10))
+    assert response.status_code == 422
+    assert response.json["error"].startswith("image of 1212x1212 = 1468944 pixels exceeds")
+    assert response.json["error"].endswith("the limit of 1000000 pixels (MAX_IMAGE_PIXELS)")
+    assert len(made) == 3 and max(made) <= 1_000_000  # the 4th step never ran
+    assert stored_keys(app) == []
+
+
+def test_the_worker_fails_a_job_that_would_grow_past_the_limit(tmp_path: Path) -> None:
+    from reference_apps.image_processing import build_service, load_settings
+    from reference_apps.image_processing.worker import handle
+
+    env = {"DATA_DIR": str(tmp_path), "MAX_IMAGE_PIXELS": "1000000", "QUEUE_MAX_DELIVERIES": "1"}
+    service = build_service(load_settings(env))
+    pipeline = parse_pipeline(",".join(["rotate:angle=45"] * 10))
+    job = service.submit(png(300, 300), "big.png", pipeline, "async")
+    assert handle(service, service.queue.receive()) is False
+    failed = service.get(job["id"])
+    assert failed["status"] == "failed" and "exceeds the limit of 1000000" in failed["error"]
+    assert service.objects.list("results/") == []
+
+
+def test_jobs_are_visible_to_their_owner_only(app: Flask) -> None:
+    alice, mallory = app.test_client(), app.test_client()
+    created = upload(alice, jpeg(64, 48))
+    assert created.status_code == 201
+    token = created.json["owner_token"]  # no token sent: a new one, shown once
+    job = created.json
+    script = app.test_client(use_cookies=False)  # a client without cookies sends the token
+    script.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    queued = upload(script, jpeg(200, 200))  # same owner: no new token
+    assert queued.status_code == 202 and "owner_token" not in queued.json
+    listed = script.get("/api/v1/jobs").json["jobs"]
+    assert [item["id"] for item in listed] == [queued.json["id"], job["id"]]  # newest first
+    assert alice.get("/api/v1/jobs").json["jobs"] == listed  # alice keeps cookies: same owner
+    assert app.test_client(use_cookies=False).get(job["url"]).status_code == 401
+    assert all("owner" not in item for item in listed)
+    assert alice.get(job["url"]).status_code == 200
+    assert alice.get(job["result_url"]).status_code == 200
+
+    another = upload(mallory, jpeg())  # mallory's own first upload: a token of her own
+    assert another.json["owner_token"] != token
+    assert [item["id"] for item in mallory.get("/api/v1/jobs").json["jobs"]] == [another.json["id"]]
+    mallory = app.test_client(use_cookies=False)
+    anonymous = mallory.get("/api/v1/jobs")
+    assert anonymous.status_code == 401 and "owner_token" in anonymous.json["error"]
+    assert mallory.get(job["url"]).status_code == 401
+    mallory.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {OWNER}"
+    assert mallory.get("/api/v1/jobs").json["jobs"] == []
+    assert mallory.get(job["url"]).json == {"error": f"no job {job['id']!r}"}
+    assert mallory.get(job["result_url"]).status_code == 404
+    assert mallory.get("/").data.count(b"open</a>") == 0
+    mallory.environ_base["HTTP_AUTHORIZATION"] = "Bearer short"
+    assert mallory.get("/api/v1/jobs").status_code == 400
+
+
+def test_browsers_see_their_own_jobs_only(app: Flask) -> None:
+    def post_form(browser: FlaskClient) -> str:
+        page = browser.get("/")
+        csrf = page.data.split(b'name="csrf_token" value="')[1].split(b'"')[0].decode()
+        done = browser.post(
+            "/",
+            data={"file": (io.BytesIO(jpeg()), "mine.jpg"), "filter": "emboss", "csrf_token": csrf},
+        )
+        assert done.status_code == 303
+        return done.headers["Location"]
+
+    alice, bob = app.test_client(), app.test_client()
+    job_page = post_form(alice)
+    assert b"mine.jpg" in alice.get("/").data
+    assert alice.get(job_page).status_code == 200
+    assert b"mine.jpg" not in bob.get("/").data and b"No jobs yet" in bob.get("/").data
+    assert bob.get(job_page).status_code == 404
+    job_id = job_page.rsplit("/", 1)[1]
+    assert bob.get(f"/api/v1/jobs/{job_id}/result").status_code == 401
+    assert alice.get(f"/api/v1/jobs/{job_id}/result").status_code == 200  # the page's <img>
+
+
+def test_listing_reads_the_index_never_the_bucket(
+    client: FlaskClient, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [upload(client, jpeg()).json["id"] for _ in range(3)]
+    objects = app.extensions["image_service"].objects
+
+    def no_listing(prefix: str = "") -> list[str]:
+        raise AssertionError(f"the object store was listed ({prefix!r})")
+
+    monkeypatch.setattr(objects, "list", no_listing)
+    listed = client.get("/api/v1/jobs?limit=2").json["jobs"]
+    assert [job["id"] for job in listed] == ids[::-1][:2]
+    assert client.get("/").status_code == 200
