@@ -91,7 +91,9 @@ def round_trips(base: str, body: tuple[bytes, str], count: int = 200) -> list[fl
     for _ in range(count):
         started = time.perf_counter()
         job = upload(session, base, body)
-        session.get(base + job["result_url"], timeout=60).raise_for_status()
+        # A job is readable by its owner only: the upload's token proves it.
+        owner = {"Authorization": f"Bearer {job['owner_token']}"}
+        session.get(base + job["result_url"], headers=owner, timeout=60).raise_for_status()
         latencies.append((time.perf_counter() - started) * 1000)
     return latencies
 
