@@ -387,8 +387,11 @@ def test_the_app_serves_from_the_network(boots: dict[Boot, Booted], boot: Boot) 
     )
     assert health.returncode == 0 and '"ok"' in health.stdout, health.stderr
     # A runaway request is stopped by its unit's memory ceiling, not by the kernel's OOM killer.
-    memory = booted.exec_(f"systemctl show -p MemoryMax -p MemoryHigh --value {app.name}")
-    assert memory.stdout.split() == [str(1024**3), str(768 * 1024**2)]
+    memory = [
+        booted.exec_(f"systemctl show -p {name} --value {app.name}").stdout.strip()
+        for name in ("MemoryMax", "MemoryHigh")
+    ]
+    assert memory == [str(1024**3), str(768 * 1024**2)]
     journal = booted.exec_(f"journalctl -o cat -u {app.name}").stdout
     assert "Control server error" not in journal
     assert "Booting worker" in journal
@@ -401,8 +404,11 @@ def test_the_worker_unit_is_installed_and_enabled(boots: dict[Boot, Booted], boo
     assert booted.exec_(f"systemctl is-enabled {unit}").stdout.strip() == "enabled"
     exec_start = booted.exec_(f"systemctl show -p ExecStart --value {unit}").stdout
     assert f"-m reference_apps.{APPS[boot.app].package}.worker" in exec_start
-    memory = booted.exec_(f"systemctl show -p MemoryMax -p MemoryHigh --value {unit}")
-    assert memory.stdout.split() == [str(1024**3), str(768 * 1024**2)]
+    memory = [
+        booted.exec_(f"systemctl show -p {name} --value {unit}").stdout.strip()
+        for name in ("MemoryMax", "MemoryHigh")
+    ]
+    assert memory == [str(1024**3), str(768 * 1024**2)]
     environment = booted.exec_(f"cat /etc/tierstack/{unit}.env").stdout
     for key, value in booted.variables["python_app_env"].items():
         assert f'{key}="{value}"' in environment
