@@ -169,3 +169,8 @@ def grant_role(
 def iso_seconds(seconds: int) -> str:
     """ISO 8601 duration (PT...S), the format Service Bus and Monitor take."""
     return f"PT{int(seconds)}S"
+
+
+def host_env(context: StackContext) -> dict[str, str]:
+    """Nothing to add: the SDKs take the account from the URLs and the managed identity."""
+    return {}

@@ -48,3 +48,8 @@ def service_agent(context: StackContext, agent: str, parent: pulumi.Resource) ->
     return project.number.apply(
         lambda number: f"serviceAccount:service-{number}@{agent}.iam.gserviceaccount.com"
     )
+
+
+def host_env(context: StackContext) -> dict[str, str]:
+    """Nothing to add: the client libraries read the project from the metadata server."""
+    return {}
