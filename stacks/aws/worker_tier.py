@@ -53,7 +53,7 @@ class WorkerTier(pulumi.ComponentResource):
             metrics_granularity="1Minute",
             instance_refresh={"strategy": "Rolling", "preferences": {"min_healthy_percentage": 50}},
             tags=asg_tags(context, name),
-            opts=child(self),
+            opts=child(self, depends_on=network.egress_ready),
         )
         aws.autoscaling.Policy(
             f"{name}-backlog",

@@ -201,7 +201,11 @@ class LoadBalancer(pulumi.ComponentResource):
             ),
         )
         self.gateway_id: pulumi.Output[str] = self.gateway.id
-        self.backend_pool_id = sub_id("backendAddressPools", "app")
+        # The same id, but carrying the gateway as a dependency: ARM refuses a scale set that
+        # names a backend pool of a gateway not yet created (all scale sets behind it wait).
+        self.backend_pool_id = pulumi.Output.all(
+            self.gateway.id, sub_id("backendAddressPools", "app")
+        ).apply(lambda ids: ids[1])
         net.add_inbound_rule(
             "app",
             "allow-app-from-gateway",

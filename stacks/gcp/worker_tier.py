@@ -35,7 +35,9 @@ class WorkerTier(pulumi.ComponentResource):
             tags=[args.network.vm_tag],
             parent=self,
         )
-        self.group = regional_group(context, tier=name, template=self.template, parent=self)
+        self.group = regional_group(
+            context, tier=name, template=self.template, egress=[args.network.nat], parent=self
+        )
         backlog_filter = (
             "resource.type = pubsub_subscription AND "
             f'resource.labels.subscription_id = "{args.queue.subscription_name}"'

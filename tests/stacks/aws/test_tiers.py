@@ -171,6 +171,7 @@ def test_user_data_runs_ansible_pull_with_the_app_vars_and_no_secret(context):
         "tierstack_env": "dev",
         "tierstack_network_cidr": "10.40.0.0/16",
         "tierstack_tier": "app",
+        "common_ntp_servers": ["169.254.169.123"],  # Amazon Time Sync: no UDP 123 egress
         "python_app_env": {
             "APP_ENV": "production",
             "DATABASE_PASSWORD_REF": f"aws-secretsmanager://{DB_SECRET_ARN}#password",

@@ -118,7 +118,7 @@ def test_app_group_spans_zones_heals_and_scales_on_cpu() -> None:
     assert group["namedPorts"] == [{"name": "http", "port": 8001}]
     assert group["autoHealingPolicies"] == {
         "healthCheck": "health-check-id",
-        "initialDelaySec": 300,
+        "initialDelaySec": 900,  # longer than a first boot converges
     }
     assert group["updatePolicy"]["maxUnavailableFixed"] == 0
     policy = result.one(AUTOSCALER, "web-autoscaler").inputs["autoscalingPolicy"]
