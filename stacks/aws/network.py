@@ -167,7 +167,15 @@ class Network(pulumi.ComponentResource):
                                 "logs:DescribeLogStreams",
                             ],
                             "Resource": [arn, f"{arn}:*"],
-                        }
+                        },
+                        # Flow logs check the destination group exists ("IAM role for publishing
+                        # flow logs to CloudWatch Logs", VPC user guide); it lists, so the
+                        # resource is the account's log groups.
+                        {
+                            "Effect": "Allow",
+                            "Action": ["logs:DescribeLogGroups"],
+                            "Resource": [arn.split(":log-group:")[0] + ":log-group:*"],
+                        },
                     ]
                 )
             ),
