@@ -144,3 +144,15 @@ def test_aws_log_writing_roles_carry_what_the_services_check() -> None:
     assert rule_roles
     for name in rule_roles:
         assert {"logs:CreateLogStream", "logs:DescribeLogStreams"} <= actions[name]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_azure_gateway_public_ip_is_zone_redundant(env: str) -> None:
+    """A Standard public IP is either zonal or zone-redundant across all three zones; an
+    Application Gateway spread over zones needs the zone-redundant kind ("Public IP addresses"
+    and "Autoscaling and zone-redundant Application Gateway v2", learn.microsoft.com)."""
+    run = stack_run("azure-cloud-drive", env)
+    address = run.one("azure-native:network:PublicIPAddress", "web-lb-ip")
+    gateway = run.one("azure-native:network:ApplicationGateway").inputs
+    assert len(gateway["zones"]) >= 2
+    assert sorted(address.inputs["zones"]) == ["1", "2", "3"]
