@@ -95,7 +95,11 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     ) -> pulumi.Output[str]:
         """The tier's environment: backend URLs, production mode and secret references (the
         apps read the secrets themselves, with the tier's identity; user data carries none)."""
-        app_env: dict[str, pulumi.Input[str]] = {"APP_ENV": "production", **extra_env}
+        app_env: dict[str, pulumi.Input[str]] = {
+            "APP_ENV": "production",
+            **cloud.host_env(context),
+            **extra_env,
+        }
         for use in uses:
             if not use.env_var:
                 continue

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -211,23 +213,66 @@ class PostgresKeyValue(KeyValue):
 
 
 class DynamoKeyValue(KeyValue):
-    """Amazon DynamoDB table with a string partition key ``pk``; the item is one JSON attribute,
-    so numbers keep their Python types."""
+    """Amazon DynamoDB. The key attributes are the table's own (read once with DescribeTable), so
+    the app cannot disagree with the stack that created the table; with a sort key, a key is
+    ``<partition>#<sort>``. The item is one JSON attribute, so numbers keep their Python types.
+    With ``ttl_attribute`` every write carries the epoch second DynamoDB's TTL deletes it at: the
+    item's own value of that field if it is a number, else now + ``ttl_days``."""
 
-    def __init__(self, table: str, resource: Any = None) -> None:
+    SEPARATOR = "#"
+
+    def __init__(
+        self,
+        table: str,
+        resource: Any = None,
+        *,
+        ttl_attribute: str | None = None,
+        ttl_days: int | None = None,
+    ) -> None:
         import boto3
 
         self.table = (resource or boto3.resource("dynamodb")).Table(table)
+        self.ttl_attribute = ttl_attribute
+        self.ttl_days = ttl_days
+
+    @cached_property
+    def _key_names(self) -> tuple[str, str | None]:
+        # Read at first use, not at start: an unreachable table makes /readyz fail, not the boot.
+        schema = {part["KeyType"]: part["AttributeName"] for part in self.table.key_schema}
+        return schema["HASH"], schema.get("RANGE")
+
+    def _key(self, key: str) -> dict[str, str]:
+        partition_key, sort_key = self._key_names
+        if sort_key is None:
+            return {partition_key: key}
+        partition, separator, sort = key.partition(self.SEPARATOR)
+        if not (separator and partition and sort):
+            raise ValueError(
+                f"invalid key {key!r}: table {self.table.name} is keyed by {partition_key} and"
+                f" {sort_key}; use '<{partition_key}>{self.SEPARATOR}<{sort_key}>'"
+            )
+        return {partition_key: partition, sort_key: sort}
+
+    def _expiry(self, item: Item) -> dict[str, int]:
+        if not self.ttl_attribute:
+            return {}
+        own = item.get(self.ttl_attribute)
+        if isinstance(own, int | float) and not isinstance(own, bool):
+            return {self.ttl_attribute: int(own)}
+        if self.ttl_days:
+            return {self.ttl_attribute: int(time.time()) + self.ttl_days * 86400}
+        return {}
 
     def get(self, key: str) -> Item | None:
-        item = self.table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+        item = self.table.get_item(Key=self._key(key), ConsistentRead=True).get("Item")
         return json.loads(item["value"]) if item else None
 
     def put(self, key: str, item: Item) -> None:
-        self.table.put_item(Item={"pk": key, "value": json.dumps(item)})
+        record = {**self._key(key), "value": json.dumps(item), **self._expiry(item)}
+        self.table.put_item(Item=record)
 
     def delete(self, key: str) -> None:
-        self.table.delete_item(Key={"pk": key})
+        self.table.delete_item(Key=self._key(key))
 
     def check(self) -> None:
         self.table.load()
@@ -320,10 +365,15 @@ def open_kv(url: BackendUrl) -> KeyValue:
         if not url.netloc or parts:
             noun = "table" if url.scheme == "dynamodb" else "collection"
             raise url.fail(f"use {url.scheme}://{noun}")
-        return (
-            DynamoKeyValue(url.netloc)
-            if url.scheme == "dynamodb"
-            else FirestoreKeyValue(url.netloc, database=url.query.get("database", "(default)"))
+        if url.scheme == "firestore":
+            return FirestoreKeyValue(url.netloc, database=url.query.get("database", "(default)"))
+        ttl_days = url.query.get("ttl_days", "")
+        if ttl_days and not (ttl_days.isdigit() and int(ttl_days) > 0):
+            raise url.fail(f"ttl_days={ttl_days!r} must be a whole number of days above 0")
+        return DynamoKeyValue(
+            url.netloc,
+            ttl_attribute=url.query.get("ttl") or None,
+            ttl_days=int(ttl_days) if ttl_days else None,
         )
     service = url.query.get("service", "storage")
     if not url.netloc or len(parts) != 1 or service not in AzureTableKeyValue.HOSTS:

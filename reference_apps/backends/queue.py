@@ -15,6 +15,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -333,7 +334,8 @@ class PostgresQueue(Queue):
 
 class SqsQueue(Queue):
     """Amazon SQS; the dead-letter queue is ``<name>-dlq`` (the stacks also set a redrive policy,
-    which moves messages server-side with the same limit)."""
+    which moves messages server-side with the same limit). The dead-letter queue is looked up
+    only when a consumer first needs it, so a producer needs no grant on it."""
 
     def __init__(
         self, name: str, max_deliveries: int, visibility_timeout: float, client: Any = None
@@ -341,9 +343,13 @@ class SqsQueue(Queue):
         import boto3
 
         super().__init__(max_deliveries, visibility_timeout)
+        self.name = name
         self.client = client or boto3.client("sqs")
         self.url = self.client.get_queue_url(QueueName=name)["QueueUrl"]
-        self.dead_url = self.client.get_queue_url(QueueName=f"{name}-dlq")["QueueUrl"]
+
+    @cached_property
+    def dead_url(self) -> str:
+        return self.client.get_queue_url(QueueName=f"{self.name}-dlq")["QueueUrl"]
 
     def send(self, body: Any) -> str:
         return self.send_raw(json.dumps(body))

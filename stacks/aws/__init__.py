@@ -5,6 +5,7 @@ stacks/program.py looks these classes up by name; GCP and Azure export the same 
 from stacks.aws.alarms import Alarms
 from stacks.aws.app_secret import AppSecret
 from stacks.aws.app_tier import AppTier
+from stacks.aws.hosts import host_env
 from stacks.aws.iot_ingest import IoTIngest
 from stacks.aws.key_value_table import KeyValueTable
 from stacks.aws.load_balancer import LoadBalancer
@@ -32,4 +33,5 @@ __all__ = [
     "RelationalDb",
     "TierIdentity",
     "WorkerTier",
+    "host_env",
 ]

@@ -63,7 +63,7 @@ class AppTier(pulumi.ComponentResource):
             health_check_grace_period=HEALTH_CHECK_GRACE_SECONDS,
             instance_refresh={"strategy": "Rolling", "preferences": {"min_healthy_percentage": 90}},
             tags=asg_tags(context, name),
-            opts=child(self),
+            opts=child(self, depends_on=network.egress_ready),
         )
         aws.autoscaling.Policy(
             f"{name}-cpu",

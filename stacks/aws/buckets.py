@@ -3,6 +3,7 @@ TLS-only. ObjectStore and the load balancer's access-log bucket share it."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,12 @@ ABORT_UPLOADS_DAYS = 7
 
 ExtraStatements = Callable[[str], list[dict[str, Any]]]
 """Given the bucket ARN, further policy statements (e.g. log delivery)."""
+
+
+bucket_policies: weakref.WeakKeyDictionary[aws.s3.Bucket, aws.s3.BucketPolicy] = (
+    weakref.WeakKeyDictionary()
+)
+"""Each bucket's policy, for resources that can be created only once the policy is in place."""
 
 
 def secure_bucket(
@@ -93,12 +100,14 @@ def secure_bucket(
         return policy_json(statements)
 
     # After the public access block, or S3 may judge the policy before the block exists.
-    aws.s3.BucketPolicy(
+    policy = aws.s3.BucketPolicy(
         name,
         bucket=bucket.id,
         policy=bucket.arn.apply(document),
         opts=child(parent, depends_on=[block]),
     )
+    # Who writes into the bucket under this policy (ALB log delivery) must wait for it.
+    bucket_policies[bucket] = policy
     return bucket
 
 

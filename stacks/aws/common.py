@@ -9,6 +9,16 @@ import pulumi
 
 from stacks.common.args import StackContext
 
+AMAZON_TIME_SYNC = "169.254.169.123"
+"""Amazon Time Sync Service: link-local, reachable without a security group rule (the hosts'
+groups allow only HTTP(S) out, so the Debian pool's UDP 123 never gets through)."""
+
+
+def host_role_vars(app_port: int | None) -> dict[str, object]:
+    """The ALB and its health checks connect from inside the VPC: the network CIDR the hosts
+    already admit covers them. Time comes from the Amazon Time Sync Service."""
+    return {"common_ntp_servers": [AMAZON_TIME_SYNC]}
+
 
 def child(parent: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
     """Every child hangs under its component, so the tree reads like the architecture."""

@@ -19,6 +19,12 @@ ROOT_DEVICE = "/dev/xvda"
 EGRESS_PORTS = {80: "Debian mirrors", 443: "AWS APIs, git and PyPI for ansible-pull"}
 
 
+def host_env(context: StackContext) -> dict[str, str]:
+    """boto3 does not read the region from instance metadata: without this, every SQS, DynamoDB
+    and Secrets Manager client on the hosts fails with NoRegionError."""
+    return {"AWS_DEFAULT_REGION": context.settings.region}
+
+
 def host_security_group(
     parent: pulumi.Resource,
     name: str,

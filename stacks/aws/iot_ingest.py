@@ -74,7 +74,13 @@ class IoTIngest(pulumi.ComponentResource):
                         {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arns[0]},
                         {
                             "Effect": "Allow",
-                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            # The CloudWatch Logs rule action needs all three (AWS IoT developer
+                            # guide, "CloudWatch Logs" rule action).
+                            "Action": [
+                                "logs:CreateLogStream",
+                                "logs:DescribeLogStreams",
+                                "logs:PutLogEvents",
+                            ],
                             "Resource": f"{arns[1]}:*",
                         },
                     ]

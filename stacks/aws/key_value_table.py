@@ -24,6 +24,9 @@ WRITE_ACTIONS = [
     "dynamodb:BatchWriteItem",
 ]
 
+ITEM_TTL_DAYS = 30
+"""On a table with a TTL attribute, an item not written for this long expires."""
+
 
 class KeyValueTable(pulumi.ComponentResource):
     """Pay per request: idle dev stacks cost nothing, bursts need no capacity planning."""
@@ -61,7 +64,10 @@ class KeyValueTable(pulumi.ComponentResource):
         )
         self.arn = table.arn
         self.physical_name = table.name
-        self.backend_url = table.name.apply(lambda table_name: f"dynamodb://{table_name}")
+        # The backend reads the key schema from the table itself; the TTL it must write is
+        # named here (DynamoDB's TTL deletes only items that carry the attribute).
+        expiry = f"?ttl={spec.ttl_attribute}&ttl_days={ITEM_TTL_DAYS}" if spec.ttl_attribute else ""
+        self.backend_url = table.name.apply(lambda table_name: f"dynamodb://{table_name}{expiry}")
         self.register_outputs(
             {"arn": self.arn, "physical_name": self.physical_name, "backend_url": self.backend_url}
         )

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_tls as tls
 
-from stacks.aws.buckets import secure_bucket, version_rules
+from stacks.aws.buckets import bucket_policies, secure_bucket, version_rules
 from stacks.aws.common import child, tags
 from stacks.common.args import LoadBalancerArgs
 
@@ -111,7 +111,9 @@ class LoadBalancer(pulumi.ComponentResource):
             enable_deletion_protection=settings.sizing.deletion_protection,
             access_logs={"bucket": logs.bucket, "prefix": LOG_PREFIX, "enabled": True},
             tags=tags(context, name),
-            opts=child(self),
+            # ELB writes a test object when logging is enabled: without the bucket policy that
+            # admits log delivery, a first deploy fails with Access Denied.
+            opts=child(self, depends_on=[bucket_policies[logs]]),
         )
         target_group = aws.lb.TargetGroup(
             f"{name}-app",

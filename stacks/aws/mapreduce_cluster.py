@@ -16,7 +16,7 @@ from stacks.aws.common import assume_role_policy, child, policy_json, tags
 from stacks.aws.network import EMR_MANAGED_TAG
 from stacks.aws.sizes import EMR_INSTANCE_TYPE
 from stacks.blueprints.model import StreamingJob
-from stacks.common.args import MapReduceClusterArgs
+from stacks.common.args import MapReduceClusterArgs, StackContext
 
 RELEASE = "emr-7.5.0"
 SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
@@ -29,8 +29,8 @@ SUBMIT_ACTIONS = [
     "elasticmapreduce:CancelSteps",
 ]
 """What the job runner needs to run a job and follow it; all accept the cluster ARN as resource."""
-IDLE_TIMEOUT_SECONDS = 3600
-"""Dev clusters terminate after an idle hour; prod clusters stay up and are protected."""
+SAMPLE_INPUT = "to be or not to be\nthat is the question\n"
+"""The deploy-time step's input: without it the step reads an empty prefix and ends FAILED."""
 CORE_VOLUME_GB = 64
 LOG_PREFIX = "emr/"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -112,7 +112,7 @@ class MapReduceCluster(pulumi.ComponentResource):
             tags=tags(context, f"{name}-nodes"),
             opts=child(self),
         )
-        aws.iam.RolePolicy(
+        node_policy = aws.iam.RolePolicy(
             f"{name}-nodes",
             name="cluster-data",
             role=node_role.id,
@@ -135,10 +135,10 @@ class MapReduceCluster(pulumi.ComponentResource):
             tags=tags(context, f"{name}-service"),
             opts=child(self),
         )
-        aws.iam.RolePolicyAttachment(
+        service_attachment = aws.iam.RolePolicyAttachment(
             f"{name}-service", role=service_role.name, policy_arn=SERVICE_POLICY, opts=child(self)
         )
-        aws.iam.RolePolicy(
+        service_policy = aws.iam.RolePolicy(
             f"{name}-service",
             name="pass-node-role-and-disk-key",
             role=service_role.id,
@@ -180,6 +180,19 @@ class MapReduceCluster(pulumi.ComponentResource):
             )
             for role in ("primary", "core", "service")
         }
+        egress = _egress_rules(self, name, context, groups)
+        samples = [
+            aws.s3.BucketObjectv2(
+                f"{name}-{job.name}-sample",
+                bucket=code_bucket,
+                key=f"{job.input_prefix}deploy-check.txt",
+                content=SAMPLE_INPUT,
+                content_type="text/plain",
+                tags=tags(context, f"{name}-{job.name}"),
+                opts=child(self),
+            )
+            for job in spec.jobs
+        ]
         cluster = aws.emr.Cluster(
             name,
             name=f"{context.prefix}-{name}",
@@ -201,16 +214,30 @@ class MapReduceCluster(pulumi.ComponentResource):
                 "instance_count": settings.sizing.mapreduce_workers,
                 "ebs_configs": [{"size": CORE_VOLUME_GB, "type": "gp3", "volumes_per_instance": 1}],
             },
+            # No idle auto-termination, even in dev: the job runner is told this cluster's id, so
+            # a terminated cluster would fail every later job. Destroy the stack to stop paying.
             keep_job_flow_alive_when_no_steps=True,
             termination_protection=settings.is_prod,
-            auto_termination_policy=(
-                None if settings.is_prod else {"idle_timeout": IDLE_TIMEOUT_SECONDS}
-            ),
             steps=code_bucket.apply(
                 lambda bucket: [streaming_step(job, bucket) for job in spec.jobs]
             ),
             tags={**tags(context, name), **EMR_MANAGED_TAG},
-            opts=child(self, depends_on=scripts),
+            opts=child(
+                self,
+                # EMR validates its roles at creation: they must carry their policies already.
+                # The nodes bootstrap over the NAT route and download through their egress rules.
+                depends_on=[
+                    *scripts,
+                    *samples,
+                    node_policy,
+                    service_attachment,
+                    service_policy,
+                    *egress,
+                    *network.egress_ready,
+                ],
+                # The job runner adds steps; they are not drift.
+                ignore_changes=["steps"],
+            ),
         )
         self.cluster_id = cluster.id
         self.arn = cluster.arn
@@ -298,3 +325,43 @@ def _security_configuration(key_arn: str) -> str:
         },
         sort_keys=True,
     )
+
+
+def _egress_rules(
+    parent: pulumi.Resource,
+    name: str,
+    context: StackContext,
+    groups: dict[str, aws.ec2.SecurityGroup],
+) -> list[aws.vpc.SecurityGroupEgressRule]:
+    """The provider removes a new group's default allow-all egress: without these the nodes
+    cannot reach S3 or the EMR service, and the service group cannot reach the nodes (TCP 8443,
+    "Amazon EMR-managed security groups", EMR management guide)."""
+    rules = [
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-{role}-out-https",
+            security_group_id=groups[role].id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4="0.0.0.0/0",
+            description="S3, EMR and AWS APIs over the NAT gateway",
+            tags=tags(context, f"{name}-{role}-out-https"),
+            opts=child(parent),
+        )
+        for role in ("primary", "core")
+    ]
+    rules += [
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-service-to-{role}",
+            security_group_id=groups["service"].id,
+            referenced_security_group_id=groups[role].id,
+            ip_protocol="tcp",
+            from_port=8443,
+            to_port=8443,
+            description=f"EMR service access to the {role} nodes",
+            tags=tags(context, f"{name}-service-to-{role}"),
+            opts=child(parent),
+        )
+        for role in ("primary", "core")
+    ]
+    return rules

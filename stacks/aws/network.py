@@ -64,6 +64,9 @@ class Network(pulumi.ComponentResource):
         # One NAT gateway per zone in prod (a zone outage keeps the others online), one in dev.
         nat_zones = len(self.zones) if context.settings.is_prod else 1
         self.public_subnet_ids = []
+        # Hosts in the private subnets boot straight into apt and ansible-pull: they wait for
+        # their subnet's route through the NAT gateway.
+        self.egress_ready: list[pulumi.Resource] = []
         self.private_subnet_ids = []
         nat_ids: list[pulumi.Output[str]] = []
         for index, zone in enumerate(self.zones):
@@ -116,13 +119,14 @@ class Network(pulumi.ComponentResource):
                 tags=tags(context, f"private-{zone}"),
                 opts=child(self),
             )
-            aws.ec2.RouteTableAssociation(
+            association = aws.ec2.RouteTableAssociation(
                 f"{name}-private-{index}",
                 subnet_id=private.id,
                 route_table_id=routes.id,
                 opts=child(self),
             )
             self.private_subnet_ids.append(private.id)
+            self.egress_ready += [routes, association]
 
         self._flow_logs(name, args, vpc)
         self.register_outputs(
@@ -163,7 +167,15 @@ class Network(pulumi.ComponentResource):
                                 "logs:DescribeLogStreams",
                             ],
                             "Resource": [arn, f"{arn}:*"],
-                        }
+                        },
+                        # Flow logs check the destination group exists ("IAM role for publishing
+                        # flow logs to CloudWatch Logs", VPC user guide); it lists, so the
+                        # resource is the account's log groups.
+                        {
+                            "Effect": "Allow",
+                            "Action": ["logs:DescribeLogGroups"],
+                            "Resource": [arn.split(":log-group:")[0] + ":log-group:*"],
+                        },
                     ]
                 )
             ),

@@ -22,6 +22,7 @@ CONSUME_ACTIONS = [
     "sqs:GetQueueAttributes",
     "sqs:GetQueueUrl",
 ]
+DEAD_LETTER_ACTIONS = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
 
 
 class Queue(pulumi.ComponentResource):
@@ -33,6 +34,7 @@ class Queue(pulumi.ComponentResource):
     physical_name: pulumi.Output[str]
     backend_url: pulumi.Output[str]
     dead_letter_name: pulumi.Output[str]
+    dead_letter_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: QueueArgs, opts: pulumi.ResourceOptions | None = None
@@ -84,6 +86,7 @@ class Queue(pulumi.ComponentResource):
         self.url = queue.url
         self.physical_name = queue.name
         self.dead_letter_name = dead_letter.name
+        self.dead_letter_arn = dead_letter.arn
         self.backend_url = queue.name.apply(lambda queue_name: f"sqs://{queue_name}")
         self.register_outputs(
             {
@@ -95,8 +98,16 @@ class Queue(pulumi.ComponentResource):
         )
 
     def policy_statements(self, access: str) -> pulumi.Output[list[dict[str, Any]]]:
-        """publish: send only; consume: receive, delete, extend visibility — on this queue."""
-        actions = PUBLISH_ACTIONS if access == "publish" else CONSUME_ACTIONS
-        return self.arn.apply(
-            lambda arn: [{"Effect": "Allow", "Action": actions, "Resource": [arn]}]
+        """publish: send only; consume: receive, delete, extend visibility on this queue, and
+        move a poison message to its dead-letter queue (the backend does so itself past
+        max_deliveries, so a consumer without this grant fails at the first poison message)."""
+        if access == "publish":
+            return self.arn.apply(
+                lambda arn: [{"Effect": "Allow", "Action": PUBLISH_ACTIONS, "Resource": [arn]}]
+            )
+        return pulumi.Output.all(self.arn, self.dead_letter_arn).apply(
+            lambda arns: [
+                {"Effect": "Allow", "Action": CONSUME_ACTIONS, "Resource": [arns[0]]},
+                {"Effect": "Allow", "Action": DEAD_LETTER_ACTIONS, "Resource": [arns[1]]},
+            ]
         )

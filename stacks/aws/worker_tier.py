@@ -53,7 +53,7 @@ class WorkerTier(pulumi.ComponentResource):
             metrics_granularity="1Minute",
             instance_refresh={"strategy": "Rolling", "preferences": {"min_healthy_percentage": 50}},
             tags=asg_tags(context, name),
-            opts=child(self),
+            opts=child(self, depends_on=network.egress_ready),
         )
         if args.queue is None:  # a producer: a fixed group, never scaled on the queue it fills
             self.group_name = autoscaling_group.name

@@ -6,6 +6,7 @@ components whose Args carry no network find it with `stacks.azure.common.stack_n
 from stacks.azure.alarms import Alarms
 from stacks.azure.app_secret import AppSecret
 from stacks.azure.app_tier import AppTier
+from stacks.azure.common import host_env
 from stacks.azure.iot_ingest import IoTIngest
 from stacks.azure.key_value_table import KeyValueTable
 from stacks.azure.load_balancer import LoadBalancer
@@ -33,4 +34,5 @@ __all__ = [
     "RelationalDb",
     "TierIdentity",
     "WorkerTier",
+    "host_env",
 ]

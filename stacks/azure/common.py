@@ -169,3 +169,14 @@ def grant_role(
 def iso_seconds(seconds: int) -> str:
     """ISO 8601 duration (PT...S), the format Service Bus and Monitor take."""
     return f"PT{int(seconds)}S"
+
+
+def host_role_vars(app_port: int | None) -> dict[str, object]:
+    """Application Gateway v2 probes and forwards from its own subnet, inside the network CIDR
+    the hosts already admit; outbound NTP is open (the NSGs filter inbound only)."""
+    return {}
+
+
+def host_env(context: StackContext) -> dict[str, str]:
+    """Nothing to add: the SDKs take the account from the URLs and the managed identity."""
+    return {}

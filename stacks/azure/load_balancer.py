@@ -35,6 +35,10 @@ def pfx_base64(cert_pem: str, key_pem: str, password: str) -> str:
     return base64.b64encode(blob).decode()
 
 
+ZONE_REDUNDANT = ("1", "2", "3")
+"""The zones of a zone-redundant public IP ("Public IP addresses", Availability zone)."""
+
+
 class LoadBalancer(pulumi.ComponentResource):
     """Exposes url (https://<label>.<region>.cloudapp.azure.com), backend_pool_id, gateway_id."""
 
@@ -57,7 +61,9 @@ class LoadBalancer(pulumi.ComponentResource):
             location=net.location,
             sku={"name": "Standard", "tier": "Regional"},
             public_ip_allocation_method="Static",
-            zones=list(settings.zones),
+            # A Standard public IP is zonal (one zone) or zone-redundant (all three): a list of
+            # two is refused, and a zone-redundant gateway needs a zone-redundant address.
+            zones=list(ZONE_REDUNDANT),
             dns_settings={"domain_name_label": label},
             tags=tags,
             opts=child(self),
@@ -201,7 +207,11 @@ class LoadBalancer(pulumi.ComponentResource):
             ),
         )
         self.gateway_id: pulumi.Output[str] = self.gateway.id
-        self.backend_pool_id = sub_id("backendAddressPools", "app")
+        # The same id, but carrying the gateway as a dependency: ARM refuses a scale set that
+        # names a backend pool of a gateway not yet created (all scale sets behind it wait).
+        self.backend_pool_id = pulumi.Output.all(
+            self.gateway.id, sub_id("backendAddressPools", "app")
+        ).apply(lambda ids: ids[1])
         net.add_inbound_rule(
             "app",
             "allow-app-from-gateway",

@@ -23,6 +23,19 @@ ADMIN_LOGIN = "tierstack_admin"
 PORT = 5432
 
 
+STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+"""The sizes Flexible Server accepts (Premium SSD; learn.microsoft.com/azure/postgresql/
+flexible-server/concepts-storage): 32 GiB is the minimum and 100 is not a size."""
+
+
+def storage_size_gb(requested: int) -> int:
+    """The smallest allowed size that holds `requested` GiB (dev asks 20, prod 100)."""
+    fitting = [size for size in STORAGE_SIZES_GB if size >= requested]
+    if not fitting:
+        raise ValueError(f"dbStorageGb={requested}: Flexible Server allows at most 32768 GiB")
+    return fitting[0]
+
+
 class RelationalDb(pulumi.ComponentResource):
     """physical_name is the server name; endpoint its private FQDN; password a secret.
 
@@ -64,7 +77,10 @@ class RelationalDb(pulumi.ComponentResource):
             administrator_login=ADMIN_LOGIN,
             administrator_login_password=self.password,
             sku={"name": sku_name, "tier": sku_tier},
-            storage={"storage_size_gb": sizing.db_storage_gb, "auto_grow": "Enabled"},
+            storage={
+                "storage_size_gb": storage_size_gb(sizing.db_storage_gb),
+                "auto_grow": "Enabled",
+            },
             backup={
                 "backup_retention_days": sizing.backup_retention_days,
                 "geo_redundant_backup": "Enabled" if settings.is_prod else "Disabled",
@@ -87,6 +103,9 @@ class RelationalDb(pulumi.ComponentResource):
                 depends_on=[net.dns_zone_links[zone_name]],
                 protect=sizing.deletion_protection,
                 additional_secret_outputs=["administratorLoginPassword"],
+                # Auto-grow enlarges the disk; storage can never shrink, so a later run must not
+                # ask for the original size again.
+                ignore_changes=["storage.storageSizeGB"],
             ),
         )
         if sizing.deletion_protection:

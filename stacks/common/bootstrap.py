@@ -12,12 +12,14 @@ cloud-config user data; GCP takes it as a startup script. `tierstack boot-script
 from __future__ import annotations
 
 import base64
+import importlib
 import shlex
 from collections.abc import Mapping
 
 import pulumi
 import yaml
 
+from stacks.blueprints import BLUEPRINTS
 from stacks.common.args import StackContext
 
 CONVERGE_INTERVAL = "30min"
@@ -28,13 +30,20 @@ ANSIBLE_REQUIREMENTS = "playbooks/requirements-ansible.txt"
 
 
 def host_vars(context: StackContext, tier: str, app_env: Mapping[str, str]) -> dict[str, object]:
-    """The variables file the playbooks read (tierstack_* and python_app_env)."""
+    """The variables file the playbooks read (tierstack_* and python_app_env), plus the role
+    variables only the cloud knows: where its load balancers and health checks connect from
+    (the host firewall must admit them) and which time source its network lets hosts reach."""
+    settings = context.settings
+    cloud = importlib.import_module(f"stacks.{settings.cloud}.common")
+    blueprint = BLUEPRINTS[settings.app]()
+    app_port = blueprint.app.port if blueprint.app and tier == "app" else None
     return {
-        "tierstack_app": context.settings.app,
+        "tierstack_app": settings.app,
         "tierstack_tier": tier,
-        "tierstack_env": context.settings.env,
-        "tierstack_network_cidr": context.settings.network_cidr,
+        "tierstack_env": settings.env,
+        "tierstack_network_cidr": settings.network_cidr,
         "python_app_env": dict(sorted(app_env.items())),
+        **cloud.host_role_vars(app_port),
     }
 
 

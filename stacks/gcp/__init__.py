@@ -4,6 +4,7 @@
 from stacks.gcp.alarms import Alarms
 from stacks.gcp.app_secret import AppSecret
 from stacks.gcp.app_tier import AppTier
+from stacks.gcp.common import host_env
 from stacks.gcp.iot_ingest import IoTIngest
 from stacks.gcp.key_value_table import KeyValueTable
 from stacks.gcp.load_balancer import LoadBalancer
@@ -31,4 +32,5 @@ __all__ = [
     "RelationalDb",
     "TierIdentity",
     "WorkerTier",
+    "host_env",
 ]

@@ -40,6 +40,7 @@ class AppTier(pulumi.ComponentResource):
             template=self.template,
             named_ports=[{"name": "http", "port": spec.port}],
             health_check=args.load_balancer.health_check,
+            egress=[args.network.nat],
             parent=self,
         )
         self.autoscaler = gcp.compute.RegionAutoscaler(

@@ -19,6 +19,19 @@ HOST_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter")
 """What every VM's own service account needs to ship its logs and metrics (Ops Agent)."""
 
 
+GCP_TIME_SERVER = "metadata.google.internal"
+"""Compute Engine's own NTP server (the metadata server), always reachable from a VM."""
+
+
+def host_role_vars(app_port: int | None) -> dict[str, object]:
+    """Google's front ends and health checkers connect from outside the VPC range: the host
+    firewall admits them to the app port, and IAP to SSH, or every backend stays UNHEALTHY."""
+    sources: list[dict[str, object]] = [{"port": 22, "sources": [IAP_TCP_RANGE]}]
+    if app_port is not None:
+        sources.append({"port": app_port, "sources": list(LB_SOURCE_RANGES)})
+    return {"common_ntp_servers": [GCP_TIME_SERVER], "common_firewall_extra_sources": sources}
+
+
 def fit(name: str, limit: int = 63) -> str:
     """A lowercase, hyphenated name of at most `limit` characters. A name that is too long keeps
     its start plus a short hash of the whole, so two long names never collide."""
@@ -48,3 +61,8 @@ def service_agent(context: StackContext, agent: str, parent: pulumi.Resource) ->
     return project.number.apply(
         lambda number: f"serviceAccount:service-{number}@{agent}.iam.gserviceaccount.com"
     )
+
+
+def host_env(context: StackContext) -> dict[str, str]:
+    """Nothing to add: the client libraries read the project from the metadata server."""
+    return {}

@@ -13,6 +13,10 @@ from stacks.common.args import StackContext
 from stacks.gcp.common import fit, labels, physical
 from stacks.gcp.sizes import BOOT_IMAGE, MACHINE_TYPES
 
+FIRST_BOOT_SECONDS = 900
+"""Auto-healing waits this long before judging a new VM: a first boot installs packages,
+ansible-core and converges (several minutes); 300 s recreated VMs that were still converging."""
+
 
 def instance_template(
     context: StackContext,
@@ -74,6 +78,7 @@ def regional_group(
     named_ports: Sequence[dict[str, object]] = (),
     health_check: gcp.compute.HealthCheck | None = None,
     target_size: int | None = None,
+    egress: Sequence[pulumi.Resource] = (),
     parent: pulumi.Resource,
 ) -> gcp.compute.RegionInstanceGroupManager:
     """A MIG over every zone of the stack; rolling updates surge one VM per zone and never take
@@ -89,7 +94,9 @@ def regional_group(
         versions=[{"name": "primary", "instance_template": template.self_link_unique}],
         named_ports=list(named_ports),
         auto_healing_policies=(
-            {"health_check": health_check.id, "initial_delay_sec": 300} if health_check else None
+            {"health_check": health_check.id, "initial_delay_sec": FIRST_BOOT_SECONDS}
+            if health_check
+            else None
         ),
         update_policy={
             "type": "PROACTIVE",
@@ -100,5 +107,6 @@ def regional_group(
         },
         target_size=target_size,
         wait_for_instances=False,
-        opts=pulumi.ResourceOptions(parent=parent),
+        # VMs boot straight into apt and ansible-pull through Cloud NAT (no public IPs).
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(egress)),
     )

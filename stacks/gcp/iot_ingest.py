@@ -79,6 +79,7 @@ class IoTIngest(pulumi.ComponentResource):
             named_ports=[{"name": "mqtts", "port": MQTTS_PORT}],
             health_check=self.health_check,
             target_size=len(settings.zones) if settings.is_prod else 1,
+            egress=[network.nat],
             parent=self,
         )
         gcp.compute.Firewall(

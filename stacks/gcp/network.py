@@ -133,6 +133,9 @@ class Network(pulumi.ComponentResource):
                 network=self.vpc.id,
                 service="servicenetworking.googleapis.com",
                 reserved_peering_ranges=[reserved.name],
+                # Deleting the peering fails while Cloud SQL's producer side still holds it; a
+                # destroy abandons it instead and removes the network.
+                deletion_policy="ABANDON",
                 opts=self._child,
             )
         return self._private_services

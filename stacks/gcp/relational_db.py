@@ -78,7 +78,13 @@ class RelationalDb(pulumi.ComponentResource):
                 ],
                 "user_labels": labels(context),
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[private_services]),
+            # disk_autoresize grows the disk; without this a later run would try to shrink it
+            # back, which Cloud SQL refuses (a replacement of the instance).
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[private_services],
+                ignore_changes=["settings.diskSize"],
+            ),
         )
         self.database = gcp.sql.Database(
             f"{name}-database", name=spec.database, instance=self.instance.name, opts=child

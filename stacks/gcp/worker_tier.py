@@ -37,7 +37,12 @@ class WorkerTier(pulumi.ComponentResource):
         )
         fixed = sizing.worker_min if args.queue is None else None
         self.group = regional_group(
-            context, tier=name, template=self.template, target_size=fixed, parent=self
+            context,
+            tier=name,
+            template=self.template,
+            target_size=fixed,
+            egress=[args.network.nat],
+            parent=self,
         )
         if args.queue is None:  # a producer: a fixed group, never scaled on the queue it fills
             self.register_outputs({"instance_group": self.group.instance_group})

@@ -4,9 +4,11 @@ as an S3-compatible endpoint (SeaweedFS) is in the local target."""
 from __future__ import annotations
 
 import email
+import time
 import uuid
 
 import boto3
+import pytest
 from backend_contracts import (
     dead_letter_contract,
     kv_contract,
@@ -19,6 +21,7 @@ from reference_apps.backends.kv import DynamoKeyValue
 from reference_apps.backends.mail import SesMailer
 from reference_apps.backends.object_store import S3ObjectStore
 from reference_apps.backends.queue import SqsQueue
+from reference_apps.backends.settings import ConfigError
 
 
 def make_bucket() -> str:
@@ -75,6 +78,46 @@ def test_dynamodb_kv(aws_env: str) -> None:
         BillingMode="PAY_PER_REQUEST",
     )
     kv_contract(DynamoKeyValue(name))
+
+
+def test_dynamodb_kv_follows_the_tables_own_keys_and_writes_its_ttl(aws_env: str) -> None:
+    name = f"kv-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "device_id", "KeyType": "HASH"},
+            {"AttributeName": "ts", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "device_id", "AttributeType": "S"},
+            {"AttributeName": "ts", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    settings = Settings.from_env("t", {"KV_URL": f"dynamodb://{name}?ttl=expires_at&ttl_days=2"})
+    kv = open_backends(settings, queue=False, kv=True, db=False, mail=False).kv
+    assert isinstance(kv, DynamoKeyValue)
+    before = int(time.time())
+    kv.put("sensor-1#2026-11-30T12:00:00Z", {"celsius": 21.5})
+    kv.put("sensor-1#2026-11-30T12:01:00Z", {"celsius": 21.7, "expires_at": 1_900_000_000})
+    assert kv.get("sensor-1#2026-11-30T12:00:00Z") == {"celsius": 21.5}
+    items = {
+        item["ts"]["S"]: item
+        for item in client.scan(TableName=name)["Items"]
+        if item["device_id"]["S"] == "sensor-1"
+    }
+    written = int(items["2026-11-30T12:00:00Z"]["expires_at"]["N"])
+    assert before + 2 * 86400 <= written <= int(time.time()) + 2 * 86400
+    assert items["2026-11-30T12:01:00Z"]["expires_at"]["N"] == "1900000000"
+    with pytest.raises(ValueError, match="keyed by device_id and ts; use '<device_id>#<ts>'"):
+        kv.get("sensor-1")
+
+
+def test_dynamodb_url_rejects_a_bad_lifetime(aws_env: str) -> None:
+    settings = Settings.from_env("t", {"KV_URL": "dynamodb://t?ttl=x&ttl_days=soon"})
+    with pytest.raises(ConfigError, match="ttl_days='soon' must be a whole number of days"):
+        open_backends(settings, queue=False, kv=True, db=False, mail=False)
 
 
 def test_ses_mailer(aws_env: str) -> None:

@@ -132,7 +132,9 @@ def test_key_value_table_has_pitr_encryption_and_keys(prod_context):
         return {"url": table.backend_url, "read": table.policy_statements("read")}
 
     run = run_pulumi(program, computed=computed)
-    assert run.result["url"] == "dynamodb://image-processing-prod-readings"
+    # The backend reads the key schema from the table; the TTL attribute it must write and the
+    # item lifetime travel in the URL (DynamoDB expires only items that carry the attribute).
+    assert run.result["url"] == "dynamodb://image-processing-prod-readings?ttl=exp&ttl_days=30"
     table = run.one("aws:dynamodb/table:Table").inputs
     assert table["pointInTimeRecovery"] == {"enabled": True}
     assert table["serverSideEncryption"] == {"enabled": True}

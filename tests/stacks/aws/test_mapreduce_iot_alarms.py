@@ -44,6 +44,8 @@ def test_cluster_runs_the_inverted_index_streaming_step_from_the_bucket(context)
     run = _cluster(context)
     scripts = run.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
     assert sorted((s.inputs["bucket"], s.inputs["key"]) for s in scripts) == [
+        # The deploy-time step's input: an empty input prefix would end the step FAILED.
+        (CODE, "input/deploy-check.txt"),
         (CODE, "jobs/inverted-index/mapper.py"),
         (CODE, "jobs/inverted-index/reducer.py"),
     ]
@@ -67,7 +69,9 @@ def test_cluster_runs_the_inverted_index_streaming_step_from_the_bucket(context)
     assert cluster["logUri"] == f"s3://{LOGS}/emr/"
     assert cluster["ec2Attributes"]["subnetId"] == "network-private-0-id"
     assert cluster["coreInstanceGroup"]["instanceCount"] == 2
-    assert cluster["autoTerminationPolicy"] == {"idleTimeout": 3600}
+    # No idle auto-termination: the job runner keeps this cluster's id for every later job.
+    assert "autoTerminationPolicy" not in cluster
+    assert cluster["keepJobFlowAliveWhenNoSteps"] is True
     assert cluster["terminationProtection"] is False
 
 

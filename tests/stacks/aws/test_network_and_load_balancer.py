@@ -33,8 +33,11 @@ def test_network_spans_two_zones_with_private_subnets_nat_and_flow_logs(context)
     group_arn = (
         f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/tierstack/image-processing-dev/vpc-flow-logs"
     )
-    [statement] = document(run.one("aws:iam/rolePolicy:RolePolicy"))["Statement"]
+    [statement, describe] = document(run.one("aws:iam/rolePolicy:RolePolicy"))["Statement"]
     assert statement["Resource"] == [group_arn, f"{group_arn}:*"]
+    # Flow logs check that the group exists: a listing, on the account's log groups only.
+    assert describe["Action"] == ["logs:DescribeLogGroups"]
+    assert describe["Resource"] == [f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*"]
     default_group = run.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup").inputs
     assert not default_group.get("ingress") and not default_group.get("egress")
 

@@ -208,8 +208,10 @@ def test_cloud_drive_app_reads_the_db_password_by_reference():
     assert app_env["DATABASE_PASSWORD_REF"] == f"aws-secretsmanager://{db_arn}#password"
     assert app_env["DATABASE_PASSWORD_REF"].endswith("#password")
     assert app_env["DATABASE_URL"].startswith("postgresql://tierstack@")
+    assert app_env["AWS_DEFAULT_REGION"] == "eu-west-1"  # boto3 does not read it from IMDS
     assert sorted(app_env) == [
         "APP_ENV",
+        "AWS_DEFAULT_REGION",
         "DATABASE_PASSWORD_REF",
         "DATABASE_URL",
         "OBJECT_STORE_URL",

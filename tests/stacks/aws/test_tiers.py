@@ -116,11 +116,18 @@ def test_identity_grants_exactly_the_used_resources_plus_session_manager(context
     assert all("*" not in s["Action"] for s in statements)
     actions = {a for s in statements for a in s["Action"]}
     assert "sqs:SendMessage" in actions and "sqs:ReceiveMessage" not in actions
-    [worker] = document(run.one("aws:iam/rolePolicy:RolePolicy", "worker-identity-grants"))[
-        "Statement"
-    ]
+    [worker, dead_letter] = document(
+        run.one("aws:iam/rolePolicy:RolePolicy", "worker-identity-grants")
+    )["Statement"]
     assert worker["Resource"] == [QUEUE_ARN]
     assert "sqs:DeleteMessage" in worker["Action"] and "sqs:SendMessage" not in worker["Action"]
+    # The consumer moves a poison message to the dead-letter queue itself: send there, no more.
+    assert dead_letter["Resource"] == [f"{QUEUE_ARN}-dlq"]
+    assert sorted(dead_letter["Action"]) == [
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:SendMessage",
+    ]
     attachments = run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
     assert {a.inputs["policyArn"] for a in attachments} == {
         "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -164,6 +171,7 @@ def test_user_data_runs_ansible_pull_with_the_app_vars_and_no_secret(context):
         "tierstack_env": "dev",
         "tierstack_network_cidr": "10.40.0.0/16",
         "tierstack_tier": "app",
+        "common_ntp_servers": ["169.254.169.123"],  # Amazon Time Sync: no UDP 123 egress
         "python_app_env": {
             "APP_ENV": "production",
             "DATABASE_PASSWORD_REF": f"aws-secretsmanager://{DB_SECRET_ARN}#password",

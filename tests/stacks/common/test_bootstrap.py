@@ -40,6 +40,8 @@ def test_script_writes_the_playbook_vars() -> None:
         "tierstack_env": "dev",
         "tierstack_network_cidr": "10.40.0.0/16",
         "python_app_env": {"QUEUE_URL": "sqs://q"},
+        # AWS hosts keep time with Amazon Time Sync (their security groups allow no UDP 123).
+        "common_ntp_servers": ["169.254.169.123"],
     }
 
 

@@ -112,6 +112,7 @@ def test_package_exports_every_component_the_program_uses() -> None:
             "RelationalDb",
             "TierIdentity",
             "WorkerTier",
+            "host_env",
         ]
     )
     for name in stacks.gcp.__all__:

@@ -95,6 +95,13 @@ def test_app_template_is_hardened_and_boots_into_ansible_pull() -> None:
         "tierstack_tier": "app",
         "tierstack_env": "dev",
         "tierstack_network_cidr": "10.40.0.0/16",
+        # Google's front ends reach the app port, IAP reaches SSH (test_host_firewall.py
+        # renders the resulting nftables rules).
+        "common_firewall_extra_sources": [
+            {"port": 22, "sources": ["35.235.240.0/20"]},
+            {"port": 8001, "sources": ["130.211.0.0/22", "35.191.0.0/16"]},
+        ],
+        "common_ntp_servers": ["metadata.google.internal"],
         "python_app_env": {
             "APP_ENV": "production",
             "KV_URL": "firestore://job-status?database=image-processing-dev-job-status",
@@ -118,7 +125,7 @@ def test_app_group_spans_zones_heals_and_scales_on_cpu() -> None:
     assert group["namedPorts"] == [{"name": "http", "port": 8001}]
     assert group["autoHealingPolicies"] == {
         "healthCheck": "health-check-id",
-        "initialDelaySec": 300,
+        "initialDelaySec": 900,  # longer than a first boot converges
     }
     assert group["updatePolicy"]["maxUnavailableFixed"] == 0
     policy = result.one(AUTOSCALER, "web-autoscaler").inputs["autoscalingPolicy"]

@@ -1,0 +1,165 @@
+"""Ordering: from the offline preview's dependency lists, every resource that its provider
+documents as needing another to exist first depends on it, in every stack. Pulumi creates
+independent resources in parallel, so a missing edge passes every mock and fails (or races) on
+the first real `pulumi up`. Dependencies are followed transitively: waiting for B, which waits
+for C, is waiting for C.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import tierstack
+from tierstack.preview.engine import preview_many
+from tierstack.preview.project import list_stacks, load_project
+
+Record = dict[str, Any]
+
+
+class Graph:
+    """One stack's resources and their transitive dependencies."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        assert "error" not in result, result.get("error")
+        self.stack = result["stack"]
+        self.records: list[Record] = result["resources"]
+        self.by_urn = {record["urn"]: record for record in self.records}
+        self._closure: dict[str, set[str]] = {}
+
+    def of_type(self, type_: str, where: Callable[[Record], bool] = lambda r: True) -> list[Record]:
+        return [r for r in self.records if r["type"] == type_ and where(r)]
+
+    def waits_for(self, record: Record) -> set[str]:
+        """Every URN the resource waits for, directly or through its dependencies."""
+        urn = record["urn"]
+        if urn not in self._closure:
+            seen: set[str] = set()
+            stack = list(record["dependencies"])
+            while stack:
+                dependency = stack.pop()
+                if dependency in seen:
+                    continue
+                seen.add(dependency)
+                stack += self.by_urn.get(dependency, {}).get("dependencies", [])
+            self._closure[urn] = seen
+        return self._closure[urn]
+
+    def missing(self, dependent: Record, prerequisites: list[Record]) -> list[str]:
+        waits = self.waits_for(dependent)
+        return [p["name"] for p in prerequisites if p["urn"] not in waits]
+
+
+@pytest.fixture(scope="module")
+def graphs() -> dict[str, Graph]:
+    project = load_project(tierstack.REPO_ROOT)
+    results = preview_many(project.directory, sorted(list_stacks(project)), policy_pack=None)
+    return {result["stack"]: Graph(result) for result in results}
+
+
+def _stacks(cloud: str) -> list[str]:
+    return sorted(s for s in list_stacks(load_project(tierstack.REPO_ROOT)) if s.startswith(cloud))
+
+
+@pytest.mark.parametrize("stack", _stacks("aws-"))
+def test_aws_load_balancer_waits_for_its_log_bucket_policy(graphs, stack) -> None:
+    """ELB writes a test object when access logging is enabled and fails the create with
+    "Access Denied for bucket" if the bucket policy does not admit log delivery yet (ELB user
+    guide, "Enable access logs for your Application Load Balancer")."""
+    graph = graphs[stack]
+    for balancer in graph.of_type("aws:lb/loadBalancer:LoadBalancer"):
+        log_buckets = set(balancer["propertyDependencies"].get("accessLogs", []))
+        assert log_buckets, f"{stack}: {balancer['name']} has no access-log bucket"
+        policies = graph.of_type(
+            "aws:s3/bucketPolicy:BucketPolicy",
+            lambda p, buckets=log_buckets: bool(set(p["dependencies"]) & buckets),
+        )
+        assert policies, f"{stack}: no policy on the log bucket"
+        assert graph.missing(balancer, policies) == [], f"{stack}: {balancer['name']}"
+
+
+def _subnet_routes(graph: Graph, dependent: Record) -> list[Record]:
+    """The route-table associations (with their NAT routes) of the subnets a resource uses."""
+    subnets = {
+        urn
+        for urn in dependent["dependencies"]
+        if graph.by_urn.get(urn, {}).get("type") == "aws:ec2/subnet:Subnet"
+    }
+    return graph.of_type(
+        "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        lambda a: bool(set(a["dependencies"]) & subnets),
+    )
+
+
+@pytest.mark.parametrize("stack", _stacks("aws-"))
+def test_aws_hosts_wait_for_their_subnets_nat_route(graphs, stack) -> None:
+    """Autoscaling instances and EMR nodes boot straight into apt, ansible-pull and S3 from
+    private subnets: before their subnet's route to the NAT gateway exists, boot fails."""
+    graph = graphs[stack]
+    hosts = graph.of_type("aws:autoscaling/group:Group") + graph.of_type("aws:emr/cluster:Cluster")
+    assert hosts
+    for host in hosts:
+        routes = _subnet_routes(graph, host)
+        assert routes, f"{stack}: {host['name']} is in no routed subnet"
+        assert graph.missing(host, routes) == [], f"{stack}: {host['name']}"
+
+
+def test_aws_emr_cluster_waits_for_its_roles_policies(graphs) -> None:
+    """EMR validates its service role and the nodes' instance profile at RunJobFlow; a role
+    whose policies are attached a moment later fails the create ("The EMR service role ... is
+    invalid", EMR management guide, "Configure IAM service roles")."""
+    graph = graphs["aws-mapreduce"]
+    [cluster] = graph.of_type("aws:emr/cluster:Cluster")
+    waits = graph.waits_for(cluster)
+    roles = {urn for urn in waits if graph.by_urn[urn]["type"] == "aws:iam/role:Role"}
+    assert len(roles) == 2  # the service role and, through the instance profile, the node role
+    policies = [
+        p
+        for p in graph.records
+        if p["type"]
+        in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        and set(p["dependencies"]) & roles
+    ]
+    assert len(policies) >= 3
+    assert graph.missing(cluster, policies) == []
+
+
+def test_aws_emr_groups_have_explicit_egress(graphs) -> None:
+    """The provider deletes a new security group's default allow-all egress rule (aws_security_group
+    docs: "Terraform will remove this default rule"): EMR nodes need their own to reach S3."""
+    graph = graphs["aws-mapreduce"]
+    groups = graph.of_type(
+        "aws:ec2/securityGroup:SecurityGroup", lambda g: g["name"].startswith("hadoop-")
+    )
+    assert len(groups) == 3
+    egress = graph.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    for group in groups:
+        assert any(group["urn"] in rule["dependencies"] for rule in egress), group["name"]
+
+
+@pytest.mark.parametrize("stack", _stacks("azure-"))
+def test_azure_scale_sets_wait_for_the_gateway_whose_pool_they_join(graphs, stack) -> None:
+    """ARM validates the backend pool a scale set's NIC names: the Application Gateway must
+    exist first (InvalidResourceReference otherwise)."""
+    graph = graphs[stack]
+    [gateway] = graph.of_type("azure-native:network:ApplicationGateway")
+    pool_members = graph.of_type(
+        "azure-native:compute:VirtualMachineScaleSet",
+        lambda v: "applicationGatewayBackendAddressPools" in str(v["inputs"]),
+    )
+    assert pool_members, f"{stack}: no scale set joins the gateway's pool"
+    for scale_set in pool_members:
+        assert graph.missing(scale_set, [gateway]) == [], f"{stack}: {scale_set['name']}"
+
+
+@pytest.mark.parametrize("stack", _stacks("gcp-"))
+def test_gcp_instance_groups_wait_for_cloud_nat(graphs, stack) -> None:
+    """VMs have no public IP: apt and ansible-pull at first boot go out through Cloud NAT."""
+    graph = graphs[stack]
+    [nat] = graph.of_type("gcp:compute/routerNat:RouterNat")
+    groups = graph.of_type("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
+    assert groups
+    for group in groups:
+        assert graph.missing(group, [nat]) == [], f"{stack}: {group['name']}"
