@@ -21,8 +21,9 @@ EGRESS_PORTS = {80: "Debian mirrors", 443: "AWS APIs, git and PyPI for ansible-p
 
 def host_env(context: StackContext) -> dict[str, str]:
     """boto3 does not read the region from instance metadata: without this, every SQS, DynamoDB
-    and Secrets Manager client on the hosts fails with NoRegionError."""
-    return {"AWS_DEFAULT_REGION": context.settings.region}
+    and Secrets Manager client on the hosts fails with NoRegionError. The ALB appends the client
+    to X-Forwarded-For: one trusted hop."""
+    return {"AWS_DEFAULT_REGION": context.settings.region, "PROXY_HOPS": "1"}
 
 
 def host_security_group(

@@ -178,5 +178,7 @@ def host_role_vars(app_port: int | None) -> dict[str, object]:
 
 
 def host_env(context: StackContext) -> dict[str, str]:
-    """Nothing to add: the SDKs take the account from the URLs and the managed identity."""
-    return {}
+    """Application Gateway sends the client as 'ip:port' in X-Forwarded-For: the app drops the
+    port, or every connection would be a new rate-limit bucket. The SDKs take the account from
+    the URLs and the managed identity."""
+    return {"PROXY_HOPS": "1", "PROXY_ADDRESS_FORMAT": "ip:port"}

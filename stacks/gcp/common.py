@@ -64,5 +64,7 @@ def service_agent(context: StackContext, agent: str, parent: pulumi.Resource) ->
 
 
 def host_env(context: StackContext) -> dict[str, str]:
-    """Nothing to add: the client libraries read the project from the metadata server."""
-    return {}
+    """The external Application Load Balancer appends '<client>, <load balancer>' to
+    X-Forwarded-For: the app trusts two hops to find the client (rate limits key on it). The
+    client libraries read the project from the metadata server."""
+    return {"PROXY_HOPS": "2"}

@@ -215,6 +215,7 @@ def test_cloud_drive_app_reads_the_db_password_by_reference():
         "DATABASE_PASSWORD_REF",
         "DATABASE_URL",
         "OBJECT_STORE_URL",
+        "PROXY_HOPS",
         "SECRET_KEY_REF",
     ]
 

@@ -370,6 +370,8 @@ def test_cloud_drive_app_reads_the_database_password_by_reference():
         "DATABASE_PASSWORD_REF",
         "DATABASE_URL",
         "OBJECT_STORE_URL",
+        "PROXY_ADDRESS_FORMAT",
+        "PROXY_HOPS",
         "SECRET_KEY_REF",
     }
     assert env["DATABASE_PASSWORD_REF"] == _keyvault_ref(run, "drive-db-admin-password")

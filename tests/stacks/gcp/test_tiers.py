@@ -106,6 +106,7 @@ def test_app_template_is_hardened_and_boots_into_ansible_pull() -> None:
             "APP_ENV": "production",
             "KV_URL": "firestore://job-status?database=image-processing-dev-job-status",
             "OBJECT_STORE_URL": "gs://tierstack-dev-image-processing-dev-images",
+            "PROXY_HOPS": "2",
             "QUEUE_URL": "pubsub://tierstack-dev/image-processing-dev-filter-jobs/"
             "image-processing-dev-filter-jobs-sub",
             "SECRET_KEY_REF": "gcp-secretmanager://projects/tierstack-dev/secrets/"
