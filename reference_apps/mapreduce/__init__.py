@@ -35,9 +35,7 @@ def build_service(settings: Settings, *, mail: bool = False) -> JobService:
     limits = Limits(
         allow_custom_programs=settings.flag("ALLOW_CUSTOM_PROGRAMS", False),
         max_files=int(settings.number("MAX_INPUT_FILES", 100, 1, 10_000)),
-        time_limit=settings.number(
-            "JOB_TIME_LIMIT", settings.queue_visibility_timeout, 1, 86_400
-        ),
+        time_limit=settings.number("JOB_TIME_LIMIT", settings.queue_visibility_timeout, 1, 86_400),
         reducers=int(settings.number("MAPREDUCE_REDUCERS", 2, 1, 64)),
         link_hours=settings.number("DOWNLOAD_LINK_HOURS", 72, 0.001, 24 * 30),
         public_url=settings.extra.get("PUBLIC_URL", "http://127.0.0.1:5000"),

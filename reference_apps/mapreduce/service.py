@@ -27,6 +27,8 @@ from .programs import BUILT_IN, INPUT_FORMATS, ProgramError, built_in, check_sou
 JOB_ID = re.compile(r"^[0-9a-f]{28}$")
 EMAIL = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 FINAL = {"succeeded", "failed"}
+# JSON merge patches (the SQLite and PostgreSQL tables' update) drop fields set to null.
+NULLABLE = dict.fromkeys(("error", "stderr_tail", "started_at", "finished_at"))
 log = logging.getLogger("mapreduce.jobs")
 
 
@@ -236,12 +238,12 @@ class JobService:
         job = self.kv.get(f"job:{job_id}") if JOB_ID.match(job_id) else None
         if job is None:
             raise JobNotFound(job_id)
-        return job
+        return {**NULLABLE, **job}
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         keys = sorted(self.objects.list("requests/"), reverse=True)[:limit]
         jobs = (self.kv.get(f"job:{key.removeprefix('requests/')}") for key in keys)
-        return [job for job in jobs if job is not None]
+        return [{**NULLABLE, **job} for job in jobs if job is not None]
 
     def output(self, job_id: str, part: str) -> bytes:
         job = self.get(job_id)

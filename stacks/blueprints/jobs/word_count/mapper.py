@@ -2,11 +2,13 @@
 """Hadoop streaming mapper for a word count: emits "word<TAB>count" per distinct word of its split.
 
 Counting inside the mapper (in-mapper combining) sends one line per word instead of one per
-occurrence to the shuffle. Words are read exactly as the inverted index reads them: NFC-normalised,
-case-folded Unicode letters and digits, apostrophes kept inside. Standalone: the stacks upload it.
+occurrence to the shuffle. With ``INPUT_FORMAT=lines`` ("doc<TAB>text") the ids are not counted.
+Words are read exactly as the inverted index reads them: NFC-normalised, case-folded Unicode
+letters and digits, apostrophes kept inside. Standalone: the stacks upload it.
 """
 
 import io
+import os
 import re
 import sys
 import unicodedata
@@ -21,7 +23,10 @@ def main() -> None:
     stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
     stdout = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
     counts: Counter[str] = Counter()
+    lines = os.environ.get("INPUT_FORMAT") == "lines"
     for line in stdin:
+        if lines:
+            line = line.partition("\t")[2] if "\t" in line else line
         folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", line).casefold())
         counts.update(WORD.findall(folded.translate(APOSTROPHES)))
         if len(counts) > FLUSH_AT:
