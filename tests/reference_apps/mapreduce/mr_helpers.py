@@ -166,3 +166,72 @@ class MailCapture:
             (envelope.mail_from, list(envelope.rcpt_tos), envelope.content)  # type: ignore[attr-defined]
         )
         return "250 OK"
+
+
+class Deployment:
+    """The app under gunicorn and job-runner workers as real processes, sharing one environment
+    (the backends by URL), the way the app and worker tiers run them."""
+
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.folder = folder
+        self.env = {**os.environ, "PUBLIC_URL": self.url, "PROXY_HOPS": "0", **env}
+        self.workers: list[subprocess.Popen[bytes]] = []
+        bin_dir = Path(sys.executable).parent
+        self.web = self._spawn(
+            "web",
+            [
+                str(bin_dir / "gunicorn"),
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "reference_apps.mapreduce.wsgi:app",
+            ],
+        )
+        wait_until(self._ready, 60, f"gunicorn on port {self.port}")
+
+    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.folder / f"{name}.log").open("ab")
+        return subprocess.Popen(
+            command, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
+        )
+
+    def _ready(self) -> bool:
+        if self.web.poll() is not None:
+            raise AssertionError(f"gunicorn exited: {self.log('web')[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text(errors="replace")
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        worker = self._spawn(
+            f"worker-{len(self.workers)}", [sys.executable, "-m", "reference_apps.mapreduce.worker"]
+        )
+        self.workers.append(worker)
+        return worker
+
+    def wait_for_status(
+        self, session: object, job_url: str, statuses: set[str], timeout: float
+    ) -> dict:
+        def reached() -> dict | None:
+            job = session.get(self.url + job_url, timeout=5).json()  # type: ignore[attr-defined]
+            return job if job["status"] in statuses else None
+
+        return wait_until(reached, timeout, f"{job_url} to be {' or '.join(sorted(statuses))}")  # type: ignore[return-value]
+
+    def stop(self) -> None:
+        for process in [*self.workers, self.web]:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
