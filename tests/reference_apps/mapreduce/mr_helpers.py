@@ -178,6 +178,8 @@ class Deployment:
         self.folder = folder
         self.env = {**os.environ, "PUBLIC_URL": self.url, "PROXY_HOPS": "0", **env}
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.names: dict[int, str] = {}
+        self.started = 0
         bin_dir = Path(sys.executable).parent
         self.web = self._spawn(
             "web",
@@ -210,12 +212,35 @@ class Deployment:
     def log(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text(errors="replace")
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        worker = self._spawn(
-            f"worker-{len(self.workers)}", [sys.executable, "-m", "reference_apps.mapreduce.worker"]
+    def start_worker(self, **overrides: str) -> subprocess.Popen[bytes]:
+        """A job-runner process; ``overrides`` change its environment only."""
+        self.started += 1
+        name = f"worker-{self.started}"
+        log = (self.folder / f"{name}.log").open("ab")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "reference_apps.mapreduce.worker"],
+            env={**self.env, **overrides},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
         )
         self.workers.append(worker)
+        self.names[worker.pid] = name
         return worker
+
+    def worker_log(self, worker: subprocess.Popen[bytes]) -> str:
+        return self.log(self.names[worker.pid])
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.terminate()
+        for worker in self.workers:
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
 
     def wait_for_status(
         self, session: object, job_url: str, statuses: set[str], timeout: float
@@ -227,7 +252,8 @@ class Deployment:
         return wait_until(reached, timeout, f"{job_url} to be {' or '.join(sorted(statuses))}")  # type: ignore[return-value]
 
     def stop(self) -> None:
-        for process in [*self.workers, self.web]:
+        self.stop_workers()
+        for process in [self.web]:
             if process.poll() is None:
                 process.terminate()
                 try:

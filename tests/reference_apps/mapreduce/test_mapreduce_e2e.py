@@ -4,11 +4,13 @@ separate processes sharing PostgreSQL (queue and status table), an S3 bucket on 
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -25,24 +27,32 @@ CORPUS = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def backends(
-    tmp_path: Path, postgres_dsn: str, aws_env: str, fresh_pg_table: str
+    tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, moto_endpoint: str
 ) -> Iterator[tuple[dict[str, str], MailCapture]]:
-    bucket = f"mapreduce-{fresh_pg_table.replace('_', '-')}"
-    boto3.client("s3").create_bucket(Bucket=bucket)
+    aws = {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    table = f"mr_{os.urandom(5).hex()}"
+    bucket = f"mapreduce-{table.replace('_', '-')}"
+    s3(aws).create_bucket(Bucket=bucket)
     capture = MailCapture()
     smtp_port = free_port()
     controller = Controller(capture, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     env = {
+        **aws,
         "APP_ENV": "production",
         "SECRET_KEY": "k" * 40,
         "SESSION_COOKIE_SECURE": "false",
-        "DATA_DIR": str(tmp_path),
+        "DATA_DIR": str(tmp_path_factory.mktemp("mapreduce-data")),
         "OBJECT_STORE_URL": f"s3://{bucket}/app",
-        "QUEUE_URL": f"{postgres_dsn}?table={fresh_pg_table}_q",
-        "KV_URL": f"{postgres_dsn}?table={fresh_pg_table}_kv",
+        "QUEUE_URL": f"{postgres_dsn}?table={table}_q",
+        "KV_URL": f"{postgres_dsn}?table={table}_kv",
         "MAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
         "MAIL_FROM": "jobs@tierstack.test",
         "QUEUE_VISIBILITY_TIMEOUT": "120",
@@ -56,15 +66,36 @@ def backends(
         controller.stop()
 
 
-@pytest.fixture
-def deployment(
-    tmp_path: Path, backends: tuple[dict[str, str], MailCapture]
+def s3(env: dict[str, str]) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    tmp_path_factory: pytest.TempPathFactory, backends: tuple[dict[str, str], MailCapture]
 ) -> Iterator[Deployment]:
-    deployed = Deployment(backends[0], tmp_path)
+    """One gunicorn for the module (it starts in seconds on two shared cores)."""
+    deployment = Deployment(backends[0], tmp_path_factory.mktemp("mapreduce-logs"))
+    try:
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+@pytest.fixture
+def deployment(deployed: Deployment) -> Iterator[Deployment]:
+    """The shared app, with this test's workers stopped at its end."""
     try:
         yield deployed
     finally:
-        deployed.stop()
+        deployed.stop_workers()
+        deployed.workers.clear()
 
 
 def post_job(session: requests.Session, url: str, files: dict[str, str], **form: str) -> dict:
@@ -90,7 +121,7 @@ def test_inverted_index_through_gunicorn_worker_and_mail(
     bucket, prefix = backends[0]["OBJECT_STORE_URL"].removeprefix("s3://").split("/", 1)
     keys = [
         item["Key"]
-        for item in boto3.client("s3").list_objects_v2(
+        for item in s3(backends[0]).list_objects_v2(
             Bucket=bucket, Prefix=f"{prefix}/jobs/{job['id']}/output/"
         )["Contents"]
     ]
@@ -139,7 +170,7 @@ def test_sigterm_hands_the_running_job_back_and_another_worker_finishes_it(
     assert (done["status"], done["attempts"]) == ("succeeded", 2)
     result = session.get(deployment.url + done["result_url"], timeout=5).text
     assert sorted(result.splitlines()) == ["a\t1", "b\t1"]
-    assert '"job handed back to the queue"' in deployment.log("worker-0")
+    assert '"job handed back to the queue"' in deployment.worker_log(first)
 
 
 def test_a_poison_message_is_dead_lettered_by_the_running_worker(
@@ -150,9 +181,8 @@ def test_a_poison_message_is_dead_lettered_by_the_running_worker(
     dsn, _, table = backends[0]["QUEUE_URL"].partition("?table=")
     queue = PostgresQueue(dsn, table, max_deliveries=1, visibility_timeout=0.5)
     queue.send_raw("definitely not a job")
-    deployment.env["QUEUE_MAX_DELIVERIES"] = "1"
-    deployment.env["QUEUE_VISIBILITY_TIMEOUT"] = "1"
-    deployment.env["JOB_TIME_LIMIT"] = "1"
-    deployment.start_worker()
+    deployment.start_worker(
+        QUEUE_MAX_DELIVERIES="1", QUEUE_VISIBILITY_TIMEOUT="1", JOB_TIME_LIMIT="1"
+    )
     assert wait_until(queue.dead_letters, 30, "the dead letter") == ["definitely not a job"]
     assert deployment.workers[0].poll() is None  # the worker keeps running
