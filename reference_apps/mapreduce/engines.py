@@ -211,8 +211,9 @@ class SparkEngine(Engine):
 
     The driver cuts the input into splits and sends them with the tasks, so executors need no
     shared file system. A watchdog cancels the job when its time limit passes, when the worker
-    is stopping, or when no executor has been alive for ``no_worker_grace`` seconds (every Spark
-    worker gone): the job then fails with that reason instead of waiting for resources forever.
+    is stopping, or when the job's executors are all lost and none is back within
+    ``no_worker_grace`` seconds (every Spark worker gone): the job then fails with that reason
+    instead of waiting for resources until its time limit.
     """
 
     name = "spark"
@@ -222,11 +223,13 @@ class SparkEngine(Engine):
         master: str,
         *,
         no_worker_grace: float = 60,
+        startup_grace: float = 300,
         split_bytes: int = SPLIT_BYTES,
         conf: dict[str, str] | None = None,
     ) -> None:
         self.master = master
         self.no_worker_grace = no_worker_grace
+        self.startup_grace = startup_grace
         self.split_bytes = split_bytes
         self.conf = dict(conf or {})
         self._sc: Any = None
@@ -285,7 +288,10 @@ class SparkEngine(Engine):
         reasons: list[str] = []
         finished = threading.Event()
 
+        started = time.monotonic()
+
         def watch() -> None:
+            seen = False  # executors take a while to start; only losing them all counts
             without_workers: float | None = None
             while not finished.wait(0.5):
                 now = time.monotonic()
@@ -294,8 +300,15 @@ class SparkEngine(Engine):
                 elif cancel is not None and cancel.is_set():
                     reasons.append(CANCELLED)
                 elif self.executors(sc) > 0:
-                    without_workers = None
+                    seen, without_workers = True, None
                     continue
+                elif not seen:
+                    if now - started < self.startup_grace:
+                        continue
+                    reasons.append(
+                        f"no Spark executor started within {self.startup_grace:g} s; are the"
+                        f" workers of {self.master} up? The job was stopped"
+                    )
                 else:
                     without_workers = without_workers or now
                     if now - without_workers < self.no_worker_grace:
@@ -341,6 +354,17 @@ class SparkEngine(Engine):
 CANCELLED = "cancelled"
 
 
+def seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "") or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw}: not a number of seconds") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw}: must be more than 0")
+    return value
+
+
 def open_engine(url: str, env: dict[str, str] | None = None) -> Engine:
     """The engine named by ``MAPREDUCE_CLUSTER_URL``: ``local`` or ``spark://host:port``."""
     env = env or {}
@@ -354,12 +378,11 @@ def open_engine(url: str, env: dict[str, str] | None = None) -> Engine:
         host, _, port = url.removeprefix("spark://").partition(":")
         if not host or not port.isdigit():
             raise ConfigError(f"MAPREDUCE_CLUSTER_URL={url}: use spark://host:7077")
-        grace = env.get("SPARK_NO_WORKER_GRACE", "60")
-        try:
-            no_worker_grace = float(grace)
-        except ValueError:
-            raise ConfigError(f"SPARK_NO_WORKER_GRACE={grace}: not a number") from None
-        return SparkEngine(url, no_worker_grace=no_worker_grace)
+        return SparkEngine(
+            url,
+            no_worker_grace=seconds(env, "SPARK_NO_WORKER_GRACE", 60),
+            startup_grace=seconds(env, "SPARK_STARTUP_GRACE", 300),
+        )
     raise ConfigError(
         f"MAPREDUCE_CLUSTER_URL={url}: unsupported; use local, local:N or spark://host:7077"
     )

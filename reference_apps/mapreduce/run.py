@@ -11,6 +11,7 @@ Exit status: 0 done, 1 the job failed (reason and the program's stderr tail on s
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         program = program_of(args)
         inputs = [InputFile(Path(raw).name, Path(raw).read_bytes()) for raw in args.inputs]
-        engine = open_engine(args.engine)
+        engine = open_engine(args.engine, dict(os.environ))
     except (OSError, ProgramError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
