@@ -48,10 +48,13 @@ class Program:
     mapper: bytes
     reducer: bytes
     env: dict[str, str] = field(default_factory=dict)
+    name: str = "custom"
 
     @classmethod
-    def from_files(cls, mapper: Path, reducer: Path, env: dict[str, str] | None = None) -> Program:
-        return cls(mapper.read_bytes(), reducer.read_bytes(), dict(env or {}))
+    def from_files(
+        cls, mapper: Path, reducer: Path, env: dict[str, str] | None = None, name: str = "custom"
+    ) -> Program:
+        return cls(mapper.read_bytes(), reducer.read_bytes(), dict(env or {}), name)
 
 
 @dataclass(frozen=True)
@@ -354,6 +357,169 @@ class SparkEngine(Engine):
 CANCELLED = "cancelled"
 
 
+class EmrEngine(Engine):
+    """An EMR cluster (``emr://<cluster id>``): each job is a Hadoop streaming step over the
+    job-data bucket, the same step the stack defines for its built-in job.
+
+    The inputs (names made Hadoop-safe: letters, digits and ``._-``, others become ``_``) and the
+    two programs go to ``<prefix>emr/<run>/`` in the bucket; the step writes
+    ``output/<job>/<run>/part-*`` (the stack grants the cluster's nodes ``output/<job>/`` of each
+    blueprint job). The step is polled every ``poll_seconds``; at the time limit, or when the
+    worker stops, it is cancelled. Everything written for the run is removed afterwards.
+    """
+
+    name = "emr"
+    TERMINAL = {"COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED"}
+
+    def __init__(
+        self,
+        cluster_id: str,
+        bucket: str,
+        prefix: str = "",
+        *,
+        poll_seconds: float = 15,
+        emr: Any = None,
+        s3: Any = None,
+    ) -> None:
+        import boto3
+
+        self.cluster_id = cluster_id
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.poll_seconds = poll_seconds
+        self.emr = emr or boto3.client("emr")
+        self.s3 = s3 or boto3.client("s3")
+
+    def step(self, program: Program, run: str, reducers: int, files: int) -> dict[str, Any]:
+        """The streaming step of one run (mapper | sort | reducer, as the stack's own step);
+        each input file in its own folder, so that its name is the mapper's document id."""
+        base = f"s3://{self.bucket}/{self.prefix}emr/{run}"
+        args = [
+            "hadoop-streaming",
+            "-files",
+            f"{base}/mapper.py,{base}/reducer.py",
+            "-numReduceTasks",
+            str(reducers),
+        ]
+        for key, value in sorted(program.env.items()):
+            args += ["-cmdenv", f"{key}={value}"]
+        args += [
+            "-mapper",
+            "python3 mapper.py",
+            "-reducer",
+            "python3 reducer.py",
+            *(arg for index in range(files) for arg in ("-input", f"{base}/input/{index:05d}/")),
+            "-output",
+            f"s3://{self.bucket}/{self.output_prefix(program, run)}",
+        ]
+        return {
+            "Name": f"{program.name}-{run}",
+            "ActionOnFailure": "CONTINUE",
+            "HadoopJarStep": {"Jar": "command-runner.jar", "Args": args},
+        }
+
+    @staticmethod
+    def output_prefix(program: Program, run: str) -> str:
+        return f"output/{program.name}/{run}/"
+
+    def run(
+        self,
+        program: Program,
+        inputs: list[InputFile],
+        *,
+        reducers: int,
+        timeout: float,
+        cancel: threading.Event | None = None,
+    ) -> list[bytes]:
+        deadline = time.monotonic() + timeout
+        run = uuid.uuid4().hex
+        base = f"{self.prefix}emr/{run}"
+        written = [f"{base}/mapper.py", f"{base}/reducer.py"]
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=written[0], Body=program.mapper)
+            self.s3.put_object(Bucket=self.bucket, Key=written[1], Body=program.reducer)
+            for index, item in enumerate(inputs):
+                key = f"{base}/input/{index:05d}/{safe_key(item.name)}"
+                self.s3.put_object(Bucket=self.bucket, Key=key, Body=item.data)
+                written.append(key)
+            step_id = self.emr.add_job_flow_steps(
+                JobFlowId=self.cluster_id, Steps=[self.step(program, run, reducers, len(inputs))]
+            )["StepIds"][0]
+            log.info("EMR step added", extra={"cluster": self.cluster_id, "step": step_id})
+            status = self._wait(step_id, deadline, cancel)
+            if status["State"] != "COMPLETED":
+                details = status.get("FailureDetails") or {}
+                reason = details.get("Reason") or status.get("StateChangeReason", {}).get("Message")
+                raise JobFailed(
+                    f"the EMR step ended {status['State']}" + (f": {reason}" if reason else ""),
+                    "\n".join(
+                        part for part in (details.get("Message"), details.get("LogFile")) if part
+                    ),
+                )
+            return self._outputs(self.output_prefix(program, run))
+        finally:
+            for key in written:
+                self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def _wait(
+        self, step_id: str, deadline: float, cancel: threading.Event | None
+    ) -> dict[str, Any]:
+        while True:
+            status = self.emr.describe_step(ClusterId=self.cluster_id, StepId=step_id)["Step"][
+                "Status"
+            ]
+            if status["State"] in self.TERMINAL:
+                return status
+            stopping = cancel is not None and cancel.is_set()
+            if stopping or time.monotonic() > deadline:
+                self._cancel(step_id)
+                if stopping:
+                    raise JobCancelled("the worker is stopping")
+                raise JobFailed("the job exceeded its time limit and was stopped")
+            wait_for = min(self.poll_seconds, max(0.0, deadline - time.monotonic()))
+            if cancel is not None:
+                cancel.wait(wait_for)
+            else:
+                time.sleep(wait_for)
+
+    def _cancel(self, step_id: str) -> None:
+        try:
+            self.emr.cancel_steps(ClusterId=self.cluster_id, StepIds=[step_id])
+        except Exception as error:  # the job fails either way; say that the step may still run
+            log.warning(
+                "could not cancel the EMR step",
+                extra={"step": step_id, "error": repr(error)[:300]},
+            )
+
+    def _outputs(self, prefix: str) -> list[bytes]:
+        """The step's part files in order; they are read, then removed from the bucket."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        keys = sorted(
+            item["Key"]
+            for page in pages
+            for item in page.get("Contents", [])
+            if item["Key"].rpartition("/")[2].startswith("part-")
+        )
+        outputs = [self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read() for key in keys]
+        for page in self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        ):
+            for item in page.get("Contents", []):
+                self.s3.delete_object(Bucket=self.bucket, Key=item["Key"])
+        return outputs
+
+    def check(self) -> None:
+        state = self.emr.describe_cluster(ClusterId=self.cluster_id)["Cluster"]["Status"]["State"]
+        if state.startswith("TERMINAT"):
+            raise ConfigError(f"MAPREDUCE_CLUSTER_URL=emr://{self.cluster_id}: cluster is {state}")
+
+
+def safe_key(name: str) -> str:
+    """A file name Hadoop and S3 both take as-is (the mapper sees it as the document id)."""
+    cleaned = "".join(char if char.isalnum() or char in "._-" else "_" for char in name)
+    return cleaned.strip("._")[:100] or "input"
+
+
 def seconds(env: dict[str, str], name: str, default: float) -> float:
     raw = env.get(name, "") or str(default)
     try:
@@ -383,6 +549,19 @@ def open_engine(url: str, env: dict[str, str] | None = None) -> Engine:
             no_worker_grace=seconds(env, "SPARK_NO_WORKER_GRACE", 60),
             startup_grace=seconds(env, "SPARK_STARTUP_GRACE", 300),
         )
+    if url.startswith("emr://"):
+        cluster_id = url.removeprefix("emr://").strip("/")
+        store = env.get("OBJECT_STORE_URL", "")
+        if not cluster_id or not store.startswith("s3://"):
+            raise ConfigError(
+                f"MAPREDUCE_CLUSTER_URL={url}: use emr://<cluster id> with OBJECT_STORE_URL="
+                "s3://<the cluster's job-data bucket>"
+            )
+        bucket, _, prefix = store.removeprefix("s3://").partition("/")
+        return EmrEngine(
+            cluster_id, bucket, prefix, poll_seconds=seconds(env, "EMR_POLL_SECONDS", 15)
+        )
     raise ConfigError(
-        f"MAPREDUCE_CLUSTER_URL={url}: unsupported; use local, local:N or spark://host:7077"
+        f"MAPREDUCE_CLUSTER_URL={url}: unsupported; use local, local:N, spark://host:7077 or"
+        " emr://<cluster id> (dataproc:// and hdinsight:// are not supported yet)"
     )

@@ -31,7 +31,7 @@ def built_in(job: str, input_format: str = "documents") -> Program:
         raise ProgramError(f"input format must be one of {', '.join(INPUT_FORMATS)}")
     folder = JOBS_DIR / job.replace("-", "_")
     return Program.from_files(
-        folder / "mapper.py", folder / "reducer.py", {"INPUT_FORMAT": input_format}
+        folder / "mapper.py", folder / "reducer.py", {"INPUT_FORMAT": input_format}, job
     )
 
 
