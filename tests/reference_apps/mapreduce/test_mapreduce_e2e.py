@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
@@ -186,3 +188,58 @@ def test_a_poison_message_is_dead_lettered_by_the_running_worker(
     )
     assert wait_until(queue.dead_letters, 30, "the dead letter") == ["definitely not a job"]
     assert deployment.workers[0].poll() is None  # the worker keeps running
+
+
+def test_zero_configuration_flask_run_and_worker(tmp_path: Path) -> None:
+    """No settings at all (only HOME): the embedded defaults (files, SQLite, an outbox, the local
+    engine) serve a whole job from `flask run` to the worker's mail."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    port = free_port()
+    bin_dir = Path(sys.executable).parent
+    web = subprocess.Popen(
+        [str(bin_dir / "flask"), "--app", "reference_apps.mapreduce", "run", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "reference_apps.mapreduce.worker"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        session = requests.Session()
+
+        def ready() -> bool:
+            try:
+                return session.get(f"{url}/readyz", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_until(ready, 60, "flask run")
+        job = post_job(
+            session, url, {"a.txt": "zero config"}, job="word-count", email="a@b.example"
+        )
+        done = wait_until(
+            lambda: (
+                (found := session.get(url + job["url"], timeout=5).json())["status"]
+                in {"succeeded", "failed"}
+                and found
+            ),
+            60,
+            "the job",
+        )
+        assert done["status"] == "succeeded"
+        assert session.get(url + done["result_url"], timeout=5).text == "config\t1\nzero\t1\n"
+        data = tmp_path / ".local" / "share" / "tierstack" / "mapreduce"
+        (mail,) = wait_until(lambda: list((data / "outbox").glob("*.eml")), 10, "the mail")
+        assert f"{url}/download/" not in mail.read_text()  # PUBLIC_URL unset: the default
+        assert "http://127.0.0.1:5000/download/" in mail.read_text()
+    finally:
+        for process in (runner, web):
+            process.terminate()
+            process.wait(timeout=20)
