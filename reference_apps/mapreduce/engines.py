@@ -514,6 +514,146 @@ class EmrEngine(Engine):
             raise ConfigError(f"MAPREDUCE_CLUSTER_URL=emr://{self.cluster_id}: cluster is {state}")
 
 
+class DataprocEngine(Engine):
+    """A Dataproc cluster (``dataproc://<project>/<region>/<cluster>``): each job is a Hadoop
+    streaming job (the stack's own jar and arguments) submitted through the Dataproc REST API,
+    over the job-data bucket (``OBJECT_STORE_URL=gs://…``), polled and cancelled like EMR steps.
+    ``DATAPROC_ENDPOINT`` replaces the API's address (a local double in the tests); otherwise the
+    host's Application Default Credentials sign the calls."""
+
+    name = "dataproc"
+    JAR = "file:///usr/lib/hadoop-mapreduce/hadoop-streaming.jar"
+    TERMINAL = {"DONE", "ERROR", "CANCELLED"}
+
+    def __init__(
+        self,
+        project: str,
+        region: str,
+        cluster: str,
+        bucket: str,
+        prefix: str = "",
+        *,
+        poll_seconds: float = 15,
+        endpoint: str = "",
+        storage_client: Any = None,
+        session: Any = None,
+    ) -> None:
+        self.project, self.region, self.cluster = project, region, cluster
+        self.bucket_name = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.poll_seconds = poll_seconds
+        self.endpoint = (endpoint or "https://dataproc.googleapis.com").rstrip("/")
+        if storage_client is None:
+            from google.cloud import storage
+
+            storage_client = storage.Client()
+        self.bucket = storage_client.bucket(bucket)
+        if session is None:
+            if endpoint:
+                import requests
+
+                session = requests.Session()
+            else:
+                import google.auth
+                from google.auth.transport.requests import AuthorizedSession
+
+                credentials, _ = google.auth.default(
+                    scopes=["https://www.googleapis.com/auth/cloud-platform"]
+                )
+                session = AuthorizedSession(credentials)
+        self.session = session
+
+    @property
+    def jobs_url(self) -> str:
+        return f"{self.endpoint}/v1/projects/{self.project}/regions/{self.region}/jobs"
+
+    def _call(self, method: str, url: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.session.request(method, url, json=body, timeout=30)
+        if response.status_code >= 400:
+            raise JobFailed(f"Dataproc answered {response.status_code}: {response.text[:300]}")
+        return response.json()
+
+    def run(
+        self,
+        program: Program,
+        inputs: list[InputFile],
+        *,
+        reducers: int,
+        timeout: float,
+        cancel: threading.Event | None = None,
+    ) -> list[bytes]:
+        deadline = time.monotonic() + timeout
+        run = uuid.uuid4().hex
+        base = f"{self.prefix}dataproc/{run}"
+        output = f"output/{program.name}/{run}/"
+        written = [f"{base}/mapper.py", f"{base}/reducer.py"]
+        try:
+            self.bucket.blob(written[0]).upload_from_string(program.mapper)
+            self.bucket.blob(written[1]).upload_from_string(program.reducer)
+            folders = []
+            for index, item in enumerate(inputs):
+                key = f"{base}/input/{index:05d}/{safe_key(item.name)}"
+                self.bucket.blob(key).upload_from_string(item.data)
+                written.append(key)
+                folders.append(f"gs://{self.bucket_name}/{base}/input/{index:05d}/")
+            args = ["-numReduceTasks", str(reducers)]
+            for key, value in sorted(program.env.items()):
+                args += ["-cmdenv", f"{key}={value}"]
+            args += ["-mapper", "python3 mapper.py", "-reducer", "python3 reducer.py"]
+            for folder in folders:
+                args += ["-input", folder]
+            args += ["-output", f"gs://{self.bucket_name}/{output}"]
+            job = {
+                "reference": {"jobId": f"{program.name}-{run}"},
+                "placement": {"clusterName": self.cluster},
+                "hadoopJob": {
+                    "mainJarFileUri": self.JAR,
+                    "fileUris": [f"gs://{self.bucket_name}/{key}" for key in written[:2]],
+                    "args": args,
+                },
+            }
+            job_id = self._call("POST", f"{self.jobs_url}:submit", {"job": job})["reference"][
+                "jobId"
+            ]
+            status = self._wait(job_id, deadline, cancel)
+            if status["state"] != "DONE":
+                detail = status.get("details", "")
+                raise JobFailed(
+                    f"the Dataproc job ended {status['state']}" + (f": {detail}" if detail else "")
+                )
+            blobs = sorted(
+                (blob for blob in self.bucket.client.list_blobs(self.bucket_name, prefix=output)),
+                key=lambda blob: blob.name,
+            )
+            parts = [blob.download_as_bytes() for blob in blobs if "/part-" in blob.name]
+            for blob in blobs:
+                blob.delete()
+            return parts
+        finally:
+            for key in written:
+                self.bucket.blob(key).delete()
+
+    def _wait(self, job_id: str, deadline: float, cancel: threading.Event | None) -> dict[str, Any]:
+        while True:
+            status = self._call("GET", f"{self.jobs_url}/{job_id}")["status"]
+            if status["state"] in self.TERMINAL:
+                return status
+            stopping = cancel is not None and cancel.is_set()
+            if stopping or time.monotonic() > deadline:
+                try:
+                    self._call("POST", f"{self.jobs_url}/{job_id}:cancel", {})
+                except JobFailed as error:
+                    log.warning("could not cancel the Dataproc job", extra={"error": error.reason})
+                if stopping:
+                    raise JobCancelled("the worker is stopping")
+                raise JobFailed("the job exceeded its time limit and was stopped")
+            wait_for = min(self.poll_seconds, max(0.0, deadline - time.monotonic()))
+            if cancel is not None:
+                cancel.wait(wait_for)
+            else:
+                time.sleep(wait_for)
+
+
 def safe_key(name: str) -> str:
     """A file name Hadoop and S3 both take as-is (the mapper sees it as the document id)."""
     cleaned = "".join(char if char.isalnum() or char in "._-" else "_" for char in name)
@@ -561,7 +701,24 @@ def open_engine(url: str, env: dict[str, str] | None = None) -> Engine:
         return EmrEngine(
             cluster_id, bucket, prefix, poll_seconds=seconds(env, "EMR_POLL_SECONDS", 15)
         )
+    if url.startswith("dataproc://"):
+        parts = url.removeprefix("dataproc://").strip("/").split("/")
+        store = env.get("OBJECT_STORE_URL", "")
+        if len(parts) != 3 or not all(parts) or not store.startswith("gs://"):
+            raise ConfigError(
+                f"MAPREDUCE_CLUSTER_URL={url}: use dataproc://<project>/<region>/<cluster> with"
+                " OBJECT_STORE_URL=gs://<the cluster's job-data bucket>"
+            )
+        bucket, _, prefix = store.removeprefix("gs://").partition("/")
+        return DataprocEngine(
+            *parts,
+            bucket,
+            prefix,
+            poll_seconds=seconds(env, "DATAPROC_POLL_SECONDS", 15),
+            endpoint=env.get("DATAPROC_ENDPOINT", ""),
+        )
     raise ConfigError(
-        f"MAPREDUCE_CLUSTER_URL={url}: unsupported; use local, local:N, spark://host:7077 or"
-        " emr://<cluster id> (dataproc:// and hdinsight:// are not supported yet)"
+        f"MAPREDUCE_CLUSTER_URL={url}: unsupported; use local, local:N, spark://host:7077,"
+        " emr://<cluster id> or dataproc://<project>/<region>/<cluster>"
+        " (hdinsight:// is not supported yet)"
     )

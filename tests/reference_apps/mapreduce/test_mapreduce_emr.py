@@ -150,7 +150,8 @@ def test_a_step_past_the_time_limit_is_cancelled_and_fails(
     ("url", "env", "message"),
     [
         ("emr://j-1", {}, "use emr://<cluster id> with OBJECT_STORE_URL=s3://"),
-        ("dataproc://p/r/c", {}, "dataproc:// and hdinsight:// are not supported yet"),
+        ("hdinsight://c", {}, "(hdinsight:// is not supported yet)"),
+        ("dataproc://p/r", {}, "use dataproc://<project>/<region>/<cluster> with"),
     ],
 )
 def test_engine_urls_that_cannot_work_stop_the_worker_with_one_line(
