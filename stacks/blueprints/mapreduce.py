@@ -43,7 +43,7 @@ def blueprint() -> Blueprint:
             uses=(
                 Uses("job-data", "read-write", "OBJECT_STORE_URL"),
                 Uses("job-requests", "publish", "QUEUE_URL"),
-                Uses("job-status", "read", "KV_URL"),
+                Uses("job-status", "read-write", "KV_URL"),
             ),
         ),
         workers=(

@@ -246,8 +246,8 @@ def test_each_tier_is_bound_exactly_on_what_it_uses() -> None:
         ("roles/storage.objectUser", "tierstack-dev-mapreduce-dev-job-data"),
         ("roles/pubsub.publisher", "job-requests-topic-id"),
         ("roles/secretmanager.secretAccessor", "web-session-key-secret-id"),
-        (
-            "roles/datastore.viewer",
+        (  # the web tier records jobs and idempotency keys: read-write on the status table
+            "roles/datastore.user",
             'tierstack-dev resource.name == "projects/tierstack-dev/databases/'
             'mapreduce-dev-job-status"',
         ),

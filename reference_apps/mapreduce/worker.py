@@ -1,0 +1,112 @@
+"""The job runner: ``python -m reference_apps.mapreduce.worker``.
+
+Receives job requests from the queue, runs each on the engine named by ``MAPREDUCE_CLUSTER_URL``
+(``local`` or ``spark://host:7077``), stores the parts under the job's prefix, records the final
+status and e-mails the owner, then acks. A program that fails or passes ``JOB_TIME_LIMIT`` marks
+the job failed (no retry: it would fail again). A backend error leaves the message to be
+redelivered; a message that keeps failing, or is not a job request at all, goes to the dead-letter
+queue after ``QUEUE_MAX_DELIVERIES``. SIGTERM/SIGINT stops the running job and hands it back to
+the queue at once, so a stopping host never holds a job for the whole time limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Mapping
+from types import FrameType
+from typing import Any
+
+from ..backends import ConfigError, Message
+from ..web import configure_logging
+from . import build_service, load_settings
+from .engines import Engine, JobCancelled, open_engine
+from .service import JOB_ID, JobService
+
+log = logging.getLogger("mapreduce.worker")
+
+
+class PoisonMessage(ValueError):
+    """A message body that can never be processed."""
+
+
+def job_id_of(body: Any) -> str:
+    if not isinstance(body, dict) or not isinstance(body.get("job_id"), str):
+        raise PoisonMessage(f"message body is not {{'job_id': ...}}: {str(body)[:100]!r}")
+    if not JOB_ID.match(body["job_id"]):
+        raise PoisonMessage(f"malformed job id {body['job_id'][:60]!r}")
+    return body["job_id"]
+
+
+def handle(service: JobService, engine: Engine, message: Message, stop: threading.Event) -> bool:
+    """Process one message; True when it was acked."""
+    job_id = ""
+    try:
+        job_id = job_id_of(message.body)
+        job = service.run(job_id, engine, stop)
+    except JobCancelled:
+        service.queue.release(message)
+        log.info("job handed back to the queue", extra={"job_id": job_id})
+        return False
+    except Exception as error:
+        final = message.deliveries >= service.queue.max_deliveries
+        log.warning(
+            "job attempt failed",
+            extra={
+                "job_id": job_id,
+                "delivery": message.deliveries,
+                "final": final,
+                "error": repr(error)[:300],
+            },
+        )
+        if final and job_id:
+            try:
+                service.finish_failed(job_id, f"{type(error).__name__}: {error}")
+            except Exception:
+                log.exception("could not record the failure", extra={"job_id": job_id})
+        return False
+    service.queue.ack(message)
+    log.info("job finished", extra={"job_id": job_id, "status": job["status"]})
+    return True
+
+
+def run(
+    service: JobService, engine: Engine, stop: threading.Event, poll_seconds: float = 1.0
+) -> None:
+    """Receive and handle messages until ``stop`` is set."""
+    while not stop.is_set():
+        message = service.queue.receive(wait=poll_seconds)
+        if message is not None:
+            handle(service, engine, message, stop)
+
+
+def main(env: Mapping[str, str] | None = None) -> None:
+    settings = load_settings(env, web=False)
+    configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
+    service = build_service(settings, mail=True)
+    if settings.queue_visibility_timeout < service.limits.time_limit:
+        raise ConfigError(
+            f"QUEUE_VISIBILITY_TIMEOUT={settings.queue_visibility_timeout:g} is shorter than"
+            f" JOB_TIME_LIMIT={service.limits.time_limit:g}: a running job would be handed to a"
+            " second worker; raise the visibility timeout"
+        )
+    engine = open_engine(settings.extra.get("MAPREDUCE_CLUSTER_URL", "local"), dict(settings.extra))
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping: the running job goes back to the queue", extra={"signal": signum})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info("worker started", extra={"queue": settings.queue_url.scheme, "engine": engine.name})
+    try:
+        run(service, engine, stop)
+    finally:
+        engine.close()
+    log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    main()
