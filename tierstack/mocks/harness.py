@@ -38,6 +38,7 @@ class Registered:
     parent_urn: str
     urn: str
     custom: bool
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -106,6 +107,7 @@ class _RecordingMonitor(MockMonitor):
                     parent_urn=request.parent,
                     urn=response.urn,
                     custom=bool(request.custom),
+                    ignore_changes=list(request.ignoreChanges),
                 )
             )
         return response
