@@ -375,6 +375,17 @@ def test_cloud_init_accepts_the_document(boots: dict[Boot, Booted], boot: Boot) 
     assert "Valid cloud-config" in schema.stdout
 
 
+def assert_imports_as(booted: Booted, unit: str, module: str) -> None:
+    """The unit's own user, in the unit's folder and virtualenv, can import the code it runs."""
+    user = booted.exec_(f"systemctl show -p User --value {unit}").stdout.strip()
+    assert user, f"{unit} runs as root"
+    imported = booted.exec_(
+        f"cd /opt/tierstack/src && runuser -u {user} -- /opt/tierstack/venv/bin/python"
+        f" -c 'import {module}'"
+    )
+    assert imported.returncode == 0, imported.stderr
+
+
 @pytest.mark.parametrize("boot", [b for b in BOOTS if b.tier == "app"], ids=_id)
 def test_the_app_starts_and_stops_only_at_its_clouds_secret(
     boots: dict[Boot, Booted], boot: Boot
@@ -395,6 +406,7 @@ def test_the_app_starts_and_stops_only_at_its_clouds_secret(
     assert f"Listening at: http://0.0.0.0:{app.port}" in journal, _tail(journal)
     assert "Booting worker" in journal
     assert "Control server error" not in journal
+    assert_imports_as(booted, app.name, f"reference_apps.{app.package}")
     reference = booted.variables["python_app_env"]["SECRET_KEY_REF"]
     assert f"SECRET_KEY_REF={reference}: cannot read the secret" in journal, _tail(journal)
 
@@ -406,6 +418,7 @@ def test_the_worker_unit_is_installed_and_enabled(boots: dict[Boot, Booted], boo
     assert booted.exec_(f"systemctl is-enabled {unit}").stdout.strip() == "enabled"
     exec_start = booted.exec_(f"systemctl show -p ExecStart --value {unit}").stdout
     assert f"-m reference_apps.{APPS[boot.app].package}.worker" in exec_start
+    assert_imports_as(booted, unit, f"reference_apps.{APPS[boot.app].package}.worker")
     memory = [
         booted.exec_(f"systemctl show -p {name} --value {unit}").stdout.strip()
         for name in ("MemoryMax", "MemoryHigh")
