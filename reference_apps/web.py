@@ -16,7 +16,7 @@ from time import monotonic
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -183,6 +183,47 @@ def install_form_guard(app: Flask) -> None:
             not isinstance(key, str) for key in (*request.form.keys(), *request.files.keys())
         ):
             raise ApiError(400, "a form field has no valid name")
+
+
+def job_app(
+    import_name: str,
+    settings: Settings,
+    *,
+    api: Blueprint,
+    pages: Blueprint,
+    backends: Backends,
+    openapi: dict[str, Any],
+    extensions: dict[str, Any],
+) -> Flask:
+    """The app of a job service (image-processing, mapreduce): a JSON API exempt from CSRF
+    (it authenticates by token), HTML pages with CSRF-protected forms, secure session cookies,
+    and the common probes, logging and error pages."""
+    from flask import render_template
+    from flask_wtf.csrf import CSRFProtect
+
+    app = Flask(import_name, instance_path=str(settings.data_dir))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SESSION_COOKIE_SECURE=settings.flag("SESSION_COOKIE_SECURE", True),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_SSL_STRICT=False,
+    )
+    app.extensions["settings"] = settings
+    app.extensions.update(extensions)
+    install_form_guard(app)
+    CSRFProtect(app).exempt(api)
+    app.register_blueprint(api)
+    app.register_blueprint(pages)
+    install_common(
+        app,
+        settings,
+        backends,
+        openapi,
+        lambda status, message: render_template("error.html", status=status, message=message),
+    )
+    return app
 
 
 def install_common(

@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from flask import Flask, render_template
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask
 
 from ..backends import Backends, Settings, open_backends
-from ..web import configure_logging, install_common, install_form_guard
+from ..web import configure_logging, job_app
 from .api import api
 from .openapi import OPENAPI
 from .pages import pages
@@ -48,28 +47,12 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
     settings = load_settings(env)
     configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
     service = build_service(settings)
-    app = Flask(__name__, instance_path=str(settings.data_dir))
-    app.config.update(
-        SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
-        SESSION_COOKIE_SECURE=settings.flag("SESSION_COOKIE_SECURE", True),
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        WTF_CSRF_SSL_STRICT=False,
-    )
-    app.extensions["settings"] = settings
-    app.extensions["mapreduce_service"] = service
-    install_form_guard(app)
-    csrf = CSRFProtect(app)
-    csrf.exempt(api)
-    app.register_blueprint(api)
-    app.register_blueprint(pages)
-    backends = Backends(objects=service.objects, queue=service.queue, kv=service.kv)
-    install_common(
-        app,
+    return job_app(
+        __name__,
         settings,
-        backends,
-        OPENAPI,
-        lambda status, message: render_template("error.html", status=status, message=message),
+        api=api,
+        pages=pages,
+        backends=Backends(objects=service.objects, queue=service.queue, kv=service.kv),
+        openapi=OPENAPI,
+        extensions={"mapreduce_service": service},
     )
-    return app
