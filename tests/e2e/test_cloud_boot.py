@@ -39,7 +39,8 @@ from tierstack.boot_script import TierUserData
 from tierstack.local import podman
 from tierstack.local.target import APPS, HOST_WHEELHOUSE, REPO, WHEELHOUSE, ensure_wheelhouse
 
-pytestmark = [pytest.mark.hosts]
+# Adds hosts of its own: it runs after the local target's tests and stays out of `verify`.
+pytestmark = [pytest.mark.hosts, pytest.mark.reconverges]
 
 VM_IMAGE = "localhost/tierstack-vm:bookworm"
 NETWORK = "tierstack-boot-net"
