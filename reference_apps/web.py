@@ -185,6 +185,24 @@ def install_form_guard(app: Flask) -> None:
             raise ApiError(400, "a form field has no valid name")
 
 
+def probe_paths(readiness: str = "Readiness: every backend answers") -> dict[str, Any]:
+    """The OpenAPI paths of /healthz and /readyz, which install_common serves in every app."""
+    return {
+        "/healthz": {
+            "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
+        },
+        "/readyz": {
+            "get": {
+                "summary": readiness,
+                "responses": {
+                    "200": {"description": "ready"},
+                    "503": {"description": "a backend is unavailable"},
+                },
+            }
+        },
+    }
+
+
 def job_app(
     import_name: str,
     settings: Settings,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..web import probe_paths
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 CSRF_HEADER = {
     "name": "X-CSRFToken",
@@ -39,18 +41,7 @@ OPENAPI: dict[str, Any] = {
         "send X-CSRFToken on POST and DELETE.",
     },
     "paths": {
-        "/healthz": {
-            "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
-        },
-        "/readyz": {
-            "get": {
-                "summary": "Readiness: every backend answers",
-                "responses": {
-                    "200": {"description": "ready"},
-                    "503": {"description": "a backend is unavailable"},
-                },
-            }
-        },
+        **probe_paths(),
         "/api/v1/csrf": {
             "get": {"summary": "A CSRF token", "responses": {"200": {"description": "token"}}}
         },

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..web import probe_paths
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 JOB = {"$ref": "#/components/schemas/Job"}
 
@@ -43,18 +45,7 @@ OPENAPI: dict[str, Any] = {
         " new one in `owner_token`; send it to read the jobs, their results and the job list.",
     },
     "paths": {
-        "/healthz": {
-            "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
-        },
-        "/readyz": {
-            "get": {
-                "summary": "Readiness: every backend answers",
-                "responses": {
-                    "200": {"description": "ready"},
-                    "503": {"description": "a backend is unavailable"},
-                },
-            }
-        },
+        **probe_paths(),
         "/api/v1/filters": {
             "get": {
                 "summary": "The filter catalogue",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..web import probe_paths
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -43,16 +45,7 @@ OPENAPI: dict[str, Any] = {
         " commands to devices.",
     },
     "paths": {
-        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
-        "/readyz": {
-            "get": {
-                "summary": "Readiness: the time series (and the broker, when set) answer",
-                "responses": {
-                    "200": {"description": "ready"},
-                    "503": {"description": "a backend does not answer"},
-                },
-            }
-        },
+        **probe_paths("Readiness: the time series (and the broker, when set) answer"),
         "/api/v1/devices": {
             "get": {
                 "summary": "Devices with their reading count and last values",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..web import probe_paths
 from .programs import BUILT_IN, INPUT_FORMATS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -30,18 +31,7 @@ OPENAPI: dict[str, Any] = {
         "mapper and reducer when allowed) over uploaded text; follow them; download results.",
     },
     "paths": {
-        "/healthz": {
-            "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
-        },
-        "/readyz": {
-            "get": {
-                "summary": "Readiness: every backend answers",
-                "responses": {
-                    "200": {"description": "ready"},
-                    "503": {"description": "a backend is unavailable"},
-                },
-            }
-        },
+        **probe_paths(),
         "/api/v1/programs": {
             "get": {
                 "summary": "Built-in jobs, input formats, whether custom programs are allowed",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..web import probe_paths
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -39,18 +41,7 @@ OPENAPI: dict[str, Any] = {
         "description": "Sentiment of collected posts per keyword, per minute or hour.",
     },
     "paths": {
-        "/healthz": {
-            "get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}
-        },
-        "/readyz": {
-            "get": {
-                "summary": "Readiness: the key-value table and object store answer",
-                "responses": {
-                    "200": {"description": "ready"},
-                    "503": {"description": "a backend is unavailable"},
-                },
-            }
-        },
+        **probe_paths("Readiness: the key-value table and object store answer"),
         "/api/v1/keywords": {
             "get": {
                 "summary": "The configured keywords",
