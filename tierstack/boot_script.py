@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -65,10 +66,10 @@ def stack_user_data(stack: str, overrides: dict[str, str] | None = None) -> list
         boot = _user_data(resource)
         if boot is None:
             continue
-        tier = resource.parent_urn.rsplit("::", 1)[-1]
-        partial = TierUserData(name=tier, kind="", format=boot[0], text=boot[1])
-        kind = str(partial.variables["tierstack_tier"])
-        found.append(TierUserData(name=tier, kind=kind, format=boot[0], text=boot[1]))
+        tier = TierUserData(
+            name=resource.parent_urn.rsplit("::", 1)[-1], kind="", format=boot[0], text=boot[1]
+        )
+        found.append(dataclasses.replace(tier, kind=str(tier.variables["tierstack_tier"])))
     return found
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from tierstack.boot_script import TierUserData
+from tierstack.boot_script import CLOUD_CONFIG, STARTUP_SCRIPT, TierUserData
 from tierstack.local import podman
 from tierstack.local.target import APPS, HOST_WHEELHOUSE, REPO, WHEELHOUSE, ensure_wheelhouse
 
@@ -111,7 +111,6 @@ class Booted:
 
     boot: Boot
     user_data: str
-    format: str
     variables: dict
     boot_ok: bool = False
     boot_log: str = ""
@@ -179,7 +178,7 @@ def render(boot: Boot, commit: str) -> tuple[str, dict]:
         f"networkCidr={STACK_CIDR}",
     ]
     user_data = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    fmt = "startup-script" if boot.cloud == "gcp" else "cloud-config"
+    fmt = STARTUP_SCRIPT if boot.cloud == "gcp" else CLOUD_CONFIG
     return user_data, TierUserData(boot.tier, boot.tier, fmt, user_data).variables
 
 
@@ -296,8 +295,7 @@ def boots() -> Iterator[dict[Boot, Booted]]:
             root = workdir / "instances" / boot.host
             instance_files(boot, user_data, root)
             create_vm(boot, root)
-            fmt = "startup-script" if boot.cloud == "gcp" else "cloud-config"
-            results[boot] = Booted(boot, user_data, fmt, variables)
+            results[boot] = Booted(boot, user_data, variables)
         podman.run(["start", BOOTS[0].host])  # the network's bridge exists from here on
         daemon = subprocess.Popen(
             [
