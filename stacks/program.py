@@ -91,7 +91,10 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         return cloud.TierIdentity(f"{tier}-identity", TierIdentityArgs(context, tier, grants))
 
     def boot_for(
-        tier_kind: str, uses: tuple[Uses, ...], extra_env: Mapping[str, pulumi.Input[str]]
+        tier_kind: str,
+        uses: tuple[Uses, ...],
+        extra_env: Mapping[str, pulumi.Input[str]],
+        worker_tier: str = "",
     ) -> pulumi.Output[str]:
         """The tier's environment: backend URLs, production mode and secret references (the
         apps read the secrets themselves, with the tier's identity; user data carries none)."""
@@ -106,7 +109,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
             app_env[use.env_var] = components[use.target].backend_url
             if use.env_var == "DATABASE_URL":
                 app_env["DATABASE_PASSWORD_REF"] = components[use.target].password_ref
-        return bootstrap_script(context, tier_kind, app_env)
+        return bootstrap_script(context, tier_kind, app_env, worker_tier)
 
     tiers: list[pulumi.ComponentResource] = []
     load_balancer = None
@@ -144,7 +147,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
                     network,
                     identity_for(worker.name, worker.uses),
                     components[worker.scale_on] if worker.scale_on else None,
-                    boot_for("worker", worker.uses, {}),
+                    boot_for("worker", worker.uses, {}, worker.name),
                 ),
             )
         )

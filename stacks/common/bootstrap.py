@@ -29,10 +29,14 @@ ANSIBLE_REQUIREMENTS = "playbooks/requirements-ansible.txt"
 """ansible-core and its dependencies with hashes, exported from uv.lock (`make requirements`)."""
 
 
-def host_vars(context: StackContext, tier: str, app_env: Mapping[str, str]) -> dict[str, object]:
+def host_vars(
+    context: StackContext, tier: str, app_env: Mapping[str, str], worker_tier: str = ""
+) -> dict[str, object]:
     """The variables file the playbooks read (tierstack_* and python_app_env), plus the role
     variables only the cloud knows: where its load balancers and health checks connect from
-    (the host firewall must admit them) and which time source its network lets hosts reach."""
+    (the host firewall must admit them) and which time source its network lets hosts reach.
+    A worker VM also gets its blueprint tier's name: it runs that tier's consumer and no other
+    (its identity is granted for that one)."""
     settings = context.settings
     cloud = importlib.import_module(f"stacks.{settings.cloud}.common")
     blueprint = BLUEPRINTS[settings.app]()
@@ -43,6 +47,7 @@ def host_vars(context: StackContext, tier: str, app_env: Mapping[str, str]) -> d
         "tierstack_env": settings.env,
         "tierstack_network_cidr": settings.network_cidr,
         "python_app_env": dict(sorted(app_env.items())),
+        **({"tierstack_worker_tier": worker_tier} if worker_tier else {}),
         **cloud.host_role_vars(app_port),
     }
 
@@ -168,14 +173,18 @@ def render_cloud_config(script: str) -> str:
 
 
 def bootstrap_script(
-    context: StackContext, tier: str, app_env: Mapping[str, pulumi.Input[str]]
+    context: StackContext,
+    tier: str,
+    app_env: Mapping[str, pulumi.Input[str]],
+    worker_tier: str = "",
 ) -> pulumi.Output[str]:
     """The boot script with the components' resolved names filled in."""
     names = sorted(app_env)
     values = pulumi.Output.all(*(app_env[name] for name in names))
     return values.apply(
         lambda resolved: render_script(
-            context, host_vars(context, tier, dict(zip(names, resolved, strict=True)))
+            context,
+            host_vars(context, tier, dict(zip(names, resolved, strict=True)), worker_tier),
         )
     )
 

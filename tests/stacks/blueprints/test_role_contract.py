@@ -22,10 +22,13 @@ def test_app_tier_matches_the_role_catalog(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(BLUEPRINTS))
-def test_worker_commands_match_the_role_catalog(name: str) -> None:
-    commands = sorted(worker.command for worker in BLUEPRINTS[name]().workers)
-    expected = sorted(f"python -m {worker['module']}" for worker in CATALOG[name]["workers"])
-    assert commands == expected
+def test_each_worker_tier_runs_its_own_command(name: str) -> None:
+    """A worker VM runs the catalog's consumers of its tier and no other: each tier of the
+    blueprint names exactly one, with the blueprint's command (its identity is granted for it)."""
+    tiers = {worker.name: worker.command for worker in BLUEPRINTS[name]().workers}
+    catalog = {unit["tier"]: f"python -m {unit['module']}" for unit in CATALOG[name]["workers"]}
+    assert catalog == tiers
+    assert len(CATALOG[name]["workers"]) == len(tiers)
 
 
 def test_every_blueprint_has_a_playbook() -> None:
