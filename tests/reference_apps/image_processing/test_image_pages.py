@@ -1,0 +1,234 @@
+"""The image-processing pages: thumbnails (made with Pillow, cached, private), and in a real
+headless Chromium the filter preview, the job page following a job to its result without a
+reload, labels, keyboard navigation, and phone and desktop screenshots (kept as artifacts)."""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import jpeg
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+from selenium.webdriver.common.by import By
+
+from reference_apps.image_processing import build_service, create_app, load_settings, worker
+from reference_apps.image_processing.filters import parse_pipeline, render
+from reference_apps.image_processing.thumbnails import THUMBNAIL_SIZE
+from tests.browser import DESKTOP, PHONE, Browser, browser  # noqa: F401  (the fixture)
+from tests.page_checks import serve, tab_through, wait_for
+
+# Every job goes through the queue, so a test decides when the worker finishes it.
+ENV = {"SESSION_COOKIE_SECURE": "false", "SYNC_MAX_PIXELS": "0"}
+
+
+def make_app(folder: Path) -> tuple[Flask, dict[str, str]]:
+    env = {**ENV, "DATA_DIR": str(folder)}
+    return create_app(env), env
+
+
+def run_worker_once(env: dict[str, str]) -> None:
+    """What the worker process does with the next message (same code, same backends)."""
+    service = build_service(load_settings(env, web=False))
+    message = service.queue.receive(wait=5)
+    assert message is not None, "no job message in the queue"
+    assert worker.handle(service, message)
+
+
+def submit(client: FlaskClient, data: bytes, name: str = "photo.jpg", **form: str) -> str:
+    """A job made through the page form, as a browser would; returns the job page path."""
+    page = client.get("/")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    response = client.post(
+        "/",
+        data={"csrf_token": token.group(1), "file": (io.BytesIO(data), name), **form},
+    )
+    assert response.status_code == 303, response.text
+    return response.headers["Location"]
+
+
+def test_thumbnails_fit_the_box_are_cached_and_shown_to_the_owner_only(tmp_path: Path) -> None:
+    app, env = make_app(tmp_path)
+    owner = app.test_client()
+    job_page = submit(owner, jpeg(1200, 900, "red"), filter="grayscale")
+    job_id = job_page.rsplit("/", 1)[1]
+
+    original = owner.get(f"{job_page}/thumbnails/original")
+    assert original.status_code == 200
+    assert original.headers["Content-Type"] == "image/webp"
+    assert original.headers["Cache-Control"] == "private, max-age=86400, immutable"
+    picture = Image.open(io.BytesIO(original.data))
+    assert (picture.format, picture.size) == ("WEBP", (THUMBNAIL_SIZE, 240))
+    assert picture.getpixel((160, 120))[0] > 200  # still the red original
+
+    # Made once, then served from the object store (a changed copy there is what comes back).
+    objects = app.extensions["image_service"].objects
+    key = f"thumbnails/{job_id}/original"
+    assert objects.get(key) == original.data
+    objects.put(key, b"cached copy", "image/webp")
+    assert owner.get(f"{job_page}/thumbnails/original").data == b"cached copy"
+
+    assert owner.get(f"{job_page}/thumbnails/result").status_code == 404  # not processed yet
+    run_worker_once(env)
+    result = owner.get(f"{job_page}/thumbnails/result")
+    assert result.status_code == 200
+    grey = Image.open(io.BytesIO(result.data)).convert("RGB")
+    assert grey.size == (THUMBNAIL_SIZE, 240)
+    red, green, blue = grey.getpixel((160, 120))
+    assert abs(red - green) <= 2 and abs(green - blue) <= 2  # the grayscale result
+
+    stranger = app.test_client()
+    for kind in ("original", "result"):
+        refused = stranger.get(f"{job_page}/thumbnails/{kind}")
+        assert refused.status_code == 404
+        assert refused.data != result.data
+    unknown = owner.get(f"{job_page}/thumbnails/secret", headers={"Accept": "application/json"})
+    assert unknown.status_code == 404
+    assert unknown.json == {"error": f"no secret thumbnail for job {job_id!r}"}
+
+
+def test_the_job_list_shows_each_job_as_a_thumbnail(tmp_path: Path) -> None:
+    app, env = make_app(tmp_path)
+    client = app.test_client()
+    first = submit(client, jpeg(80, 60, "blue"), "first.jpg", filter="blur")
+    run_worker_once(env)
+    submit(client, jpeg(80, 60, "green"), "second.jpg", filter="grayscale")
+    page = client.get("/").text
+    cards = re.findall(r'<li class="job-card">(.*?)</li>', page, re.S)
+    assert len(cards) == 2
+    assert "second.jpg" in cards[0] and "/thumbnails/original" in cards[0]  # queued
+    assert "queued" in cards[0]
+    assert "first.jpg" in cards[1] and f"{first}/thumbnails/result" in cards[1]  # done
+    assert 'alt="result of first.jpg"' in cards[1]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    app, env = make_app(tmp_path_factory.mktemp("image-pages"))
+    with serve(app) as url:
+        yield url, env
+
+
+def canvas_pixels(session: Browser) -> tuple[int, int, list[int]]:
+    """The preview canvas's size and RGBA bytes."""
+    return session.driver.execute_script(
+        """
+        const c = document.getElementById('preview');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        return [c.width, c.height, Array.from(d)];
+        """
+    )
+
+
+@pytest.mark.slow
+def test_submit_a_job_and_watch_it_finish_without_a_reload(
+    browser: Browser,  # noqa: F811
+    site: tuple[str, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    url, env = site
+    photo = tmp_path / "harbour.jpg"
+    photo.write_bytes(jpeg(800, 600, "orange"))
+    page = browser.open(url + "/", DESKTOP)
+    assert browser.unlabelled_controls() == []
+    page.find_element(By.ID, "file").send_keys(str(photo))
+    page.find_element(By.ID, "filter-grayscale").click()
+    wait_for(browser, lambda d: d.find_element(By.ID, "preview").is_displayed(), what="preview")
+    size = page.find_element(By.ID, "preview-size")
+    assert size.text == "Result: 800\u00d7600 px."
+    width, height, data = canvas_pixels(browser)
+    assert (width, height) == (THUMBNAIL_SIZE, 240)
+    assert data[0] == data[1] == data[2] != 0  # orange turned grey in the preview
+    page.find_element(By.ID, "filter-thumbnail").click()
+    wait_for(browser, lambda d: size.text == "Result: 256\u00d7192 px.", what="thumbnail size")
+    page.find_element(By.ID, "filter-thumbnail").click()
+    browser.screenshot("image-processing-form-desktop")
+
+    page.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(browser, lambda d: "/jobs/" in d.current_url, what="the job page")
+    assert page.find_element(By.ID, "status").text == "queued"
+    assert not page.find_element(By.ID, "result-thumbnail").is_displayed()
+    original = page.find_element(By.CSS_SELECTOR, ".compare img")
+    assert browser.driver.execute_script("return arguments[0].naturalWidth", original) == 320
+    browser.driver.execute_script("window.stillTheSamePage = true;")
+
+    threading.Thread(target=run_worker_once, args=(env,)).start()
+    wait_for(browser, lambda d: d.find_element(By.ID, "status").text == "done", what="done")
+    result = wait_for(
+        browser,
+        lambda d: d.execute_script(
+            "const i = document.getElementById('result-thumbnail');"
+            "return i.complete && i.naturalWidth ? i : null;"
+        ),
+        what="the result thumbnail",
+    )
+    assert result.is_displayed()
+    assert browser.driver.execute_script("return window.stillTheSamePage") is True
+    assert page.find_element(By.ID, "download").is_displayed()
+    assert not page.find_element(By.ID, "result-pending").is_displayed()
+    browser.screenshot("image-processing-job-desktop")
+    assert browser.console_errors() == []
+
+    job_url = page.current_url
+    browser.open(job_url, PHONE)
+    assert len(page.find_elements(By.CSS_SELECTOR, ".compare img")) == 2
+    left, right = page.find_elements(By.CSS_SELECTOR, ".compare figure")
+    assert left.rect["y"] == right.rect["y"] and left.rect["x"] < right.rect["x"]  # side by side
+    assert page.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+    browser.screenshot("image-processing-job-phone")
+    browser.open(url + "/", PHONE)
+    assert page.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+    assert len(page.find_elements(By.CSS_SELECTOR, ".job-card img")) == 1
+    browser.screenshot("image-processing-form-phone")
+    assert browser.console_errors() == []
+
+
+@pytest.mark.slow
+def test_the_preview_matches_pillow_pixel_for_pixel_at_full_scale(
+    browser: Browser,  # noqa: F811
+    site: tuple[str, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    """Below the canvas size the preview works on the real pixels: grey then emboss (Pillow's
+    asymmetric kernel, so a flipped kernel would show) must equal the server's result."""
+    url, _env = site
+    noise = Image.effect_noise((60, 40), 60)
+    ramp = Image.linear_gradient("L").resize((60, 40))
+    source = Image.merge("RGB", (noise, ramp, ramp.transpose(Image.Transpose.ROTATE_180)))
+    path = tmp_path / "noise.png"
+    source.save(path)
+    page = browser.open(url + "/", DESKTOP)
+    page.find_element(By.ID, "file").send_keys(str(path))
+    page.find_element(By.ID, "filter-grayscale").click()
+    page.find_element(By.ID, "filter-emboss").click()
+    wait_for(browser, lambda d: d.find_element(By.ID, "preview").is_displayed(), what="preview")
+    width, height, data = canvas_pixels(browser)
+    expected_bytes, _type = render(Image.open(path), parse_pipeline("grayscale,emboss"), 10_000_000)
+    expected = Image.open(io.BytesIO(expected_bytes))
+    assert (width, height) == expected.size
+    assert expected.mode == "L"
+    assert bytes(data[0::4]) == expected.tobytes()
+
+
+@pytest.mark.slow
+def test_keyboard_reaches_every_control_with_a_visible_focus(
+    browser: Browser,  # noqa: F811
+    site: tuple[str, dict[str, str]],
+) -> None:
+    url, _env = site
+    browser.open(url + "/", DESKTOP)
+    stops = tab_through(browser, 40)
+    ids = [stop["id"] for stop in stops]
+    assert ids.index("file") < ids.index("filter-grayscale") < ids.index("blur-radius")
+    assert ids.index("blur-radius") < ids.index("rotate-expand") < ids.index("thumbnail-size")
+    submit_stop = next(i for i, stop in enumerate(stops) if stop["type"] == "submit")
+    assert submit_stop > ids.index("thumbnail-size")
+    assert stops[0]["text"] == "Skip to content"
+    assert [stop for stop in stops[: submit_stop + 1] if not stop["outline"]] == []
+    assert browser.console_errors() == []
