@@ -39,7 +39,15 @@ def tab_through(browser: Browser, presses: int) -> list[dict[str, Any]]:
     """Press Tab ``presses`` times from the top of the page; for each stop, the focused
     element's id, name, tag and whether its focus outline is visible (style and width)."""
     driver = browser.driver
-    driver.execute_script("document.activeElement && document.activeElement.blur();")
+    # Tab starts after the focused (or last clicked) element: start from an unfocusable-by-Tab
+    # marker at the top of the body, removed afterwards.
+    driver.execute_script(
+        """
+        const start = document.createElement('span');
+        start.id = 'tab-start'; start.tabIndex = -1;
+        document.body.prepend(start); start.focus();
+        """
+    )
     stops = []
     for _ in range(presses):
         ActionChains(driver).send_keys(Keys.TAB).perform()
@@ -56,4 +64,5 @@ def tab_through(browser: Browser, presses: int) -> list[dict[str, Any]]:
                 """
             )
         )
+    driver.execute_script("document.getElementById('tab-start').remove();")
     return stops
