@@ -1,50 +1,77 @@
-// Follows a job's state on its page without reloading: polls the JSON API (the session cookie
-// identifies the owner) until the job is done or failed, backing off from 1 s to 5 s.
+// Follows job states without reloading: the job page (#job) and the recent-jobs list (#jobs)
+// poll the JSON API (the session cookie identifies the owner) while a job is queued or running,
+// backing off from 1 s to 5 s, and show a finished job's result thumbnail.
 "use strict";
 
 (function () {
-  const box = document.getElementById("job");
-  if (!box) return;
-  const status = document.getElementById("status");
   const finished = ["done", "failed"];
-  let delay = 1000;
 
-  function show(job) {
-    status.textContent = job.status;
-    status.className = "state state-" + job.status;
-    box.dataset.status = job.status;
-    document.getElementById("result-pending").hidden = finished.includes(job.status);
-    if (job.status === "done") {
-      const image = document.getElementById("result-thumbnail");
-      image.src = box.dataset.resultThumbnail;
-      image.hidden = false;
-      document.getElementById("download").hidden = false;
-    } else if (job.status === "failed") {
-      const error = document.getElementById("job-error");
-      error.textContent = job.error || "the job failed";
-      error.hidden = false;
-    }
-  }
-
-  async function poll() {
-    try {
-      const response = await fetch(box.dataset.stateUrl, {
-        headers: { Accept: "application/json" },
-        credentials: "same-origin",
-      });
-      if (response.ok) {
-        const job = await response.json();
-        show(job);
-        if (finished.includes(job.status)) return;
-      } else if (response.status === 404) {
-        return; // the job is gone: nothing more to follow
+  function follow(url, update) {
+    let delay = 1000;
+    async function poll() {
+      try {
+        const response = await fetch(url, {
+          headers: { Accept: "application/json" },
+          credentials: "same-origin",
+        });
+        if (response.status === 404 || response.status === 401) return; // nothing to follow
+        if (response.ok && update(await response.json())) return;
+      } catch (error) {
+        // The network or the server is down for a moment: try again later.
       }
-    } catch (error) {
-      // The network or the server is down for a moment: try again later.
+      delay = Math.min(delay * 1.5, 5000);
+      window.setTimeout(poll, delay);
     }
-    delay = Math.min(delay * 1.5, 5000);
     window.setTimeout(poll, delay);
   }
 
-  if (!finished.includes(box.dataset.status)) window.setTimeout(poll, delay);
+  function showState(element, status) {
+    element.textContent = status;
+    element.className = "state state-" + status;
+  }
+
+  // One job's page: true once the job is finished.
+  const box = document.getElementById("job");
+  if (box && !finished.includes(box.dataset.status)) {
+    follow(box.dataset.stateUrl, (job) => {
+      showState(document.getElementById("status"), job.status);
+      box.dataset.status = job.status;
+      document.getElementById("result-pending").hidden = finished.includes(job.status);
+      if (job.status === "done") {
+        const image = document.getElementById("result-thumbnail");
+        image.src = box.dataset.resultThumbnail;
+        image.hidden = false;
+        document.getElementById("download").hidden = false;
+      } else if (job.status === "failed") {
+        const error = document.getElementById("job-error");
+        error.textContent = job.error || "the job failed";
+        error.hidden = false;
+      }
+      return finished.includes(job.status);
+    });
+  }
+
+  // The list: true once none of its cards is pending.
+  const list = document.getElementById("jobs");
+  const pending = () =>
+    Array.from(list.querySelectorAll(".job-card")).filter(
+      (card) => !finished.includes(card.dataset.status),
+    );
+  if (list && pending().length) {
+    follow(list.dataset.jobsUrl, (answer) => {
+      const byId = new Map(answer.jobs.map((job) => [job.id, job]));
+      for (const card of pending()) {
+        const job = byId.get(card.dataset.jobId);
+        if (!job || job.status === card.dataset.status) continue;
+        card.dataset.status = job.status;
+        showState(card.querySelector(".state"), job.status);
+        if (job.status === "done") {
+          const image = card.querySelector("img");
+          image.src = card.dataset.resultThumbnail;
+          image.alt = image.alt.replace(/^original of /, "result of ");
+        }
+      }
+      return pending().length === 0;
+    });
+  }
 })();

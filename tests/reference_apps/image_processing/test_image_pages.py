@@ -32,6 +32,17 @@ def make_app(folder: Path) -> tuple[Flask, dict[str, str]]:
     return create_app(env), env
 
 
+def picture(width: int, height: int) -> bytes:
+    """A colourful JPEG with detail (a Mandelbrot set over two gradients), for screenshots in
+    which a filter shows."""
+    fractal = Image.effect_mandelbrot((width, height), (-2.2, -1.2, 1.0, 1.2), 80)
+    across = Image.linear_gradient("L").rotate(90).resize((width, height))
+    down = Image.radial_gradient("L").resize((width, height))
+    buffer = io.BytesIO()
+    Image.merge("RGB", (across, fractal, down)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
 def run_worker_once(env: dict[str, str]) -> None:
     """What the worker process does with the next message (same code, same backends)."""
     service = build_service(load_settings(env, web=False))
@@ -100,12 +111,14 @@ def test_the_job_list_shows_each_job_as_a_thumbnail(tmp_path: Path) -> None:
     run_worker_once(env)
     submit(client, jpeg(80, 60, "green"), "second.jpg", filter="grayscale")
     page = client.get("/").text
-    cards = re.findall(r'<li class="job-card">(.*?)</li>', page, re.S)
-    assert len(cards) == 2
-    assert "second.jpg" in cards[0] and "/thumbnails/original" in cards[0]  # queued
-    assert "queued" in cards[0]
-    assert "first.jpg" in cards[1] and f"{first}/thumbnails/result" in cards[1]  # done
-    assert 'alt="result of first.jpg"' in cards[1]
+    cards = re.findall(r'<li class="job-card"(.*?)</li>', page, re.S)
+    images = [re.search(r'<img src="([^"]+)" alt="([^"]+)"', card) for card in cards]
+    assert len(cards) == 2 and all(images)
+    second_image, first_image = (found.groups() for found in images if found)
+    assert second_image[0].endswith("/thumbnails/original")  # still queued: the original
+    assert second_image[1] == "original of second.jpg" and "queued" in cards[0]
+    assert first_image == (f"{first}/thumbnails/result", "result of first.jpg")  # done
+    assert 'data-status="done"' in cards[1] and 'data-status="queued"' in cards[0]
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +147,7 @@ def test_submit_a_job_and_watch_it_finish_without_a_reload(
 ) -> None:
     url, env = site
     photo = tmp_path / "harbour.jpg"
-    photo.write_bytes(jpeg(800, 600, "orange"))
+    photo.write_bytes(picture(800, 600))
     page = browser.open(url + "/", DESKTOP)
     assert browser.unlabelled_controls() == []
     page.find_element(By.ID, "file").send_keys(str(photo))
@@ -144,7 +157,8 @@ def test_submit_a_job_and_watch_it_finish_without_a_reload(
     assert size.text == "Result: 800\u00d7600 px."
     width, height, data = canvas_pixels(browser)
     assert (width, height) == (THUMBNAIL_SIZE, 240)
-    assert data[0] == data[1] == data[2] != 0  # orange turned grey in the preview
+    assert data[0::4] == data[1::4] == data[2::4]  # every pixel grey in the preview
+    assert len(set(data[0::4])) > 50  # and still the picture, not a flat fill
     page.find_element(By.ID, "filter-thumbnail").click()
     wait_for(browser, lambda d: size.text == "Result: 256\u00d7192 px.", what="thumbnail size")
     page.find_element(By.ID, "filter-thumbnail").click()
@@ -231,4 +245,41 @@ def test_keyboard_reaches_every_control_with_a_visible_focus(
     assert submit_stop > ids.index("thumbnail-size")
     assert stops[0]["text"] == "Skip to content"
     assert [stop for stop in stops[: submit_stop + 1] if not stop["outline"]] == []
+    assert browser.console_errors() == []
+
+
+@pytest.mark.slow
+def test_the_job_list_follows_a_queued_job_to_its_result(
+    browser: Browser,  # noqa: F811
+    site: tuple[str, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    url, env = site
+    photo = tmp_path / "lighthouse.jpg"
+    photo.write_bytes(picture(640, 480))
+    page = browser.open(url + "/", DESKTOP)
+    page.find_element(By.ID, "file").send_keys(str(photo))
+    page.find_element(By.ID, "filter-emboss").click()
+    page.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(browser, lambda d: "/jobs/" in d.current_url, what="the job page")
+    job_id = page.current_url.rsplit("/", 1)[1]
+    browser.open(url + "/", DESKTOP)
+    card = page.find_element(By.CSS_SELECTOR, f".job-card[data-job-id='{job_id}']")
+    assert card.find_element(By.CSS_SELECTOR, ".state").text == "queued"
+    image = card.find_element(By.TAG_NAME, "img")
+    assert image.get_attribute("src").endswith(f"/jobs/{job_id}/thumbnails/original")
+    browser.driver.execute_script("window.stillTheSamePage = true;")
+
+    threading.Thread(target=run_worker_once, args=(env,)).start()
+    wait_for(
+        browser,
+        lambda d: card.find_element(By.CSS_SELECTOR, ".state").text == "done",
+        what="the card to show done",
+    )
+    assert image.get_attribute("src").endswith(f"/jobs/{job_id}/thumbnails/result")
+    assert image.get_attribute("alt") == "result of lighthouse.jpg"
+    wait_for(browser, lambda d: d.execute_script("return arguments[0].naturalWidth", image))
+    assert browser.driver.execute_script("return window.stillTheSamePage") is True
+    browser.driver.execute_script("document.getElementById('jobs').scrollIntoView();")
+    browser.screenshot("image-processing-jobs-desktop")
     assert browser.console_errors() == []
