@@ -1,6 +1,7 @@
 // Follows job states without reloading: the job page (#job) and the recent-jobs list (#jobs)
 // poll the JSON API (the session cookie identifies the owner) while a job is queued or running,
-// backing off from 1 s to 5 s, and show a finished job's result thumbnail.
+// backing off from 1 s to 5 s (longer when a 503 says Retry-After, up to a minute), and show a
+// finished job's result thumbnail.
 "use strict";
 
 (function () {
@@ -9,6 +10,7 @@
   function follow(url, update) {
     let delay = 1000;
     async function poll() {
+      let wait = 0;
       try {
         const response = await fetch(url, {
           headers: { Accept: "application/json" },
@@ -16,11 +18,12 @@
         });
         if (response.status === 404 || response.status === 401) return; // nothing to follow
         if (response.ok && update(await response.json())) return;
+        if (!response.ok) wait = Math.min(Number(response.headers.get("Retry-After")) || 0, 60);
       } catch (error) {
         // The network or the server is down for a moment: try again later.
       }
       delay = Math.min(delay * 1.5, 5000);
-      window.setTimeout(poll, delay);
+      window.setTimeout(poll, Math.max(delay, wait * 1000));
     }
     window.setTimeout(poll, delay);
   }

@@ -238,3 +238,23 @@ def test_keyboard_reaches_upload_and_every_file_action_with_a_visible_focus(
     last = names.index("delete")
     assert [stop for stop in stops[: last + 1] if not stop["outline"]] == []
     assert browser.console_errors() == []
+
+
+def test_pages_load_code_from_the_app_only_under_the_strict_csp(tmp_path: Path) -> None:
+    """No inline script or style (the CSP would block them) and nothing from another host."""
+    client = make_app(tmp_path).test_client()
+    pages = {path: client.get(path) for path in ("/login", "/register")}
+    register(client, "fay")
+    post_file(client, b"hello", "hello.txt")
+    pages.update({path: client.get(path) for path in ("/", "/profile")})
+    for path, response in pages.items():
+        assert response.status_code == 200, path
+        assert response.headers["Content-Security-Policy"].startswith(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        )
+        html = response.text
+        assert re.findall(r"<script(?![^>]*\bsrc=\"/static/)[^>]*>", html) == [], path
+        assert re.findall(r"<style|\sstyle=|\son[a-z]+=", html) == [], path
+        assert re.findall(r"(?:src|href)=\"(?:https?:)?//", html) == [], path
+    assert '<script src="/static/upload.js" defer>' in pages["/"].text
+    assert client.get("/static/upload.js").status_code == 200

@@ -283,3 +283,22 @@ def test_the_job_list_follows_a_queued_job_to_its_result(
     browser.driver.execute_script("document.getElementById('jobs').scrollIntoView();")
     browser.screenshot("image-processing-jobs-desktop")
     assert browser.console_errors() == []
+
+
+def test_pages_load_code_from_the_app_only_under_the_strict_csp(tmp_path: Path) -> None:
+    """No inline script or style (the CSP would block them) and nothing from another host."""
+    app, _env = make_app(tmp_path)
+    client = app.test_client()
+    job_page = submit(client, jpeg(), filter="grayscale")
+    for path in ("/", job_page):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.headers["Content-Security-Policy"].startswith(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        )
+        html = response.text
+        assert re.findall(r"<script(?![^>]*\bsrc=\"/static/)[^>]*>", html) == [], path
+        assert re.findall(r"<style|\sstyle=|\son[a-z]+=", html) == [], path
+        assert re.findall(r"(?:src|href)=\"(?:https?:)?//", html) == [], path
+    for script in ("job.js", "preview.js"):
+        assert client.get(f"/static/{script}").status_code == 200
