@@ -23,8 +23,9 @@ from reference_apps.image_processing.thumbnails import THUMBNAIL_SIZE
 from tests.browser import DESKTOP, PHONE, Browser, browser  # noqa: F401  (the fixture)
 from tests.page_checks import serve, tab_through, wait_for
 
-# Every job goes through the queue, so a test decides when the worker finishes it.
-ENV = {"SESSION_COOKIE_SECURE": "false", "SYNC_MAX_PIXELS": "0"}
+# Every job goes through the queue, so a test decides when the worker finishes it; a job that
+# fails once is failed for good.
+ENV = {"SESSION_COOKIE_SECURE": "false", "SYNC_MAX_PIXELS": "0", "QUEUE_MAX_DELIVERIES": "1"}
 
 
 def make_app(folder: Path) -> tuple[Flask, dict[str, str]]:
@@ -43,12 +44,12 @@ def picture(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
-def run_worker_once(env: dict[str, str]) -> None:
+def run_worker_once(env: dict[str, str], succeeds: bool = True) -> None:
     """What the worker process does with the next message (same code, same backends)."""
     service = build_service(load_settings(env, web=False))
     message = service.queue.receive(wait=5)
     assert message is not None, "no job message in the queue"
-    assert worker.handle(service, message)
+    assert worker.handle(service, message) is succeeds
 
 
 def submit(client: FlaskClient, data: bytes, name: str = "photo.jpg", **form: str) -> str:
@@ -302,3 +303,35 @@ def test_pages_load_code_from_the_app_only_under_the_strict_csp(tmp_path: Path) 
         assert re.findall(r"(?:src|href)=\"(?:https?:)?//", html) == [], path
     for script in ("job.js", "preview.js"):
         assert client.get(f"/static/{script}").status_code == 200
+
+
+@pytest.mark.slow
+def test_a_failed_job_shows_its_reason_without_a_reload(
+    browser: Browser,  # noqa: F811
+    site: tuple[str, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    """The worker refuses a resize past MAX_IMAGE_PIXELS (8192 x 8192 > 40 million pixels)."""
+    url, env = site
+    photo = tmp_path / "small.jpg"
+    photo.write_bytes(jpeg(40, 30))
+    page = browser.open(url + "/", PHONE)
+    page.find_element(By.ID, "file").send_keys(str(photo))
+    page.find_element(By.ID, "filter-resize").click()
+    page.find_element(By.ID, "resize-width").send_keys("8192")
+    page.find_element(By.ID, "resize-height").send_keys("8192")
+    wait_for(browser, lambda d: "8192" in d.find_element(By.ID, "preview-size").text)
+    page.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(browser, lambda d: "/jobs/" in d.current_url, what="the job page")
+    error = page.find_element(By.ID, "job-error")
+    assert not error.is_displayed()
+    browser.driver.execute_script("window.stillTheSamePage = true;")
+    run_worker_once(env, succeeds=False)
+    wait_for(browser, lambda d: error.is_displayed(), what="the failure")
+    assert page.find_element(By.ID, "status").text == "failed"
+    assert "exceeds the limit of 40000000 pixels (MAX_IMAGE_PIXELS)" in error.text
+    assert error.get_attribute("role") == "alert"
+    assert not page.find_element(By.ID, "result-pending").is_displayed()
+    assert not page.find_element(By.ID, "download").is_displayed()
+    assert browser.driver.execute_script("return window.stillTheSamePage") is True
+    assert browser.console_errors() == []
