@@ -14,6 +14,7 @@ import logging
 from PIL import Image, ImageOps
 
 from ..backends import ObjectNotFound
+from .filters import load_image
 from .service import ImageService, JobNotFound
 
 THUMBNAIL_SIZE = 320
@@ -24,7 +25,7 @@ log = logging.getLogger("image_processing.thumbnails")
 
 def make_thumbnail(data: bytes, service: ImageService, size: int = THUMBNAIL_SIZE) -> bytes:
     """A WebP that fits a ``size`` square; decoding goes through the upload checks again."""
-    image = service.validate(data)
+    image = load_image(data, service.limits.max_pixels, draft=(size, size))
     image = ImageOps.exif_transpose(image)
     if image.mode not in {"RGB", "RGBA", "L", "LA"}:
         has_alpha = "A" in image.getbands() or "transparency" in image.info
