@@ -57,9 +57,7 @@ def full_decode(data: bytes) -> bytes:
 def main() -> None:
     data = photo()
     folder = tempfile.mkdtemp(prefix="bench-pages-")
-    app = create_app(
-        {"DATA_DIR": folder, "SESSION_COOKIE_SECURE": "false", "SYNC_MAX_PIXELS": "0"}
-    )
+    app = create_app({"DATA_DIR": folder, "SESSION_COOKIE_SECURE": "false", "SYNC_MAX_PIXELS": "0"})
     service = app.extensions["image_service"]
     print(f"original: 6000x4000 JPEG, {len(data) / 1e6:.1f} MB")
     cpu, wall = timed(lambda: full_decode(data))

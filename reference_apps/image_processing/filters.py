@@ -190,9 +190,7 @@ def _parse_step(index: int, raw: Any) -> Step:
     return Step(name, params)
 
 
-def load_image(
-    data: bytes, max_pixels: int, draft: tuple[int, int] | None = None
-) -> Image.Image:
+def load_image(data: bytes, max_pixels: int, draft: tuple[int, int] | None = None) -> Image.Image:
     """Decode an untrusted upload: sniff the real format, refuse decompression bombs before
     decoding, and decode fully so a truncated file fails here rather than in a filter.
 
