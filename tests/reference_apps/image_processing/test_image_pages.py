@@ -87,7 +87,10 @@ def test_thumbnails_fit_the_box_are_cached_and_shown_to_the_owner_only(tmp_path:
     assert owner.get(f"{job_page}/thumbnails/original").data == b"cached copy"
 
     assert owner.get(f"{job_page}/thumbnails/result").status_code == 404  # not processed yet
+    refresh = '<noscript><meta http-equiv="refresh" content="3"></noscript>'
+    assert refresh in owner.get(job_page).text  # without JavaScript the page reloads itself
     run_worker_once(env)
+    assert refresh not in owner.get(job_page).text  # until the job is finished
     result = owner.get(f"{job_page}/thumbnails/result")
     assert result.status_code == 200
     grey = Image.open(io.BytesIO(result.data)).convert("RGB")
