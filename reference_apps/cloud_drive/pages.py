@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import (
@@ -22,9 +23,53 @@ from .files import file_response
 pages = Blueprint("pages", __name__)
 
 
+# Names people know for the common types; anything else reads as "<EXTENSION> file".
+KINDS = {
+    "application/pdf": "PDF document",
+    "application/zip": "ZIP archive",
+    "application/json": "JSON",
+    "text/plain": "Text",
+    "text/csv": "CSV table",
+    "text/html": "HTML page",
+}
+
+
+def kind_of(content_type: str, name: str) -> str:
+    """What a person calls the file: "PNG image", "PDF document", "ZIP archive"..."""
+    extension = name.rpartition(".")[2].upper() if "." in name else ""
+    major = content_type.partition("/")[0]
+    if content_type in KINDS:
+        return KINDS[content_type]
+    if major in {"image", "audio", "video"} and extension:
+        return f"{extension} {major}"
+    return f"{extension} file" if extension else "File"
+
+
+def percent_of(used: int, quota: int) -> int:
+    """Whole percent of the quota used (100 and more when full)."""
+    return 100 if quota <= 0 else int(used * 100 // quota)
+
+
+@pages.app_template_filter("isotime")
+def isotime(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+@pages.app_template_filter("shorttime")
+def shorttime(timestamp: float) -> str:
+    """UTC, the same for every visitor and every app server."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 @pages.app_context_processor
 def template_globals() -> dict[str, object]:
-    return {"user": current_user(), "is_admin": is_admin(current_user())}
+    return {
+        "user": current_user(),
+        "is_admin": is_admin(current_user()),
+        "kind_of": kind_of,
+        "percent_of": percent_of,
+        "max_upload_bytes": current_app.config["MAX_CONTENT_LENGTH"],
+    }
 
 
 def local_target(target: str | None) -> str:

@@ -190,9 +190,12 @@ def _parse_step(index: int, raw: Any) -> Step:
     return Step(name, params)
 
 
-def load_image(data: bytes, max_pixels: int) -> Image.Image:
+def load_image(data: bytes, max_pixels: int, draft: tuple[int, int] | None = None) -> Image.Image:
     """Decode an untrusted upload: sniff the real format, refuse decompression bombs before
-    decoding, and decode fully so a truncated file fails here rather than in a filter."""
+    decoding, and decode fully so a truncated file fails here rather than in a filter.
+
+    ``draft``: a size the caller only needs to cover (a thumbnail); JPEGs are then decoded at
+    1/2 to 1/8 scale, several times faster and in a fraction of the memory."""
     if not data:
         raise ImageError(400, "the uploaded file is empty")
     try:
@@ -203,6 +206,8 @@ def load_image(data: bytes, max_pixels: int) -> Image.Image:
                 accepted = ", ".join(sorted(ACCEPTED_FORMATS))
                 raise ImageError(415, f"{image.format} images are not accepted; use {accepted}")
             check_pixels(image.width, image.height, max_pixels)
+            if draft:
+                image.draft(None, draft)
             image.load()
     except (
         UnidentifiedImageError,

@@ -1,4 +1,5 @@
-"""HTML pages: an upload form with the filter choices, the recent jobs, and one page per job."""
+"""HTML pages: an upload form with the filter choices and a preview, the recent jobs with their
+thumbnails, and one page per job that follows its state (``static/job.js`` polls the JSON API)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ..web import ApiError
 from .api import service
 from .filters import FILTERS, ImageError, parse_pipeline
 from .service import JobNotFound, new_owner_token, owner_of
+from .thumbnails import THUMBNAIL_SIZE, THUMBNAIL_TYPE, thumbnail
 
 pages = Blueprint("pages", __name__)
 
@@ -45,7 +47,9 @@ def own_jobs() -> list[dict[str, Any]]:
 
 @pages.get("/")
 def index() -> str:
-    return render_template("index.html", filters=FILTERS, jobs=own_jobs())
+    return render_template(
+        "index.html", filters=FILTERS, jobs=own_jobs(), thumbnail_size=THUMBNAIL_SIZE
+    )
 
 
 @pages.post("/")
@@ -67,7 +71,13 @@ def upload() -> Response | tuple[str, int]:
             owner=browser_owner(create=True),
         )
     except ImageError as error:
-        page = render_template("index.html", filters=FILTERS, jobs=own_jobs(), error=error.message)
+        page = render_template(
+            "index.html",
+            filters=FILTERS,
+            jobs=own_jobs(),
+            thumbnail_size=THUMBNAIL_SIZE,
+            error=error.message,
+        )
         return page, error.status
     return redirect(url_for("pages.job", job_id=job["id"]), 303)
 
@@ -78,4 +88,17 @@ def job(job_id: str) -> str:
         found = service().owned(job_id, browser_owner())
     except JobNotFound:
         raise ApiError(404, "no such job") from None
-    return render_template("job.html", job=found)
+    return render_template("job.html", job=found, thumbnail_size=THUMBNAIL_SIZE)
+
+
+@pages.get("/jobs/<job_id>/thumbnails/<kind>")
+def job_thumbnail(job_id: str, kind: str) -> Response:
+    """A small WebP of the original or the result (404 until the result exists)."""
+    try:
+        data = thumbnail(service(), service().owned(job_id, browser_owner()), kind)
+    except JobNotFound:
+        raise ApiError(404, f"no {kind} thumbnail for job {job_id!r}") from None
+    response = Response(data, mimetype=THUMBNAIL_TYPE)
+    # The images of a job never change: the browser keeps the thumbnail for a day.
+    response.headers["Cache-Control"] = "private, max-age=86400, immutable"
+    return response

@@ -314,7 +314,7 @@ def test_html_form_needs_csrf_and_processes(client: FlaskClient, app: Flask) -> 
     done = client.post("/", data={**form, "csrf_token": token})
     assert done.status_code == 303
     job_page = client.get(done.headers["Location"])
-    assert b"Status: <strong>done</strong>" in job_page.data
+    assert b'class="state state-done" aria-live="polite">done</strong>' in job_page.data
 
 
 def test_proxy_headers_are_honoured_for_one_hop(client: FlaskClient) -> None:
@@ -402,7 +402,7 @@ def test_jobs_are_visible_to_their_owner_only(app: Flask) -> None:
     assert mallory.get("/api/v1/jobs").json["jobs"] == []
     assert mallory.get(job["url"]).json == {"error": f"no job {job['id']!r}"}
     assert mallory.get(job["result_url"]).status_code == 404
-    assert mallory.get("/").data.count(b"open</a>") == 0
+    assert mallory.get("/").data.count(b"job-card") == 0
     mallory.environ_base["HTTP_AUTHORIZATION"] = "Bearer short"
     assert mallory.get("/api/v1/jobs").status_code == 400
 
