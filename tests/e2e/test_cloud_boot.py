@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tierstack.boot_script import CLOUD_CONFIG, STARTUP_SCRIPT, TierUserData
 from tierstack.local import podman
-from tierstack.local.target import APPS, HOST_WHEELHOUSE, REPO, WHEELHOUSE, ensure_wheelhouse
+from tierstack.local.target import HOST_WHEELHOUSE, REPO, WHEELHOUSE, ensure_wheelhouse
 
 # Adds hosts of its own: it runs after the local target's tests and stays out of `verify`.
 pytestmark = [pytest.mark.hosts, pytest.mark.reconverges]
@@ -49,7 +50,7 @@ GATEWAY = "10.232.0.1"
 STACK_CIDR = "10.232.0.0/16"  # the stacks' networkCidr: the hosts' firewalls admit it
 GIT_PORT = 9418
 LABEL = "tierstack.target=boot-path"
-BOOT_TIMEOUT = 1800.0  # generous: a loaded 2-core machine boots seven hosts at once
+BOOT_TIMEOUT = 2400.0  # generous: a loaded 2-core machine boots every tier at once
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Boot:
 
     stack: str
     tier: str
+    """The tier component's name in the stack (web, listener, device-ingest...)."""
     octet: int
 
     @property
@@ -70,23 +72,42 @@ class Boot:
 
     @property
     def host(self) -> str:
-        return f"tierstack-boot-{self.cloud}-{self.tier}"
+        return f"tsboot-{self.stack}-{self.tier}"
+
+    @property
+    def kind(self) -> str:
+        """app, worker or gateway: what the role catalog and GATEWAYS say this tier is."""
+        if self.tier in GATEWAYS.get(self.stack, []):
+            return "gateway"
+        workers = {unit["tier"] for unit in CATALOG[self.app]["workers"]}
+        return "worker" if self.tier in workers else "app"
 
     @property
     def ip(self) -> str:
         return f"10.232.0.{self.octet}"
 
 
-# Every cloud, every tier kind it has (GCP alone runs gateway hosts: AWS and Azure ingest MQTT
-# in IoT Core and IoT Hub).
+# Every tier of every stack (a test in tests/tierstack/test_boot_script.py keeps this list equal
+# to what the stacks declare).
+TIERS = {
+    "image-processing": ["web", "filter-worker"],
+    "cloud-drive": ["web"],
+    "mapreduce": ["web", "job-runner"],
+    "social-analytics": ["dashboard", "listener", "sentiment-consumer"],
+    "iot-gateway": ["fog-api", "telemetry-consumer"],
+}
+GATEWAYS = {"gcp-iot-gateway": ["device-ingest"]}  # AWS and Azure ingest MQTT in IoT Core / Hub
 BOOTS = [
-    Boot("aws-image-processing", "app", 11),
-    Boot("aws-image-processing", "worker", 12),
-    Boot("gcp-cloud-drive", "app", 21),
-    Boot("gcp-image-processing", "worker", 22),
-    Boot("gcp-iot-gateway", "gateway", 23),
-    Boot("azure-cloud-drive", "app", 31),
-    Boot("azure-image-processing", "worker", 32),
+    Boot(stack, tier, 10 + index)
+    for index, (stack, tier) in enumerate(
+        (f"{cloud}-{app}", tier)
+        for cloud in ("aws", "gcp", "azure")
+        for app, tiers in TIERS.items()
+        for tier in tiers + GATEWAYS.get(f"{cloud}-{app}", [])
+    )
+]
+CATALOG = yaml.safe_load((REPO / "roles/blueprint_host/vars/main.yml").read_text())[
+    "blueprint_host_catalog"
 ]
 
 GCP_STARTUP_UNIT = """[Unit]
@@ -274,9 +295,20 @@ def converge_again(booted: Booted) -> None:
     booted.second_recap = last_recap(log.stdout)
 
 
+def selected_boots(session: pytest.Session) -> list[Boot]:
+    """The boots the selected tests ask for (all of them unless `-k` narrows the run)."""
+    wanted = {
+        item.callspec.params["boot"]
+        for item in session.items
+        if hasattr(item, "callspec") and "boot" in item.callspec.params
+    }
+    return [boot for boot in BOOTS if boot in wanted] or BOOTS
+
+
 @pytest.fixture(scope="session")
-def boots() -> Iterator[dict[Boot, Booted]]:
-    """Boots every host of BOOTS at once and converges each a second time."""
+def boots(request: pytest.FixtureRequest) -> Iterator[dict[Boot, Booted]]:
+    """Boots every selected host of BOOTS at once and converges each a second time."""
+    chosen = selected_boots(request.session)
     podman.require_podman()
     if podman.run(["image", "exists", VM_IMAGE], check=False).returncode != 0:
         pytest.fail(f"the VM image {VM_IMAGE} is missing: run `make setup` to build it")
@@ -286,17 +318,17 @@ def boots() -> Iterator[dict[Boot, Booted]]:
     try:
         commit = snapshot_repository(workdir)
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-            rendered = dict(zip(BOOTS, pool.map(lambda b: render(b, commit), BOOTS), strict=True))
+            rendered = dict(zip(chosen, pool.map(lambda b: render(b, commit), chosen), strict=True))
         podman.run(["network", "rm", "-f", NETWORK], check=False)
         podman.run(["network", "create", "--subnet", SUBNET, "--label", LABEL, NETWORK])
         results = {}
-        for boot in BOOTS:
+        for boot in chosen:
             user_data, variables = rendered[boot]
             root = workdir / "instances" / boot.host
             instance_files(boot, user_data, root)
             create_vm(boot, root)
             results[boot] = Booted(boot, user_data, variables)
-        podman.run(["start", BOOTS[0].host])  # the network's bridge exists from here on
+        podman.run(["start", chosen[0].host])  # the network's bridge exists from here on
         daemon = subprocess.Popen(
             [
                 "git",
@@ -311,8 +343,8 @@ def boots() -> Iterator[dict[Boot, Booted]]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        podman.run(["start", *(boot.host for boot in BOOTS[1:])])
-        with concurrent.futures.ThreadPoolExecutor(max_workers=len(BOOTS)) as pool:
+        podman.run(["start", *(boot.host for boot in chosen[1:])])
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(chosen)) as pool:
             list(pool.map(wait_for_boot, results.values()))
             list(pool.map(converge_again, results.values()))
         yield results
@@ -320,7 +352,7 @@ def boots() -> Iterator[dict[Boot, Booted]]:
         if daemon is not None:
             daemon.terminate()
             daemon.wait(timeout=10)
-        for boot in BOOTS:
+        for boot in chosen:
             podman.run(["rm", "-f", "-t", "2", boot.host], check=False)
         podman.run(["network", "rm", "-f", NETWORK], check=False)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -385,7 +417,29 @@ def assert_imports_as(booted: Booted, unit: str, module: str) -> None:
     assert imported.returncode == 0, imported.stderr
 
 
-@pytest.mark.parametrize("boot", [b for b in BOOTS if b.tier == "app"], ids=_id)
+def assert_memory_ceiling(booted: Booted, unit: str) -> None:
+    """A runaway request is stopped by its unit's memory ceiling, not by the kernel's OOM
+    killer."""
+    memory = [
+        booted.exec_(f"systemctl show -p {name} --value {unit}").stdout.strip()
+        for name in ("MemoryMax", "MemoryHigh")
+    ]
+    assert memory == [str(1024**3), str(768 * 1024**2)]
+
+
+def unit_installed(booted: Booted, unit: str) -> bool:
+    listed = booted.exec_(f"systemctl list-unit-files --no-legend {unit}.service").stdout
+    return f"{unit}.service" in listed
+
+
+def test_the_tiers_are_what_the_stacks_render(boots: dict[Boot, Booted]) -> None:
+    """The kinds this test checks each host for are the ones the user data says."""
+    rendered = {boot: booted.variables["tierstack_tier"] for boot, booted in boots.items()}
+    assert rendered
+    assert rendered == {boot: boot.kind for boot in boots}
+
+
+@pytest.mark.parametrize("boot", [b for b in BOOTS if b.kind == "app"], ids=_id)
 def test_the_app_starts_and_stops_only_at_its_clouds_secret(
     boots: dict[Boot, Booted], boot: Boot
 ) -> None:
@@ -393,43 +447,44 @@ def test_the_app_starts_and_stops_only_at_its_clouds_secret(
     key from the cloud's secret store (SECRET_KEY_REF), which does not exist here, and says so
     in one line: that is the only thing between this VM and serving."""
     booted = boots[boot]
-    app = APPS[boot.app]
-    assert booted.exec_(f"systemctl is-enabled {app.name}").stdout.strip() == "enabled"
-    # A runaway request is stopped by its unit's memory ceiling, not by the kernel's OOM killer.
-    memory = [
-        booted.exec_(f"systemctl show -p {name} --value {app.name}").stdout.strip()
-        for name in ("MemoryMax", "MemoryHigh")
-    ]
-    assert memory == [str(1024**3), str(768 * 1024**2)]
-    journal = booted.exec_(f"journalctl -o cat -u {app.name}").stdout
-    assert f"Listening at: http://0.0.0.0:{app.port}" in journal, _tail(journal)
+    entry = CATALOG[boot.app]
+    unit, package = boot.app, entry["module"].split(":")[0].rsplit(".", 1)[0]
+    assert booted.exec_(f"systemctl is-enabled {unit}").stdout.strip() == "enabled"
+    assert_memory_ceiling(booted, unit)
+    journal = booted.exec_(f"journalctl -o cat -u {unit}").stdout
+    assert f"Listening at: http://0.0.0.0:{entry['port']}" in journal, _tail(journal)
     assert "Booting worker" in journal
     assert "Control server error" not in journal
-    assert_imports_as(booted, app.name, f"reference_apps.{app.package}")
+    assert_imports_as(booted, unit, package)
     reference = booted.variables["python_app_env"]["SECRET_KEY_REF"]
     assert f"SECRET_KEY_REF={reference}: cannot read the secret" in journal, _tail(journal)
+    for consumer in entry["workers"]:  # no consumer runs on an app server
+        assert not unit_installed(booted, consumer["name"]), f"{consumer['name']} on {boot.tier}"
 
 
-@pytest.mark.parametrize("boot", [b for b in BOOTS if b.tier == "worker"], ids=_id)
-def test_the_worker_unit_is_installed_and_enabled(boots: dict[Boot, Booted], boot: Boot) -> None:
+@pytest.mark.parametrize("boot", [b for b in BOOTS if b.kind == "worker"], ids=_id)
+def test_the_worker_runs_its_tiers_consumer_and_no_other(
+    boots: dict[Boot, Booted], boot: Boot
+) -> None:
     booted = boots[boot]
-    unit = f"{boot.app}-worker"
+    consumers = CATALOG[boot.app]["workers"]
+    own = next(unit for unit in consumers if unit["tier"] == boot.tier)
+    unit = own["name"]
     assert booted.exec_(f"systemctl is-enabled {unit}").stdout.strip() == "enabled"
     exec_start = booted.exec_(f"systemctl show -p ExecStart --value {unit}").stdout
-    assert f"-m reference_apps.{APPS[boot.app].package}.worker" in exec_start
-    assert_imports_as(booted, unit, f"reference_apps.{APPS[boot.app].package}.worker")
-    memory = [
-        booted.exec_(f"systemctl show -p {name} --value {unit}").stdout.strip()
-        for name in ("MemoryMax", "MemoryHigh")
-    ]
-    assert memory == [str(1024**3), str(768 * 1024**2)]
+    assert f"-m {own['module']}" in exec_start
+    assert_imports_as(booted, unit, own["module"])
+    assert_memory_ceiling(booted, unit)
     environment = booted.exec_(f"cat /etc/tierstack/{unit}.env").stdout
     for key, value in booted.variables["python_app_env"].items():
         assert f'{key}="{value}"' in environment
+    for other in consumers:
+        if other is not own:
+            assert not unit_installed(booted, other["name"]), f"{other['name']} on {boot.tier}"
 
 
-def test_the_gateway_serves_mqtt_over_tls(boots: dict[Boot, Booted]) -> None:
-    boot = next(b for b in BOOTS if b.tier == "gateway")
+@pytest.mark.parametrize("boot", [b for b in BOOTS if b.kind == "gateway"], ids=_id)
+def test_the_gateway_serves_mqtt_over_tls(boots: dict[Boot, Booted], boot: Boot) -> None:
     booted = boots[boot]
     assert booted.exec_("systemctl is-active mosquitto").stdout.strip() == "active"
     handshake = booted.exec_(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.e2e.test_cloud_boot import BOOTS
 from tierstack.boot_script import stack_user_data
 from tierstack.mocks.harness import stack_names
 
@@ -85,3 +86,6 @@ def test_every_tier_boots_within_its_clouds_user_data_limit(stack: str) -> None:
     for tier in tiers:
         assert tier.kind in ("app", "worker", "gateway")
         assert len(tier.text.encode()) <= limit, f"{stack} {tier.name}: {len(tier.text)} bytes"
+    # The boot test (tests/e2e/test_cloud_boot.py) boots every one of them, as what it is.
+    booted = {(boot.tier, boot.kind) for boot in BOOTS if boot.stack == stack}
+    assert booted == {(tier.name, tier.kind) for tier in tiers}
