@@ -63,6 +63,11 @@ def resolve_references(env: Mapping[str, str]) -> dict[str, str]:
     return resolved
 
 
+class SecretUnavailable(ConfigError):
+    """The store did not answer or refused (network, or an identity whose grant has not
+    propagated yet on a fresh VM): unlike a malformed reference, worth trying again."""
+
+
 def read_secret(variable: str, reference: str) -> str:
     """The secret's value, or a ConfigError naming the variable and what went wrong."""
     scheme, _, rest = reference.partition("://")
@@ -75,7 +80,7 @@ def read_secret(variable: str, reference: str) -> str:
         raise
     except Exception as error:  # any SDK or network failure becomes one line at start
         reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
-        raise ConfigError(
+        raise SecretUnavailable(
             f"{variable}={reference}: cannot read the secret ({type(error).__name__}"
             + (f": {reason})" if reason else ")")
         ) from None

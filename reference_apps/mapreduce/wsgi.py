@@ -1,5 +1,8 @@
-"""Gunicorn entry point: ``gunicorn reference_apps.mapreduce.wsgi:app``."""
+"""Gunicorn entry point: ``gunicorn reference_apps.mapreduce.wsgi:app``; it waits for
+the app's secrets with 503s rather than exiting (reference_apps.starting)."""
+
+from reference_apps.starting import serve_when_ready
 
 from . import create_app
 
-app = create_app()
+app = serve_when_ready(create_app)

@@ -445,7 +445,8 @@ def test_the_app_starts_and_stops_only_at_its_clouds_secret(
 ) -> None:
     """gunicorn binds the app's port and boots the app's code; the app then needs its session
     key from the cloud's secret store (SECRET_KEY_REF), which does not exist here, and says so
-    in one line: that is the only thing between this VM and serving."""
+    in one line: that is the only thing between this VM and serving. Meanwhile it answers 503
+    with Retry-After and keeps trying, rather than exiting into a restart loop."""
     booted = boots[boot]
     entry = CATALOG[boot.app]
     unit, package = boot.app, entry["module"].split(":")[0].rsplit(".", 1)[0]
@@ -458,6 +459,14 @@ def test_the_app_starts_and_stops_only_at_its_clouds_secret(
     assert_imports_as(booted, unit, package)
     reference = booted.variables["python_app_env"]["SECRET_KEY_REF"]
     assert f"SECRET_KEY_REF={reference}: cannot read the secret" in journal, _tail(journal)
+    assert booted.exec_(f"systemctl show -p NRestarts --value {unit}").stdout.strip() == "0"
+    answer = booted.exec_(
+        "python3 -c 'import urllib.request as u, urllib.error as e\n"
+        f'try: u.urlopen("http://127.0.0.1:{entry["port"]}/healthz", timeout=10)\n'
+        'except e.HTTPError as x: print(x.code, x.headers["Retry-After"])\''
+    )
+    status, retry_after = answer.stdout.split()
+    assert status == "503" and int(retry_after) >= 1, answer.stdout + answer.stderr
     for consumer in entry["workers"]:  # no consumer runs on an app server
         assert not unit_installed(booted, consumer["name"]), f"{consumer['name']} on {boot.tier}"
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -100,3 +101,73 @@ def test_bad_setting_stops_with_one_line(tmp_path: Path, command: list[str]) -> 
         "configuration error: OBJECT_STORE_URL=ftp://files.example/x: unsupported scheme;"
         " use one of file://, s3://, gs://, azblob://"
     ]
+
+
+def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of a GET, whatever the status (None until the server listens)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+@pytest.mark.slow
+def test_gunicorn_waits_for_an_unreadable_secret_with_503s(tmp_path: Path, aws_env: str) -> None:
+    """The secret store refuses (here the secret does not exist yet; on a fresh VM, a grant that
+    has not propagated): the server answers 503 with Retry-After instead of exiting into a
+    restart loop, and serves as soon as the secret can be read, in the same process."""
+    import boto3
+
+    name = f"late-session-key-{os.urandom(4).hex()}"
+    aws = {key: value for key, value in os.environ.items() if key.startswith("AWS_")}
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "reference_apps.cloud_drive.wsgi:app",
+            ],
+            cwd=REPO,
+            env={
+                **clean_env(tmp_path),
+                **aws,
+                "APP_ENV": "production",
+                "DATA_DIR": str(tmp_path / "data"),
+                "SECRET_KEY_REF": f"aws-secretsmanager://{name}",
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, headers, body = http_get(url)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        assert status == 503, body
+        assert int(headers["Retry-After"]) >= 1
+        assert json.loads(body)["error"].startswith("starting: the app cannot read its secrets")
+        assert name not in body.decode()  # the reference stays in the log, not in answers
+
+        boto3.client("secretsmanager").create_secret(Name=name, SecretString="s" * 48)
+        deadline = time.monotonic() + 60  # first retry after 5 s, the next 10 s later
+        while (status := http_get(url)[0]) != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert status == 200, log.read_text()
+        assert process.poll() is None
+    finally:
+        stop(process)
+    text = log.read_text()
+    assert f"SECRET_KEY_REF=aws-secretsmanager://{name}: cannot read the secret (Resource" in text
+    assert "secrets readable: serving" in text
+    assert "Worker failed to boot" not in text

@@ -1,0 +1,87 @@
+"""Gunicorn entry points that wait for the app's secrets instead of exiting.
+
+On a fresh cloud VM the identity that may read the secret store is often granted seconds after
+the VM boots, and a secret store can blip. Exiting would make gunicorn stop and systemd start it
+again, each start importing the cloud SDKs anew: a crash loop that burns a core and logs the same
+line every two seconds. Instead the app answers 503 with Retry-After (the load balancer's health
+check keeps it out of rotation) and tries again, with back-off, when requests arrive. A malformed
+setting still stops the process at once: waiting cannot fix it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from reference_apps.backends.secrets import SecretUnavailable
+
+FIRST_RETRY_SECONDS = 5.0
+MAX_RETRY_SECONDS = 60.0
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class WaitingForSecrets:
+    """A WSGI app that answers 503 until building the real one succeeds."""
+
+    def __init__(
+        self,
+        factory: Callable[[], WsgiApp],
+        clock: Callable[[], float] = time.monotonic,
+        first_retry: float = FIRST_RETRY_SECONDS,
+    ) -> None:
+        self._factory = factory
+        self._clock = clock
+        self._delay = first_retry
+        self._next_try = clock() + first_retry
+        self._app: WsgiApp | None = None
+        self._lock = threading.Lock()
+
+    def _ready_app(self) -> WsgiApp | None:
+        with self._lock:
+            if self._app is not None or self._clock() < self._next_try:
+                return self._app
+            try:
+                self._app = self._factory()
+            except SecretUnavailable as error:
+                print(f"{error} (next try in {self._delay * 2:.0f}s)", file=sys.stderr, flush=True)
+                self._delay = min(self._delay * 2, MAX_RETRY_SECONDS)
+                self._next_try = self._clock() + self._delay
+                return None
+            print("secrets readable: serving", file=sys.stderr, flush=True)
+            return self._app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        app = self._ready_app()
+        if app is not None:
+            return app(environ, start_response)
+        retry_after = max(1, round(self._next_try - self._clock()))
+        body = json.dumps(
+            {
+                "error": "starting: the app cannot read its secrets yet; try again later",
+                "retry_after": retry_after,
+            }
+        ).encode()
+        start_response(
+            "503 Service Unavailable",
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body))),
+                ("Retry-After", str(retry_after)),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [body]
+
+
+def serve_when_ready(factory: Callable[[], WsgiApp]) -> WsgiApp:
+    """The app, or a stand-in that serves 503 until the app's secrets can be read."""
+    try:
+        return factory()
+    except SecretUnavailable as error:
+        print(f"{error} (serving 503 until it can be read)", file=sys.stderr, flush=True)
+        return WaitingForSecrets(factory)
