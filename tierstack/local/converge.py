@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,10 @@ from tierstack.local.catalog import REPO
 from tierstack.local.errors import TargetError
 from tierstack.local.inventory import inventory, write_private
 from tierstack.local.wheelhouse import ensure_wheelhouse
+from tierstack.progress import run_following
+
+CALLBACKS = Path(__file__).with_name("ansible_plugins")
+Events = Callable[[dict[str, Any]], None]
 
 if TYPE_CHECKING:
     from tierstack.local.target import LocalTarget
@@ -28,9 +33,11 @@ def converge(
     log_name: str = "converge.log",
     limit: str = "",
     extra_vars: dict[str, Any] | None = None,
+    on_event: Events | None = None,
 ) -> dict[str, dict[str, int]]:
     """Runs playbooks/local.yml (on the hosts `limit` names, all when empty; `extra_vars`
     win over the inventory); returns the play recap per host or raises TargetError."""
+    target.commit = checkout_commit()
     target.save()
     return run_playbook(
         target,
@@ -39,6 +46,7 @@ def converge(
         log_name=log_name,
         limit=limit,
         extra_vars=extra_vars,
+        on_event=on_event,
     )
 
 
@@ -51,9 +59,11 @@ def run_playbook(
     inventory_name: str = "inventory.yml",
     limit: str = "",
     extra_vars: dict[str, Any] | None = None,
+    on_event: Events | None = None,
 ) -> dict[str, dict[str, int]]:
     """Runs a playbook on hosts of this target (an inventory whose hosts use
-    `connection_vars`); returns the play recap per host or raises TargetError."""
+    `connection_vars`); returns the play recap per host or raises TargetError. `on_event`
+    receives the tierstack_events callback's events while the playbook runs."""
     ensure_wheelhouse()
     target.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     inventory_file = target.state_dir / inventory_name
@@ -69,19 +79,20 @@ def run_playbook(
     log = target.state_dir / log_name
     try:
         with log.open("w") as out:
-            result = subprocess.run(
+            returncode = run_following(
                 [*command, str(playbook)],
+                log.with_suffix(".events"),
+                on_event or (lambda event: None),
                 cwd=REPO,
                 env=ansible_env(bin_dir),
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                check=False,
             )
     finally:
         overrides.unlink(missing_ok=True)
     text = log.read_text()
     recap = parse_recap(text)
-    if result.returncode != 0 or not recap:
+    if returncode != 0 or not recap:
         raise TargetError(describe_failure(text, log))
     return recap
 
@@ -99,9 +110,13 @@ def ansible_env(bin_dir: Path) -> dict[str, str]:
 
     return {
         "ANSIBLE_STRATEGY": "mitogen_free",
-        # Task timings in converge.log (ansible.posix ships with the full ansible package).
-        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
+        # Task timings in converge.log (ansible.posix ships with the full ansible package), and
+        # the progress events (silent unless TIERSTACK_EVENTS is set).
+        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks,tierstack_events",
         **os.environ,
+        "ANSIBLE_CALLBACK_PLUGINS": os.pathsep.join(
+            filter(None, [str(CALLBACKS), os.environ.get("ANSIBLE_CALLBACK_PLUGINS")])
+        ),
         "ANSIBLE_STRATEGY_PLUGINS": os.path.dirname(strategies.__file__),
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -174,3 +189,19 @@ def failure_message(failure: str, limit: int = 300) -> str:
         message = json.loads(f'"{found.group(1)}"') if found else ""
     message = " ".join(message.split())
     return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
+def checkout_commit() -> str:
+    """The commit the hosts are converged from, `+changes` when the work tree differs from it."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True
+    )
+    if head.returncode != 0:
+        return "unknown"
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return head.stdout.strip() + ("+changes" if dirty else "")

@@ -136,8 +136,17 @@ class LocalTarget:
 
     # -- Ansible (tierstack.local.converge) ------------------------------------------------
 
-    def converge(self, **options: Any) -> dict[str, dict[str, int]]:
-        return _converge.converge(self, **options)
+    def converge(
+        self,
+        *,
+        log_name: str = "converge.log",
+        limit: str = "",
+        extra_vars: dict[str, Any] | None = None,
+        on_event: _converge.Events | None = None,
+    ) -> dict[str, dict[str, int]]:
+        return _converge.converge(
+            self, log_name=log_name, limit=limit, extra_vars=extra_vars, on_event=on_event
+        )
 
     def run_playbook(
         self, playbook: Path, inventory: dict[str, Any], **options: Any
