@@ -32,6 +32,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 PREVIEW_EPILOG = """\
+Example:
+  tierstack preview --stack aws-image-processing
+  tierstack preview --all --json > previews.json     # progress on stderr, --quiet for none
+  tierstack preview -C ../my-project --stack dev --invoke-answers answers.yaml
+
 The program runs in the virtualenv its Pulumi.yaml names (runtime.options.virtualenv, or the uv /
 poetry toolchain's), like the Pulumi CLI; without one, in tierstack's own SDKs (a note says so).
 
@@ -236,7 +241,35 @@ def build_parser() -> argparse.ArgumentParser:
     boot_script.register(subparsers)
     _register_report(subparsers)
     _register_local(subparsers)
+    _add_completion(subparsers)
     return parser
+
+
+COMPLETION_EPILOG = """\
+Example:
+  tierstack completion bash > ~/.local/share/bash-completion/completions/tierstack
+  tierstack completion zsh > "${fpath[1]}/_tierstack"     # then restart the shell
+"""
+
+
+def _add_completion(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "completion",
+        help="print the shell completion script (bash or zsh)",
+        description="Prints a completion script generated from this command's own parser, so it "
+        "always knows every subcommand and option.",
+        epilog=COMPLETION_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("shell", choices=("bash", "zsh"))
+    parser.set_defaults(func=run_completion)
+
+
+def run_completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

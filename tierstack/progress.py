@@ -70,7 +70,7 @@ class _CountColumn(ProgressColumn):
     """`done/total` when the total is known, the count alone when it is not."""
 
     def render(self, task: Task) -> Text:
-        if task.fields.get("hide_count"):
+        if task.total is None and task.fields.get("hide_count"):
             return Text("")
         done = int(task.completed)
         return Text(f"{done}/{int(task.total)}" if task.total else f"{done}", style="cyan")
@@ -174,7 +174,7 @@ class Progress:
         task = None
         if self._rich is not None:
             task = self._rich.add_task(
-                "  " * indent + title, total=total, detail="", hide_count=indent == 0 and not total
+                "  " * indent + title, total=total, detail="", hide_count=indent == 0
             )
         return Row(self, task, title, total, indent)
 

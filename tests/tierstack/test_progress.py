@@ -90,6 +90,9 @@ def test_the_callback_reports_each_task_with_its_role_and_the_roles_size(
         ("Fail when asked", "skipped"),
     ]
     assert {e["role_tasks"] for e in tasks if e["role"] == "tiny"} == {4}
+    # Each task is announced on its host before its result, so a slow one can be named.
+    starts = [e["task"] for e in events if e["event"] == "start" and e["role"] == "tiny"]
+    assert starts == [task for task, _ in in_role]
     assert events[-1]["event"] == "recap"
     assert events[-1]["hosts"]["localhost"]["changed"] == 1
     # The events file is kept beside the log, one JSON object a line.
@@ -110,6 +113,22 @@ def test_converge_progress_in_a_ci_log_is_one_line_per_phase(
     assert line.count("\n") == 1
     assert line.startswith("converge: 1 hosts, 5 tasks, 1 changed (")
     assert watch.hosts["localhost"].by_role == {"": 1, "tiny": 4}
+
+
+def test_a_host_row_names_the_task_it_is_busy_with() -> None:
+    out = io.StringIO()
+    with Progress("plain", out) as progress, progress.phase("converge") as phase:
+        watch = ConvergeWatch(progress, phase)
+        start = {"host": "app1", "role": "common", "role_tasks": 27}
+        watch({"event": "task", **start, "task": "Probe", "status": "ok"})
+        watch({"event": "start", **start, "task": "Install the baseline packages"})
+        row = watch.hosts["app1"].row
+        assert (row.title, row.completed, row.total) == ("app1     common", 1, 27)
+        assert row.detail == "Install the baseline packages"
+        watch({"event": "recap", "hosts": {"app1": {"changed": 0, "failures": 0}}})
+        assert row.done and row.detail == "1 tasks, 0 changed"
+        phase.update(detail=watch.summary())
+    assert out.getvalue().startswith("converge: 1 hosts, 1 tasks, 0 changed (")
 
 
 def test_a_failed_task_is_reported_by_event_and_by_its_line(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,8 +78,9 @@ def authorize(target: LocalTarget, host: str | HostSpec) -> None:
     known_hosts.write_text("\n".join([*kept, *pinned]) + "\n")
 
 
-def create_hosts(target: LocalTarget) -> None:
-    """Creates (or starts) the network, the data volumes and the five hosts."""
+def create_hosts(target: LocalTarget, on_host: Callable[[str], None] | None = None) -> None:
+    """Creates (or starts) the network, the data volumes and the five hosts; `on_host` hears
+    of each host as it is up."""
     podman.require_podman()
     ensure_wheelhouse()  # the hosts mount it: it must exist before they are created
     if not podman.exists("network", target.network):
@@ -95,6 +97,8 @@ def create_hosts(target: LocalTarget) -> None:
         )
     for spec in HOSTS:
         create_host(target, spec)
+        if on_host:
+            on_host(spec.name)
 
 
 def create_host(target: LocalTarget, spec: HostSpec) -> None:
@@ -162,9 +166,12 @@ def wait_for_systemd(name: str, timeout: float = 30.0) -> None:
     )
 
 
-def remove_hosts(target: LocalTarget, *, purge: bool = False) -> None:
+def remove_hosts(
+    target: LocalTarget, *, purge: bool = False, on_host: Callable[[str], None] | None = None
+) -> None:
     """Removes the hosts (every container labelled with this target, extra hosts too) and
-    the network; the data volumes and secrets only with purge."""
+    the network; the data volumes and secrets only with purge. `on_host` hears of each
+    container removed."""
     labelled = podman.run(
         [
             "ps",
@@ -178,6 +185,8 @@ def remove_hosts(target: LocalTarget, *, purge: bool = False) -> None:
     ).stdout.split()
     for name in dict.fromkeys([*(target.container(spec.name) for spec in HOSTS), *labelled]):
         podman.run(["rm", "-f", "-t", "5", name], check=False)
+        if on_host:
+            on_host(name)
     podman.run(["network", "rm", "-f", target.network], check=False)
     if purge:
         for spec in HOSTS:

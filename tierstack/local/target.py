@@ -14,6 +14,7 @@ wheelhouse (the hosts' offline wheels). The names below stay importable from her
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,8 +123,8 @@ class LocalTarget:
     def authorize(self, host: str | HostSpec) -> None:
         _hosts.authorize(self, host)
 
-    def create_hosts(self) -> None:
-        _hosts.create_hosts(self)
+    def create_hosts(self, on_host: Callable[[str], None] | None = None) -> None:
+        _hosts.create_hosts(self, on_host)
 
     def create_host(self, spec: HostSpec) -> None:
         _hosts.create_host(self, spec)
@@ -131,8 +132,10 @@ class LocalTarget:
     def stopped_hosts(self) -> list[str]:
         return _hosts.stopped_hosts(self)
 
-    def remove_hosts(self, *, purge: bool = False) -> None:
-        _hosts.remove_hosts(self, purge=purge)
+    def remove_hosts(
+        self, *, purge: bool = False, on_host: Callable[[str], None] | None = None
+    ) -> None:
+        _hosts.remove_hosts(self, purge=purge, on_host=on_host)
 
     # -- Ansible (tierstack.local.converge) ------------------------------------------------
 

@@ -40,19 +40,20 @@ class ConvergeWatch:
         if kind == "play":
             for name in event.get("hosts", []):
                 self._host(name)
-        elif kind == "task":
+        elif kind in ("start", "task"):
             host = self._host(event["host"])
-            host.tasks += 1
-            host.changed += event["status"] == "changed"
-            if event["status"] in ("failed", "unreachable"):
-                self.failed.append(event["host"])
-            host.role = event.get("role") or host.role
-            host.by_role[host.role] += 1
+            host.role = event.get("role", "")
+            if kind == "task":
+                host.tasks += 1
+                host.changed += event["status"] == "changed"
+                host.by_role[host.role] += 1
+                if event["status"] in ("failed", "unreachable"):
+                    self.failed.append(event["host"])
             host.row.update(
                 title=f"{event['host']:<9}{host.role or 'play'}",
                 completed=host.by_role[host.role],
                 total=event.get("role_tasks") or None,
-                detail=f"{host.tasks} tasks, {host.changed} changed",
+                detail=_short(event["task"]) if kind == "start" else None,
             )
         elif kind == "recap":
             for name, counts in event.get("hosts", {}).items():
@@ -68,6 +69,10 @@ class ConvergeWatch:
         tasks = sum(host.tasks for host in self.hosts.values())
         changed = sum(host.changed for host in self.hosts.values())
         return f"{len(self.hosts)} hosts, {tasks} tasks, {changed} changed"
+
+
+def _short(text: str, width: int = 44) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class SuiteWatch:

@@ -170,6 +170,10 @@ def register(subparsers: Any) -> None:
         "worktree) and on the working tree, and writes one Markdown report: summary, "
         "resource changes, policy results (new violations first), monthly cost and its delta, "
         "and a Mermaid diagram. Exit 1 when a mandatory policy fails or a preview fails.",
+        epilog="Example:\n  tierstack report                          # vs the merge base with "
+        "origin/main\n  tierstack report --base release-1 --format json -o report.json\n"
+        "  tierstack report -o comment.md --full-output full.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(report)
     report.add_argument(
@@ -225,6 +229,8 @@ def register(subparsers: Any) -> None:
         help="monthly cost estimate of one stack, from the dated price table",
         description="Previews the stack offline and prices it from tierstack/report/prices.yaml "
         "(list prices, scaled tiers at their minimum; usage-based and unpriced resources listed).",
+        epilog="Example:\n  tierstack cost --stack gcp-cloud-drive --format json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(cost_parser)
     cost_parser.add_argument("--stack", "-s", required=True)
@@ -235,6 +241,8 @@ def register(subparsers: Any) -> None:
         "diagram",
         help="architecture diagram of one stack (Mermaid, or SVG through Graphviz)",
         description="Draws the stack's blueprint: tiers, data stores, queues and their flows.",
+        epilog="Example:\n  tierstack diagram --stack aws-mapreduce --format svg -o mapreduce.svg",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(diagram_parser)
     diagram_parser.add_argument("--stack", "-s", required=True)

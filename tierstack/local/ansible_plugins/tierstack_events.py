@@ -62,19 +62,25 @@ class CallbackModule(CallbackBase):
                 self._role_sizes[id(role)] = 0
         return self._role_sizes[id(role)]
 
-    def _result(self, result: Any, status: str) -> None:
-        task = result._task
+    def _task_event(self, kind: str, host: Any, task: Any, **extra: Any) -> None:
         role = getattr(task, "_role", None)
         self._write(
             {
-                "event": "task",
-                "host": result._host.get_name(),
+                "event": kind,
+                "host": host.get_name(),
                 "task": task.name or task.get_name(),
                 "role": role.get_name() if role else "",
                 "role_tasks": self._role_size(role) if role else 0,
-                "status": status,
+                **extra,
             }
         )
+
+    def _result(self, result: Any, status: str) -> None:
+        self._task_event("task", result._host, result._task, status=status)
+
+    def v2_runner_on_start(self, host: Any, task: Any) -> None:
+        """A task starts on a host: the display names what a slow host is busy with."""
+        self._task_event("start", host, task)
 
     def v2_playbook_on_play_start(self, play: Any) -> None:
         try:
