@@ -118,6 +118,9 @@ def _add_preview(subparsers: Any) -> None:
         default=None,
         help="stacks previewed at once with --all (default: one per core)",
     )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress display on stderr with --all"
+    )
     parser.set_defaults(func=run_preview)
 
 
@@ -136,7 +139,6 @@ def run_preview(args: argparse.Namespace) -> int:
         exit_code,
         load_invoke_answers,
         preview,
-        preview_many,
     )
     from tierstack.preview.project import ProjectError, list_stacks, load_project
     from tierstack.preview.render import render
@@ -164,7 +166,7 @@ def run_preview(args: argparse.Namespace) -> int:
         if args.all:
             if not stacks:
                 raise UsageError(f"no Pulumi.<stack>.yaml in {project.stack_config_dir}")
-            results = preview_many(project.directory, stacks, jobs=args.jobs, **options)
+            results = _preview_all(project.directory, stacks, args, options)
         elif args.stack:
             results = [preview(project.directory, args.stack, **options)]
         else:
@@ -196,6 +198,27 @@ def run_preview(args: argparse.Namespace) -> int:
             where = f"{result['errorAt']}: " if result.get("errorAt") else ""
             print(f"tierstack: {result['stack']}: {where}{last_line}", file=sys.stderr)
     return exit_code(results)
+
+
+def _preview_all(
+    directory: Path, stacks: list[str], args: argparse.Namespace, options: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """`preview --all` with its progress: stacks previewed of all, on stderr."""
+    from tierstack.preview.engine import preview_many
+    from tierstack.progress import Progress, choose_mode
+
+    title = f"preview {len(stacks)} stacks"
+    with Progress(choose_mode(args.quiet)) as progress, progress.phase(title, len(stacks)) as row:
+        results = preview_many(
+            directory,
+            stacks,
+            jobs=args.jobs,
+            on_done=lambda stack: row.update(advance=1, detail=stack),
+            **options,
+        )
+        failed = sum(1 for result in results if result.get("error"))
+        row.update(detail=f"{len(results)} previewed" + (f", {failed} failed" if failed else ""))
+    return results
 
 
 def _overview(results: list[dict[str, Any]]) -> str:

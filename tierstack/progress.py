@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -106,6 +107,18 @@ class Row:
         title: str | None = None,
         detail: str | None = None,
     ) -> None:
+        """Thread-safe: previews and converges report from their own threads."""
+        with self._progress.lock:
+            self._update(completed, total, advance, title, detail)
+
+    def _update(
+        self,
+        completed: float | None,
+        total: float | None,
+        advance: float,
+        title: str | None,
+        detail: str | None,
+    ) -> None:
         if total is not None:
             self.total = total
         if completed is not None:
@@ -124,12 +137,13 @@ class Row:
 
     def finish(self, detail: str | None = None, *, failed: bool = False) -> None:
         """Freezes the row's clock; a finished row counts as complete unless it failed."""
-        if detail is not None:
-            self.detail = detail
-        if not failed:
-            self.total = self.total or max(self.completed, 1)
-            self.completed = self.total
-        self._progress._finish(self, failed)
+        with self._progress.lock:
+            if detail is not None:
+                self.detail = detail
+            if not failed:
+                self.total = self.total or max(self.completed, 1)
+                self.completed = self.total
+            self._progress._finish(self, failed)
 
     @property
     def elapsed(self) -> float:
@@ -142,6 +156,7 @@ class Progress:
     def __init__(self, mode: Mode = "plain", stream: TextIO | None = None) -> None:
         self.mode = mode
         self.stream = stream or sys.stderr
+        self.lock = threading.RLock()
         self._rich: RichProgress | None = None
         if mode == "live":
             self._rich = RichProgress(

@@ -44,16 +44,20 @@ def run_report(args: argparse.Namespace) -> int:
             raise _usage(str(error)) from error
         sys.stdout.write(json.dumps(names) + "\n")
         return EXIT_OK
+    from tierstack.progress import Progress, choose_mode
+
     try:
-        report = build.build(
-            _project_dir(args),
-            base_ref=args.base,
-            stacks=args.stack or None,
-            all_stacks=args.all,
-            policy=not args.no_policy,
-            jobs=args.jobs,
-            use_cache=not args.no_cache,
-        )
+        with Progress(choose_mode(args.quiet)) as progress:
+            report = build.build(
+                _project_dir(args),
+                base_ref=args.base,
+                stacks=args.stack or None,
+                all_stacks=args.all,
+                policy=not args.no_policy,
+                jobs=args.jobs,
+                use_cache=not args.no_cache,
+                progress=progress,
+            )
     except (ProjectError, gitbase.GitError) as error:
         raise _usage(str(error)) from error
     full_report = args.full_report or markdown.DEFAULT_FULL_REPORT
@@ -222,6 +226,7 @@ def register(subparsers: Any) -> None:
     report.add_argument(
         "--jobs", "-j", type=int, default=None, help="previews at once (default: one per core)"
     )
+    report.add_argument("--quiet", "-q", action="store_true", help="no progress display on stderr")
     report.set_defaults(func=run_report)
 
     cost_parser = subparsers.add_parser(
