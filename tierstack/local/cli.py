@@ -328,9 +328,9 @@ def logs_handler(args: argparse.Namespace) -> int:
                 f"unknown host {args.host!r}: choose one of {', '.join(status.host_names())}"
             )
         target = _load(args.name)
-        command = status.journal_command(
+        journal = status.journal_command(
             target, args.host, args.unit, follow=args.follow, lines=args.lines
         )
     except (TargetError, podman.PodmanError) as error:
         return _fail(str(error))
-    return status.show_journal(command)
+    return status.show_journal(journal)

@@ -4,8 +4,11 @@ healthy, and a host's journal, without knowing podman."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import uuid
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -21,29 +24,33 @@ if TYPE_CHECKING:
     from tierstack.local.target import LocalTarget
 
 BASE_UNITS = ("ssh", "nftables")
-GROUP_UNITS = {
-    "services": ("postgresql", "seaweedfs", "mosquitto", "mail-sink"),
-    "lb": ("haproxy",),
-}
 
 
 @cache
-def _role_catalog() -> dict[str, Any]:
-    """The blueprint_host role's catalog: which worker units each app runs."""
-    path = REPO / "roles" / "blueprint_host" / "vars" / "main.yml"
-    return dict(yaml.safe_load(path.read_text())["blueprint_host_catalog"])
+def _role_vars(role: str, kind: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((REPO / "roles" / role / kind / "main.yml").read_text()))
+
+
+def _group_units(group: str) -> list[str]:
+    """The units the roles of a tier start (PostgreSQL's is the cluster's own, versioned)."""
+    if group == "services":
+        version = _role_vars("postgres", "defaults")["postgres_version"]
+        return [f"postgresql@{version}-main", "seaweedfs", "mosquitto", "mail-sink"]
+    return ["haproxy"] if group == "lb" else []
 
 
 def expected_units(target: LocalTarget, spec: HostSpec) -> list[str]:
     """The systemd units a converge starts on a host of this tier."""
-    units = list(BASE_UNITS) + list(GROUP_UNITS.get(spec.group, ()))
+    units = [*BASE_UNITS, *_group_units(spec.group)]
     if spec.group == "app":
         units += target.apps
     if spec.group == "worker":
         units += [
             worker["name"]
             for app in target.apps
-            for worker in _role_catalog().get(app, {}).get("workers", [])
+            for worker in _role_vars("blueprint_host", "vars")["blueprint_host_catalog"]
+            .get(app, {})
+            .get("workers", [])
         ]
     return units
 
@@ -144,9 +151,12 @@ def host_names() -> list[str]:
 
 def journal_command(
     target: LocalTarget, host: str, unit: str | None, *, follow: bool, lines: int
-) -> list[str]:
+) -> Journal:
     """The podman command that shows a host's journal (of one unit when given); raises
-    TargetError when the host or unit does not exist or the host is not running."""
+    TargetError when the host or unit does not exist or the host is not running.
+
+    A followed journal records its pid in the host: a podman client that is interrupted leaves
+    the process it started running, so `show_journal` stops it by that pid."""
     if host not in host_names():
         raise TargetError(f"unknown host {host!r}: choose one of {', '.join(host_names())}")
     container = target.container(host)
@@ -161,20 +171,36 @@ def journal_command(
             spec = next(s for s in HOSTS if s.name == host)
             known = ", ".join(expected_units(target, spec))
             raise TargetError(f"host {host} has no unit {unit!r}: its services are {known}")
-    command = ["podman", "exec"]
-    if follow and sys.stdin.isatty():
-        command.append("-t")  # Ctrl-C then reaches journalctl through the terminal
-    command += [container, "journalctl", "--no-pager", "-n", str(lines)]
-    if unit:
-        command += ["-u", unit]
-    if follow:
-        command.append("-f")
-    return command
+    journal = ["journalctl", "--no-pager", "-n", str(lines), *(["-u", unit] if unit else [])]
+    if not follow:
+        return Journal(container, ["podman", "exec", container, *journal])
+    pidfile = f"/run/tierstack-logs-{uuid.uuid4().hex}.pid"
+    script = f'echo $$ > {pidfile}; exec "$@" -f'
+    command = ["podman", "exec", container, "sh", "-c", script, "journal", *journal]
+    return Journal(container, command, pidfile)
 
 
-def show_journal(command: list[str]) -> int:
-    """Runs the journal command with its output straight to ours."""
+@dataclass(frozen=True)
+class Journal:
+    """How to show a host's journal; `pidfile` names where a followed journal's pid is."""
+
+    container: str
+    command: list[str]
+    pidfile: str = ""
+
+
+def show_journal(journal: Journal) -> int:
+    """Runs the journal command with its output straight to ours; a followed journal is
+    stopped in the host too when we are interrupted or terminated."""
+    child = subprocess.Popen(journal.command)
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        return subprocess.run(command, check=False).returncode
+        return child.wait()
     except KeyboardInterrupt:
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if journal.pidfile:
+            stop = f'kill "$(cat {journal.pidfile})" 2>/dev/null; rm -f {journal.pidfile}'
+            podman.exec_(journal.container, ["sh", "-c", stop], check=False)
+        child.wait()

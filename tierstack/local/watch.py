@@ -59,7 +59,7 @@ class ConvergeWatch:
             for name, counts in event.get("hosts", {}).items():
                 host = self._host(name)
                 bad = counts.get("failures", 0) or counts.get("unreachable", 0)
-                host.row.update(title=name)
+                host.row.update(title=name, completed=host.tasks, total=host.tasks or None)
                 host.row.finish(
                     f"{host.tasks} tasks, {counts.get('changed', 0)} changed", failed=bool(bad)
                 )
