@@ -71,7 +71,7 @@ class _CountColumn(ProgressColumn):
     """`done/total` when the total is known, the count alone when it is not."""
 
     def render(self, task: Task) -> Text:
-        if task.total is None and task.fields.get("hide_count"):
+        if not task.fields.get("show_count"):
             return Text("")
         done = int(task.completed)
         return Text(f"{done}/{int(task.total)}" if task.total else f"{done}", style="cyan")
@@ -91,6 +91,7 @@ class Row:
         self._progress = progress
         self._task = task
         self.indent = indent
+        self.counted = total is not None or indent > 0  # a phase without a total shows no count
         self.done = False
         self.title = title
         self.total = total
@@ -121,6 +122,7 @@ class Row:
     ) -> None:
         if total is not None:
             self.total = total
+            self.counted = True
         if completed is not None:
             self.completed = completed
         self.completed += advance
@@ -189,7 +191,7 @@ class Progress:
         task = None
         if self._rich is not None:
             task = self._rich.add_task(
-                "  " * indent + title, total=total, detail="", hide_count=indent == 0
+                "  " * indent + title, total=total, detail="", show_count=indent > 0 or bool(total)
             )
         return Row(self, task, title, total, indent)
 
@@ -223,6 +225,7 @@ class Progress:
                 completed=row.completed,
                 total=row.total,
                 detail=row.detail,
+                show_count=row.counted,
             )
 
     def _finish(self, row: Row, failed: bool) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -166,3 +167,16 @@ def test_status_json_is_built_from_the_targets_state(
     text = status.render(report)
     assert "NOT healthy" in text and "services  missing   10.234.9.14" in text
     json.dumps(report)  # serialisable as it is
+
+
+def test_down_of_a_target_without_hosts_reports_its_phase() -> None:
+    """Podman answers for real (there is nothing of that name to remove); the phase is one line
+    on stderr, the result on stdout, and --quiet leaves only the result."""
+    done = run_cli("down", "local", "--name", "tscli-never-up")
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"remove hosts: data kept \(\d+\.\ds\)\n", done.stderr)
+    assert done.stdout == (
+        "removed the local target's hosts and network (data volumes kept; --purge deletes them)\n"
+    )
+    quiet = run_cli("down", "local", "--name", "tscli-never-up", "--quiet")
+    assert (quiet.returncode, quiet.stderr) == (0, "")

@@ -187,12 +187,17 @@ def test_the_pytest_plugin_counts_tests_as_they_end(tmp_path: Path) -> None:
 
 def test_the_live_display_draws_rows_with_rich() -> None:
     out = io.StringIO()
-    with Progress("live", out) as progress, progress.phase("hosts", total=2) as phase:
-        phase.advance()
-        phase.advance()
-        progress.row("app1", indent=1).finish("3 tasks")
-    text = out.getvalue()
-    assert "hosts" in text and "2/2" in text and "  app1" in text and "3 tasks" in text
+    with Progress("live", out) as progress:
+        with progress.phase("prerequisites"):
+            pass
+        with progress.phase("hosts", total=2) as phase:
+            phase.advance()
+            phase.advance()
+            progress.row("app1", indent=1).finish("3 tasks")
+    final = out.getvalue().splitlines()[-3:]  # the last frame
+    assert final[0].startswith("✓ prerequisites") and "/" not in final[0]  # no count, no total
+    assert final[1].startswith("✓ hosts") and " 2/2 " in final[1]
+    assert final[2].startswith("✓   app1") and "3 tasks" in final[2]
 
 
 def test_mode_follows_the_terminal_and_quiet() -> None:
