@@ -34,7 +34,6 @@ from rich.progress import (
     Task,
     TaskID,
     TextColumn,
-    TimeElapsedColumn,
 )
 from rich.progress import Progress as RichProgress
 from rich.text import Text
@@ -62,9 +61,18 @@ class _MarkColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         if task.fields.get("failed"):
             return Text("✗", style="bold red")
-        if task.finished:
+        if task.fields.get("done"):
             return Text("✓", style="green")
         return self._spinner.render(task)  # type: ignore[return-value]
+
+
+class _ElapsedColumn(ProgressColumn):
+    """The row's own clock, stopped when the row is done (rich's column would also stop it
+    whenever a count reaches its total, e.g. a host between two roles)."""
+
+    def render(self, task: Task) -> Text:
+        seconds = int(task.elapsed or 0)
+        return Text(f"{seconds // 60}:{seconds % 60:02d}", style="yellow")
 
 
 class _CountColumn(ProgressColumn):
@@ -164,10 +172,10 @@ class Progress:
             self._rich = RichProgress(
                 _MarkColumn(),
                 TextColumn("{task.description}"),
-                BarColumn(bar_width=24),
+                BarColumn(bar_width=10),
                 _CountColumn(),
-                TextColumn("[dim]{task.fields[detail]}"),
-                TimeElapsedColumn(),
+                TextColumn("{task.fields[detail]}", style="dim", markup=False),
+                _ElapsedColumn(),
                 console=Console(file=self.stream),
                 refresh_per_second=8,
             )
@@ -232,7 +240,7 @@ class Progress:
         row.done = True
         if self._rich is not None and row._task is not None:
             self._refresh(row)
-            self._rich.update(row._task, failed=failed)
+            self._rich.update(row._task, failed=failed, done=not failed)
             self._rich.stop_task(row._task)
             return
         if self.mode == "plain" and not failed and row.indent == 0:

@@ -71,7 +71,7 @@ class ConvergeWatch:
         return f"{len(self.hosts)} hosts, {tasks} tasks, {changed} changed"
 
 
-def _short(text: str, width: int = 44) -> str:
+def _short(text: str, width: int = 26) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
