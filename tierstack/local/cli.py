@@ -48,7 +48,7 @@ exit status: 0 every host, service and app server is healthy; 1 not, or the targ
 LOGS_EXAMPLES = """\
 Example:
   tierstack logs local app1 cloud-drive      # the last 100 lines of the app's unit
-  tierstack logs local services postgresql --follow
+  tierstack logs local services postgresql@15-main --follow
   tierstack logs local lb                    # the host's whole journal
 """
 
