@@ -171,7 +171,7 @@ class Progress:
         if mode == "live":
             self._rich = RichProgress(
                 _MarkColumn(),
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 BarColumn(bar_width=10),
                 _CountColumn(),
                 TextColumn("{task.fields[detail]}", style="dim", markup=False),
