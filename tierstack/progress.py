@@ -63,7 +63,8 @@ class _MarkColumn(ProgressColumn):
             return Text("✗", style="bold red")
         if task.fields.get("done"):
             return Text("✓", style="green")
-        return self._spinner.render(task)  # type: ignore[return-value]
+        # The spinner itself: rich's column blanks it whenever a count reaches its total.
+        return self._spinner.spinner.render(task.get_time())  # type: ignore[return-value]
 
 
 class _ElapsedColumn(ProgressColumn):
