@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -32,6 +33,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 PREVIEW_EPILOG = """\
+Example:
+  tierstack preview --stack aws-image-processing
+  tierstack preview --all --json > previews.json     # progress on stderr, --quiet for none
+  tierstack preview -C ../my-project --stack dev --invoke-answers answers.yaml
+
 The program runs in the virtualenv its Pulumi.yaml names (runtime.options.virtualenv, or the uv /
 poetry toolchain's), like the Pulumi CLI; without one, in tierstack's own SDKs (a note says so).
 
@@ -113,6 +119,9 @@ def _add_preview(subparsers: Any) -> None:
         default=None,
         help="stacks previewed at once with --all (default: one per core)",
     )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress display on stderr with --all"
+    )
     parser.set_defaults(func=run_preview)
 
 
@@ -131,7 +140,6 @@ def run_preview(args: argparse.Namespace) -> int:
         exit_code,
         load_invoke_answers,
         preview,
-        preview_many,
     )
     from tierstack.preview.project import ProjectError, list_stacks, load_project
     from tierstack.preview.render import render
@@ -159,7 +167,7 @@ def run_preview(args: argparse.Namespace) -> int:
         if args.all:
             if not stacks:
                 raise UsageError(f"no Pulumi.<stack>.yaml in {project.stack_config_dir}")
-            results = preview_many(project.directory, stacks, jobs=args.jobs, **options)
+            results = _preview_all(project.directory, stacks, args, options)
         elif args.stack:
             results = [preview(project.directory, args.stack, **options)]
         else:
@@ -191,6 +199,27 @@ def run_preview(args: argparse.Namespace) -> int:
             where = f"{result['errorAt']}: " if result.get("errorAt") else ""
             print(f"tierstack: {result['stack']}: {where}{last_line}", file=sys.stderr)
     return exit_code(results)
+
+
+def _preview_all(
+    directory: Path, stacks: list[str], args: argparse.Namespace, options: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """`preview --all` with its progress: stacks previewed of all, on stderr."""
+    from tierstack.preview.engine import preview_many
+    from tierstack.progress import Progress, choose_mode
+
+    title = f"preview {len(stacks)} stacks"
+    with Progress(choose_mode(args.quiet)) as progress, progress.phase(title, len(stacks)) as row:
+        results = preview_many(
+            directory,
+            stacks,
+            jobs=args.jobs,
+            on_done=lambda stack: row.update(advance=1, detail=stack),
+            **options,
+        )
+        failed = sum(1 for result in results if result.get("error"))
+        row.update(detail=f"{len(results)} previewed" + (f", {failed} failed" if failed else ""))
+    return results
 
 
 def _overview(results: list[dict[str, Any]]) -> str:
@@ -236,7 +265,35 @@ def build_parser() -> argparse.ArgumentParser:
     boot_script.register(subparsers)
     _register_report(subparsers)
     _register_local(subparsers)
+    _add_completion(subparsers)
     return parser
+
+
+COMPLETION_EPILOG = """\
+Example:
+  tierstack completion bash > ~/.local/share/bash-completion/completions/tierstack
+  tierstack completion zsh > "${fpath[1]}/_tierstack"     # then restart the shell
+"""
+
+
+def _add_completion(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "completion",
+        help="print the shell completion script (bash or zsh)",
+        description="Prints a completion script generated from this command's own parser, so it "
+        "always knows every subcommand and option.",
+        epilog=COMPLETION_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("shell", choices=("bash", "zsh"))
+    parser.set_defaults(func=run_completion)
+
+
+def run_completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -252,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `tierstack status local --json | head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

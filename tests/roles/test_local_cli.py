@@ -4,12 +4,22 @@ prerequisites give one clear line and a non-zero exit."""
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from tierstack.local import cli, podman
 from tierstack.local.target import (
+    APPS,
+    REPO,
     LocalTarget,
     TargetError,
     ansible_env,
@@ -256,3 +266,95 @@ def test_an_ignored_failure_is_not_the_reason(tmp_path: Path) -> None:
     assert describe_failure(text, tmp_path / "c.log").startswith(
         "converge failed: ERROR! unexpected end of run"
     )
+
+
+# -- status and logs against the running session target (tests/conftest.py's `target`) -----
+
+TIERSTACK = Path(sys.executable).parent / "tierstack"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(TIERSTACK), *args], capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+@pytest.mark.hosts
+def test_status_shows_hosts_services_health_urls_and_commit(target: LocalTarget) -> None:
+    done = _cli("status", "local", "--name", target.name, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    status = json.loads(done.stdout)
+    assert [host["name"] for host in status["hosts"]] == [
+        "services",
+        "app1",
+        "app2",
+        "worker",
+        "lb",
+    ]
+    for host in status["hosts"]:
+        assert (host["state"], host["address"]) == ("running", target.ip(host["name"]))
+        assert host["services"] and set(host["services"].values()) == {"active"}, host
+    assert "postgresql@15-main" in status["hosts"][0]["services"]
+    assert "haproxy" in status["hosts"][4]["services"]
+    assert set(target.apps) <= set(status["hosts"][1]["services"])
+    for app in status["apps"]:
+        port = APPS[app["name"]].port
+        assert app["servers"] == {f"app1_{port}": "UP", f"app2_{port}": "UP"}
+        assert app["url"] == f"https://{app['name']}.localhost:{target.https_port}/"
+    assert [app["name"] for app in status["apps"]] == target.apps
+    # The commit the hosts were converged from (HEAD then; `verify` may run after HEAD moved).
+    assert status["commit"] == target.commit
+    commit = status["commit"].removesuffix("+changes")
+    found = subprocess.run(["git", "cat-file", "-t", commit], cwd=REPO, capture_output=True)
+    assert (len(commit), found.stdout) == (12, b"commit\n")
+    text = _cli("status", "local", "--name", target.name)
+    assert text.returncode == 0
+    assert text.stdout.splitlines()[0].endswith(", healthy")
+    for app in status["apps"]:
+        assert app["url"] in text.stdout
+
+
+@pytest.mark.hosts
+def test_logs_show_a_units_journal(target: LocalTarget) -> None:
+    app = target.apps[0]
+    done = _cli("logs", "local", "app1", app, "--name", target.name, "-n", "20")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert 0 < len(lines) <= 20
+    # The load balancer's health checks reach every app server, and only this unit's lines show.
+    assert any("GET /healthz" in line for line in lines), lines
+    assert all(" app1 " in line for line in lines if not line.startswith("--"))
+    unknown = _cli("logs", "local", "app1", "no-such-unit", "--name", target.name)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().splitlines() == [
+        f"tierstack: host app1 has no unit 'no-such-unit': its services are ssh, nftables, "
+        f"{', '.join(target.apps)}"
+    ]
+
+
+@pytest.mark.hosts
+def test_logs_follow_prints_new_entries(target: LocalTarget) -> None:
+    probe = f"tierstack-follow-probe-{uuid.uuid4().hex}"
+    follow = subprocess.Popen(
+        [str(TIERSTACK), "logs", "local", "worker", "--name", target.name, "-n", "0", "--follow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(follow.stdout.readline, "")))
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not any(probe in line for line in seen) and time.monotonic() < deadline:
+            podman.exec_(target.container("worker"), ["logger", probe])
+            time.sleep(0.5)  # journalctl -f polls the journal; the probe is re-sent until seen
+        assert any(probe in line for line in seen), seen
+    finally:
+        os.killpg(follow.pid, signal.SIGTERM)
+        follow.wait(timeout=10)
+        reader.join(timeout=10)
+    # Nothing is left following in the host once the command is gone.
+    left = podman.exec_(target.container("worker"), ["pgrep", "-a", "journalctl"], check=False)
+    assert left.stdout == ""

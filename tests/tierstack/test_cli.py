@@ -4,6 +4,7 @@ failed, 2 usage, 3 the program failed)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tierstack.records import UNKNOWN
@@ -41,6 +42,11 @@ def test_all_previews_every_stack_file_in_parallel(demo_project: Path) -> None:
     assert overview[0].split() == ["STACK", "RESOURCES", "MANDATORY", "ADVISORY", "STATUS"]
     assert overview[1].split() == ["dev", "8", "0", "0", "ok"]
     assert overview[2].split() == ["prod", "7", "0", "0", "ok"]
+    # Progress, one line on stderr when it is not a terminal; --quiet leaves it out.
+    progress = done.stderr.splitlines()[0]
+    assert re.fullmatch(r"preview 2 stacks: 2 previewed \(\d+\.\ds\)", progress), done.stderr
+    quiet = run_cli("preview", "--cwd", str(demo_project), "--all", "--no-policy", "--quiet")
+    assert "previewed" not in quiet.stderr and quiet.stdout.count("Previewing stack") == 2
 
 
 def test_all_json_is_a_list(demo_project: Path, failing_project: Path) -> None:

@@ -72,8 +72,10 @@ def image_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _report(repo: Path, ref: str, *args: str):
+    """Without the progress lines (tested in test_progress_lines_of_a_report): stderr holds
+    only what failed."""
     git(repo, "checkout", "--quiet", ref)
-    return run_cli("report", "--cwd", str(repo), "--base", "main", *args)
+    return run_cli("report", "--cwd", str(repo), "--base", "main", "--quiet", *args)
 
 
 def _both(repo: Path, ref: str, out: Path, *args: str):
@@ -245,6 +247,21 @@ def test_change_outside_the_stacks_affects_none(image_repo: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "**0 stacks: 0 to create" in done.stdout
     assert "No stack is affected by this change." in done.stdout
+
+
+def test_progress_lines_of_a_report(image_repo: Path) -> None:
+    """Not on a terminal, each phase is one line on stderr: the previews (head and base of the
+    one affected stack, the base perhaps cached) and the comparison; stdout is the report."""
+    git(image_repo, "checkout", "--quiet", "feature")
+    done = run_cli("report", "--cwd", str(image_repo), "--base", "main", "--no-cache")
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert re.fullmatch(
+        r"preview 1 stacks vs [0-9a-f]{12}: 1 head, 1 base, 0 base cached \(\d+\.\ds\)", lines[0]
+    )
+    assert re.fullmatch(r"compare: changes, policies, cost, diagrams \(\d+\.\ds\)", lines[1])
+    assert "\n**1 stack: 8 to create" in done.stdout
 
 
 def test_bad_base_is_one_line_and_exit_2(image_repo: Path) -> None:

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -246,9 +247,11 @@ def preview_many(
     invoke_answers: dict[str, Any] | None = None,
     install: bool = False,
     timeout: float | None = None,
+    on_done: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Previews several stacks, in the order given, each program in its own process, `jobs` at
     a time (default: one per core). Usage errors are raised before any program runs.
+    `on_done` hears each stack's name as its preview ends (for the progress display).
 
     Where the OS can fork, one zygote process imports pulumi and the providers once and forks
     a process per stack (see `zygote`); elsewhere each stack starts its own interpreter."""
@@ -262,24 +265,26 @@ def preview_many(
     environment = program_environment(project, install_requirements=install)
     limit = timeout or CHILD_TIMEOUT_SECONDS
     if len(requests) > 1 and hasattr(os, "fork"):
-        results = _preview_in_zygote(project, requests, workers, environment, limit)
+        results = _preview_in_zygote(project, requests, workers, environment, limit, on_done)
         pairs = zip(requests, results, strict=True)
         return [_finish(request, result, environment) for request, result in pairs]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(
-            pool.map(
-                lambda stack: preview(
-                    project.directory,
-                    stack,
-                    policy_pack=policy_pack,
-                    policy_config=policy_config,
-                    invoke_answers=invoke_answers,
-                    timeout=limit,
-                    environment=environment,
-                ),
-                stacks,
-            )
+
+    def one(stack: str) -> dict[str, Any]:
+        result = preview(
+            project.directory,
+            stack,
+            policy_pack=policy_pack,
+            policy_config=policy_config,
+            invoke_answers=invoke_answers,
+            timeout=limit,
+            environment=environment,
         )
+        if on_done:
+            on_done(stack)
+        return result
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, stacks))
 
 
 def _preview_in_zygote(
@@ -288,9 +293,13 @@ def _preview_in_zygote(
     workers: int,
     environment: Environment,
     timeout: float,
+    on_done: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Runs the zygote; reads each stack's result and diagnostics from its own files."""
-    with tempfile.TemporaryDirectory(prefix="tierstack-preview-") as workdir:
+    with (
+        tempfile.TemporaryDirectory(prefix="tierstack-preview-") as workdir,
+        _watch_results(Path(workdir), [r["stack"] for r in requests], on_done),
+    ):
         job = {
             "jobs": workers,
             "timeout": timeout,
@@ -335,6 +344,35 @@ def _preview_in_zygote(
             output = result_file.read_text() if result_file.is_file() else ""
             results.append(_parse(stack, name, output, diagnostics, outcome))
         return results
+
+
+@contextlib.contextmanager
+def _watch_results(workdir: Path, stacks: list[str], on_done: Callable[[str], None] | None) -> Any:
+    """Calls `on_done` as the zygote's children write their results (`<index>.json`)."""
+    if on_done is None:
+        yield
+        return
+    stop = threading.Event()
+    seen: set[int] = set()
+
+    def scan() -> None:
+        for index, stack in enumerate(stacks):
+            if index not in seen and (workdir / f"{index}.json").is_file():
+                seen.add(index)
+                on_done(stack)
+
+    def watch() -> None:
+        while not stop.wait(0.2):
+            scan()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        scan()
 
 
 def _stop_group(zygote: subprocess.Popen) -> None:

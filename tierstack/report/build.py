@@ -5,6 +5,7 @@ the architecture diagram. The result is plain data; markdown.py renders it."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 from tierstack.preview.engine import DEFAULT, preview_many
 from tierstack.preview.project import Project, list_stacks, load_project, load_stack_config
+from tierstack.progress import Progress
 from tierstack.report import cost, diagram, gitbase
 from tierstack.report.cache import PreviewCache
 from tierstack.report.diff import StackDiff, diff_stack
@@ -80,12 +82,16 @@ def _with_region(project: Project, results: list[dict[str, Any]]) -> list[dict[s
 
 
 def _previews(
-    project: Project | None, stacks: list[str], policy: bool, jobs: int | None
+    project: Project | None,
+    stacks: list[str],
+    policy: bool,
+    jobs: int | None,
+    on_done: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     if project is None or not stacks:
         return {}
     pack = _policy_pack(project) if policy else None
-    results = preview_many(project.directory, stacks, jobs=jobs, policy_pack=pack)
+    results = preview_many(project.directory, stacks, jobs=jobs, policy_pack=pack, on_done=on_done)
     return {result["stack"]: result for result in _with_region(project, results)}
 
 
@@ -162,8 +168,11 @@ def build(
     policy: bool = True,
     jobs: int | None = None,
     use_cache: bool = True,
+    progress: Progress | None = None,
 ) -> Report:
-    """The whole comparison. Raises GitError / ProjectError for usage errors."""
+    """The whole comparison. Raises GitError / ProjectError for usage errors. `progress` shows
+    its phases: the stacks chosen, the previews (base and head), the comparison."""
+    progress = progress or Progress("quiet")
     project = load_project(project_dir)
     repo = gitbase.repo_root(project.directory)
     commit = gitbase.resolve_base(repo, base_ref)
@@ -201,10 +210,18 @@ def build(
         cores = jobs or os.cpu_count() or 2
         # Base and head side by side, the cores shared between them.
         workers = max(1, cores // 2) if base_todo and head_todo else cores
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            head_job = pool.submit(_previews, project, head_todo, policy, workers)
-            base_job = pool.submit(_previews, base_project, base_todo, policy, workers)
+        title = f"preview {len(chosen)} stacks vs {commit[:12]}"
+        with (
+            progress.phase(title, len(head_todo) + len(base_todo)) as row,
+            ThreadPoolExecutor(max_workers=2) as pool,
+        ):
+            done = lambda stack: row.update(advance=1, detail=stack)  # noqa: E731
+            head_job = pool.submit(_previews, project, head_todo, policy, workers, done)
+            base_job = pool.submit(_previews, base_project, base_todo, policy, workers, done)
             head, fresh = head_job.result(), base_job.result()
+            row.update(
+                detail=f"{len(head_todo)} head, {len(base_todo)} base, {len(base)} base cached"
+            )
         for result in fresh.values():
             if store:
                 store.put(result)
@@ -217,18 +234,21 @@ def build(
         blueprints = None
     table = cost.default_table()
     reports = []
-    for stack in chosen:
-        stack_diff = diff_stack(stack, base.get(stack), head.get(stack))
-        report = StackReport(
-            stack,
-            stack_diff,
-            cost.estimate(base[stack], table) if stack in base else None,
-            cost.estimate(head[stack], table) if stack in head else None,
-            base_cached=stack in base and stack not in fresh,
-        )
-        _compare_policy(report)
-        _diagram(report, project, blueprints)
-        reports.append(report)
+    with progress.phase("compare", len(chosen)) as row:
+        for stack in chosen:
+            stack_diff = diff_stack(stack, base.get(stack), head.get(stack))
+            report = StackReport(
+                stack,
+                stack_diff,
+                cost.estimate(base[stack], table) if stack in base else None,
+                cost.estimate(head[stack], table) if stack in head else None,
+                base_cached=stack in base and stack not in fresh,
+            )
+            _compare_policy(report)
+            _diagram(report, project, blueprints)
+            reports.append(report)
+            row.advance()
+        row.update(detail="changes, policies, cost, diagrams")
     dates = table.dates()
     return Report(
         commit,

@@ -44,16 +44,20 @@ def run_report(args: argparse.Namespace) -> int:
             raise _usage(str(error)) from error
         sys.stdout.write(json.dumps(names) + "\n")
         return EXIT_OK
+    from tierstack.progress import Progress, choose_mode
+
     try:
-        report = build.build(
-            _project_dir(args),
-            base_ref=args.base,
-            stacks=args.stack or None,
-            all_stacks=args.all,
-            policy=not args.no_policy,
-            jobs=args.jobs,
-            use_cache=not args.no_cache,
-        )
+        with Progress(choose_mode(args.quiet)) as progress:
+            report = build.build(
+                _project_dir(args),
+                base_ref=args.base,
+                stacks=args.stack or None,
+                all_stacks=args.all,
+                policy=not args.no_policy,
+                jobs=args.jobs,
+                use_cache=not args.no_cache,
+                progress=progress,
+            )
     except (ProjectError, gitbase.GitError) as error:
         raise _usage(str(error)) from error
     full_report = args.full_report or markdown.DEFAULT_FULL_REPORT
@@ -170,6 +174,10 @@ def register(subparsers: Any) -> None:
         "worktree) and on the working tree, and writes one Markdown report: summary, "
         "resource changes, policy results (new violations first), monthly cost and its delta, "
         "and a Mermaid diagram. Exit 1 when a mandatory policy fails or a preview fails.",
+        epilog="Example:\n  tierstack report                          # vs the merge base with "
+        "origin/main\n  tierstack report --base release-1 --format json -o report.json\n"
+        "  tierstack report -o comment.md --full-output full.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(report)
     report.add_argument(
@@ -218,6 +226,7 @@ def register(subparsers: Any) -> None:
     report.add_argument(
         "--jobs", "-j", type=int, default=None, help="previews at once (default: one per core)"
     )
+    report.add_argument("--quiet", "-q", action="store_true", help="no progress display on stderr")
     report.set_defaults(func=run_report)
 
     cost_parser = subparsers.add_parser(
@@ -225,6 +234,8 @@ def register(subparsers: Any) -> None:
         help="monthly cost estimate of one stack, from the dated price table",
         description="Previews the stack offline and prices it from tierstack/report/prices.yaml "
         "(list prices, scaled tiers at their minimum; usage-based and unpriced resources listed).",
+        epilog="Example:\n  tierstack cost --stack gcp-cloud-drive --format json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(cost_parser)
     cost_parser.add_argument("--stack", "-s", required=True)
@@ -235,6 +246,8 @@ def register(subparsers: Any) -> None:
         "diagram",
         help="architecture diagram of one stack (Mermaid, or SVG through Graphviz)",
         description="Draws the stack's blueprint: tiers, data stores, queues and their flows.",
+        epilog="Example:\n  tierstack diagram --stack aws-mapreduce --format svg -o mapreduce.svg",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(diagram_parser)
     diagram_parser.add_argument("--stack", "-s", required=True)

@@ -1,0 +1,210 @@
+"""What a converge is given: the generated secrets, each app's environment and the Ansible
+inventory of the five hosts."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tierstack.local.catalog import APPS, AppSpec
+from tierstack.local.errors import TargetError
+from tierstack.local.wheelhouse import HOST_WHEELHOUSE
+
+if TYPE_CHECKING:
+    from tierstack.local.target import LocalTarget
+
+
+def write_private(path: Path, text: str) -> None:
+    """Writes a file only its owner can read: created that way, an existing file's mode narrowed
+    before anything is written (the mode argument of open applies only to new files), and a
+    symbolic link refused rather than followed."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        if path.is_symlink():
+            raise TargetError(
+                f"{path} is a symbolic link: remove it, secrets are not written through links"
+            ) from None
+        raise TargetError(f"cannot write {path}: {error.strerror}") from None
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.truncate(0)
+        handle.write(text)
+
+
+def generated_secrets(target: LocalTarget) -> dict[str, str]:
+    """Passwords and keys, generated once and kept (mode 0600) with the target's state."""
+    path = target.state_dir / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    wanted = ["mqtt_sensor_1", "mqtt_ingest"]
+    for app in APPS.values():
+        wanted += [
+            f"{app.package}_db",
+            f"{app.package}_s3_access",
+            f"{app.package}_s3_secret",
+            f"{app.package}_secret_key",
+        ]
+    missing = [key for key in wanted if key not in stored]
+    for key in missing:
+        stored[key] = (
+            secrets.token_hex(10) if key.endswith("_access") else secrets.token_urlsafe(32)
+        )
+    if missing or not path.is_file():
+        target.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_private(path, json.dumps(stored, indent=2))
+    return stored
+
+
+def app_env(app: AppSpec, keys: dict[str, str]) -> dict[str, str]:
+    """The environment of one app: backend URLs pointing at the services host."""
+    db_url = f"postgresql://{app.db_name}:{keys[f'{app.package}_db']}@services:5432/{app.db_name}"
+    env = {
+        "APP_ENV": "production",
+        "SECRET_KEY": keys[f"{app.package}_secret_key"],
+        "MAIL_URL": "smtp://services:1025",
+        "OBJECT_STORE_URL": f"s3://{app.name}",
+        "AWS_ENDPOINT_URL_S3": "http://services:8333",
+        "AWS_ACCESS_KEY_ID": keys[f"{app.package}_s3_access"],
+        "AWS_SECRET_ACCESS_KEY": keys[f"{app.package}_s3_secret"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    if "queue" in app.backends:
+        env["QUEUE_URL"] = f"{db_url}?table=jobs"
+        # A job whose worker died is handed out again after this many seconds.
+        env["QUEUE_VISIBILITY_TIMEOUT"] = "30"
+    if "kv" in app.backends:
+        env["KV_URL"] = f"{db_url}?table=kv"
+    if "db" in app.backends:
+        env["DATABASE_URL"] = db_url
+    return env
+
+
+def connection_vars(target: LocalTarget) -> dict[str, str]:
+    """How Ansible reaches this target's hosts: SSH as root with the target's own key,
+    host keys checked against the ones pinned by `authorize`."""
+    return {
+        "ansible_connection": "ssh",
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(target.ssh_key),
+        "ansible_ssh_common_args": (
+            f"-o UserKnownHostsFile={target.state_dir / 'known_hosts'}"
+            " -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
+        ),
+        "ansible_python_interpreter": "/usr/bin/python3",
+    }
+
+
+def inventory(target: LocalTarget) -> dict[str, Any]:
+    """The Ansible inventory of this target: hosts, their tiers, firewall and role inputs."""
+    keys = generated_secrets(target)
+    apps = [APPS[name] for name in target.apps]
+    cidr = target.subnet
+    ssh = {"port": 22, "source": cidr}
+
+    def host(name: str, **hostvars: Any) -> dict[str, Any]:
+        return {name: {"ansible_host": target.ip(name), **hostvars}}
+
+    app_ports = [{"port": app.port, "source": cidr} for app in apps]
+    services_ports = [{"port": port, "source": cidr} for port in (5432, 8333, 1025, 8883)]
+    return {
+        "all": {
+            "vars": {
+                **connection_vars(target),
+                "tierstack_env": "dev",
+                "tierstack_network_cidr": cidr,
+                "tierstack_local_apps": list(target.apps),
+                "tierstack_app_envs": {app.name: app_env(app, keys) for app in apps},
+                "python_app_pip_find_links": HOST_WHEELHOUSE,
+                "python_app_forwarded_allow_ips": target.ip("lb"),
+                "object_store_pip_find_links": HOST_WHEELHOUSE,
+            },
+            "children": {
+                "tier_services": {
+                    "hosts": host(
+                        "services",
+                        tierstack_firewall_allow=[ssh, *services_ports],
+                        postgres_databases=[
+                            {
+                                "name": app.db_name,
+                                "owner": app.db_name,
+                                "password": keys[f"{app.package}_db"],
+                                "allowed_networks": [cidr],
+                            }
+                            for app in APPS.values()
+                        ],
+                        object_store_buckets=list(APPS),
+                        object_store_identities=[
+                            {
+                                "name": app.name,
+                                "access_key": keys[f"{app.package}_s3_access"],
+                                "secret_key": keys[f"{app.package}_s3_secret"],
+                                "buckets": [app.name],
+                            }
+                            for app in APPS.values()
+                        ],
+                        mqtt_broker_server_names=["services", "localhost"],
+                        mqtt_broker_devices=[
+                            {
+                                "name": "sensor-1",
+                                "password": keys["mqtt_sensor_1"],
+                                "read": ["commands/sensor-1"],
+                            }
+                        ],
+                        mqtt_broker_users=[
+                            {
+                                "name": "ingest",
+                                "password": keys["mqtt_ingest"],
+                                "read": ["devices/#"],
+                                "write": ["commands/#"],
+                            }
+                        ],
+                    )
+                },
+                "tier_app": {
+                    "hosts": {
+                        **host(
+                            "app1",
+                            tierstack_tier="app",
+                            tierstack_firewall_allow=[ssh, *app_ports],
+                        ),
+                        **host(
+                            "app2",
+                            tierstack_tier="app",
+                            tierstack_firewall_allow=[ssh, *app_ports],
+                        ),
+                    }
+                },
+                "tier_worker": {
+                    "hosts": host("worker", tierstack_tier="worker", tierstack_firewall_allow=[ssh])
+                },
+                "tier_lb": {
+                    "hosts": host(
+                        "lb",
+                        tierstack_firewall_allow=[
+                            ssh,
+                            {"port": 80, "source": ""},
+                            {"port": 443, "source": ""},
+                        ],
+                        load_balancer_apps=[
+                            {
+                                "name": app.name,
+                                "servers": [f"app1:{app.port}", f"app2:{app.port}"],
+                                "health_path": "/healthz",
+                            }
+                            for app in apps
+                        ],
+                        load_balancer_tls_names=[
+                            "localhost",
+                            "lb",
+                            *[f"{app.name}.localhost" for app in apps],
+                        ],
+                        load_balancer_public_https_port=target.https_port,
+                        load_balancer_tls_ips=["127.0.0.1"],
+                    )
+                },
+            },
+        }
+    }
