@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class AppSpec:
-    """A reference app as the local target deploys it (ports match playbooks/vars)."""
+    """A reference app as the local target deploys it."""
 
     name: str
     package: str
@@ -22,12 +22,29 @@ class AppSpec:
         return self.package
 
 
-APPS: dict[str, AppSpec] = {
-    "image-processing": AppSpec(
-        "image-processing", "image_processing", 8001, ("s3", "queue", "kv")
-    ),
-    "cloud-drive": AppSpec("cloud-drive", "cloud_drive", 8002, ("s3", "db")),
-}
+LOCAL_APPS = ("image-processing", "cloud-drive")
+"""The blueprints the local target deploys. mapreduce, social-analytics and iot-gateway need
+hosts it does not have yet (a Spark cluster, a fog gateway)."""
+
+
+def _from_blueprint(name: str) -> AppSpec:
+    """The app as its blueprint declares it (stacks/blueprints): the one catalog of modules and
+    ports, which roles/blueprint_host/vars/main.yml also follows (a test checks both)."""
+    from stacks.blueprints import BLUEPRINTS  # plain dataclasses, no cloud SDK
+
+    blueprint = BLUEPRINTS[name]()
+    assert blueprint.app is not None, f"{name} has no app tier"
+    package = blueprint.app.wsgi.split(":")[0].split(".")[1]
+    uses = (
+        ("s3", bool(blueprint.object_stores)),
+        ("queue", bool(blueprint.queues)),
+        ("kv", bool(blueprint.tables)),
+        ("db", bool(blueprint.databases)),
+    )
+    return AppSpec(name, package, blueprint.app.port, tuple(kind for kind, used in uses if used))
+
+
+APPS: dict[str, AppSpec] = {name: _from_blueprint(name) for name in LOCAL_APPS}
 
 
 def available_apps() -> list[str]:

@@ -1,6 +1,7 @@
 """The blueprints and the Ansible roles describe the same hosts: what the load balancer targets
 and what cloud VMs run is exactly what the roles install (roles/blueprint_host/vars/main.yml)."""
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,23 @@ def test_each_worker_tier_runs_its_own_command(name: str) -> None:
 def test_every_blueprint_has_a_playbook() -> None:
     playbooks = Path(__file__).resolve().parents[3] / "playbooks"
     assert {p.stem for p in playbooks.glob("*.yml")} >= set(BLUEPRINTS)
+
+
+@pytest.mark.parametrize("name", sorted(BLUEPRINTS))
+def test_every_module_a_blueprint_names_exists(name: str) -> None:
+    """What the VMs will run is in reference_apps (found without running it)."""
+    blueprint = BLUEPRINTS[name]()
+    assert blueprint.app is not None
+    modules = [blueprint.app.wsgi.split(":")[0]]
+    modules += [worker.command.removeprefix("python -m ") for worker in blueprint.workers]
+    for module in modules:
+        assert importlib.util.find_spec(module) is not None, module
+
+
+def test_the_local_target_takes_its_apps_from_the_blueprints() -> None:
+    from tierstack.local.catalog import APPS
+
+    for name, spec in APPS.items():
+        app = BLUEPRINTS[name]().app
+        assert app is not None
+        assert (spec.port, f"reference_apps.{spec.package}.wsgi:app") == (app.port, app.wsgi)
