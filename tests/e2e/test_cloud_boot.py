@@ -14,15 +14,19 @@ converge service. Nothing is converged over SSH or from the development environm
 
 What stands in for the cloud, and why: PyPI is replaced by the wheelhouse the local target
 already uses (an /etc/pip.conf with --no-index), because the hosts cannot verify PyPI's TLS chain
-here; the hashes pip checks are PyPI's own. The clouds' own services (secret stores, S3, SQS,
-Pub/Sub...) are not reachable: an app server is checked up to the point where it asks its cloud
-for its session key, workers and gateways by their units; the stack <-> backend contracts are
-tested against the emulators in tests/reference_apps/backends/.
+here; the hashes pip checks are PyPI's own. On AWS, a moto server on the test network serves the
+APIs (Secrets Manager, S3, SQS, DynamoDB) with the stack's own queues, tables, buckets and
+secrets, reached through an endpoint drop-in for every unit: AWS app servers are checked up to
+`/readyz` (cloud-drive's RDS database alone has no stand-in). GCP's Secret Manager and Azure's
+Key Vault have no emulator here: those app servers are checked up to the point where they ask
+for their session key, and must wait for it with 503s, not exit; the stack <-> backend contracts
+of all three clouds are tested against the emulators in tests/reference_apps/backends/.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import re
 import shutil
 import subprocess
@@ -35,7 +39,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from moto.server import ThreadedMotoServer
 
+from tests.e2e import aws_stand_in
 from tierstack.boot_script import CLOUD_CONFIG, STARTUP_SCRIPT, TierUserData
 from tierstack.local import podman
 from tierstack.local.target import HOST_WHEELHOUSE, REPO, WHEELHOUSE, ensure_wheelhouse
@@ -49,6 +55,7 @@ SUBNET = "10.232.0.0/24"
 GATEWAY = "10.232.0.1"
 STACK_CIDR = "10.232.0.0/16"  # the stacks' networkCidr: the hosts' firewalls admit it
 GIT_PORT = 9418
+MOTO_PORT = 4566  # the AWS APIs, served by moto on the test network (tests/e2e/aws_stand_in.py)
 LABEL = "tierstack.target=boot-path"
 BOOT_TIMEOUT = 2400.0  # generous: a loaded 2-core machine boots every tier at once
 
@@ -219,6 +226,10 @@ def instance_files(boot: Boot, user_data: str, root: Path) -> None:
         script.parent.mkdir(parents=True)
         script.write_text(user_data)
         return
+    if boot.cloud == "aws":
+        drop_in = root / "etc" / "systemd" / "system" / "service.d" / "50-aws-stand-in.conf"
+        drop_in.parent.mkdir(parents=True)
+        drop_in.write_text(aws_stand_in.service_drop_in(f"http://{GATEWAY}:{MOTO_PORT}"))
     seed = root / "var" / "lib" / "cloud" / "seed" / "nocloud"
     seed.mkdir(parents=True)
     (seed / "meta-data").write_text(f"instance-id: i-{boot.host}\nlocal-hostname: {boot.host}\n")
@@ -315,6 +326,7 @@ def boots(request: pytest.FixtureRequest) -> Iterator[dict[Boot, Booted]]:
     ensure_wheelhouse()
     workdir = Path(tempfile.mkdtemp(prefix="tierstack-boot-"))
     daemon = None
+    moto = None
     try:
         commit = snapshot_repository(workdir)
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
@@ -343,6 +355,14 @@ def boots(request: pytest.FixtureRequest) -> Iterator[dict[Boot, Booted]]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        moto = ThreadedMotoServer(ip_address=GATEWAY, port=MOTO_PORT)
+        moto.start()
+        aws_stacks = sorted({boot.stack for boot in chosen if boot.cloud == "aws"})
+        for stack in aws_stacks:
+            environments = [
+                rendered[boot][1]["python_app_env"] for boot in chosen if boot.stack == stack
+            ]
+            aws_stand_in.seed(stack, f"http://{GATEWAY}:{MOTO_PORT}", environments)
         podman.run(["start", *(boot.host for boot in chosen[1:])])
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(chosen)) as pool:
             list(pool.map(wait_for_boot, results.values()))
@@ -352,6 +372,8 @@ def boots(request: pytest.FixtureRequest) -> Iterator[dict[Boot, Booted]]:
         if daemon is not None:
             daemon.terminate()
             daemon.wait(timeout=10)
+        if moto is not None:
+            moto.stop()
         for boot in chosen:
             podman.run(["rm", "-f", "-t", "2", boot.host], check=False)
         podman.run(["network", "rm", "-f", NETWORK], check=False)
@@ -439,14 +461,24 @@ def test_the_tiers_are_what_the_stacks_render(boots: dict[Boot, Booted]) -> None
     assert rendered == {boot: boot.kind for boot in boots}
 
 
+def http_get(booted: Booted, port: int, path: str) -> tuple[int, str, str]:
+    """Status, Retry-After and body of a GET from inside the VM."""
+    answer = booted.exec_(
+        "python3 -c 'import urllib.request as u, urllib.error as e\n"
+        f'try: r = u.urlopen("http://127.0.0.1:{port}{path}", timeout=10)\n'
+        "except e.HTTPError as x: r = x\n"
+        'print(r.status, r.headers["Retry-After"]); print(r.read().decode())\''
+    )
+    head, _, body = answer.stdout.partition("\n")
+    assert head, answer.stderr
+    status, retry_after = head.split()
+    return int(status), retry_after, body
+
+
 @pytest.mark.parametrize("boot", [b for b in BOOTS if b.kind == "app"], ids=_id)
-def test_the_app_starts_and_stops_only_at_its_clouds_secret(
-    boots: dict[Boot, Booted], boot: Boot
-) -> None:
-    """gunicorn binds the app's port and boots the app's code; the app then needs its session
-    key from the cloud's secret store (SECRET_KEY_REF), which does not exist here, and says so
-    in one line: that is the only thing between this VM and serving. Meanwhile it answers 503
-    with Retry-After and keeps trying, rather than exiting into a restart loop."""
+def test_the_app_server_runs_its_code(boots: dict[Boot, Booted], boot: Boot) -> None:
+    """gunicorn binds the app's port and boots the app's code as the unit's user, under its
+    memory ceiling, with no consumer beside it, and never restarted."""
     booted = boots[boot]
     entry = CATALOG[boot.app]
     unit, package = boot.app, entry["module"].split(":")[0].rsplit(".", 1)[0]
@@ -457,18 +489,46 @@ def test_the_app_starts_and_stops_only_at_its_clouds_secret(
     assert "Booting worker" in journal
     assert "Control server error" not in journal
     assert_imports_as(booted, unit, package)
-    reference = booted.variables["python_app_env"]["SECRET_KEY_REF"]
-    assert f"SECRET_KEY_REF={reference}: cannot read the secret" in journal, _tail(journal)
     assert booted.exec_(f"systemctl show -p NRestarts --value {unit}").stdout.strip() == "0"
-    answer = booted.exec_(
-        "python3 -c 'import urllib.request as u, urllib.error as e\n"
-        f'try: u.urlopen("http://127.0.0.1:{entry["port"]}/healthz", timeout=10)\n'
-        'except e.HTTPError as x: print(x.code, x.headers["Retry-After"])\''
-    )
-    status, retry_after = answer.stdout.split()
-    assert status == "503" and int(retry_after) >= 1, answer.stdout + answer.stderr
     for consumer in entry["workers"]:  # no consumer runs on an app server
         assert not unit_installed(booted, consumer["name"]), f"{consumer['name']} on {boot.tier}"
+
+
+# What has no stand-in here: RDS (cloud-drive's database).
+AWS_UNREACHABLE = {"aws-cloud-drive": {"database"}}
+
+
+@pytest.mark.parametrize(
+    "boot", [b for b in BOOTS if b.kind == "app" and b.cloud == "aws"], ids=_id
+)
+def test_an_aws_app_reads_its_secret_and_reaches_its_backends(
+    boots: dict[Boot, Booted], boot: Boot
+) -> None:
+    """The session key read by the ARN the user data names; /readyz answers for the queue,
+    table and bucket the stack declared, reached with the region the stack wrote."""
+    booted = boots[boot]
+    journal = booted.exec_(f"journalctl -o cat -u {boot.app}").stdout
+    assert "cannot read the secret" not in journal, _tail(journal)
+    status, _, body = http_get(booted, CATALOG[boot.app]["port"], "/readyz")
+    checks = json.loads(body)["checks"]
+    failing = {name for name, result in checks.items() if result != "ok"}
+    assert failing == AWS_UNREACHABLE.get(boot.stack, set()), body
+    assert checks and status == (503 if failing else 200)
+
+
+@pytest.mark.parametrize(
+    "boot", [b for b in BOOTS if b.kind == "app" and b.cloud != "aws"], ids=_id
+)
+def test_an_app_without_its_secret_waits_with_503s(boots: dict[Boot, Booted], boot: Boot) -> None:
+    """The app needs its session key from the cloud's secret store (SECRET_KEY_REF), which has
+    no stand-in here, and says so in one line: that is the only thing between this VM and
+    serving. Meanwhile it answers 503 with Retry-After and keeps trying instead of exiting."""
+    booted = boots[boot]
+    journal = booted.exec_(f"journalctl -o cat -u {boot.app}").stdout
+    reference = booted.variables["python_app_env"]["SECRET_KEY_REF"]
+    assert f"SECRET_KEY_REF={reference}: cannot read the secret" in journal, _tail(journal)
+    status, retry_after, _ = http_get(booted, CATALOG[boot.app]["port"], "/healthz")
+    assert status == 503 and int(retry_after) >= 1
 
 
 @pytest.mark.parametrize("boot", [b for b in BOOTS if b.kind == "worker"], ids=_id)

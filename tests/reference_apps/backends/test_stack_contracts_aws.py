@@ -31,6 +31,7 @@ from reference_apps.backends import KeyValue, Settings, open_backends
 from reference_apps.backends.kv import DynamoKeyValue
 from reference_apps.backends.queue import SqsQueue
 from stacks.blueprints import BLUEPRINTS
+from tests.moto_resources import create_queue, create_table
 from tests.stacks.aws.conftest import REGION, computed
 from tests.stacks.aws.support import is_secret, user_data
 from tests.stacks.harness import Run, run_stack, stack_config, stack_names
@@ -108,33 +109,6 @@ def _inspector(service: str, endpoint: str, deployed: Deployed) -> Any:
     return boto3.client(service, endpoint_url=endpoint, region_name=REGION, **deployed.inspector)
 
 
-def _create_queue(sqs: Any, inputs: dict[str, Any]) -> None:
-    attributes = {"VisibilityTimeout": str(int(inputs.get("visibilityTimeoutSeconds", 30)))}
-    if inputs.get("redrivePolicy"):
-        attributes["RedrivePolicy"] = inputs["redrivePolicy"]
-    sqs.create_queue(QueueName=inputs["name"], Attributes=attributes)
-
-
-def _create_table(dynamodb: Any, inputs: dict[str, Any]) -> None:
-    schema = [{"AttributeName": inputs["hashKey"], "KeyType": "HASH"}]
-    if inputs.get("rangeKey"):
-        schema.append({"AttributeName": inputs["rangeKey"], "KeyType": "RANGE"})
-    dynamodb.create_table(
-        TableName=inputs["name"],
-        KeySchema=schema,
-        AttributeDefinitions=[
-            {"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]
-        ],
-        BillingMode=inputs["billingMode"],
-    )
-    ttl = inputs.get("ttl") or {}
-    if ttl.get("enabled"):
-        dynamodb.update_time_to_live(
-            TableName=inputs["name"],
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["attributeName"]},
-        )
-
-
 @functools.cache
 def _deployed(stack: str, endpoint: str) -> Deployed:
     """Creates the stack's data resources and tier users in moto once per stack and server."""
@@ -144,12 +118,12 @@ def _deployed(stack: str, endpoint: str) -> Deployed:
     sqs, dynamodb = _admin("sqs", endpoint), _admin("dynamodb", endpoint)
     queues = sorted(run.of_type("aws:sqs/queue:Queue"), key=lambda q: "redrivePolicy" in q.inputs)
     for queue in queues:  # dead-letter queues first: the redrive policies name them
-        _create_queue(sqs, queue.inputs)
+        create_queue(sqs, queue.inputs)
         if queue.inputs.get("redrivePolicy"):
             target = json.loads(queue.inputs["redrivePolicy"])["deadLetterTargetArn"]
             deployed.dead_letter[queue.inputs["name"]] = target.rsplit(":", 1)[1]
     for table in run.of_type("aws:dynamodb/table:Table"):
-        _create_table(dynamodb, table.inputs)
+        create_table(dynamodb, table.inputs)
         deployed.tables[table.inputs["name"]] = table.inputs
     for bucket in run.of_type("aws:s3/bucket:Bucket"):
         _admin("s3", endpoint).create_bucket(
