@@ -245,8 +245,10 @@ class _Converter:
             refs = refs or [ref for address in own for ref in (f"{address}.id", address)]
             if any(marks):
                 return after, marks, None, {"references": refs} if refs else None
-            return after, None, None, None
-        return value, None, None, None  # a scalar, or a map (tags, labels) kept as it is
+            return after, None, None, reference
+        # A scalar, or a map (tags, labels) kept as it is; a value computed from another
+        # resource keeps the reference, as Terraform's configuration does.
+        return value, None, None, reference
 
 
 _OMIT = object()
