@@ -73,10 +73,11 @@ def _add_preview(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=("text", "json", "tfplan"),
+        choices=("text", "json", "tfplan", "sarif"),
         default=None,
         help="text (default), json (like --json), or tfplan: a Terraform plan JSON document of "
-        "the aws/gcp resources, for Terraform scanners such as Checkov (with --all: --out DIR)",
+        "the aws/gcp resources, for Terraform scanners such as Checkov (with --all: --out DIR); "
+        "sarif: policy results at the program's lines, for code scanning",
     )
     parser.add_argument(
         "--out",
@@ -192,6 +193,11 @@ def run_preview(args: argparse.Namespace) -> int:
 
     if output_format == "tfplan":
         _write_tfplans(results, args.out)
+    elif output_format == "sarif":
+        from tierstack.preview.sarif import to_sarif
+
+        json.dump(to_sarif(results), sys.stdout, indent=2)
+        sys.stdout.write("\n")
     elif output_format == "json":
         payload: Any = results if args.all else results[0]
         json.dump(payload, sys.stdout, indent=2)
