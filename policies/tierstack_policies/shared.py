@@ -233,3 +233,7 @@ def range_exposure(port_range: Any) -> str | None:
         return None
     low, _, high = port_range.partition("-")
     return port_exposure(number(low), number(high or low))
+
+
+# PostgreSQL's log_statement settings that log at least every schema change.
+STATEMENT_LOGGING = ("ddl", "mod", "all")

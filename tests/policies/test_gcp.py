@@ -52,6 +52,7 @@ def sql(name: str = "db", *, settings: dict | None = None, **overrides):
             "point_in_time_recovery_enabled": True,
             "backup_retention_settings": {"retained_backups": 7},
         },
+        "database_flags": [{"name": "log_statement", "value": "ddl"}],
     }
     base.update(settings or {})
     return gcp.sql.DatabaseInstance(
@@ -255,6 +256,20 @@ VIOLATIONS = [
         "short",
     ),
     Violation("gcp-sql-deletion-protection", lambda: sql(deletion_protection=False), "db"),
+    # the flag never written: Cloud SQL's default is none
+    Violation(
+        "gcp-sql-statement-logging",
+        lambda: sql(settings={"database_flags": [{"name": "log_connections", "value": "on"}]}),
+        "db",
+        "default",
+    ),
+    # the flag present, switched off
+    Violation(
+        "gcp-sql-statement-logging",
+        lambda: sql(settings={"database_flags": [{"name": "log_statement", "value": "none"}]}),
+        "db",
+        "off",
+    ),
     Violation("gcp-pubsub-subscription-dead-letter", lambda: pubsub(dead_letter=False), "jobs"),
     Violation("gcp-lb-https-proxy", lambda: load_balancer(https=False), "web-http"),
     Violation("gcp-lb-http-redirects-to-https", lambda: load_balancer(redirect=False), "web-http"),
