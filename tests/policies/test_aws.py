@@ -319,6 +319,23 @@ VIOLATIONS = [
         "all",
         "all-ports",
     ),
+    # the rule as its own resource, the world written as two halves
+    Violation(
+        "aws-ec2-no-public-admin-ingress",
+        lambda: [
+            aws.vpc.SecurityGroupIngressRule(
+                f"ssh-{half}",
+                security_group_id="sg-1",
+                ip_protocol="tcp",
+                from_port=22,
+                to_port=22,
+                cidr_ipv4=f"{half}.0.0.0/1",
+            )
+            for half in (0, 128)
+        ],
+        "ssh-0",
+        "ssh-halves",
+    ),
     Violation(
         "aws-ec2-app-instance-no-public-ip",
         lambda: launch_template(network_interfaces=[{"associate_public_ip_address": "true"}]),

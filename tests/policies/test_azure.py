@@ -348,6 +348,19 @@ VIOLATIONS = [
         "rdp",
         "rdp-range",
     ),
+    # the world written another way than * or 0.0.0.0/0
+    Violation(
+        "azure-network-nsg-no-public-admin-ingress",
+        _nsg_rule("ssh", "0.0.0.0/00", "22"),
+        "ssh",
+        "ssh-zero-spelling",
+    ),
+    Violation(
+        "azure-network-nsg-no-public-admin-ingress",
+        _nsg_rule("rdp", "0.0.0.0/1", "3389"),
+        "rdp",
+        "rdp-half",
+    ),
     Violation(
         "azure-compute-no-public-ip",
         lambda: scale_set(

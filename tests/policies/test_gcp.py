@@ -210,6 +210,26 @@ VIOLATIONS = [
         "any",
         "all-ports",
     ),
+    # the world written another way than 0.0.0.0/0
+    Violation(
+        "gcp-compute-firewall-no-public-admin-ingress",
+        lambda: gcp.compute.Firewall(
+            "ssh",
+            network="vpc",
+            source_ranges=["0.0.0.0/1", "128.0.0.0/1"],
+            allows=[{"protocol": "tcp", "ports": ["22"]}],
+        ),
+        "ssh",
+        "ssh-halves",
+    ),
+    Violation(
+        "gcp-compute-firewall-no-public-admin-ingress",
+        lambda: gcp.compute.Firewall(
+            "rdp", network="vpc", source_ranges=["::0/0"], allows=[{"protocol": "tcp"}]
+        ),
+        "rdp",
+        "all-ports-ipv6-spelling",
+    ),
     Violation(
         "gcp-compute-instance-no-public-ip",
         lambda: template(network_interfaces=[{"network": "default", "access_configs": [{}]}]),
