@@ -368,6 +368,21 @@ VIOLATIONS = [
     ),
     Violation("aws-rds-not-public", lambda: database(publicly_accessible=True), "db"),
     Violation("aws-rds-storage-encrypted", lambda: database(storage_encrypted=False), "db"),
+    # settings left to defaults the program never wrote: unencrypted storage, IMDSv1, a plain EBS
+    Violation(
+        "aws-rds-storage-encrypted", lambda: database(storage_encrypted=None), "db", "default"
+    ),
+    Violation(
+        "aws-ec2-imdsv2-required", lambda: launch_template(metadata_options=None), "app", "default"
+    ),
+    Violation(
+        "aws-ec2-disk-encrypted",
+        lambda: launch_template(
+            block_device_mappings=[{"device_name": "/dev/xvda", "ebs": {"volume_size": 20}}]
+        ),
+        "app",
+        "default",
+    ),
     Violation("aws-rds-backup-retention", lambda: database(backup_retention_period=3), "db"),
     Violation("aws-rds-deletion-protection", lambda: database(deletion_protection=False), "db"),
     # the engine's default parameter group, which the program never wrote: log_statement none

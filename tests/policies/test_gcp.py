@@ -171,6 +171,13 @@ VIOLATIONS = [
         lambda: bucket(public_access_prevention="inherited"),
         "docs",
     ),
+    # never written: the bucket inherits the project's setting
+    Violation(
+        "gcp-storage-bucket-public-access-prevented",
+        lambda: bucket(public_access_prevention=None),
+        "docs",
+        "default",
+    ),
     Violation(
         "gcp-storage-bucket-no-public-members",
         lambda: gcp.storage.BucketIAMMember(
