@@ -6,6 +6,9 @@ that matter. One Checkov run over one directory holds every plan."""
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
+import json
 import subprocess
 import sys
 import textwrap
@@ -57,7 +60,23 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
 
 
 @pytest.fixture(scope="session")
-def findings(tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
+def findings(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> list[Finding]:
+    """One export and one Checkov run per test session, even with xdist workers: the first
+    worker runs them under a lock, the others read its findings."""
+    if worker_id == "master":
+        return _export_and_scan(tmp_path_factory)
+    shared = tmp_path_factory.getbasetemp().parent  # this run's directory, common to workers
+    with open(shared / "checkov.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cache = shared / "checkov-findings.json"
+        if cache.is_file():
+            return [Finding(**item) for item in json.loads(cache.read_text())]
+        found = _export_and_scan(tmp_path_factory)
+        cache.write_text(json.dumps([dataclasses.asdict(f) for f in found]))
+        return found
+
+
+def _export_and_scan(tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
     if not CHECKOV.is_file():
         pytest.fail(f"{CHECKOV} is missing: run `make setup` (scripts/setup.d/50-checkov.sh)")
     plans = tmp_path_factory.mktemp("plans")
