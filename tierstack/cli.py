@@ -78,6 +78,21 @@ def _add_preview(subparsers: Any) -> None:
         "--json", action="store_true", help="one JSON object per stack (a list with --all)"
     )
     parser.add_argument(
+        "--format",
+        choices=("text", "json", "tfplan", "sarif"),
+        default=None,
+        help="text (default), json (like --json), or tfplan: a Terraform plan JSON document of "
+        "the aws/gcp resources, for Terraform scanners such as Checkov (with --all: --out DIR); "
+        "sarif: policy results at the program's lines, for code scanning",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --format tfplan --all: write one <stack>.json plan per stack into DIR",
+    )
+    parser.add_argument(
         "--no-policy",
         action="store_true",
         help="skip policy evaluation: only the resource tree (e.g. of someone else's program)",
@@ -149,6 +164,13 @@ def run_preview(args: argparse.Namespace) -> int:
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
     project_dir = (args.cwd or tierstack.REPO_ROOT).resolve()
+    output_format = args.format or ("json" if args.json else "text")
+    if args.json and output_format != "json":
+        raise UsageError("--json is --format json: give one of them")
+    if output_format == "tfplan" and args.all and args.out is None:
+        raise UsageError("--format tfplan --all writes one plan per stack: give --out DIR")
+    if args.out is not None and not (output_format == "tfplan" and args.all):
+        raise UsageError("--out is for --format tfplan --all")
     if args.no_policy and (args.policy_pack or args.policy_config):
         raise UsageError("--no-policy cannot be combined with --policy-pack/--policy-config")
     pack = None if args.no_policy else (args.policy_pack.resolve() if args.policy_pack else DEFAULT)
@@ -177,7 +199,14 @@ def run_preview(args: argparse.Namespace) -> int:
     except ProjectError as error:
         raise UsageError(str(error)) from error
 
-    if args.json:
+    if output_format == "tfplan":
+        _write_tfplans(results, args.out)
+    elif output_format == "sarif":
+        from tierstack.preview.sarif import to_sarif
+
+        json.dump(to_sarif(results), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif output_format == "json":
         payload: Any = results if args.all else results[0]
         json.dump(payload, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -220,6 +249,23 @@ def _preview_all(
         failed = sum(1 for result in results if result.get("error"))
         row.update(detail=f"{len(results)} previewed" + (f", {failed} failed" if failed else ""))
     return results
+
+
+def _write_tfplans(results: list[dict[str, Any]], out: Path | None) -> None:
+    """One Terraform plan per stack: to stdout, or to OUT/<stack>.json with --all."""
+    from tierstack.preview.tfplan import to_tfplan
+
+    if out is None:
+        json.dump(to_tfplan(results[0]), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for result in results:
+            text = json.dumps(to_tfplan(result), indent=2) + "\n"
+            (out / f"{result['stack']}.json").write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"--out {out}: {error.strerror}") from error
 
 
 def _overview(results: list[dict[str, Any]]) -> str:

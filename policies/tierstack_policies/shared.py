@@ -3,6 +3,7 @@ ranges, and the config schemas of the per-environment rules."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -14,8 +15,21 @@ from .values import UNKNOWN, _Unknown, number, value
 ENVIRONMENTS = ("dev", "prod")
 REQUIRED_TAGS = ["project", "env", "owner", "cost-center"]
 PUBLIC_CIDRS = {"0.0.0.0/0", "::/0"}
+WORLD_PREFIX = {4: 8, 6: 16}  # a public range this wide or wider counts as the internet
 ADMIN_PORTS = {22: "SSH", 3389: "RDP"}
 DEFAULT_CAPS = {"dev": 4, "prod": 20}
+
+
+def is_world(cidr: Any) -> bool:
+    """0.0.0.0/0 and ::/0, also written another way (0.0.0.0/00, ::0/0) or in pieces
+    (0.0.0.0/1 + 128.0.0.0/1): any public range as wide as a /8 (IPv6: /16) or wider."""
+    if not isinstance(cidr, str):
+        return False
+    try:
+        network = ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError:
+        return False
+    return network.prefixlen <= WORLD_PREFIX[network.version] and not network.is_private
 
 
 # --- tags, labels and environment -------------------------------------------------------------
@@ -233,3 +247,7 @@ def range_exposure(port_range: Any) -> str | None:
         return None
     low, _, high = port_range.partition("-")
     return port_exposure(number(low), number(high or low))
+
+
+# PostgreSQL's log_statement settings that log at least every schema change.
+STATEMENT_LOGGING = ("ddl", "mod", "all")

@@ -77,6 +77,9 @@ class RelationalDb(pulumi.ComponentResource):
             parameters=[
                 {"name": "rds.force_ssl", "value": "1"},
                 {"name": "log_connections", "value": "1"},
+                # Schema changes and statements slower than a second reach the log.
+                {"name": "log_statement", "value": "ddl"},
+                {"name": "log_min_duration_statement", "value": "1000"},
             ],
             tags=tags(context, spec.name),
             opts=child(self),

@@ -21,8 +21,13 @@ AUDIT_FLAGS = {
     "log_lock_waits": "on",
     "log_temp_files": "0",
     "log_min_error_statement": "error",
+    "log_hostname": "on",
+    "log_duration": "on",
+    "log_statement": "ddl",
+    "cloudsql.enable_pgaudit": "on",
 }
-"""The CIS benchmark's logging flags for Cloud SQL PostgreSQL."""
+"""The CIS benchmark's logging flags for Cloud SQL PostgreSQL (schema changes logged as
+statements, every statement's duration, client host names, pgAudit available)."""
 
 
 class RelationalDb(pulumi.ComponentResource):

@@ -100,7 +100,10 @@ def launch_template(name: str = "app", **overrides) -> aws.ec2.LaunchTemplate:
     return aws.ec2.LaunchTemplate(name, **args)
 
 
-def database(name: str = "db", **overrides) -> aws.rds.Instance:
+def database(
+    name: str = "db", *, log_statement: str | None = "ddl", **overrides
+) -> aws.rds.Instance:
+    """A compliant PostgreSQL instance; `log_statement=None` leaves the default parameter group."""
     args = {
         "engine": "postgres",
         "instance_class": "db.t4g.medium",
@@ -112,6 +115,17 @@ def database(name: str = "db", **overrides) -> aws.rds.Instance:
         "multi_az": True,
         "tags": T,
     }
+    if log_statement is not None:
+        group = aws.rds.ParameterGroup(
+            f"{name}-pg",
+            family="postgres16",
+            parameters=[
+                {"name": "rds.force_ssl", "value": "1"},
+                {"name": "log_statement", "value": log_statement},
+            ],
+            tags=T,
+        )
+        args["parameter_group_name"] = group.name
     args.update(overrides)
     return aws.rds.Instance(name, **args)
 
@@ -305,6 +319,23 @@ VIOLATIONS = [
         "all",
         "all-ports",
     ),
+    # the rule as its own resource, the world written as two halves
+    Violation(
+        "aws-ec2-no-public-admin-ingress",
+        lambda: [
+            aws.vpc.SecurityGroupIngressRule(
+                f"ssh-{half}",
+                security_group_id="sg-1",
+                ip_protocol="tcp",
+                from_port=22,
+                to_port=22,
+                cidr_ipv4=f"{half}.0.0.0/1",
+            )
+            for half in (0, 128)
+        ],
+        "ssh-0",
+        "ssh-halves",
+    ),
     Violation(
         "aws-ec2-app-instance-no-public-ip",
         lambda: launch_template(network_interfaces=[{"associate_public_ip_address": "true"}]),
@@ -337,8 +368,34 @@ VIOLATIONS = [
     ),
     Violation("aws-rds-not-public", lambda: database(publicly_accessible=True), "db"),
     Violation("aws-rds-storage-encrypted", lambda: database(storage_encrypted=False), "db"),
+    # settings left to defaults the program never wrote: unencrypted storage, IMDSv1, a plain EBS
+    Violation(
+        "aws-rds-storage-encrypted", lambda: database(storage_encrypted=None), "db", "default"
+    ),
+    Violation(
+        "aws-ec2-imdsv2-required", lambda: launch_template(metadata_options=None), "app", "default"
+    ),
+    Violation(
+        "aws-ec2-disk-encrypted",
+        lambda: launch_template(
+            block_device_mappings=[{"device_name": "/dev/xvda", "ebs": {"volume_size": 20}}]
+        ),
+        "app",
+        "default",
+    ),
     Violation("aws-rds-backup-retention", lambda: database(backup_retention_period=3), "db"),
     Violation("aws-rds-deletion-protection", lambda: database(deletion_protection=False), "db"),
+    # the engine's default parameter group, which the program never wrote: log_statement none
+    Violation("aws-rds-statement-logging", lambda: database(log_statement=None), "db", "default"),
+    # a parameter group present, with the setting switched off
+    Violation("aws-rds-statement-logging", lambda: database(log_statement="none"), "db", "off"),
+    # a good group declared, but the instance names another one by a literal string
+    Violation(
+        "aws-rds-statement-logging",
+        lambda: database(parameter_group_name="default.postgres16"),
+        "db",
+        "literal-group",
+    ),
     Violation(
         "aws-dynamodb-pitr-enabled",
         lambda: aws.dynamodb.Table(

@@ -147,7 +147,9 @@ def gateway(*, https: bool = True, redirect: bool = True, ssl_policy: dict | Non
     return web
 
 
-def postgres(name: str = "db", *, lock: bool = True, **overrides):
+def postgres(
+    name: str = "db", *, lock: bool = True, log_statement: str | None = "ddl", **overrides
+):
     args = {
         "resource_group_name": RG,
         "tags": T,
@@ -159,6 +161,15 @@ def postgres(name: str = "db", *, lock: bool = True, **overrides):
     }
     args.update(overrides)
     server = azure.dbforpostgresql.Server(name, **args)
+    if log_statement is not None:
+        azure.dbforpostgresql.Configuration(
+            f"{name}-log-statement",
+            configuration_name="log_statement",
+            value=log_statement,
+            source="user-override",
+            server_name=server.name,
+            resource_group_name=RG,
+        )
     if lock:
         azure.authorization.ManagementLockAtResourceLevel(
             f"{name}-lock",
@@ -337,6 +348,19 @@ VIOLATIONS = [
         "rdp",
         "rdp-range",
     ),
+    # the world written another way than * or 0.0.0.0/0
+    Violation(
+        "azure-network-nsg-no-public-admin-ingress",
+        _nsg_rule("ssh", "0.0.0.0/00", "22"),
+        "ssh",
+        "ssh-zero-spelling",
+    ),
+    Violation(
+        "azure-network-nsg-no-public-admin-ingress",
+        _nsg_rule("rdp", "0.0.0.0/1", "3389"),
+        "rdp",
+        "rdp-half",
+    ),
     Violation(
         "azure-compute-no-public-ip",
         lambda: scale_set(
@@ -392,6 +416,31 @@ VIOLATIONS = [
         "db",
     ),
     Violation("azure-postgres-deletion-lock-prod", lambda: postgres(lock=False), "db"),
+    # no Configuration: the server default (none), which the program never wrote
+    Violation(
+        "azure-postgres-statement-logging", lambda: postgres(log_statement=None), "db", "default"
+    ),
+    # the Configuration present, switched off
+    Violation(
+        "azure-postgres-statement-logging", lambda: postgres(log_statement="none"), "db", "off"
+    ),
+    # the setting as its own resource, but naming the server by a literal string
+    Violation(
+        "azure-postgres-statement-logging",
+        lambda: (
+            postgres(log_statement=None),
+            azure.dbforpostgresql.Configuration(
+                "literal",
+                configuration_name="log_statement",
+                value="all",
+                source="user-override",
+                server_name="db",
+                resource_group_name=RG,
+            ),
+        ),
+        "db",
+        "literal-server",
+    ),
     Violation(
         "azure-servicebus-dead-lettering",
         lambda: azure.servicebus.Queue("jobs", namespace_name="bus", resource_group_name=RG),

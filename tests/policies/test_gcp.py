@@ -52,6 +52,7 @@ def sql(name: str = "db", *, settings: dict | None = None, **overrides):
             "point_in_time_recovery_enabled": True,
             "backup_retention_settings": {"retained_backups": 7},
         },
+        "database_flags": [{"name": "log_statement", "value": "ddl"}],
     }
     base.update(settings or {})
     return gcp.sql.DatabaseInstance(
@@ -170,6 +171,13 @@ VIOLATIONS = [
         lambda: bucket(public_access_prevention="inherited"),
         "docs",
     ),
+    # never written: the bucket inherits the project's setting
+    Violation(
+        "gcp-storage-bucket-public-access-prevented",
+        lambda: bucket(public_access_prevention=None),
+        "docs",
+        "default",
+    ),
     Violation(
         "gcp-storage-bucket-no-public-members",
         lambda: gcp.storage.BucketIAMMember(
@@ -208,6 +216,26 @@ VIOLATIONS = [
         ),
         "any",
         "all-ports",
+    ),
+    # the world written another way than 0.0.0.0/0
+    Violation(
+        "gcp-compute-firewall-no-public-admin-ingress",
+        lambda: gcp.compute.Firewall(
+            "ssh",
+            network="vpc",
+            source_ranges=["0.0.0.0/1", "128.0.0.0/1"],
+            allows=[{"protocol": "tcp", "ports": ["22"]}],
+        ),
+        "ssh",
+        "ssh-halves",
+    ),
+    Violation(
+        "gcp-compute-firewall-no-public-admin-ingress",
+        lambda: gcp.compute.Firewall(
+            "rdp", network="vpc", source_ranges=["::0/0"], allows=[{"protocol": "tcp"}]
+        ),
+        "rdp",
+        "all-ports-ipv6-spelling",
     ),
     Violation(
         "gcp-compute-instance-no-public-ip",
@@ -255,6 +283,20 @@ VIOLATIONS = [
         "short",
     ),
     Violation("gcp-sql-deletion-protection", lambda: sql(deletion_protection=False), "db"),
+    # the flag never written: Cloud SQL's default is none
+    Violation(
+        "gcp-sql-statement-logging",
+        lambda: sql(settings={"database_flags": [{"name": "log_connections", "value": "on"}]}),
+        "db",
+        "default",
+    ),
+    # the flag present, switched off
+    Violation(
+        "gcp-sql-statement-logging",
+        lambda: sql(settings={"database_flags": [{"name": "log_statement", "value": "none"}]}),
+        "db",
+        "off",
+    ),
     Violation("gcp-pubsub-subscription-dead-letter", lambda: pubsub(dead_letter=False), "jobs"),
     Violation("gcp-lb-https-proxy", lambda: load_balancer(https=False), "web-http"),
     Violation("gcp-lb-http-redirects-to-https", lambda: load_balancer(redirect=False), "web-http"),

@@ -42,7 +42,7 @@ def test_each_family_module_holds_exactly_its_cloud_and_family(pack):
                 assert item.name.startswith(f"{cloud}-"), item.name
             in_modules += [item.name for item in policies]
     assert in_modules == [item["policy"] for item in describe(PACK)]
-    assert len(in_modules) == len(set(in_modules)) == 83
+    assert len(in_modules) == len(set(in_modules)) == 86
 
 
 def test_every_cloud_has_the_same_modules(pack):

@@ -316,3 +316,15 @@ def test_secret_inputs_never_appear(tmp_path: Path) -> None:
     assert "  - `tags.token`: `[secret]` → `[secret]`" not in done.stdout  # equal: not shown
     markdown = run_cli("report", "--cwd", str(repo), "--base", "main", "--no-policy").stdout
     assert "**1 stack: 0 to create, 0 to update" in markdown
+
+
+def test_sarif_locates_the_new_violation_at_the_program_line(image_repo: Path) -> None:
+    sarif_file = image_repo.parent / "breaks.sarif"
+    done = _report(image_repo, "breaks-policy", "--sarif", str(sarif_file))
+    assert done.returncode == 1, done.stderr
+    results = json.loads(sarif_file.read_text())["runs"][0]["results"]
+    (hit,) = [r for r in results if r["ruleId"] == "aws-ec2-instance-type-allowed"]
+    where = hit["locations"][0]["physicalLocation"]
+    path, line = where["artifactLocation"]["uri"], where["region"]["startLine"]
+    assert path == "stacks/aws/hosts.py"
+    assert "aws.ec2.LaunchTemplate(" in (image_repo / path).read_text().splitlines()[line - 1]

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import inspect
 import logging
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -54,6 +55,11 @@ class Recording:
     invokes: dict[str, str] = field(default_factory=dict)  # token -> who answered it offline
     call_sites: dict[str, traceback.FrameSummary] = field(default_factory=dict)  # output form
     unanswered: list[UnknownInvokeError] = field(default_factory=list)
+    # (type, name, parent type, parent name) → the program's file and line that declared it
+    declared_at: dict[tuple[str, str, str | None, str | None], tuple[str, int]] = field(
+        default_factory=dict
+    )
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # urn → {file, line}
     error: BaseException | None = None  # what the program raised, if it failed
 
 
@@ -175,8 +181,16 @@ class RecordingMonitor(MockMonitor):
                 for key in sorted(request.propertyDependencies)
             },
         }
+        parent_type, parent_name = None, None
+        if request.parent and request.parent != self._stack_urn:
+            parent_type = request.parent.split("::")[2].split("$")[-1]
+            parent_name = request.parent.rsplit("::", 1)[1]
+        key = (request.type, request.name, parent_type, parent_name)
         with self._lock:
             self.recording.resources.append(record)
+            where = self.recording.declared_at.get(key)
+            if where is not None:
+                self.recording.sources[urn] = {"file": where[0], "line": where[1]}
         if request.type == STACK_TYPE:
             self._stack_urn = urn
             return resource_pb2.RegisterResourceResponse(urn=urn)
@@ -302,6 +316,43 @@ def _noting_call_sites(recording: Recording) -> Iterator[None]:
             setattr(pulumi.runtime, name, original)
 
 
+@contextlib.contextmanager
+def _noting_sources(recording: Recording, root: str | None) -> Iterator[None]:
+    """Registration is asynchronous: the monitor never sees the program's frame. A resource's
+    constructor runs in it, so note there the innermost frame inside the project (the line of
+    the component that declared the resource), for SARIF results and the like."""
+    if root is None:
+        yield
+        return
+    project = Path(root).resolve()
+    original = pulumi.Resource.__init__
+
+    @functools.wraps(original)
+    def noting(self: Any, t: str, name: str, *args: Any, **kwargs: Any) -> None:
+        opts = kwargs.get("opts", args[2] if len(args) > 2 else None)
+        parent = getattr(opts, "parent", None)
+        key = (t, name, getattr(parent, "_type", None), getattr(parent, "_name", None))
+        frame = sys._getframe(1)
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            path = Path(filename)
+            # A component's own constructor is not where it was declared: its caller is.
+            inside = not (filename.startswith("<") or "site-packages" in path.parts)
+            inside = inside and _OWN not in filename and frame.f_locals.get("self") is not self
+            if inside and path.resolve().is_relative_to(project):
+                relative = path.resolve().relative_to(project).as_posix()
+                recording.declared_at.setdefault(key, (relative, frame.f_lineno))
+                break
+            frame = frame.f_back
+        original(self, t, name, *args, **kwargs)
+
+    pulumi.Resource.__init__ = noting  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        pulumi.Resource.__init__ = original  # type: ignore[method-assign]
+
+
 def run_program(
     program: Callable[[], Any],
     *,
@@ -328,7 +379,7 @@ def run_program(
     )
     recording = monitor.recording
     try:
-        with _noting_call_sites(recording):
+        with _noting_call_sites(recording), _noting_sources(recording, root_directory):
             _sync_await(run_in_stack(program))
     except (Exception, SystemExit) as error:
         recording.error = _as_unknown_invoke(error, recording.unanswered)

@@ -181,6 +181,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         "policy": [],
         "offlineAnswers": dict(sorted(recording.invokes.items())),
         "limits": limits,
+        "sources": recording.sources,
     }
     if recording.error is not None:
         result["error"] = trim_error(recording.error, project_dir)

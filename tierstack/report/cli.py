@@ -69,6 +69,11 @@ def run_report(args: argparse.Namespace) -> int:
         )
     if args.full_output:
         _write(markdown.render(report, max_chars=None), args.full_output)
+    if args.sarif:
+        from tierstack.preview.sarif import to_sarif
+
+        heads = [stack.diff.head for stack in report.stacks if stack.diff.head]
+        _write(json.dumps(to_sarif(heads), indent=2) + "\n", args.sarif)
     for stack in report.stacks:
         if stack.error:
             last = stack.error.strip().splitlines()[-1]
@@ -211,6 +216,13 @@ def register(subparsers: Any) -> None:
         "--full-report",
         default=None,
         help="where readers find the uncut report (a URL), named when cutting",
+    )
+    report.add_argument(
+        "--sarif",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the head's policy results as SARIF 2.1.0 (for code scanning)",
     )
     report.add_argument("--no-policy", action="store_true", help="skip policy evaluation")
     report.add_argument(

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from ..registry import Config, Family, Findings, Props
-from ..shared import ENV_SCHEMA, retention_schema, tag_env
-from ..values import UNKNOWN, number, switched_off, truthy, value
-from .types import DYNAMODB_TABLE, RDS_CLUSTER, RDS_CLUSTER_INSTANCE, RDS_INSTANCE
+from ..registry import Config, Family, Findings, Props, Resources, StackFindings
+from ..shared import (
+    ENV_SCHEMA,
+    STATEMENT_LOGGING,
+    linked_urns,
+    of_type,
+    retention_schema,
+    tag_env,
+)
+from ..values import UNKNOWN, elements, number, switched_off, truthy, value
+from .types import (
+    DYNAMODB_TABLE,
+    RDS_CLUSTER,
+    RDS_CLUSTER_INSTANCE,
+    RDS_INSTANCE,
+    RDS_PARAMETER_GROUP,
+)
 
 family = Family("aws", "databases")
 
@@ -82,3 +95,41 @@ def _check_rds_deletion(props: Props, config: Config, _type: str) -> Findings:
 def _check_dynamodb_pitr(props: Props, _config: Config, _type: str) -> Findings:
     if switched_off(props, "pointInTimeRecovery", "enabled"):
         yield "point-in-time recovery is not enabled"
+
+
+@family.stack(
+    "aws-rds-statement-logging",
+    severity="low",
+    level="advisory",
+    description="PostgreSQL RDS instances log schema changes: their parameter group sets "
+    "log_statement to ddl, mod or all (the default parameter group logs none).",
+    remediation="Give the instance an aws.rds.ParameterGroup with parameters=[{'name': "
+    "'log_statement', 'value': 'ddl'}] and parameter_group_name=group.name.",
+)
+def _check_rds_statement_logging(resources: Resources, _config: Config) -> StackFindings:
+    """Follows parameterGroupName to the group the program declared; a group named by a literal
+    string, or none at all, is the default one as far as the program shows."""
+    groups = {group.urn: group for group in of_type(resources, RDS_PARAMETER_GROUP)}
+    for instance in of_type(resources, RDS_INSTANCE):
+        if "postgres" not in str(value(instance.props, "engine") or ""):
+            continue
+        linked = [
+            groups[urn] for urn in linked_urns(instance, "parameterGroupName") if urn in groups
+        ]
+        if not linked:
+            yield (f"{instance.name} uses a parameter group that logs no statements", instance.urn)
+            continue
+        settings = [
+            value(item, "value")
+            for group in linked
+            for item in (elements(group.props, "parameters") or [])
+            if value(item, "name") == "log_statement"
+        ]
+        if UNKNOWN in settings:
+            continue
+        if not any(setting in STATEMENT_LOGGING for setting in settings):
+            shown = settings[0] if settings else "unset (none)"
+            yield (
+                f"{instance.name}: its parameter group's log_statement is {shown}",
+                instance.urn,
+            )

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..crosscloud import companion_required
 from ..registry import Config, Family, Findings, Props
-from ..shared import PUBLIC_CIDRS, port_exposure
+from ..shared import is_world, port_exposure
 from ..values import elements, number, scalars, switched_off, truthy, value
 from .types import (
     EC2_INSTANCE,
@@ -32,7 +32,7 @@ def _exposed(protocol: Any, from_port: Any, to_port: Any) -> str | None:
 
 def _ingress_findings(rule: Any, cidr_keys: tuple[str, ...]) -> Iterable[str]:
     cidrs = [cidr for key in cidr_keys for cidr in scalars(rule, key)]
-    world = next((cidr for cidr in cidrs if cidr in PUBLIC_CIDRS), None)
+    world = next((cidr for cidr in cidrs if is_world(cidr)), None)
     protocol = value(rule, "protocol")
     if protocol is None:
         protocol = value(rule, "ipProtocol")

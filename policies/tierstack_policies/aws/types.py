@@ -31,6 +31,7 @@ LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
 RDS_CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
+RDS_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_REDRIVE = "aws:sqs/redrivePolicy:RedrivePolicy"

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from ..registry import Config, Family, Findings, Props, Resources, StackFindings
-from ..shared import ENV_SCHEMA, linked_urns, of_type, retention_schema, tag_env
+from ..shared import (
+    ENV_SCHEMA,
+    STATEMENT_LOGGING,
+    linked_urns,
+    of_type,
+    retention_schema,
+    tag_env,
+)
 from ..values import UNKNOWN, number, value
-from .types import LOCKS, POSTGRES
+from .types import LOCKS, POSTGRES, POSTGRES_CONFIGURATION
 
 family = Family("azure", "databases")
 
@@ -68,3 +75,33 @@ def _check_pg_deletion(resources: Resources, config: Config) -> StackFindings:
                 f"prod server {server.name} has no CanNotDelete lock on it or its resource group",
                 server.urn,
             )
+
+
+@family.stack(
+    "azure-postgres-statement-logging",
+    severity="low",
+    level="advisory",
+    description="PostgreSQL servers log schema changes: a server Configuration sets "
+    "log_statement to ddl, mod or all (the server default is none).",
+    remediation="Add dbforpostgresql.Configuration(configuration_name='log_statement', "
+    "value='ddl', source='user-override', server_name=server.name, ...).",
+)
+def _check_pg_statement_logging(resources: Resources, _config: Config) -> StackFindings:
+    """Follows each Configuration's serverName to its server; a Configuration naming the server
+    by a literal string does not count."""
+    logging: set[str] = set()
+    switched_off: dict[str, str] = {}
+    for item in of_type(resources, POSTGRES_CONFIGURATION):
+        if value(item.props, "configurationName") != "log_statement":
+            continue
+        setting = value(item.props, "value")
+        for urn in linked_urns(item, "serverName"):
+            if setting is UNKNOWN or setting in STATEMENT_LOGGING:
+                logging.add(urn)
+            else:
+                switched_off[urn] = str(setting)
+    for server in of_type(resources, POSTGRES):
+        if server.urn in logging:
+            continue
+        shown = switched_off.get(server.urn, "unset (none)")
+        yield (f"server {server.name} has log_statement {shown}", server.urn)

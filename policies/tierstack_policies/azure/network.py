@@ -7,7 +7,7 @@ from typing import Any
 
 from ..crosscloud import companion_required
 from ..registry import Config, Family, Findings, Props
-from ..shared import PUBLIC_CIDRS, range_exposure
+from ..shared import PUBLIC_CIDRS, is_world, range_exposure
 from ..values import elements, scalars, value
 from .types import APP_GATEWAY, DIAGNOSTIC_SETTING, FLOW_LOG, NIC, NSG, SECURITY_RULE, VMSS, VNET
 
@@ -23,7 +23,9 @@ def _rule_findings(rule: Any) -> Iterable[str]:
     if value(rule, "direction") != "Inbound" or value(rule, "access") != "Allow":
         return
     sources = scalars(rule, "sourceAddressPrefix") + scalars(rule, "sourceAddressPrefixes")
-    world = next((source for source in sources if source in PUBLIC_SOURCES), None)
+    world = next(
+        (source for source in sources if source in PUBLIC_SOURCES or is_world(source)), None
+    )
     if world is None:
         return
     ports = scalars(rule, "destinationPortRange") + scalars(rule, "destinationPortRanges")

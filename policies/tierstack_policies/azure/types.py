@@ -14,6 +14,7 @@ DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
 VMSS = "azure-native:compute:VirtualMachineScaleSet"
 VM = "azure-native:compute:VirtualMachine"
 POSTGRES = "azure-native:dbforpostgresql:Server"
+POSTGRES_CONFIGURATION = "azure-native:dbforpostgresql:Configuration"
 LOCKS = (
     "azure-native:authorization:ManagementLockAtResourceLevel",
     "azure-native:authorization:ManagementLockAtResourceGroupLevel",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..registry import Config, Family, Findings, Props
-from ..shared import ENV_SCHEMA, retention_schema
-from ..values import UNKNOWN, falsy, number, truthy, value
+from ..shared import ENV_SCHEMA, STATEMENT_LOGGING, retention_schema
+from ..values import UNKNOWN, elements, falsy, number, truthy, value
 from .types import SQL_INSTANCE, label_env
 
 family = Family("gcp", "databases")
@@ -80,3 +80,24 @@ def _check_sql_backups(props: Props, config: Config, type_: str) -> Findings:
 def _check_sql_deletion(props: Props, config: Config, type_: str) -> Findings:
     if label_env(props, config, type_) == "prod" and falsy(value(props, "deletionProtection")):
         yield "deletionProtection is false in prod"
+
+
+@family.resource(
+    "gcp-sql-statement-logging",
+    severity="low",
+    level="advisory",
+    types=[SQL_INSTANCE],
+    description="Cloud SQL PostgreSQL logs schema changes: the log_statement flag is ddl, mod "
+    "or all (unset means none).",
+    remediation="Add {'name': 'log_statement', 'value': 'ddl'} to settings.database_flags.",
+)
+def _check_sql_statement_logging(props: Props, _config: Config, _type: str) -> Findings:
+    if not str(value(props, "databaseVersion") or "").startswith("POSTGRES"):
+        return
+    flags = elements(props, "settings", "databaseFlags")
+    if flags is UNKNOWN:
+        return
+    settings = [value(flag, "value") for flag in flags if value(flag, "name") == "log_statement"]
+    if UNKNOWN in settings or any(setting in STATEMENT_LOGGING for setting in settings):
+        return
+    yield f"log_statement is {settings[0] if settings else 'unset (none)'}"

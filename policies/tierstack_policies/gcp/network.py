@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import Config, Family, Findings, Props
-from ..shared import PUBLIC_CIDRS, range_exposure
+from ..shared import is_world, range_exposure
 from ..values import UNKNOWN, elements, scalars, switched_off, truthy, value
 from .types import BACKEND_SERVICES, FIREWALL, HOSTS, SUBNETWORK
 
@@ -35,7 +35,7 @@ def _firewall_exposes(allow: Any) -> str | None:
 def _check_firewall(props: Props, _config: Config, _type: str) -> Findings:
     if value(props, "direction") not in (None, "INGRESS") or truthy(value(props, "disabled")):
         return
-    world = next((cidr for cidr in scalars(props, "sourceRanges") if cidr in PUBLIC_CIDRS), None)
+    world = next((cidr for cidr in scalars(props, "sourceRanges") if is_world(cidr)), None)
     if world is None:
         return
     allows = elements(props, "allows")
