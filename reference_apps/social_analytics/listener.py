@@ -39,7 +39,7 @@ from .sources import RawPost, Source, SourceError, open_source
 
 log = logging.getLogger("social_analytics.listener")
 STATE_KEY = "state/listener.json"
-LEASE_KEY = "lease:listener"
+LEASE_KEY = "lease#listener"  # <partition>#<sort>: on AWS the table is keyed by id and hour
 SEEN_PER_SOURCE = 20_000
 
 

@@ -130,3 +130,32 @@ def test_ses_mailer(aws_env: str) -> None:
     assert sum(point["DeliveryAttempts"] for point in quota) >= 1
     message = email.message_from_bytes(bytes(mailer.compose("a@b.example", "s", "b")))
     assert message["From"] == "drive@example.com"
+
+
+def test_the_social_listener_lease_fits_the_stacks_composite_key(aws_env: str) -> None:
+    """The sentiment table is keyed by id and hour (stacks/blueprints/social_analytics.py): the
+    listener's lease must be a valid key there, or every AWS listener stops at its first tick."""
+    from types import SimpleNamespace
+
+    from reference_apps.social_analytics.listener import Lease
+    from stacks.blueprints import BLUEPRINTS
+
+    table = next(t for t in BLUEPRINTS["social-analytics"]().tables if t.name == "sentiment")
+    name = f"kv-{uuid.uuid4().hex[:12]}"
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": table.partition_key, "KeyType": "HASH"},
+            {"AttributeName": table.sort_key, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": table.partition_key, "AttributeType": "S"},
+            {"AttributeName": table.sort_key, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    service = SimpleNamespace(kv=DynamoKeyValue(name))
+    first, second = Lease(service, 30, "first"), Lease(service, 30, "second")  # type: ignore[arg-type]
+    assert first.hold() and not second.hold()
+    first.release()
+    assert second.hold()
