@@ -163,3 +163,24 @@ def test_gcp_instance_groups_wait_for_cloud_nat(graphs, stack) -> None:
     assert groups
     for group in groups:
         assert graph.missing(group, [nat]) == [], f"{stack}: {group['name']}"
+
+
+@pytest.mark.parametrize("stack", _stacks("gcp-"))
+def test_gcp_monitoring_agent_grant_waits_for_the_first_pubsub_channel(graphs, stack) -> None:
+    """Cloud Monitoring creates its notification service agent (gcp-sa-monitoring-notification)
+    when the project's first Pub/Sub notification channel is created ("Create and manage
+    notification channels", Pub/Sub section, cloud.google.com/monitoring/support/
+    notification-options): on a new project, a grant to it made before that fails."""
+    graph = graphs[stack]
+    channels = graph.of_type(
+        "gcp:monitoring/notificationChannel:NotificationChannel",
+        lambda c: c["inputs"]["type"] == "pubsub",
+    )
+    assert channels, f"{stack}: no Pub/Sub notification channel"
+    grants = graph.of_type(
+        "gcp:pubsub/topicIAMMember:TopicIAMMember",
+        lambda g: "gcp-sa-monitoring-notification" in str(g["inputs"].get("member")),
+    )
+    assert grants, f"{stack}: Monitoring may not publish to the alerts topic"
+    for grant in grants:
+        assert graph.missing(grant, channels) == [], f"{stack}: {grant['name']}"
