@@ -53,6 +53,8 @@ class LoadBalancer(pulumi.ComponentResource):
         label = f"{context.prefix}-{short_hash(context.stack, name)}"
         self.fqdn = f"{label}.{settings.region}.cloudapp.azure.com"
         self.url = f"https://{self.fqdn}"
+        self.dns_target = self.fqdn
+        """What a CNAME for the app's domain points at (the gateway's public IP's DNS label)."""
 
         public_ip = network.PublicIPAddress(
             f"{name}-ip",
