@@ -8,11 +8,16 @@ for C, is waiting for C.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import tierstack
+from stacks.azure.common import dashed_name
+from stacks.blueprints.settings import parse_settings
+from stacks.common.args import StackContext
 from tierstack.preview.engine import preview_many
 from tierstack.preview.project import list_stacks, load_project
 
@@ -184,3 +189,36 @@ def test_gcp_monitoring_agent_grant_waits_for_the_first_pubsub_channel(graphs, s
     assert grants, f"{stack}: Monitoring may not publish to the alerts topic"
     for grant in grants:
         assert graph.missing(grant, channels) == [], f"{stack}: {grant['name']}"
+
+
+def test_azure_prod_gateway_waits_for_its_key_vault_grant(tmp_path: Path) -> None:
+    """A gateway whose listener certificate is a Key Vault secret is created only if its
+    user-assigned identity can already read that secret ("TLS termination with Key Vault
+    certificates", learn.microsoft.com/azure/application-gateway/key-vault-certs: the identity
+    needs Key Vault Secrets User; ARM fails the create with
+    UserAssignedIdentityDoesNotGetPermissionOnKeyVault). Previewed as a prod stack of its own."""
+    config = {
+        "azure-native:location": "westeurope",
+        "tierstack:cloud": "azure",
+        "tierstack:app": "cloud-drive",
+        "tierstack:env": "prod",
+        "tierstack:certificate": "https://elsewhere.vault.azure.net/secrets/app-cert",
+    }
+    stack = "azure-cloud-drive-prod"
+    context = StackContext(settings=parse_settings(config), stack=stack)
+    vault = f"https://{dashed_name(context, 'kv')}.vault.azure.net/"
+    config["tierstack:certificate"] = f"{vault}secrets/app-cert"
+    (tmp_path / "Pulumi.yaml").write_text(
+        f"name: tierstack\nruntime: python\nmain: {tierstack.REPO_ROOT / 'stacks'}/\n"
+    )
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
+    [result] = preview_many(tmp_path, [stack], policy_pack=None)
+    graph = Graph(result)
+    [gateway] = graph.of_type("azure-native:network:ApplicationGateway")
+    identities = set(gateway["propertyDependencies"]["identity"])
+    grants = graph.of_type(
+        "azure-native:authorization:RoleAssignment",
+        lambda g: bool(set(g["propertyDependencies"].get("principalId", [])) & identities),
+    )
+    assert len(grants) == 1, "the gateway's identity is not granted the certificate secret"
+    assert graph.missing(gateway, grants) == []
