@@ -210,6 +210,17 @@ class Network(pulumi.ComponentResource):
             ("gateway", "allow-azure-lb", 120, "Allow", "AzureLoadBalancer", ["*"], "*"),
             ("data", "allow-postgres-app", 100, "Allow", prefixes["app"], ["5432"], "Tcp"),
             ("data", "allow-postgres-worker", 110, "Allow", prefixes["worker"], ["5432"], "Tcp"),
+            # Zone-redundant HA replicates between the primary and the standby in this subnet
+            # over 5432 and 6432; deny-vnet-inbound would cut them off.
+            (
+                "data",
+                "allow-postgres-ha-subnet",
+                120,
+                "Allow",
+                prefixes["data"],
+                ["5432", "6432"],
+                "Tcp",
+            ),
             ("endpoints", "allow-https-app", 100, "Allow", prefixes["app"], ["443"], "Tcp"),
             ("endpoints", "allow-https-worker", 110, "Allow", prefixes["worker"], ["443"], "Tcp"),
             (

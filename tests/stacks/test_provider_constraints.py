@@ -156,3 +156,33 @@ def test_azure_gateway_public_ip_is_zone_redundant(env: str) -> None:
     gateway = run.one("azure-native:network:ApplicationGateway").inputs
     assert len(gateway["zones"]) >= 2
     assert sorted(address.inputs["zones"]) == ["1", "2", "3"]
+
+
+def test_azure_postgres_subnet_admits_its_own_ha_replication() -> None:
+    """With an NSG on the delegated subnet, high availability needs 5432 and 6432 open within
+    that subnet ("Networking overview ... with private access (virtual network integration)",
+    learn.microsoft.com/azure/postgresql/flexible-server/concepts-networking-private); the data
+    NSG's deny-vnet-inbound rule (4090) must not be the first rule to match that traffic."""
+    run = stack_run("azure-cloud-drive", "prod")
+    server = run.one("azure-native:dbforpostgresql:Server").inputs
+    assert server["highAvailability"]["mode"] == "ZoneRedundant"
+    data = run.one("azure-native:network:Subnet", "network-data").inputs["addressPrefix"]
+    inbound = sorted(
+        (
+            r.inputs
+            for r in run.of_type("azure-native:network:SecurityRule")
+            if r.inputs["networkSecurityGroupName"].endswith("-data-nsg")
+            and r.inputs["direction"] == "Inbound"
+        ),
+        key=lambda rule: rule["priority"],
+    )
+    for port in ("5432", "6432"):
+        matching = [
+            rule
+            for rule in inbound
+            if {port, "*"}
+            & {*rule.get("destinationPortRanges", []), rule.get("destinationPortRange")}
+            and rule.get("sourceAddressPrefix") in (data, "VirtualNetwork", "*")
+        ]
+        assert matching, f"no rule decides {port} within the data subnet"
+        assert (matching[0]["access"], matching[0]["sourceAddressPrefix"]) == ("Allow", data), port
