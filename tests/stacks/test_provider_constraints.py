@@ -186,3 +186,24 @@ def test_azure_postgres_subnet_admits_its_own_ha_replication() -> None:
         ]
         assert matching, f"no rule decides {port} within the data subnet"
         assert (matching[0]["access"], matching[0]["sourceAddressPrefix"]) == ("Allow", data), port
+
+
+@pytest.mark.parametrize("stack", stack_names("azure"))
+def test_azure_no_blob_is_uploaded_with_a_key_the_account_refuses(stack: str) -> None:
+    """azure-native's storage.Blob signs its upload with the account key (pulumi-azure-native
+    issues #2015 and #2948); an account with allowSharedKeyAccess=false answers
+    KeyBasedAuthenticationNotPermitted ("Prevent Shared Key authorization", learn.microsoft.com/
+    azure/storage/common/shared-key-authorization-prevent)."""
+    run = stack_run(stack)
+    keyless = {
+        account.inputs["accountName"]
+        for account in run.of_type("azure-native:storage:StorageAccount")
+        if account.inputs.get("allowSharedKeyAccess") is False
+    }
+    assert keyless, f"{stack}: every storage account takes shared keys"
+    uploads = [
+        blob.name
+        for blob in run.of_type("azure-native:storage:Blob")
+        if blob.inputs["accountName"] in keyless
+    ]
+    assert uploads == []
