@@ -238,3 +238,24 @@ def test_gcp_firestore_index_waits_for_the_ttl_field(graphs, stack) -> None:
     if stack == "gcp-iot-gateway":  # the table with both a sort key and a TTL attribute
         [index] = graph.of_type("gcp:firestore/index:Index")
         assert graph.of_type("gcp:firestore/field:Field", lambda f: f["parent"] == index["parent"])
+
+
+def test_gcp_dataproc_job_waits_for_input_under_its_prefix(graphs) -> None:
+    """Hadoop's FileInputFormat fails a job whose input path matches no file ("Input path does
+    not exist"): the deploy-time Dataproc job would end in ERROR while `pulumi up` succeeds. It
+    waits for a non-empty object under its -input prefix, in the bucket it reads."""
+    graph = graphs["gcp-mapreduce"]
+    [job] = graph.of_type("gcp:dataproc/job:Job")
+    args = job["inputs"]["hadoopConfig"]["args"]
+    source = args[args.index("-input") + 1]
+    bucket, _, prefix = source.removeprefix("gs://").partition("/")
+    inputs = graph.of_type(
+        "gcp:storage/bucketObject:BucketObject",
+        lambda o: (
+            o["inputs"]["bucket"] == bucket
+            and o["inputs"]["name"].startswith(prefix)
+            and bool(o["inputs"].get("content"))
+        ),
+    )
+    assert inputs, f"nothing under {source}"
+    assert graph.missing(job, inputs) == []
