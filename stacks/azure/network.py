@@ -141,6 +141,11 @@ class Network(pulumi.ComponentResource):
                 if subnet == "data"
                 else None,
                 private_endpoint_network_policies="Enabled",
+                # HDInsight with private link puts its private link services (gateway, SSH)
+                # here: ARM refuses them while the subnet enforces network policies on them.
+                private_link_service_network_policies=(
+                    "Disabled" if subnet == "mapreduce" else "Enabled"
+                ),
                 opts=child(self, depends_on=[previous] if previous else None),
             )
             previous = self.subnets[subnet]

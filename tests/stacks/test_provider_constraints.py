@@ -207,3 +207,20 @@ def test_azure_no_blob_is_uploaded_with_a_key_the_account_refuses(stack: str) ->
         if blob.inputs["accountName"] in keyless
     ]
     assert uploads == []
+
+
+def test_azure_hdinsight_private_link_subnet_admits_private_link_services() -> None:
+    """An HDInsight cluster with private link enabled creates private link services in its
+    subnet, which needs privateLinkServiceNetworkPolicies disabled ("Enable Private Link on an
+    HDInsight cluster", learn.microsoft.com/azure/hdinsight/hdinsight-private-link); every other
+    subnet keeps the policies."""
+    run = stack_run("azure-mapreduce")
+    cluster = run.one("azure-native:hdinsight:Cluster").inputs["properties"]
+    assert cluster["networkProperties"]["privateLink"] == "Enabled"
+    subnets = {s.inputs["subnetName"]: s.inputs for s in run.of_type("azure-native:network:Subnet")}
+    [role] = [r for r in cluster["computeProfile"]["roles"] if r["name"] == "headnode"]
+    in_subnet = role["virtualNetworkProfile"]["subnet"]
+    cluster_subnet = next(n for n, s in subnets.items() if in_subnet == f"network-{n}-id")
+    policies = {name: s["privateLinkServiceNetworkPolicies"] for name, s in subnets.items()}
+    assert policies.pop(cluster_subnet) == "Disabled"
+    assert set(policies.values()) == {"Enabled"}
