@@ -151,9 +151,13 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
                 ),
             )
         )
+    mqtt_endpoint = None
     if blueprint.iot:
         spec = blueprint.iot
-        cloud.IoTIngest(spec.name, IoTIngestArgs(context, spec, network, components[spec.to_queue]))
+        iot = cloud.IoTIngest(
+            spec.name, IoTIngestArgs(context, spec, network, components[spec.to_queue])
+        )
+        mqtt_endpoint = iot.endpoint
 
     queues = [components[q.name] for q in blueprint.queues]
     cloud.Alarms("alarms", AlarmsArgs(context, load_balancer, queues, tiers))
@@ -163,12 +167,15 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         "app": settings.app,
         "env": settings.env,
         "app_url": load_balancer.url if load_balancer else None,
+        "dns_target": load_balancer.dns_target if load_balancer else None,
         "object_stores": {
             s.name: components[s.name].physical_name for s in blueprint.object_stores
         },
         "queues": {q.name: components[q.name].physical_name for q in blueprint.queues},
         "tables": {t.name: components[t.name].physical_name for t in blueprint.tables},
     }
+    if mqtt_endpoint is not None:
+        outputs["mqtt_endpoint"] = mqtt_endpoint  # what gateways connect to (and DNS points at)
     for spec in blueprint.databases:
         outputs["db_endpoint"] = components[spec.name].endpoint
         outputs["db_password"] = pulumi.Output.secret(components[spec.name].password)

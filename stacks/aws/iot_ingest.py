@@ -104,6 +104,9 @@ class IoTIngest(pulumi.ComponentResource):
         )
         self.policy_name = device_policy.name
         self.thing_type_name = thing_type.name
+        self.endpoint: str | None = None
+        """Account-wide, not the stack's: `aws iot describe-endpoint --endpoint-type
+        iot:Data-ATS`."""
         self.register_outputs(
             {"policy_name": self.policy_name, "thing_type_name": self.thing_type_name}
         )

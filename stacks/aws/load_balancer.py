@@ -166,6 +166,8 @@ class LoadBalancer(pulumi.ComponentResource):
         )
         self.dns_name = balancer.dns_name
         self.url = balancer.dns_name.apply(lambda dns: f"https://{dns}")
+        self.dns_target = balancer.dns_name
+        """What a CNAME (or Route 53 alias) for the app's domain points at."""
         self.arn_suffix = balancer.arn_suffix
         self.security_group_id = group.id
         self.target_group_arn = target_group.arn

@@ -27,6 +27,7 @@ class IoTIngest(pulumi.ComponentResource):
         settings = context.settings
         self.hub_name = dashed_name(context, spec.name, max_length=50)
         self.hostname = f"{self.hub_name}.azure-devices.net"
+        self.endpoint: str | None = f"mqtts://{self.hostname}:8883"
         identity = managedidentity.UserAssignedIdentity(
             f"{name}-mi",
             resource_name_=f"{context.prefix}-{spec.name}-id",

@@ -53,6 +53,8 @@ class LoadBalancer(pulumi.ComponentResource):
         label = f"{context.prefix}-{short_hash(context.stack, name)}"
         self.fqdn = f"{label}.{settings.region}.cloudapp.azure.com"
         self.url = f"https://{self.fqdn}"
+        self.dns_target = self.fqdn
+        """What a CNAME for the app's domain points at (the gateway's public IP's DNS label)."""
 
         public_ip = network.PublicIPAddress(
             f"{name}-ip",
@@ -204,6 +206,9 @@ class LoadBalancer(pulumi.ComponentResource):
                 self,
                 # The dev certificate's PFX is re-encrypted on every run; keep the first one.
                 ignore_changes=None if settings.certificate else ["sslCertificates[0].data"],
+                # ARM checks at create that the identity can read the certificate secret
+                # (UserAssignedIdentityDoesNotGetPermissionOnKeyVault otherwise).
+                depends_on=self._certificate_grants,
             ),
         )
         self.gateway_id: pulumi.Output[str] = self.gateway.id
@@ -237,6 +242,7 @@ class LoadBalancer(pulumi.ComponentResource):
         identity, or (dev only — settings refuse prod without one) a self-signed certificate."""
         context, net = args.context, args.network
         secret_id = context.settings.certificate
+        self._certificate_grants: list[pulumi.Resource] = []
         if secret_id:
             identity = managedidentity.UserAssignedIdentity(
                 f"{name}-mi",
@@ -249,7 +255,7 @@ class LoadBalancer(pulumi.ComponentResource):
             if secret_id.startswith(f"{net.vault_uri}secrets/"):
                 secret_name = secret_id[len(f"{net.vault_uri}secrets/") :].split("/")[0]
                 role = "key-vault-secrets-user"
-                authorization.RoleAssignment(
+                reader = authorization.RoleAssignment(
                     f"{name}-certificate-reader",
                     role_assignment_name=stable_guid(self.gateway_name, secret_name, role),
                     scope=pulumi.Output.concat(net.vault_id, "/secrets/", secret_name),
@@ -258,6 +264,7 @@ class LoadBalancer(pulumi.ComponentResource):
                     role_definition_id=role_definition_id(net.subscription_id, role),
                     opts=child(self),
                 )
+                self._certificate_grants.append(reader)
             else:
                 pulumi.log.warn(
                     f"certificate {secret_id} is not in the stack's vault {net.vault_uri}: grant "

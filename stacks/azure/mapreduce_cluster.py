@@ -3,9 +3,11 @@ provider connection, private link, TLS 1.2, encryption in transit), whose defaul
 a dedicated ADLS Gen2 account reached with the cluster's managed identity (secure transfer, no
 shared keys), plus the streaming jobs.
 
-A streaming job is not an ARM resource: each job is its mapper and reducer uploaded as blobs to
-the cluster's file system and a submit command (`submit_commands[job]`) that the job-runner
-worker — or an operator on the head node — runs with `hadoop jar hadoop-streaming.jar`. The
+A streaming job is not an ARM resource: each job is its mapper and reducer uploaded to the
+cluster's file system with Entra ID (`upload_commands[job]`: azure-native's Blob resource signs
+with the account key, which this account refuses) and a submit command (`submit_commands[job]`)
+that the job-runner worker — or an operator on the head node — runs with `hadoop jar
+hadoop-streaming.jar`. The
 blueprint's code store stays the apps' upload store; its log store is not used on Azure: YARN
 keeps the job logs in the cluster file system (`/app-logs`).
 
@@ -40,7 +42,6 @@ from stacks.azure.sizes import (
 from stacks.blueprints.model import Access, StreamingJob
 from stacks.common.args import MapReduceClusterArgs
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_VERSION = "5.1"
 FILE_SYSTEM = "cluster"
 STREAMING_JAR = "/usr/hdp/current/hadoop-mapreduce-client/hadoop-streaming.jar"
@@ -48,6 +49,21 @@ SSH_USER = "sshuser"
 # Built-in "HDInsight Cluster Operator" (the same GUID in every tenant): read the cluster, read
 # and rotate its gateway settings, read/modify its configurations; no create, scale or delete.
 CLUSTER_OPERATOR_ROLE = "61ed4efc-fab3-44fd-b111-e24485cc132a"
+
+
+def upload_command(job: StreamingJob, account: str) -> str:
+    """Uploads the job's programs from a checkout of this repository as the signed-in Entra ID
+    identity, which needs Storage Blob Data Contributor on the account."""
+    return " && ".join(
+        " ".join(
+            [
+                "az storage fs file upload --auth-mode login --overwrite",
+                f"--account-name {account} --file-system {FILE_SYSTEM}",
+                f"--path jobs/{job.name}/{Path(script).name} --source {script}",
+            ]
+        )
+        for script in (job.mapper, job.reducer)
+    )
 
 
 def submit_command(job: StreamingJob, file_system_url: str) -> str:
@@ -145,19 +161,11 @@ class MapReduceCluster(pulumi.ComponentResource):
         )
         self.file_system_url = f"abfs://{FILE_SYSTEM}@{self.account_name}.dfs.core.windows.net"
         self.submit_commands: dict[str, str] = {}
+        self.upload_commands: dict[str, str] = {}
         for job in spec.jobs:
-            for script in (job.mapper, job.reducer):
-                storage.Blob(
-                    f"{name}-{job.name}-{Path(script).stem}",
-                    blob_name=f"jobs/{job.name}/{Path(script).name}",
-                    account_name=account.name,
-                    container_name=file_system.name,
-                    resource_group_name=net.resource_group_name,
-                    type="Block",
-                    content_type="text/x-python",
-                    source=pulumi.FileAsset(str(REPO_ROOT / script)),
-                    opts=child(self),
-                )
+            # Not storage.Blob: azure-native uploads with the account key, and this account
+            # has shared keys off (KeyBasedAuthenticationNotPermitted; pulumi-azure-native #2015).
+            self.upload_commands[job.name] = upload_command(job, self.account_name)
             self.submit_commands[job.name] = submit_command(job, self.file_system_url)
 
         gateway_password = random.RandomPassword(
@@ -264,6 +272,7 @@ class MapReduceCluster(pulumi.ComponentResource):
             {
                 "cluster_name": self.cluster_name,
                 "submit_commands": self.submit_commands,
+                "upload_commands": self.upload_commands,
                 "physical_name": self.physical_name,
                 "backend_url": self.backend_url,
             }

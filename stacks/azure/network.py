@@ -141,6 +141,11 @@ class Network(pulumi.ComponentResource):
                 if subnet == "data"
                 else None,
                 private_endpoint_network_policies="Enabled",
+                # HDInsight with private link puts its private link services (gateway, SSH)
+                # here: ARM refuses them while the subnet enforces network policies on them.
+                private_link_service_network_policies=(
+                    "Disabled" if subnet == "mapreduce" else "Enabled"
+                ),
                 opts=child(self, depends_on=[previous] if previous else None),
             )
             previous = self.subnets[subnet]
@@ -210,6 +215,17 @@ class Network(pulumi.ComponentResource):
             ("gateway", "allow-azure-lb", 120, "Allow", "AzureLoadBalancer", ["*"], "*"),
             ("data", "allow-postgres-app", 100, "Allow", prefixes["app"], ["5432"], "Tcp"),
             ("data", "allow-postgres-worker", 110, "Allow", prefixes["worker"], ["5432"], "Tcp"),
+            # Zone-redundant HA replicates between the primary and the standby in this subnet
+            # over 5432 and 6432; deny-vnet-inbound would cut them off.
+            (
+                "data",
+                "allow-postgres-ha-subnet",
+                120,
+                "Allow",
+                prefixes["data"],
+                ["5432", "6432"],
+                "Tcp",
+            ),
             ("endpoints", "allow-https-app", 100, "Allow", prefixes["app"], ["443"], "Tcp"),
             ("endpoints", "allow-https-worker", 110, "Allow", prefixes["worker"], ["443"], "Tcp"),
             (

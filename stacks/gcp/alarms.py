@@ -60,23 +60,24 @@ class Alarms(pulumi.ComponentResource):
                 labels=labels(context),
                 opts=child,
             ).id
+        topic_channel = gcp.monitoring.NotificationChannel(
+            "alerts-topic",
+            type="pubsub",
+            display_name=f"{context.prefix} alerts topic",
+            labels={"topic": topic_id},
+            user_labels=labels(context),
+            opts=child,
+        )
+        # Monitoring creates its notification service agent with the project's first Pub/Sub
+        # channel: granting it before that channel exists fails on a new project.
         gcp.pubsub.TopicIAMMember(
             "alerts-publisher",
             topic=topic_id,
             role="roles/pubsub.publisher",
             member=service_agent(context, "gcp-sa-monitoring-notification", self),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[topic_channel]),
         )
-        channels = [
-            gcp.monitoring.NotificationChannel(
-                "alerts-topic",
-                type="pubsub",
-                display_name=f"{context.prefix} alerts topic",
-                labels={"topic": topic_id},
-                user_labels=labels(context),
-                opts=child,
-            )
-        ]
+        channels = [topic_channel]
         if context.settings.alert_email:
             channels.append(
                 gcp.monitoring.NotificationChannel(

@@ -44,8 +44,9 @@ class KeyValueTable(pulumi.ComponentResource):
             deletion_policy="ABANDON" if prod else "DELETE",
             opts=child,
         )
+        field_changes: list[pulumi.Resource] = []
         if spec.ttl_attribute:
-            gcp.firestore.Field(
+            ttl_field = gcp.firestore.Field(
                 f"{name}-ttl",
                 database=self.database.name,
                 collection=self.collection,
@@ -53,6 +54,7 @@ class KeyValueTable(pulumi.ComponentResource):
                 ttl_config={},
                 opts=child,
             )
+            field_changes.append(ttl_field)
         if spec.sort_key:
             gcp.firestore.Index(
                 f"{name}-by-key-and-sort",
@@ -63,7 +65,10 @@ class KeyValueTable(pulumi.ComponentResource):
                     {"field_path": spec.partition_key, "order": "ASCENDING"},
                     {"field_path": spec.sort_key, "order": "DESCENDING"},
                 ],
-                opts=child,
+                # Index and field changes created together contend on the database's index
+                # metadata and answer 409 ("cross-transaction contention"); the provider only
+                # retries some of them (terraform-provider-google #16599, #16329): one at a time.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=field_changes),
             )
         self.project = context.settings.gcp_project
         self.resource_name = f"projects/{self.project}/databases/{self.database_id}"

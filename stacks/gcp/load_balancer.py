@@ -119,6 +119,9 @@ class LoadBalancer(pulumi.ComponentResource):
             opts=self._child,
         )
         self.url = self.domain.apply(lambda domain: f"https://{domain}")
+        self.dns_target: pulumi.Output[str] = self.address.address
+        """The A record's address: the managed certificate is issued once the domain resolves
+        to it."""
         self.register_outputs({"url": self.url, "address": self.address.address})
 
     def serve(self, instance_group: pulumi.Input[str]) -> None:

@@ -16,6 +16,9 @@ from stacks.gcp.network import FIREWALL_LOGS
 from stacks.gcp.sizes import DATAPROC_IMAGE, DATAPROC_MACHINE_TYPES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_INPUT = "to be or not to be\nthat is the question\n"
+"""The deploy-time job's input: over an empty prefix Hadoop fails the job ("Input path does not
+exist") and the cluster's first job ends in ERROR."""
 STREAMING_JAR = "file:///usr/lib/hadoop-mapreduce/hadoop-streaming.jar"
 """Where Dataproc images ship Hadoop streaming."""
 CLUSTER_SUBMIT_ROLE = "roles/dataproc.editor"
@@ -186,7 +189,7 @@ class MapReduceCluster(pulumi.ComponentResource):
     def _job(
         self, context: StackContext, job: StreamingJob, code_store: pulumi.ComponentResource
     ) -> gcp.dataproc.Job:
-        """Uploads the job's scripts, then runs it once on the cluster."""
+        """Uploads the job's scripts and a sample input, then runs it once on the cluster."""
         child = pulumi.ResourceOptions(parent=self)
         scripts = [
             gcp.storage.BucketObject(
@@ -199,6 +202,14 @@ class MapReduceCluster(pulumi.ComponentResource):
             )
             for role, path in (("mapper", job.mapper), ("reducer", job.reducer))
         ]
+        sample = gcp.storage.BucketObject(
+            f"{job.name}-sample-input",
+            bucket=code_store.physical_name,
+            name=f"{job.input_prefix}deploy-check.txt",
+            content=SAMPLE_INPUT,
+            content_type="text/plain",
+            opts=child,
+        )
         return gcp.dataproc.Job(
             job.name,
             region=context.settings.region,
@@ -212,5 +223,5 @@ class MapReduceCluster(pulumi.ComponentResource):
             },
             labels=labels(context, job=fit(job.name)),
             force_delete=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=scripts),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*scripts, sample]),
         )

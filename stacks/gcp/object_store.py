@@ -17,6 +17,9 @@ ROLES: dict[str, str] = {
     "read-write": "roles/storage.objectUser",
 }
 """objectUser reads, writes and deletes objects but, unlike objectAdmin, cannot change IAM."""
+BUCKET_METADATA_ROLE = "roles/storage.legacyBucketReader"
+"""storage.buckets.get (and objects.list): the apps' readiness check reads the bucket's metadata
+(buckets.get), which neither object role grants."""
 INCOMPLETE_UPLOAD_DAYS = 7
 
 
@@ -88,15 +91,17 @@ class ObjectStore(pulumi.ComponentResource):
     def grant(
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
     ) -> list[pulumi.CustomResource]:
-        """Binds `member` on this bucket only, with the narrowest role for `access`."""
+        """Binds `member` on this bucket only, with the narrowest role for `access`, plus
+        reading the bucket's own metadata for the readiness check."""
         if access not in ROLES:
             raise ValueError(f"object store {self.logical_name}: access {access!r} does not apply")
         return [
             gcp.storage.BucketIAMMember(
-                name,
+                binding,
                 bucket=self.bucket.name,
-                role=ROLES[access],
+                role=role,
                 member=member,
                 opts=pulumi.ResourceOptions(parent=parent),
             )
+            for binding, role in ((name, ROLES[access]), (f"{name}-metadata", BUCKET_METADATA_ROLE))
         ]

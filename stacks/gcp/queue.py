@@ -107,33 +107,43 @@ class Queue(pulumi.ComponentResource):
     ) -> list[pulumi.CustomResource]:
         """publish: publisher on the topic. consume: subscriber on the subscription, plus
         publisher on the dead-letter topic, where the apps move a message themselves when their
-        delivery count runs out before Pub/Sub's does."""
+        delivery count runs out before Pub/Sub's does. Both: viewer on the subscription, whose
+        metadata the apps' readiness check reads (subscriptions.get is in neither role)."""
         child = pulumi.ResourceOptions(parent=parent)
+        if access not in ("publish", "consume"):
+            raise ValueError(f"queue {self.logical_name}: access {access!r} does not apply")
+        readiness = gcp.pubsub.SubscriptionIAMMember(
+            f"{name}-readiness",
+            subscription=self.subscription.id,
+            role="roles/pubsub.viewer",
+            member=member,
+            opts=child,
+        )
         if access == "publish":
             return [
+                readiness,
                 gcp.pubsub.TopicIAMMember(
                     name,
                     topic=self.topic.id,
                     role="roles/pubsub.publisher",
                     member=member,
                     opts=child,
-                )
-            ]
-        if access == "consume":
-            return [
-                gcp.pubsub.SubscriptionIAMMember(
-                    name,
-                    subscription=self.subscription.id,
-                    role="roles/pubsub.subscriber",
-                    member=member,
-                    opts=child,
-                ),
-                gcp.pubsub.TopicIAMMember(
-                    f"{name}-dead-letter",
-                    topic=self.dead_letter_topic.id,
-                    role="roles/pubsub.publisher",
-                    member=member,
-                    opts=child,
                 ),
             ]
-        raise ValueError(f"queue {self.logical_name}: access {access!r} does not apply")
+        return [
+            readiness,
+            gcp.pubsub.SubscriptionIAMMember(
+                name,
+                subscription=self.subscription.id,
+                role="roles/pubsub.subscriber",
+                member=member,
+                opts=child,
+            ),
+            gcp.pubsub.TopicIAMMember(
+                f"{name}-dead-letter",
+                topic=self.dead_letter_topic.id,
+                role="roles/pubsub.publisher",
+                member=member,
+                opts=child,
+            ),
+        ]

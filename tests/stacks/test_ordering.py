@@ -8,11 +8,16 @@ for C, is waiting for C.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import tierstack
+from stacks.azure.common import dashed_name
+from stacks.blueprints.settings import parse_settings
+from stacks.common.args import StackContext
 from tierstack.preview.engine import preview_many
 from tierstack.preview.project import list_stacks, load_project
 
@@ -163,3 +168,94 @@ def test_gcp_instance_groups_wait_for_cloud_nat(graphs, stack) -> None:
     assert groups
     for group in groups:
         assert graph.missing(group, [nat]) == [], f"{stack}: {group['name']}"
+
+
+@pytest.mark.parametrize("stack", _stacks("gcp-"))
+def test_gcp_monitoring_agent_grant_waits_for_the_first_pubsub_channel(graphs, stack) -> None:
+    """Cloud Monitoring creates its notification service agent (gcp-sa-monitoring-notification)
+    when the project's first Pub/Sub notification channel is created ("Create and manage
+    notification channels", Pub/Sub section, cloud.google.com/monitoring/support/
+    notification-options): on a new project, a grant to it made before that fails."""
+    graph = graphs[stack]
+    channels = graph.of_type(
+        "gcp:monitoring/notificationChannel:NotificationChannel",
+        lambda c: c["inputs"]["type"] == "pubsub",
+    )
+    assert channels, f"{stack}: no Pub/Sub notification channel"
+    grants = graph.of_type(
+        "gcp:pubsub/topicIAMMember:TopicIAMMember",
+        lambda g: "gcp-sa-monitoring-notification" in str(g["inputs"].get("member")),
+    )
+    assert grants, f"{stack}: Monitoring may not publish to the alerts topic"
+    for grant in grants:
+        assert graph.missing(grant, channels) == [], f"{stack}: {grant['name']}"
+
+
+def test_azure_prod_gateway_waits_for_its_key_vault_grant(tmp_path: Path) -> None:
+    """A gateway whose listener certificate is a Key Vault secret is created only if its
+    user-assigned identity can already read that secret ("TLS termination with Key Vault
+    certificates", learn.microsoft.com/azure/application-gateway/key-vault-certs: the identity
+    needs Key Vault Secrets User; ARM fails the create with
+    UserAssignedIdentityDoesNotGetPermissionOnKeyVault). Previewed as a prod stack of its own."""
+    config = {
+        "azure-native:location": "westeurope",
+        "tierstack:cloud": "azure",
+        "tierstack:app": "cloud-drive",
+        "tierstack:env": "prod",
+        "tierstack:certificate": "https://elsewhere.vault.azure.net/secrets/app-cert",
+    }
+    stack = "azure-cloud-drive-prod"
+    context = StackContext(settings=parse_settings(config), stack=stack)
+    vault = f"https://{dashed_name(context, 'kv')}.vault.azure.net/"
+    config["tierstack:certificate"] = f"{vault}secrets/app-cert"
+    (tmp_path / "Pulumi.yaml").write_text(
+        f"name: tierstack\nruntime: python\nmain: {tierstack.REPO_ROOT / 'stacks'}/\n"
+    )
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
+    [result] = preview_many(tmp_path, [stack], policy_pack=None)
+    graph = Graph(result)
+    [gateway] = graph.of_type("azure-native:network:ApplicationGateway")
+    identities = set(gateway["propertyDependencies"]["identity"])
+    grants = graph.of_type(
+        "azure-native:authorization:RoleAssignment",
+        lambda g: bool(set(g["propertyDependencies"].get("principalId", [])) & identities),
+    )
+    assert len(grants) == 1, "the gateway's identity is not granted the certificate secret"
+    assert graph.missing(gateway, grants) == []
+
+
+@pytest.mark.parametrize("stack", _stacks("gcp-"))
+def test_gcp_firestore_index_waits_for_the_ttl_field(graphs, stack) -> None:
+    """Firestore index and field (TTL) changes on one database created in parallel fail with
+    409 "Aborted due to cross-transaction contention" (terraform-provider-google issues #16599
+    and #16329): a table's composite index waits for its TTL policy."""
+    graph = graphs[stack]
+    for index in graph.of_type("gcp:firestore/index:Index"):
+        fields = graph.of_type(
+            "gcp:firestore/field:Field", lambda f, i=index: f["parent"] == i["parent"]
+        )
+        assert graph.missing(index, fields) == [], f"{stack}: {index['name']}"
+    if stack == "gcp-iot-gateway":  # the table with both a sort key and a TTL attribute
+        [index] = graph.of_type("gcp:firestore/index:Index")
+        assert graph.of_type("gcp:firestore/field:Field", lambda f: f["parent"] == index["parent"])
+
+
+def test_gcp_dataproc_job_waits_for_input_under_its_prefix(graphs) -> None:
+    """Hadoop's FileInputFormat fails a job whose input path matches no file ("Input path does
+    not exist"): the deploy-time Dataproc job would end in ERROR while `pulumi up` succeeds. It
+    waits for a non-empty object under its -input prefix, in the bucket it reads."""
+    graph = graphs["gcp-mapreduce"]
+    [job] = graph.of_type("gcp:dataproc/job:Job")
+    args = job["inputs"]["hadoopConfig"]["args"]
+    source = args[args.index("-input") + 1]
+    bucket, _, prefix = source.removeprefix("gs://").partition("/")
+    inputs = graph.of_type(
+        "gcp:storage/bucketObject:BucketObject",
+        lambda o: (
+            o["inputs"]["bucket"] == bucket
+            and o["inputs"]["name"].startswith(prefix)
+            and bool(o["inputs"].get("content"))
+        ),
+    )
+    assert inputs, f"nothing under {source}"
+    assert graph.missing(job, inputs) == []

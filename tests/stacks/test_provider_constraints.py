@@ -156,3 +156,71 @@ def test_azure_gateway_public_ip_is_zone_redundant(env: str) -> None:
     gateway = run.one("azure-native:network:ApplicationGateway").inputs
     assert len(gateway["zones"]) >= 2
     assert sorted(address.inputs["zones"]) == ["1", "2", "3"]
+
+
+def test_azure_postgres_subnet_admits_its_own_ha_replication() -> None:
+    """With an NSG on the delegated subnet, high availability needs 5432 and 6432 open within
+    that subnet ("Networking overview ... with private access (virtual network integration)",
+    learn.microsoft.com/azure/postgresql/flexible-server/concepts-networking-private); the data
+    NSG's deny-vnet-inbound rule (4090) must not be the first rule to match that traffic."""
+    run = stack_run("azure-cloud-drive", "prod")
+    server = run.one("azure-native:dbforpostgresql:Server").inputs
+    assert server["highAvailability"]["mode"] == "ZoneRedundant"
+    data = run.one("azure-native:network:Subnet", "network-data").inputs["addressPrefix"]
+    inbound = sorted(
+        (
+            r.inputs
+            for r in run.of_type("azure-native:network:SecurityRule")
+            if r.inputs["networkSecurityGroupName"].endswith("-data-nsg")
+            and r.inputs["direction"] == "Inbound"
+        ),
+        key=lambda rule: rule["priority"],
+    )
+    for port in ("5432", "6432"):
+        matching = [
+            rule
+            for rule in inbound
+            if {port, "*"}
+            & {*rule.get("destinationPortRanges", []), rule.get("destinationPortRange")}
+            and rule.get("sourceAddressPrefix") in (data, "VirtualNetwork", "*")
+        ]
+        assert matching, f"no rule decides {port} within the data subnet"
+        assert (matching[0]["access"], matching[0]["sourceAddressPrefix"]) == ("Allow", data), port
+
+
+@pytest.mark.parametrize("stack", stack_names("azure"))
+def test_azure_no_blob_is_uploaded_with_a_key_the_account_refuses(stack: str) -> None:
+    """azure-native's storage.Blob signs its upload with the account key (pulumi-azure-native
+    issues #2015 and #2948); an account with allowSharedKeyAccess=false answers
+    KeyBasedAuthenticationNotPermitted ("Prevent Shared Key authorization", learn.microsoft.com/
+    azure/storage/common/shared-key-authorization-prevent)."""
+    run = stack_run(stack)
+    keyless = {
+        account.inputs["accountName"]
+        for account in run.of_type("azure-native:storage:StorageAccount")
+        if account.inputs.get("allowSharedKeyAccess") is False
+    }
+    assert keyless, f"{stack}: every storage account takes shared keys"
+    uploads = [
+        blob.name
+        for blob in run.of_type("azure-native:storage:Blob")
+        if blob.inputs["accountName"] in keyless
+    ]
+    assert uploads == []
+
+
+def test_azure_hdinsight_private_link_subnet_admits_private_link_services() -> None:
+    """An HDInsight cluster with private link enabled creates private link services in its
+    subnet, which needs privateLinkServiceNetworkPolicies disabled ("Enable Private Link on an
+    HDInsight cluster", learn.microsoft.com/azure/hdinsight/hdinsight-private-link); every other
+    subnet keeps the policies."""
+    run = stack_run("azure-mapreduce")
+    cluster = run.one("azure-native:hdinsight:Cluster").inputs["properties"]
+    assert cluster["networkProperties"]["privateLink"] == "Enabled"
+    subnets = {s.inputs["subnetName"]: s.inputs for s in run.of_type("azure-native:network:Subnet")}
+    [role] = [r for r in cluster["computeProfile"]["roles"] if r["name"] == "headnode"]
+    in_subnet = role["virtualNetworkProfile"]["subnet"]
+    cluster_subnet = next(n for n, s in subnets.items() if in_subnet == f"network-{n}-id")
+    policies = {name: s["privateLinkServiceNetworkPolicies"] for name, s in subnets.items()}
+    assert policies.pop(cluster_subnet) == "Disabled"
+    assert set(policies.values()) == {"Enabled"}

@@ -147,6 +147,11 @@ def test_stack_runs_and_matches_its_snapshot(stack, update_snapshots):
     assert re.fullmatch(
         rf"https://{app}-dev-[0-9a-f]{{6}}\.westeurope\.cloudapp\.azure\.com", outputs["app_url"]
     )
+    assert outputs["dns_target"] == outputs["app_url"].removeprefix("https://")  # a CNAME's
+    if stack == "azure-iot-gateway":
+        assert re.fullmatch(
+            r"mqtts://iot-gateway-dev-[\w-]+\.azure-devices\.net:8883", outputs["mqtt_endpoint"]
+        )
     for name in outputs["object_stores"].values():
         account, container = name.split("/")
         assert re.fullmatch(r"[a-z0-9]{3,24}", account) and container

@@ -556,6 +556,7 @@ def analytics():
         )
         return {
             "submit_commands": cluster.submit_commands,
+            "upload_commands": cluster.upload_commands,
             "physical_name": cluster.physical_name,
             "backend_url": cluster.backend_url,
         }
@@ -596,14 +597,17 @@ def test_hadoop_cluster_is_in_the_vnet_on_identity_based_adls(analytics):
 
 
 def test_streaming_job_is_uploaded_scripts_plus_a_submit_command(analytics):
-    blobs = {b.inputs["blobName"]: b.inputs for b in analytics.of_type("azure-native:storage:Blob")}
-    assert set(blobs) == {"jobs/inverted-index/mapper.py", "jobs/inverted-index/reducer.py"}
-    for name, blob in blobs.items():
-        source = blob["source"]
-        path = Path(source.path)
-        assert path.is_file() and path.name == Path(name).name
-        assert path == REPO_ROOT / "stacks/blueprints/jobs/inverted_index" / path.name
     account = analytics.named("hadoop-fs-account").inputs["accountName"]
+    upload = analytics.result["upload_commands"]["inverted-index"].split(" && ")
+    assert len(upload) == 2
+    for command, script in zip(upload, ("mapper.py", "reducer.py"), strict=True):
+        source = "stacks/blueprints/jobs/inverted_index/" + script
+        assert (REPO_ROOT / source).is_file()
+        assert command == (
+            "az storage fs file upload --auth-mode login --overwrite"
+            f" --account-name {account} --file-system cluster"
+            f" --path jobs/inverted-index/{script} --source {source}"
+        )
     fs = f"abfs://cluster@{account}.dfs.core.windows.net"
     command = analytics.result["submit_commands"]["inverted-index"]
     assert command.startswith("hadoop jar /usr/hdp/current/hadoop-mapreduce-client/")

@@ -108,6 +108,9 @@ def test_bucket_is_private_versioned_and_lifecycled(context: StackContext) -> No
     assert roles == {
         "web-images": (bucket["name"], "roles/storage.objectUser", MEMBER),
         "viewer-images": (bucket["name"], "roles/storage.objectViewer", MEMBER),
+        # the readiness check reads the bucket's metadata (buckets.get)
+        "web-images-metadata": (bucket["name"], "roles/storage.legacyBucketReader", MEMBER),
+        "viewer-images-metadata": (bucket["name"], "roles/storage.legacyBucketReader", MEMBER),
     }
 
 
@@ -176,6 +179,7 @@ def test_queue_dead_letters_with_retry_and_agent_grants(context: StackContext) -
     assert subscription_grants == {
         ("filter-jobs-subscription-id", "roles/pubsub.subscriber", PUBSUB_AGENT),
         ("filter-jobs-subscription-id", "roles/pubsub.subscriber", MEMBER),
+        ("filter-jobs-subscription-id", "roles/pubsub.viewer", MEMBER),  # readiness: get
     }
     assert result.result["url"] == (
         f"pubsub://{PROJECT}/image-processing-dev-filter-jobs/image-processing-dev-filter-jobs-sub"

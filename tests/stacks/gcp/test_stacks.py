@@ -125,6 +125,12 @@ def test_stack_runs_and_every_output_resolves(stack: str) -> None:
     assert outputs["cloud"] == "gcp"
     assert outputs["app"] == stack.removeprefix("gcp-")
     assert outputs["app_url"] == "https://203.0.113.10.sslip.io"
+    # DNS for the managed certificate and for the MQTT gateways needs the two addresses.
+    assert outputs["dns_target"] == "203.0.113.10"
+    if stack == "gcp-iot-gateway":
+        assert outputs["mqtt_endpoint"] == "mqtts://203.0.113.20:8883"
+    else:
+        assert "mqtt_endpoint" not in outputs
     for group in ("object_stores", "queues", "tables"):
         for name, physical in outputs[group].items():
             assert isinstance(physical, str), f"{group}.{name} is {physical!r}"

@@ -244,7 +244,9 @@ def test_each_tier_is_bound_exactly_on_what_it_uses() -> None:
         ("roles/logging.logWriter", "tierstack-dev"),
         ("roles/monitoring.metricWriter", "tierstack-dev"),
         ("roles/storage.objectUser", "tierstack-dev-mapreduce-dev-job-data"),
+        ("roles/storage.legacyBucketReader", "tierstack-dev-mapreduce-dev-job-data"),
         ("roles/pubsub.publisher", "job-requests-topic-id"),
+        ("roles/pubsub.viewer", "job-requests-subscription-id"),  # the readiness check
         ("roles/secretmanager.secretAccessor", "web-session-key-secret-id"),
         (  # the web tier records jobs and idempotency keys: read-write on the status table
             "roles/datastore.user",
@@ -467,7 +469,9 @@ def test_dataproc_cluster_is_internal_with_its_own_account_and_runs_the_job() ->
     }
     assert buckets == {
         ("tierstack-dev-mapreduce-dev-job-data", "roles/storage.objectUser"),
+        ("tierstack-dev-mapreduce-dev-job-data", "roles/storage.legacyBucketReader"),
         ("tierstack-dev-mapreduce-dev-cluster-logs", "roles/storage.objectUser"),
+        ("tierstack-dev-mapreduce-dev-cluster-logs", "roles/storage.legacyBucketReader"),
     }
     prod = stack("mapreduce", "prod").one("gcp:dataproc/cluster:Cluster").inputs["clusterConfig"]
     assert (prod["masterConfig"]["numInstances"], prod["workerConfig"]["numInstances"]) == (3, 4)

@@ -1,0 +1,178 @@
+"""Stack <-> app contracts on Azure: each Azure stack's blob containers are created in Azurite from
+the stack's own resolved inputs, and each tier's object store, opened from the environment the
+stack writes into the tier's vars.yml, runs against it: the readiness check and the
+object-store contract (read-write) or a listing (read).
+
+Azurite does not evaluate Azure RBAC, so every Blob service operation the backend sends is
+recorded and must be allowed by the roles the stack assigns to that tier's managed identity on
+that container (or its account): two tables below, written from Microsoft's documentation, stand
+in for the RBAC evaluator (an in-process stand-in: no RBAC-enforcing Azure emulator exists). Service
+Bus, Cosmos DB and Key Vault have no emulator here; their grants are checked by the Azure stack
+tests (tests/stacks/azure)."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from azure.storage.blob import BlobServiceClient
+from backend_contracts import object_store_contract
+
+from reference_apps.backends import Settings, open_backends
+from stacks.azure.common import ROLES
+from stacks.blueprints import BLUEPRINTS
+from tests.playbook_check import boot_vars
+from tests.stacks.harness import Run, run_stack, stack_config, stack_names
+from tierstack.mocks.azure import INVOKES, computed
+
+STACKS = stack_names("azure")
+
+CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
+# Actions and data actions of the built-in roles the stacks assign ("Azure built-in roles",
+# Storage section, learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage).
+ROLE_ACTIONS: dict[str, set[str]] = {
+    ROLES["storage-blob-data-reader"]: {f"{CONTAINERS}/read", f"{CONTAINERS}/blobs/read"},
+    ROLES["storage-blob-data-contributor"]: {
+        f"{CONTAINERS}/read",
+        f"{CONTAINERS}/write",
+        f"{CONTAINERS}/delete",
+        f"{CONTAINERS}/blobs/read",
+        f"{CONTAINERS}/blobs/write",
+        f"{CONTAINERS}/blobs/delete",
+        f"{CONTAINERS}/blobs/add/action",
+        f"{CONTAINERS}/blobs/move/action",
+    },
+}
+ROLE_ACTIONS[ROLES["storage-blob-data-owner"]] = ROLE_ACTIONS[
+    ROLES["storage-blob-data-contributor"]
+]
+
+# Permission each Blob service operation needs with Microsoft Entra ID ("Authorize access to
+# blobs using Microsoft Entra ID": permissions for calling data operations,
+# learn.microsoft.com/rest/api/storageservices/authorize-with-azure-active-directory).
+BLOB_OPERATIONS: list[tuple[str, re.Pattern[str], set[str]]] = [
+    # (HTTP method, query that names the operation, actions)
+    ("GET", re.compile(r"restype=container(?!.*comp=)"), {f"{CONTAINERS}/read"}),  # properties
+    ("GET", re.compile(r"restype=container.*comp=list"), {f"{CONTAINERS}/blobs/read"}),
+    ("GET", re.compile(r"^(?!.*restype=)"), {f"{CONTAINERS}/blobs/read"}),  # Get Blob
+    ("HEAD", re.compile(r"^(?!.*restype=)"), {f"{CONTAINERS}/blobs/read"}),  # properties
+    ("PUT", re.compile(r"^(?!.*restype=)"), {f"{CONTAINERS}/blobs/write"}),  # Put Blob
+    ("DELETE", re.compile(r"^(?!.*restype=)"), {f"{CONTAINERS}/blobs/delete"}),
+]
+
+
+@functools.cache
+def stack_run(stack: str) -> Run:
+    return run_stack(stack, computed=computed, invokes=INVOKES)
+
+
+def _tiers() -> list[tuple[str, str]]:
+    cases = []
+    for stack in STACKS:
+        blueprint = BLUEPRINTS[stack_config(stack)["tierstack:app"]]()
+        tiers = [t.name for t in (blueprint.app, *blueprint.workers) if t]
+        cases += [(stack, t) for t in tiers if "OBJECT_STORE_URL" in _uses(stack, t)]
+    return cases
+
+
+def _uses(stack: str, tier: str) -> dict[str, str]:
+    blueprint = BLUEPRINTS[stack_config(stack)["tierstack:app"]]()
+    spec = next(t for t in (blueprint.app, *blueprint.workers) if t and t.name == tier)
+    return {use.env_var: use.access for use in spec.uses if use.env_var}
+
+
+def _env(run: Run, tier: str) -> dict[str, str]:
+    """The app environment the stack writes into the tier's vars.yml (cloud-config user data)."""
+    scale_set = run.one("azure-native:compute:VirtualMachineScaleSet", f"{tier}-vmss")
+    custom = scale_set.inputs["virtualMachineProfile"]["osProfile"]["customData"]
+    document = yaml.safe_load(base64.b64decode(custom).decode())
+    variables = boot_vars(document["write_files"][0]["content"])
+    return {key: str(value) for key, value in variables["python_app_env"].items()}
+
+
+def _granted(run: Run, tier: str) -> dict[str, set[str]]:
+    """Container name -> actions the tier's identity holds on it (assigned on the container or
+    on its storage account)."""
+    identity = run.one("azure-native:managedidentity:UserAssignedIdentity", f"{tier}-identity-mi")
+    principal = identity.outputs["principalId"]
+    containers = {
+        f"{c.name}-id": c.inputs["containerName"]
+        for c in run.of_type("azure-native:storage:BlobContainer")
+    }
+    accounts = {f"{a.name}-id" for a in run.of_type("azure-native:storage:StorageAccount")}
+    granted: dict[str, set[str]] = {}
+    for assignment in run.of_type("azure-native:authorization:RoleAssignment"):
+        inputs = assignment.inputs
+        role = inputs["roleDefinitionId"].rsplit("/", 1)[1]
+        if inputs["principalId"] != principal or role not in ROLE_ACTIONS:
+            continue
+        scope = inputs["scope"]
+        names = [containers[scope]] if scope in containers else []
+        if scope in accounts:  # an account-wide grant covers every container
+            names = list(containers.values())
+        for name in names:
+            granted.setdefault(name, set()).update(ROLE_ACTIONS[role])
+    return granted
+
+
+def _operation(method: str, url: str) -> tuple[str, set[str]]:
+    """(container, actions) of one Blob service request to Azurite
+    (http://host:port/<account>/<container>[/<blob>]?query)."""
+    path, _, query = url.partition("?")
+    parts = path.split("/", 5)  # '', '', host, account, container, blob
+    container = parts[4]
+    for verb, pattern, actions in BLOB_OPERATIONS:
+        if verb == method and pattern.search(query if len(parts) == 5 else f"blob&{query}"):
+            if len(parts) == 5 and "restype=container" not in query:
+                continue
+            return container, actions
+    pytest.fail(f"unlisted Blob service call {method} {url}: add it to BLOB_OPERATIONS")
+
+
+@functools.cache
+def _deployed(stack: str, connection: str) -> None:
+    service = BlobServiceClient.from_connection_string(connection)
+    for container in stack_run(stack).of_type("azure-native:storage:BlobContainer"):
+        service.create_container(container.inputs["containerName"])
+
+
+@pytest.mark.parametrize(("stack", "tier"), _tiers())
+def test_tier_object_store_calls_only_what_the_stack_assigns(
+    stack: str, tier: str, azurite_connection_string: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uses = _uses(stack, tier)
+    _deployed(stack, azurite_connection_string)
+    run = stack_run(stack)
+    env = {"OBJECT_STORE_URL": _env(run, tier)["OBJECT_STORE_URL"]}
+    granted = _granted(run, tier)
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite_connection_string)
+    made: list[tuple[str, str, set[str]]] = []
+    send = requests.Session.request
+
+    def request(self: requests.Session, method: str, url: str, *args: Any, **kw: Any) -> Any:
+        made.append((f"{method} {url}", *_operation(method, url)))
+        return send(self, method, url, *args, **kw)
+
+    monkeypatch.setattr(requests.Session, "request", request)
+    objects = open_backends(
+        Settings.from_env(tier, env, web=False), queue=False, kv=False, db=False, mail=False
+    ).objects
+    objects.check()  # what /readyz runs
+    if uses["OBJECT_STORE_URL"] == "read-write":
+        object_store_contract(objects)
+    else:
+        objects.list()
+    monkeypatch.undo()
+
+    assert made, f"{tier}: the object store made no call at all"
+    refused = [
+        (call, container, sorted(actions))
+        for call, container, actions in made
+        if not actions <= granted.get(container, set())
+    ]
+    assert refused == [], f"{stack} {tier}: Azure RBAC would refuse these calls"
