@@ -254,10 +254,14 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
 
 
 _REPO_SCHEMES = ("https://", "git://", "ssh://", "file://")
+_PROD_REPO_SCHEMES = ("https://", "ssh://")  # authenticated transports only
+_COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")  # a full SHA-1 or SHA-256 commit id
 
 
 def _check_repo(settings: Settings) -> None:
-    """Hosts run what they pull as root: never from a plain-HTTP URL or an option-like ref."""
+    """Hosts run what they pull as root: never from a plain-HTTP URL or an option-like ref, and
+    in prod only an exact commit over an authenticated transport (a branch or tag can be moved
+    under a running fleet; git:// and file:// prove nothing about the server)."""
     url, ref = settings.repo_url, settings.repo_ref
     if not url.startswith(_REPO_SCHEMES):
         raise SettingsError(
@@ -265,6 +269,15 @@ def _check_repo(settings: Settings) -> None:
         )
     if not ref or ref.startswith("-") or any(c.isspace() for c in ref):
         raise SettingsError(f"tierstack:repoRef {ref!r} is not a git branch, tag or commit")
+    if not settings.is_prod:
+        return
+    if not url.startswith(_PROD_REPO_SCHEMES):
+        raise SettingsError(f"tierstack:repoUrl {url!r} must be https:// or ssh:// in prod")
+    if not _COMMIT.match(ref):
+        raise SettingsError(
+            f"tierstack:repoRef {ref!r} must be a full commit id in prod"
+            " (pulumi config set tierstack:repoRef $(git rev-parse HEAD))"
+        )
 
 
 def _default_zones(cloud: str, region: str) -> tuple[str, ...]:

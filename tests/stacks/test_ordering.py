@@ -203,6 +203,7 @@ def test_azure_prod_gateway_waits_for_its_key_vault_grant(tmp_path: Path) -> Non
         "tierstack:app": "cloud-drive",
         "tierstack:env": "prod",
         "tierstack:certificate": "https://elsewhere.vault.azure.net/secrets/app-cert",
+        "tierstack:repoRef": "0123456789abcdef0123456789abcdef01234567",
     }
     stack = "azure-cloud-drive-prod"
     context = StackContext(settings=parse_settings(config), stack=stack)

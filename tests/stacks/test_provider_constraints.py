@@ -20,6 +20,7 @@ def stack_run(stack: str, env: str = "dev") -> Run:
     overrides = {"tierstack:env": env}
     if env == "prod":
         overrides.update(PROD_CERTIFICATE[cloud])
+        overrides["tierstack:repoRef"] = "0123456789abcdef0123456789abcdef01234567"
     return run_stack(
         stack,
         computed=conftest.computed,

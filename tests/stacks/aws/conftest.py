@@ -38,5 +38,8 @@ def context() -> StackContext:
 @pytest.fixture
 def prod_context() -> StackContext:
     return make_context(
-        env="prod", certificate=_arn("acm", "certificate/prod-cert-0001"), alertEmail="ops@x.io"
+        env="prod",
+        certificate=_arn("acm", "certificate/prod-cert-0001"),
+        alertEmail="ops@x.io",
+        repoRef="0123456789abcdef0123456789abcdef01234567",
     )

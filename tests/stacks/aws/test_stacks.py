@@ -19,6 +19,7 @@ STACKS = stack_names("aws")
 PROD = {
     "tierstack:env": "prod",
     "tierstack:certificate": f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/p",
+    "tierstack:repoRef": "0123456789abcdef0123456789abcdef01234567",  # prod pulls an exact commit
 }
 KEY_PROPERTIES = {
     "aws:ec2/vpc:Vpc": ["cidrBlock"],

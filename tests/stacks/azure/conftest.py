@@ -49,4 +49,8 @@ def make_context(app: str = "image-processing", stack: str = "azure-test", **con
     return StackContext(settings=parse_settings(raw), stack=stack)
 
 
-PROD = {"env": "prod", "certificate": "https://example-kv.vault.azure.net/secrets/web-cert"}
+PROD = {
+    "env": "prod",
+    "certificate": "https://example-kv.vault.azure.net/secrets/web-cert",
+    "repoRef": "0123456789abcdef0123456789abcdef01234567",  # prod pulls an exact commit
+}

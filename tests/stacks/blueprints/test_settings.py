@@ -26,7 +26,9 @@ def test_dev_defaults_and_tags() -> None:
 
 
 def test_prod_sizing_is_highly_available() -> None:
-    settings = parse(env="prod", certificate="arn:aws:acm:eu-west-1:1:certificate/x")
+    settings = parse(
+        env="prod", certificate="arn:aws:acm:eu-west-1:1:certificate/x", repoRef="a" * 40
+    )
     assert settings.sizing.app_min >= 2
     assert settings.sizing.db_high_availability is True
     assert settings.sizing.deletion_protection is True
@@ -62,7 +64,14 @@ def test_region_comes_from_the_provider_key() -> None:
         ({"sizing": "big"}, "tierstack:sizing must be an object"),
         ({"owner": "Data Team"}, "tierstack:owner must be lowercase"),
         ({"zones": ["eu-west-1a"]}, "tierstack:zones needs at least two zones"),
-        ({"env": "prod"}, "tierstack:certificate is required in prod"),
+        ({"env": "prod", "repoRef": "a" * 40}, "tierstack:certificate is required in prod"),
+        ({"env": "prod"}, "tierstack:repoRef 'main' must be a full commit id in prod"),
+        ({"env": "prod", "repoRef": "v1.2.0"}, "'v1.2.0' must be a full commit id in prod"),
+        ({"env": "prod", "repoRef": "a" * 39}, "must be a full commit id in prod"),
+        (
+            {"env": "prod", "repoRef": "a" * 40, "repoUrl": "git://git.example.org/t.git"},
+            "tierstack:repoUrl 'git://git.example.org/t.git' must be https:// or ssh:// in prod",
+        ),
         ({"repoUrl": "http://git.example.org/t.git"}, "tierstack:repoUrl 'http://git.example"),
         ({"repoUrl": "git.example.org:t.git"}, "must be an https:// (or git://"),
         ({"repoRef": "--upload-pack=evil"}, "tierstack:repoRef '--upload-pack=evil' is not"),

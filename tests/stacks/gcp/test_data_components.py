@@ -217,7 +217,9 @@ def test_table_is_a_native_firestore_database_scoped_by_condition(
 
 
 def test_prod_table_is_delete_protected_and_indexed_by_sort_key() -> None:
-    context = context_for("iot-gateway", env="prod", certificate="iot.example.com")
+    context = context_for(
+        "iot-gateway", env="prod", certificate="iot.example.com", repoRef="a" * 40
+    )
     spec = TableSpec("readings", "t", partition_key="device_id", sort_key="ts")
     result = run(lambda: KeyValueTable("readings", KeyValueTableArgs(context, spec)) and None)
     database = result.one("gcp:firestore/database:Database").inputs
@@ -297,7 +299,9 @@ def test_database_is_private_tls_only_backed_up_and_its_password_secret() -> Non
 
 
 def test_prod_database_is_regional_and_deletion_protected() -> None:
-    _, instance = _database(context_for("cloud-drive", env="prod", certificate="d.example.com"))
+    _, instance = _database(
+        context_for("cloud-drive", env="prod", certificate="d.example.com", repoRef="a" * 40)
+    )
     settings = instance["settings"]
     assert settings["availabilityType"] == "REGIONAL"
     assert instance["deletionProtection"] is True

@@ -87,7 +87,11 @@ KEY_PROPERTIES: dict[str, list[str]] = {
 def stack_run(stack: str, env: str = "dev") -> Run:
     overrides = {}
     if env == "prod":
-        overrides = {"tierstack:env": "prod", "tierstack:certificate": "app.example.com"}
+        overrides = {
+            "tierstack:env": "prod",
+            "tierstack:certificate": "app.example.com",
+            "tierstack:repoRef": "0123456789abcdef0123456789abcdef01234567",
+        }
     return run_stack(stack, computed=computed, invokes=INVOKES, overrides=overrides)
 
 
@@ -212,6 +216,7 @@ def test_prod_stack_passes_every_mandatory_policy(app: str) -> None:
         "tierstack:app": app,
         "tierstack:env": "prod",
         "tierstack:certificate": f"{app}.example.com",
+        "tierstack:repoRef": "0123456789abcdef0123456789abcdef01234567",
     }
     records = record_resources(
         lambda: deploy(parse_settings(config), f"gcp-{app}-prod") and None,

@@ -45,6 +45,7 @@ def stack(app: str, env: str = "dev") -> Run:
     overrides: dict[str, Any] = {"env": env}
     if env == "prod":
         overrides["certificate"] = f"{app}.example.com"
+        overrides["repoRef"] = "0123456789abcdef0123456789abcdef01234567"
     return run(lambda: deploy(settings_for(app, **overrides), f"gcp-{app}"))
 
 
