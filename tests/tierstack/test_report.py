@@ -198,6 +198,29 @@ def test_markdown_summary_first_then_details_cost_and_diagram(feature_markdown: 
     assert len(feature_markdown) < 65_536
 
 
+def test_figures_on_unverified_prices_are_labelled(feature: tuple[dict, str]) -> None:
+    """t3.medium's price line is unverified (no published page confirmed it): the cost line
+    of each tier priced with it says so, the stack's estimate says how much of it rests on such
+    lines, and the summary table marks the stack's monthly cost."""
+    data, markdown = feature
+    table = yaml.safe_load(PRICES.read_text())
+    (medium,) = [p for p in table["prices"] if p.get("size") == "t3.medium"]
+    assert "unverified" in medium and "checked" not in medium
+    (stack,) = data["stacks"]
+    head = stack["cost"]["head"]
+    tiers = [line for line in head["lines"] if "t3.medium" in line["detail"]]
+    assert len(tiers) == 2 and all(line["unverified"] == ["ec2 t3.medium"] for line in tiers)
+    alarms = [line for line in head["lines"] if line["type"].endswith("MetricAlarm")]
+    assert alarms and all(line["unverified"] == [] for line in alarms)
+    rows = [row for row in markdown.splitlines() if "t3.medium (autoscaling minimum)" in row]
+    assert len(rows) == 2
+    assert all(row.endswith(" — ⚠️ unverified price: ec2 t3.medium |") for row in rows)
+    note = f"⚠️ ${head['unverifiedUsd']:,.2f} of it from unverified prices"
+    assert head["unverifiedUsd"] > 0 and note in markdown
+    (summary_row,) = [row for row in markdown.splitlines() if row.startswith(f"| `{IMAGE_STACK}`")]
+    assert f"${head['monthlyUsd']:,.2f} (unverified prices) |" in summary_row
+
+
 def test_new_mandatory_violation_fails_the_report(image_repo: Path) -> None:
     done, data, markdown = _both(image_repo, "breaks-policy", image_repo.parent / "breaks.md")
     assert done.returncode == 1, done.stderr
