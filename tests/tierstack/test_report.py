@@ -322,3 +322,40 @@ def test_secret_inputs_never_appear(tmp_path: Path) -> None:
     assert "  - `tags.token`: `[secret]` → `[secret]`" not in done.stdout  # equal: not shown
     markdown = run_cli("report", "--cwd", str(repo), "--base", "main", "--no-policy").stdout
     assert "**1 stack: 0 to create, 0 to update" in markdown
+
+
+CWD_PROGRAM = """
+from pathlib import Path
+
+import pulumi_aws as aws
+
+# A relative path, as many programs read their own files: resolved against the program's
+# directory, which is where Pulumi runs it.
+aws.sqs.Queue("jobs", visibility_timeout_seconds=int(Path("timeout.txt").read_text()))
+"""
+
+
+def test_base_and_head_each_run_in_their_own_tree(tmp_path: Path) -> None:
+    """Both trees are previewed by one process tree; each program still runs in its own
+    directory, so a file it reads by a relative path is the one of its own commit."""
+    repo = tmp_path / "cwd-repo"
+    write(repo / "Pulumi.yaml", "name: demo\nruntime: python\n")
+    write(repo / "__main__.py", CWD_PROGRAM)
+    write(repo / "timeout.txt", "30\n")
+    for stack in ("dev", "prod"):  # two stacks: the previews share one process tree
+        write(repo / f"Pulumi.{stack}.yaml", "config:\n  aws:region: eu-west-1\n")
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    commit(repo, "base")
+    write(repo / "timeout.txt", "90\n")
+    done = run_cli(
+        "report", "--cwd", str(repo), "--base", "main", "--all", "--format", "json", "--no-policy"
+    )
+    assert done.returncode == 0, done.stderr
+    stacks = json.loads(done.stdout)["stacks"]
+    assert [s["stack"] for s in stacks] == ["dev", "prod"]
+    for stack in stacks:
+        (queue,) = [r for r in stack["resources"] if r["name"] == "jobs"]
+        assert queue["action"] == "update", stack["stack"]
+        (change,) = queue["changes"]
+        assert change["path"] == "visibilityTimeoutSeconds"
+        assert (change["old"], change["new"]) == ("30", "90")
