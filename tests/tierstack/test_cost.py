@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tierstack.report import cost
 from tierstack.report.prices import main as prices_main
@@ -40,8 +42,43 @@ def test_every_price_line_has_a_source_and_a_date() -> None:
         checked = datetime.date.fromisoformat(str(entry["date"]))
         assert datetime.date(2025, 1, 1) <= checked <= datetime.date.today(), key
         assert entry["usd"] > 0, key
+        # Either the page the figure was compared with, or why no page could confirm it.
+        assert ("checked" in entry) != ("unverified" in entry), key
+        if "checked" in entry:
+            assert entry["checked"].startswith("https://"), key
+        else:
+            assert len(entry["unverified"]) > 10, key
     assert not TABLE.free & TABLE.usage
     assert not (TABLE.free | TABLE.usage) & set(cost.NEEDS)
+
+
+@pytest.mark.parametrize(
+    ("extra", "fine"),
+    [({}, False), ({"checked": "https://x.example/p"}, True), ({"unverified": "none"}, True)],
+)
+def test_a_line_must_say_whether_it_was_checked(
+    tmp_path: Path, extra: dict[str, str], fine: bool
+) -> None:
+    line = {"cloud": "aws", "region": "r", "item": "alb", "unit": "hour", "usd": 1.0}
+    line |= {"source": "https://x.example", "date": "2026-11-30", **extra}
+    both = {**line, "checked": "https://x.example/p", "unverified": "none"}
+    for entry, expected in ((line, fine), (both, False)):
+        path = tmp_path / "prices.yaml"
+        table = {"currency": "USD", "hours_per_month": 730, "free": {}, "usage": {}}
+        path.write_text(yaml.safe_dump({**table, "prices": [entry]}), encoding="utf-8")
+        if expected:
+            assert cost.load_table(path).prices
+        else:
+            with pytest.raises(cost.PriceTableError, match="price line 1 needs either"):
+                cost.load_table(path)
+
+
+def _unverified_items(cloud: str, region: str) -> set[str]:
+    return {
+        f"{item} {size}" if size else item
+        for (c, r, item, size), entry in TABLE.prices.items()
+        if (c, r) == (cloud, region) and "unverified" in entry
+    }
 
 
 def test_make_prices_explains_the_refresh(capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,6 +87,13 @@ def test_make_prices_explains_the_refresh(capsys: pytest.CaptureFixture[str]) ->
     assert "Due: https://aws.amazon.com/ec2/pricing/on-demand/" in out
     assert "    aws eu-west-1 ec2 t3.small (0 days)" in out
     assert "To refresh a line: open its source page" in out
+    unverified = [e for e in TABLE.prices.values() if "unverified" in e]
+    assert f"Unverified ({len(unverified)} of {len(TABLE.prices)}, labelled where used):" in out
+    assert (
+        "    aws eu-west-1 ec2 t3.small: "
+        + TABLE.prices[("aws", "eu-west-1", "ec2", "t3.small")]["unverified"]
+        in out.splitlines()
+    )
     assert prices_main(["--max-age", "100000"]) == 0
     assert "Every line was checked within 100000 days." in capsys.readouterr().out
 
@@ -74,6 +118,30 @@ def test_aws_stack_priced_from_the_table(aws_drive: dict[str, Any]) -> None:
     assert aws_drive["unpriced"] == []
     usage = {(u["type"], u["name"]) for u in aws_drive["usageBased"]}
     assert ("aws:s3/bucket:Bucket", "documents") in usage
+
+
+def test_figures_on_unverified_prices_are_labelled(aws_drive: dict[str, Any]) -> None:
+    """Each line names exactly the unverified price lines it rests on, the total says how
+    much of it they make up, and the text output labels the same lines."""
+    doubtful = _unverified_items("aws", "eu-west-1")
+    lines = lines_by_name(aws_drive)
+    assert lines["web", "Group"]["unverified"] == ["ec2 t3.small"]
+    assert lines["drive-db", "Instance"]["unverified"] == ["rds-postgres db.t4g.small"]
+    assert lines["web-lb", "LoadBalancer"]["unverified"] == []  # checked against a page
+    for line in aws_drive["lines"]:
+        assert set(line["unverified"]) <= doubtful, line
+    labelled = [line for line in aws_drive["lines"] if line["unverified"]]
+    assert labelled and len(labelled) < len(aws_drive["lines"])
+    assert aws_drive["unverifiedUsd"] == pytest.approx(
+        sum(line["monthly"] for line in labelled), abs=0.006
+    )
+    text = run_cli("cost", "--stack", "aws-cloud-drive").stdout.splitlines()
+    (web,) = [row for row in text if row.startswith("  web ")]
+    assert web.endswith("  [unverified price: ec2 t3.small]")
+    (lb,) = [row for row in text if row.startswith("  web-lb ")]
+    assert "unverified" not in lb
+    note = f"Unverified: {cost.money(aws_drive['unverifiedUsd'])} of it from unverified prices"
+    assert any(row.startswith(note) for row in text), text
 
 
 def test_gcp_cloud_sql_from_its_tier() -> None:

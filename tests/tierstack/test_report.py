@@ -200,6 +200,29 @@ def test_markdown_summary_first_then_details_cost_and_diagram(feature_markdown: 
     assert len(feature_markdown) < 65_536
 
 
+def test_figures_on_unverified_prices_are_labelled(feature: tuple[dict, str]) -> None:
+    """t3.medium's price line is unverified (no published page confirmed it): the cost line
+    of each tier priced with it says so, the stack's estimate says how much of it rests on such
+    lines, and the summary table marks the stack's monthly cost."""
+    data, markdown = feature
+    table = yaml.safe_load(PRICES.read_text())
+    (medium,) = [p for p in table["prices"] if p.get("size") == "t3.medium"]
+    assert "unverified" in medium and "checked" not in medium
+    (stack,) = data["stacks"]
+    head = stack["cost"]["head"]
+    tiers = [line for line in head["lines"] if "t3.medium" in line["detail"]]
+    assert len(tiers) == 2 and all(line["unverified"] == ["ec2 t3.medium"] for line in tiers)
+    alarms = [line for line in head["lines"] if line["type"].endswith("MetricAlarm")]
+    assert alarms and all(line["unverified"] == [] for line in alarms)
+    rows = [row for row in markdown.splitlines() if "t3.medium (autoscaling minimum)" in row]
+    assert len(rows) == 2
+    assert all(row.endswith(" — ⚠️ unverified price: ec2 t3.medium |") for row in rows)
+    note = f"⚠️ ${head['unverifiedUsd']:,.2f} of it from unverified prices"
+    assert head["unverifiedUsd"] > 0 and note in markdown
+    (summary_row,) = [row for row in markdown.splitlines() if row.startswith(f"| `{IMAGE_STACK}`")]
+    assert f"${head['monthlyUsd']:,.2f} (unverified prices) |" in summary_row
+
+
 def test_new_mandatory_violation_fails_the_report(image_repo: Path) -> None:
     done, data, markdown = _both(image_repo, "breaks-policy", image_repo.parent / "breaks.md")
     assert done.returncode == 1, done.stderr
@@ -328,3 +351,40 @@ def test_sarif_locates_the_new_violation_at_the_program_line(image_repo: Path) -
     path, line = where["artifactLocation"]["uri"], where["region"]["startLine"]
     assert path == "stacks/aws/hosts.py"
     assert "aws.ec2.LaunchTemplate(" in (image_repo / path).read_text().splitlines()[line - 1]
+
+
+CWD_PROGRAM = """
+from pathlib import Path
+
+import pulumi_aws as aws
+
+# A relative path, as many programs read their own files: resolved against the program's
+# directory, which is where Pulumi runs it.
+aws.sqs.Queue("jobs", visibility_timeout_seconds=int(Path("timeout.txt").read_text()))
+"""
+
+
+def test_base_and_head_each_run_in_their_own_tree(tmp_path: Path) -> None:
+    """Both trees are previewed by one process tree; each program still runs in its own
+    directory, so a file it reads by a relative path is the one of its own commit."""
+    repo = tmp_path / "cwd-repo"
+    write(repo / "Pulumi.yaml", "name: demo\nruntime: python\n")
+    write(repo / "__main__.py", CWD_PROGRAM)
+    write(repo / "timeout.txt", "30\n")
+    for stack in ("dev", "prod"):  # two stacks: the previews share one process tree
+        write(repo / f"Pulumi.{stack}.yaml", "config:\n  aws:region: eu-west-1\n")
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    commit(repo, "base")
+    write(repo / "timeout.txt", "90\n")
+    done = run_cli(
+        "report", "--cwd", str(repo), "--base", "main", "--all", "--format", "json", "--no-policy"
+    )
+    assert done.returncode == 0, done.stderr
+    stacks = json.loads(done.stdout)["stacks"]
+    assert [s["stack"] for s in stacks] == ["dev", "prod"]
+    for stack in stacks:
+        (queue,) = [r for r in stack["resources"] if r["name"] == "jobs"]
+        assert queue["action"] == "update", stack["stack"]
+        (change,) = queue["changes"]
+        assert change["path"] == "visibilityTimeoutSeconds"
+        assert (change["old"], change["new"]) == ("30", "90")

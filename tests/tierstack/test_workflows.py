@@ -50,10 +50,23 @@ def test_actionlint_is_clean() -> None:
     }
 
 
+def _uses(node: Any) -> list[str]:
+    """Every `uses:` value in a parsed workflow (steps and reusable-workflow jobs alike)."""
+    if isinstance(node, dict):
+        found = [node["uses"]] if isinstance(node.get("uses"), str) else []
+        return found + [u for value in node.values() for u in _uses(value)]
+    if isinstance(node, list):
+        return [u for value in node for u in _uses(value)]
+    return []
+
+
 def test_actions_pinned_to_full_commits_with_their_version() -> None:
     text = "\n".join(path.read_text() for path in WORKFLOWS.glob("*.yml"))
     uses = re.findall(r"uses: (\S+)(.*)", text)
     assert uses
+    # The text and the parsed workflows agree: no `uses:` written in another form escapes.
+    parsed = [u for workflow in all_workflows().values() for u in _uses(workflow)]
+    assert sorted(parsed) == sorted(action for action, _ in uses)
     for action, comment in uses:
         assert PINNED.match(action), action
         assert re.match(r" # v\d+\.\d+\.\d+$", comment), (action, comment)
@@ -161,32 +174,58 @@ def pull_request_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return clone
 
 
+# Stand-ins for the two installers of the set-up step (the real ones would download the locked
+# environment, which this test already runs in): they record their arguments, and `uv sync`
+# links the project's .venv to this interpreter's environment, which is what it would install.
+STUB = """#!/bin/sh
+echo "$(basename "$0") $*" >> "{log}"
+if [ "$(basename "$0")" = uv ] && [ "$1" = sync ]; then ln -s "{prefix}" .venv; fi
+"""
+
+
+def _stub_installers(folder: Path) -> Path:
+    folder.mkdir()
+    for name in ("pipx", "uv"):
+        tool = folder / name
+        tool.write_text(STUB.format(log=folder / "calls", prefix=sys.prefix), encoding="utf-8")
+        tool.chmod(0o755)
+    return folder / "calls"
+
+
 def test_offline_job_steps_produce_the_comment(pull_request_clone: Path, tmp_path: Path) -> None:
-    job = load("pull-request.yml")["jobs"]["report"]
-    output, summary = tmp_path / "output", tmp_path / "summary"
+    """Every `run:` step of the job, read from the workflow itself, in order, in a fresh clone,
+    with the environment GitHub gives: `env:` of the workflow and the step, expressions
+    substituted, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_PATH files. The `tierstack`
+    command comes only from what the set-up step adds to GITHUB_PATH."""
+    workflow = load("pull-request.yml")
+    job = workflow["jobs"]["report"]
+    output, summary, github_path = tmp_path / "output", tmp_path / "summary", tmp_path / "path"
+    calls = _stub_installers(tmp_path / "stubs")
+    venv_bin = str(Path(sys.executable).parent)
+    system_path = [p for p in os.environ["PATH"].split(os.pathsep) if p and p != venv_bin]
     environment = {
         **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "GITHUB_OUTPUT": str(output),
         "GITHUB_STEP_SUMMARY": str(summary),
-        **load("pull-request.yml")["env"],
+        "GITHUB_PATH": str(github_path),
+        **workflow["env"],
     }
     ran, artifact = [], None
     for step in job["steps"]:
         if "uses" in step:
             if step["uses"].startswith("actions/upload-artifact@"):
                 artifact = step["with"]["path"]
-            continue  # checkout: the clone above
-        if step.get("id") == "setup":
-            continue  # installs the locked environment: this test runs in that environment
+            continue  # checkout: the clone above; cache and upload: GitHub's services
         outputs = dict(
             line.split("=", 1) for line in output.read_text().splitlines() if "=" in line
         ) if output.exists() else {}  # fmt: skip
+        added = github_path.read_text().split() if github_path.exists() else []
+        path = os.pathsep.join([*reversed(added), str(calls.parent), *system_path])
         env = {k: _substitute(str(v), outputs) for k, v in (step.get("env") or {}).items()}
         done = subprocess.run(
             ["bash", "-e", "-c", step["run"]],
             cwd=pull_request_clone,
-            env={**environment, **env},
+            env={**environment, "PATH": path, **env},
             capture_output=True,
             text=True,
             check=False,
@@ -194,12 +233,19 @@ def test_offline_job_steps_produce_the_comment(pull_request_clone: Path, tmp_pat
         )
         assert done.returncode == 0, (step.get("name"), done.stdout, done.stderr)
         ran.append(step["name"])
-    assert ran == [
+    assert ran == [step["name"] for step in job["steps"] if "run" in step]
+    assert calls.read_text().splitlines() == [
+        f"pipx install --quiet uv=={workflow['env']['UV_VERSION']}",
+        "uv sync --frozen --quiet",
+    ]
+    assert github_path.read_text().split() == [str(pull_request_clone / ".venv" / "bin")]
+    assert {
+        "Python environment",
         "Report against the base branch",
         "Job summary",
         "Pull request number for the comment",
         "Mandatory policies and previews must pass",
-    ]
+    } <= set(ran)
     folder = pull_request_clone / artifact
     comment = (folder / "comment.md").read_text(encoding="utf-8")
     assert comment.startswith("<!-- tierstack-report -->\n")

@@ -212,6 +212,7 @@ def _stack_process(request: dict[str, Any], workdir: Path, index: int, roots: tu
     code = 1
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.chdir(request["program_dir"])  # one zygote may serve two trees (report: base, head)
         before = set(sys.modules)
         log = os.open(workdir / f"{index}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         null = os.open(os.devnull, os.O_RDONLY)

@@ -122,9 +122,16 @@ def run_cost(args: argparse.Namespace) -> int:
     width = max((len(line.name) for line in estimate.lines), default=10) + 2
     out += [
         f"  {line.name:<{width}}{money_cell(line.monthly)}  {line.detail}"
+        + (f"  [unverified price: {', '.join(line.unverified)}]" if line.unverified else "")
         for line in estimate.lines
     ]
     out.append(f"  {'total':<{width}}{money_cell(estimate.total)}")
+    note = cost.unverified_note(estimate)
+    if note:
+        out.append(
+            f"Unverified: {note}; no published page confirmed those price lines yet "
+            "(make prices lists them)"
+        )
     if estimate.usage:
         out.append(f"Usage-based (no fixed charge, not counted): {len(estimate.usage)} resources")
     for item in estimate.unpriced:

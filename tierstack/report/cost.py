@@ -3,7 +3,8 @@
 Each custom resource is free (no charge of its own), usage-based (billed by use only), priced
 (items x quantities looked up in the table), or unpriced: a type or size the table lacks is
 listed, never counted as zero. Scaled tiers are priced at their minimum size (the autoscaling
-floor): what the stack costs when idle.
+floor): what the stack costs when idle. A figure that rests on a price line no published page
+has confirmed (`unverified:` in the table) is counted and labelled as such wherever it is shown.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Line:
     name: str
     monthly: float
     detail: str
+    unverified: list[str] = field(default_factory=list)  # price lines no published page confirmed
 
 
 @dataclass
@@ -69,12 +71,18 @@ class Estimate:
     def total(self) -> float:
         return round(sum(line.monthly for line in self.lines), 2)
 
+    @property
+    def unverified_total(self) -> float:
+        """The part of the total that rests on unverified price lines."""
+        return round(sum(line.monthly for line in self.lines if line.unverified), 2)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
             "cloud": self.cloud,
             "region": self.region,
             "monthlyUsd": self.total,
+            "unverifiedUsd": self.unverified_total,
             "lines": [vars(line) for line in self.lines],
             "usageBased": [{"urn": u.urn, "type": u.type, "name": u.name} for u in self.usage],
             "unpriced": [vars(u) for u in self.unpriced],
@@ -94,6 +102,9 @@ class PriceTable:
             return None
         factor = self.hours_per_month if entry["unit"] == "hour" else 1.0
         return float(entry["usd"]) * factor * need.quantity
+
+    def verified(self, cloud: str, region: str, need: Need) -> bool:
+        return "checked" in self.prices[(cloud, region, need.item, need.size)]
 
     def dates(self) -> list[datetime.date]:
         return sorted({_as_date(entry["date"]) for entry in self.prices.values()})
@@ -116,6 +127,11 @@ def load_table(path: Path = PRICES) -> PriceTable:
             raise PriceTableError(f"{path.name}: price line {number} lacks {sorted(missing)}")
         if entry["unit"] not in ("hour", "month", "gb-month"):
             raise PriceTableError(f"{path.name}: price line {number}: unknown unit")
+        if ("checked" in entry) == ("unverified" in entry):
+            raise PriceTableError(
+                f"{path.name}: price line {number} needs either `checked: <page that states the "
+                "figure>` or `unverified: <why none could be found>`"
+            )
         _as_date(entry["date"])
         key = (entry["cloud"], entry["region"], entry["item"], entry.get("size"))
         if key in prices:
@@ -375,7 +391,7 @@ def estimate(
         if not needs:
             out.unpriced.append(Unpriced(urn, type_, name, "size or count unknown offline"))
             continue
-        monthly, details, missing = 0.0, [], []
+        monthly, details, missing, unverified = 0.0, [], [], []
         for need in needs:
             price = table.monthly(cloud or "", region or "", need) if cloud and region else None
             if price is None:
@@ -383,12 +399,21 @@ def estimate(
                 continue
             monthly += price
             details.append(need.what)
+            if not table.verified(cloud or "", region or "", need):
+                unverified.append(f"{need.item} {need.size}" if need.size else need.item)
         if missing:
             reason = "no price line for " + ", ".join(m.replace("  ", " ") for m in missing)
             out.unpriced.append(Unpriced(urn, type_, name, reason))
         if details:
-            out.lines.append(Line(urn, type_, name, monthly, "; ".join(details)))
+            out.lines.append(Line(urn, type_, name, monthly, "; ".join(details), unverified))
     return out
+
+
+def unverified_note(estimate: Estimate) -> str | None:
+    """What to say next to a total that rests partly on unverified price lines."""
+    if not estimate.unverified_total:
+        return None
+    return f"{money(estimate.unverified_total)} of it from unverified prices"
 
 
 def money(value: float, *, sign: bool = False) -> str:

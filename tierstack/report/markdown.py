@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tierstack.report.build import Report, StackReport
-from tierstack.report.cost import money
+from tierstack.report.cost import money, unverified_note
 from tierstack.report.diff import ACTIONS, show
 
 MARKER = "<!-- tierstack-report -->"  # finds the comment to update in place
@@ -36,6 +36,8 @@ def _cost_cell(report: StackReport) -> tuple[str, str]:
     unpriced = len(report.head_cost.unpriced) if report.head_cost else 0
     if unpriced:
         head += f" ({unpriced} unpriced)"
+    if report.head_cost and report.head_cost.unverified_total:
+        head += " (unverified prices)"
     return head, money(report.cost_delta, sign=True)
 
 
@@ -144,6 +146,11 @@ def _cost_lines(stack: StackReport) -> list[str]:
         f"(**{money(stack.cost_delta, sign=True)}**/month, {where.cloud} {where.region}, "
         "at the autoscaling minimum)"
     )
+    note = unverified_note(head) if head else None
+    if note:
+        lines[-1] += (
+            f"; ⚠️ {note}: no published page confirmed those price lines yet (`make prices`)"
+        )
     before = {line.urn: line for line in (base.lines if base else [])}
     after = {line.urn: line for line in (head.lines if head else [])}
     moved = [
@@ -158,9 +165,12 @@ def _cost_lines(stack: StackReport) -> list[str]:
             old = before[urn].monthly if urn in before else 0.0
             new = after[urn].monthly if urn in after else 0.0
             line = after.get(urn) or before[urn]
+            label = ""
+            if line.unverified:
+                label = f" — ⚠️ unverified price: {', '.join(line.unverified)}"
             lines.append(
                 f"| `{line.name}` ({line.type.rsplit(':', 1)[-1]}) | {money(old)} | {money(new)} "
-                f"| {money(new - old, sign=True)} | {line.detail} |"
+                f"| {money(new - old, sign=True)} | {line.detail}{label} |"
             )
     if head and head.unpriced:
         lines += [

@@ -16,7 +16,8 @@ from collections import defaultdict
 from tierstack.report.cost import PRICES, PriceTableError, load_table
 
 STEPS = """To refresh a line: open its source page, pick the same region, on-demand Linux price,
-and write the USD figure with today's date in tierstack/report/prices.yaml. New instance sizes
+and write the USD figure with today's date in tierstack/report/prices.yaml, with `checked:` set
+to the page that states it (or `unverified:` and the reason when no page does). New instance sizes
 need a new line (an unpriced resource in a report names the missing item and size). Then run
 `.venv/bin/pytest tests/tierstack/test_cost.py -q` and review the diff of a sample report."""
 
@@ -32,10 +33,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     today = datetime.date.today()
     due: dict[str, list[str]] = defaultdict(list)
+    unverified: dict[str, list[str]] = defaultdict(list)
     for (cloud, region, item, size), entry in sorted(table.prices.items(), key=str):
         age = (today - datetime.date.fromisoformat(str(entry["date"]))).days
         if age > args.max_age:
             due[entry["source"]].append(f"{cloud} {region} {item} {size or ''} ({age} days)")
+        if "unverified" in entry:
+            what = f"{cloud} {region} {item} {size or ''}".rstrip()
+            unverified[entry["source"]].append(f"{what}: {entry['unverified']}")
     dates = table.dates()
     where = PRICES.relative_to(PRICES.parents[2])
     print(f"{where}: {len(table.prices)} prices, checked {dates[0]} to {dates[-1]}")
@@ -43,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Every line was checked within {args.max_age} days.")
     for source, lines in due.items():
         print(f"Due: {source}")
+        for line in lines:
+            print(f"    {line}")
+    count = sum(len(lines) for lines in unverified.values())
+    if count:
+        print(f"Unverified ({count} of {len(table.prices)}, labelled where used):")
+    for source, lines in unverified.items():
+        print(f"  check against {source}")
         for line in lines:
             print(f"    {line}")
     print()
