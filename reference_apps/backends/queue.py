@@ -19,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .resilience import AZURE_CLIENT_OPTIONS, READ_TIMEOUT, boto_config, guard_methods
 from .settings import BackendUrl, sqlite_path
 
 POLL_INTERVAL = 0.2
@@ -44,6 +45,11 @@ def decode(raw: str | bytes) -> Any:
 
 class Queue(ABC):
     """The queue interface every implementation follows."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every adapter's calls raise DependencyDown when the service is unreachable."""
+        super().__init_subclass__(**kwargs)
+        guard_methods(cls, "queue")
 
     def __init__(self, max_deliveries: int, visibility_timeout: float) -> None:
         self.max_deliveries = max_deliveries
@@ -344,7 +350,7 @@ class SqsQueue(Queue):
 
         super().__init__(max_deliveries, visibility_timeout)
         self.name = name
-        self.client = client or boto3.client("sqs")
+        self.client = client or boto3.client("sqs", config=boto_config(read_timeout=30))
         self.url = self.client.get_queue_url(QueueName=name)["QueueUrl"]
 
     @cached_property
@@ -426,7 +432,7 @@ class PubSubQueue(Queue):
         return self.send_raw(json.dumps(body))
 
     def send_raw(self, payload: str) -> str:
-        return self.publisher.publish(self.topic, payload.encode()).result(timeout=30)
+        return self.publisher.publish(self.topic, payload.encode()).result(timeout=READ_TIMEOUT)
 
     def _receive_once(self, wait: float) -> Message | None:
         while True:
@@ -451,7 +457,9 @@ class PubSubQueue(Queue):
                 return Message(
                     message_id, decode(received.message.data), deliveries, received.ack_id
                 )
-            self.publisher.publish(self.dead_topic, received.message.data).result(timeout=30)
+            self.publisher.publish(self.dead_topic, received.message.data).result(
+                timeout=READ_TIMEOUT
+            )
             self.subscriber.acknowledge(
                 request={"subscription": self.subscription, "ack_ids": [received.ack_id]}
             )
@@ -479,7 +487,9 @@ class PubSubQueue(Queue):
         return [decode(item.message.data) for item in response.received_messages]
 
     def check(self) -> None:
-        self.subscriber.get_subscription(request={"subscription": self.subscription})
+        self.subscriber.get_subscription(
+            request={"subscription": self.subscription}, timeout=READ_TIMEOUT
+        )
 
 
 class ServiceBusQueue(Queue):
@@ -570,13 +580,14 @@ class AzureStorageQueue(Queue):
 
         def client(name: str) -> QueueClient:
             if connection:
-                return QueueClient.from_connection_string(connection, name)
+                return QueueClient.from_connection_string(connection, name, **AZURE_CLIENT_OPTIONS)
             from azure.identity import DefaultAzureCredential
 
             return QueueClient(
                 f"https://{account}.queue.core.windows.net",
                 name,
                 credential=DefaultAzureCredential(),
+                **AZURE_CLIENT_OPTIONS,
             )
 
         self.client = client(queue)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from ..backends import Message, ObjectStore, Queue, Settings, open_backends
+from ..backends import Message, ObjectStore, Queue, Settings, consume, open_backends
 from ..web import configure_logging
 from . import load_settings
 from .readings import DEVICE_ID
@@ -111,14 +111,19 @@ def build_consumer(settings: Settings) -> Consumer:
 
 
 def run(consumer: Consumer, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+    """Receive and store batches until ``stop`` is set; a backend outage is waited out."""
     last_purge = 0.0
-    while not stop.is_set():
+
+    def step() -> None:
+        nonlocal last_purge
         message = consumer.queue.receive(wait=poll_seconds)
         if message is not None:
             consumer.handle(message)
         if time.monotonic() - last_purge > 600:
             last_purge = time.monotonic()
             consumer.series.purge_expired()
+
+    consume(stop, step)
 
 
 def main(env: Mapping[str, str] | None = None) -> None:

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from types import FrameType
 
-from ..backends import Message
+from ..backends import Message, consume
 from ..web import configure_logging
 from . import Service, build_service, load_settings
 from .aggregates import record
@@ -62,10 +62,14 @@ def handle(service: Service, batch: list[Message]) -> int:
 def run(
     service: Service, stop: threading.Event, batch_size: int, poll_seconds: float = 1.0
 ) -> None:
-    while not stop.is_set():
+    """Receive and score batches until ``stop`` is set; a backend outage is waited out."""
+
+    def step() -> None:
         batch = receive_batch(service, batch_size, poll_seconds)
         if batch:
             handle(service, batch)
+
+    consume(stop, step)
 
 
 def main(env: Mapping[str, str] | None = None) -> None:
