@@ -14,7 +14,7 @@ from .kv import KeyValue, open_kv
 from .mail import Mailer, open_mailer
 from .object_store import ObjectNotFound, ObjectStore, open_object_store
 from .queue import Message, Queue, open_queue
-from .resilience import Backoff, DependencyDown, consume, is_outage
+from .resilience import Backoff, DependencyDown, consume, is_outage, start_when_ready
 from .settings import BackendUrl, ConfigError, Settings, redact
 from .sql import Database, IntegrityError, open_database
 
@@ -35,6 +35,7 @@ __all__ = [
     "consume",
     "is_outage",
     "open_backends",
+    "start_when_ready",
 ]
 
 

@@ -214,3 +214,23 @@ def gcp_retry() -> Any:
     from google.api_core.retry import Retry, if_transient_error
 
     return Retry(predicate=if_transient_error, initial=0.2, maximum=2.0, timeout=READ_TIMEOUT)
+
+
+T = TypeVar("T")
+
+
+def start_when_ready(build: Callable[[], T], backoff: Backoff | None = None) -> T:
+    """``build()`` (a worker opening its backends), tried again with backoff while it fails
+    only because a backend is down: a worker started during an outage waits instead of exiting.
+    A wrong setting still stops it at once with its one line."""
+    from .settings import ConfigError
+
+    backoff = backoff or Backoff()
+    never = threading.Event()
+    while True:
+        try:
+            return build()
+        except ConfigError as error:
+            if error.__cause__ is None or not is_outage(error.__cause__):
+                raise
+            backoff.wait(never, error.__cause__)

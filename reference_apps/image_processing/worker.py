@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
-from ..backends import DependencyDown, Message, consume
+from ..backends import DependencyDown, Message, consume, start_when_ready
 from ..web import configure_logging
 from . import build_service, load_settings
 from .service import JOB_ID, ImageService
@@ -77,7 +77,7 @@ def run(service: ImageService, stop: threading.Event, poll_seconds: float = 1.0)
 def main(env: Mapping[str, str] | None = None) -> None:
     settings = load_settings(env, web=False)
     configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
-    service = build_service(settings)
+    service = start_when_ready(lambda: build_service(settings))
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

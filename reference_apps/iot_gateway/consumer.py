@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from ..backends import Message, ObjectStore, Queue, Settings, consume, open_backends
+from ..backends import (
+    Message,
+    ObjectStore,
+    Queue,
+    Settings,
+    consume,
+    open_backends,
+    start_when_ready,
+)
 from ..web import configure_logging
 from . import load_settings
 from .readings import DEVICE_ID
@@ -129,7 +137,7 @@ def run(consumer: Consumer, stop: threading.Event, poll_seconds: float = 1.0) ->
 def main(env: Mapping[str, str] | None = None) -> None:
     settings = load_settings(env, web=False)
     configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
-    consumer = build_consumer(settings)
+    consumer = start_when_ready(lambda: build_consumer(settings))
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
-from ..backends import ConfigError, DependencyDown, Message, consume
+from ..backends import ConfigError, DependencyDown, Message, consume, start_when_ready
 from ..web import configure_logging
 from . import build_service, load_settings
 from .engines import Engine, JobCancelled, open_engine
@@ -89,7 +89,7 @@ def run(
 def main(env: Mapping[str, str] | None = None) -> None:
     settings = load_settings(env, web=False)
     configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
-    service = build_service(settings, mail=True)
+    service = start_when_ready(lambda: build_service(settings, mail=True))
     if settings.queue_visibility_timeout < service.limits.time_limit:
         raise ConfigError(
             f"QUEUE_VISIBILITY_TIMEOUT={settings.queue_visibility_timeout:g} is shorter than"
