@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from .resilience import AZURE_CLIENT_OPTIONS, READ_TIMEOUT, boto_config, gcp_retry, guard_methods
+from .resilience import READ_TIMEOUT, azure_storage_options, boto_config, gcp_retry, guard_methods
 from .settings import BackendUrl
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
@@ -167,7 +167,9 @@ class GcsObjectStore(ObjectStore):
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         blob = self.bucket.blob(self.prefix + check_key(key))
-        blob.upload_from_string(data, content_type=content_type, timeout=READ_TIMEOUT)
+        blob.upload_from_string(
+            data, content_type=content_type, timeout=READ_TIMEOUT, retry=gcp_retry()
+        )
 
     def get(self, key: str) -> bytes:
         from google.api_core.exceptions import NotFound
@@ -201,13 +203,13 @@ class AzureBlobObjectStore(ObjectStore):
     """Azure Blob Storage: a connection string (Azurite) or managed identity."""
 
     def __init__(self, account: str, container: str, service: object | None = None) -> None:
-        from azure.storage.blob import BlobServiceClient
+        from azure.storage.blob import BlobServiceClient, LinearRetry
 
         if service is None:
             connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
             if connection:
                 service = BlobServiceClient.from_connection_string(
-                    connection, **AZURE_CLIENT_OPTIONS
+                    connection, **azure_storage_options(LinearRetry)
                 )
             else:
                 from azure.identity import DefaultAzureCredential
@@ -215,7 +217,7 @@ class AzureBlobObjectStore(ObjectStore):
                 service = BlobServiceClient(
                     f"https://{account}.blob.core.windows.net",
                     credential=DefaultAzureCredential(),
-                    **AZURE_CLIENT_OPTIONS,
+                    **azure_storage_options(LinearRetry),
                 )
         self.container = service.get_container_client(container)
 

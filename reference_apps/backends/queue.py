@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .resilience import AZURE_CLIENT_OPTIONS, READ_TIMEOUT, boto_config, guard_methods
+from .resilience import READ_TIMEOUT, azure_storage_options, boto_config, guard_methods
 from .settings import BackendUrl, sqlite_path
 
 POLL_INTERVAL = 0.2
@@ -573,21 +573,23 @@ class AzureStorageQueue(Queue):
     def __init__(
         self, account: str, queue: str, max_deliveries: int, visibility_timeout: float
     ) -> None:
-        from azure.storage.queue import QueueClient
+        from azure.storage.queue import LinearRetry, QueueClient
 
         super().__init__(max_deliveries, visibility_timeout)
         connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
 
         def client(name: str) -> QueueClient:
             if connection:
-                return QueueClient.from_connection_string(connection, name, **AZURE_CLIENT_OPTIONS)
+                return QueueClient.from_connection_string(
+                    connection, name, **azure_storage_options(LinearRetry)
+                )
             from azure.identity import DefaultAzureCredential
 
             return QueueClient(
                 f"https://{account}.queue.core.windows.net",
                 name,
                 credential=DefaultAzureCredential(),
-                **AZURE_CLIENT_OPTIONS,
+                **azure_storage_options(LinearRetry),
             )
 
         self.client = client(queue)

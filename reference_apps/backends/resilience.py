@@ -197,6 +197,13 @@ AZURE_CLIENT_OPTIONS: dict[str, Any] = {
 }
 
 
+def azure_storage_options(linear_retry: type) -> dict[str, Any]:
+    """Options for an azure-storage client (Blob, Queue): these SDKs bring their own retry
+    policy, 15 s between tries by default, so a short linear one is given explicitly."""
+    retry = linear_retry(backoff=0.5, retry_total=ATTEMPTS - 1, random_jitter_range=0.2)
+    return {**AZURE_CLIENT_OPTIONS, "retry_policy": retry}
+
+
 def boto_config(read_timeout: float = READ_TIMEOUT) -> Any:
     """botocore settings: short connect/read timeouts, three attempts with backoff."""
     from botocore.config import Config
