@@ -35,6 +35,7 @@ def test_broker_restart_under_traffic_loses_nothing(rig: Rig) -> None:
     stored = rig.stored_ids()
     assert len(stored) == len(set(stored)), "a reading was stored twice"
     assert set(stored) == expected
+    assert rig.broker.log().count("u'gw1'") >= 2, "the gateway never reconnected"
     assert rig.processes["gateway"].poll() is None, "the gateway exited"
     assert rig.processes["consumer"].poll() is None, "the consumer exited"
     status = wait_until(
