@@ -50,7 +50,8 @@ Request = Callable[[], tuple[int, str | None, str]]
 
 @dataclass
 class Traffic:
-    """Requests of each kind sent in turn, one every ``interval`` seconds, from one thread."""
+    """Requests of each kind sent one every ``interval`` seconds, each kind from its own thread
+    (a request that hangs holds up only its own kind)."""
 
     requests: dict[str, Request]
     interval: float = 0.1
@@ -58,22 +59,23 @@ class Traffic:
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, args=(kind,), daemon=True) for kind in self.requests
+        ]
 
     def __enter__(self) -> Traffic:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=120)
+        for thread in self._threads:
+            thread.join(timeout=120)
+        self.outcomes.sort(key=lambda outcome: outcome.started)
 
-    def _run(self) -> None:
-        kinds = list(self.requests)
-        turn = 0
+    def _run(self, kind: str) -> None:
         while not self._stop.is_set():
-            kind = kinds[turn % len(kinds)]
-            turn += 1
             started = time.monotonic()
             try:
                 status, retry_after, detail = self.requests[kind]()
@@ -124,12 +126,13 @@ class Traffic:
         degraded = [o for o in self.outcomes if o.status >= 500 or o.status == NO_ANSWER]
         if not degraded:
             return 0.0, 0
-        last = degraded[-1]
-        recovered = next(
-            (o for o in self.outcomes if o.started >= last.ended and 200 <= o.status < 300),
-            self.outcomes[-1],
+        last_ended = max(o.ended for o in degraded)
+        first_started = min(o.started for o in degraded)
+        recovered = min(
+            (o.ended for o in self.outcomes if o.started >= last_ended and 200 <= o.status < 300),
+            default=max(o.ended for o in self.outcomes),
         )
-        return recovered.ended - degraded[0].started, len(degraded)
+        return recovered - first_started, len(degraded)
 
     def summary(self) -> str:
         seconds, count = self.window()
