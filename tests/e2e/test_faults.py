@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.faults import Outage, Traffic
+from tests.faults import NO_ANSWER, Outage, Traffic
 from tierstack.local.target import APPS, LocalTarget
 
 pytestmark = [pytest.mark.hosts, pytest.mark.faults]
@@ -69,9 +69,11 @@ class DriveUser:
             self.uploaded[response.json()["id"]] = content
         return answer(response)
 
-    def check_nothing_lost(self) -> None:
+    def check_nothing_lost(self, unanswered: int = 0) -> None:
+        """Every 201 is listed and readable; an upload whose answer was lost may be there too."""
         listed = {row["id"] for row in self.lb.get("/api/v1/files").json()["files"]}
-        assert listed == set(self.uploaded)
+        assert listed >= set(self.uploaded)
+        assert len(listed - set(self.uploaded)) <= unanswered
         for file_id, content in self.uploaded.items():
             response = self.lb.get(f"/api/v1/files/{file_id}/content")
             assert response.status_code == 200 and response.content == content, file_id
@@ -271,10 +273,15 @@ def test_sigkill_of_a_gunicorn_master(
         restarted,
         down=0,
     )
-    # The load balancer sends the requests app1 cannot take to app2: no user sees anything.
-    assert traffic.server_errors() == [], traffic.summary()
-    assert traffic.unavailable() == [], traffic.summary()
+    # The load balancer sends what app1 cannot take to app2, and replays the reads app1 was
+    # serving. The uploads app1's workers were serving die with them (systemd ends the unit's
+    # processes with SIGKILL once the master is gone, KillMode=mixed); HAProxy cannot replay
+    # a POST and closes the client's connection without an answer: the one upload in flight.
+    unanswered = traffic.server_errors()
+    assert all(o.kind == "upload" and o.status == NO_ANSWER for o in unanswered), unanswered
+    assert len(unanswered) <= 1, traffic.summary()
+    assert set(traffic.statuses()) <= {200, 201, 202, NO_ANSWER}, traffic.summary()
     assert main_pid(app1, unit)[1] != before[1], "systemd did not count a restart"
     assert outage.ended > outage.began
-    user.check_nothing_lost()
+    user.check_nothing_lost(unanswered=len(unanswered))
     owner.check_all_done()
