@@ -21,7 +21,7 @@ from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .backends import Backends, ConfigError, Settings
+from .backends import Backends, ConfigError, DependencyDown, Settings
 
 API_PREFIX = "/api/"
 CONTENT_SECURITY_POLICY = (
@@ -70,7 +70,8 @@ class ReadinessCache:
                 results[name] = "ok"
             except Exception as error:
                 log.warning("readiness check failed", extra={"backend": name, "error": repr(error)})
-                results[name] = f"error: {type(error).__name__}"
+                cause = error.__cause__ if isinstance(error, DependencyDown) else None
+                results[name] = f"error: {type(cause or error).__name__}"
         return results
 
 
@@ -316,10 +317,10 @@ def install_common(
         if address is None or not any(address in network for network in readyz_allow):
             return jsonify(error="readiness is answered on the private network only"), 403
         results = readiness.get(app.logger)
-        ready = all(value == "ok" for value in results.values())
-        return jsonify(status="ready" if ready else "unavailable", checks=results), (
-            200 if ready else 503
-        )
+        down = sorted(name for name, value in results.items() if value != "ok")
+        if not down:
+            return jsonify(status="ready", checks=results), 200
+        return jsonify(status="unavailable", unavailable=down, checks=results), 503
 
     @app.get("/openapi.json")
     def openapi_document() -> Response:
@@ -330,6 +331,23 @@ def install_common(
         if wants_json():
             return jsonify(error=error.message), error.status
         return render_error(error.status, error.message), error.status
+
+    @app.errorhandler(DependencyDown)
+    def dependency_down(error: DependencyDown) -> Any:
+        """A backend outage is the service's, not the request's: 503 with Retry-After, and
+        a message that says the same request will work again, never a 500."""
+        app.logger.warning(
+            "dependency unavailable",
+            extra={"dependency": error.dependency, "error": repr(error.__cause__)[:300]},
+        )
+        message = f"{error}; try again in {error.retry_after} seconds"
+        if wants_json():
+            response = jsonify(error=message, unavailable=error.dependency)
+        else:
+            response = Response(render_error(503, message), mimetype="text/html")
+        response.status_code = 503
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:

@@ -30,8 +30,14 @@ def update_snapshots(request: pytest.FixtureRequest) -> bool:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that converge the shared hosts again or re-create them run last, so that every
-    other host test sees the target exactly as one converge left it."""
-    items.sort(key=lambda item: item.get_closest_marker("reconverges") is not None)
+    other host test sees the target exactly as one converge left it; the fault tests (which
+    break a service and restore it) run just before them."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("reconverges") is not None,
+            item.get_closest_marker("faults") is not None,
+        )
+    )
 
 
 @pytest.fixture(scope="session")

@@ -14,13 +14,16 @@ from .kv import KeyValue, open_kv
 from .mail import Mailer, open_mailer
 from .object_store import ObjectNotFound, ObjectStore, open_object_store
 from .queue import Message, Queue, open_queue
+from .resilience import Backoff, DependencyDown, consume, is_outage, start_when_ready
 from .settings import BackendUrl, ConfigError, Settings, redact
 from .sql import Database, IntegrityError, open_database
 
 __all__ = [
     "Backends",
+    "Backoff",
     "ConfigError",
     "Database",
+    "DependencyDown",
     "IntegrityError",
     "KeyValue",
     "Mailer",
@@ -29,7 +32,10 @@ __all__ = [
     "ObjectStore",
     "Queue",
     "Settings",
+    "consume",
+    "is_outage",
     "open_backends",
+    "start_when_ready",
 ]
 
 

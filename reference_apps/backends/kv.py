@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .resilience import AZURE_CLIENT_OPTIONS, boto_config, guard_methods
 from .settings import BackendUrl, sqlite_path
 
 Item = dict[str, Any]
@@ -25,6 +26,11 @@ Change = Callable[[Item | None], Item]
 
 class KeyValue(ABC):
     """The key-value interface every implementation follows."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every adapter's calls raise DependencyDown when the service is unreachable."""
+        super().__init_subclass__(**kwargs)
+        guard_methods(cls, "kv")
 
     @abstractmethod
     def get(self, key: str) -> Item | None:
@@ -231,7 +237,7 @@ class DynamoKeyValue(KeyValue):
     ) -> None:
         import boto3
 
-        self.table = (resource or boto3.resource("dynamodb")).Table(table)
+        self.table = (resource or boto3.resource("dynamodb", config=boto_config())).Table(table)
         self.ttl_attribute = ttl_attribute
         self.ttl_days = ttl_days
 
@@ -321,7 +327,7 @@ class AzureTableKeyValue(KeyValue):
 
         connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
         if connection:
-            service = TableServiceClient.from_connection_string(connection)
+            service = TableServiceClient.from_connection_string(connection, **AZURE_CLIENT_OPTIONS)
         else:
             from azure.identity import DefaultAzureCredential
 

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from .resilience import guard_methods
 from .settings import BackendUrl
 
 EMAIL = re.compile(r"^[^@\s<>,;]{1,64}@[^@\s<>,;]+$")
@@ -25,6 +26,11 @@ EMAIL = re.compile(r"^[^@\s<>,;]{1,64}@[^@\s<>,;]+$")
 
 class Mailer(ABC):
     """The mail interface every implementation follows."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every adapter's calls raise DependencyDown when the service is unreachable."""
+        super().__init_subclass__(**kwargs)
+        guard_methods(cls, "mail")
 
     def __init__(self, sender: str) -> None:
         self.sender = sender

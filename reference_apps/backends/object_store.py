@@ -13,7 +13,9 @@ import re
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 
+from .resilience import READ_TIMEOUT, azure_storage_options, boto_config, gcp_retry, guard_methods
 from .settings import BackendUrl
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
@@ -32,6 +34,11 @@ def check_key(key: str) -> str:
 
 class ObjectStore(ABC):
     """The object-store interface every implementation follows."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every adapter's calls raise DependencyDown when the service is unreachable."""
+        super().__init_subclass__(**kwargs)
+        guard_methods(cls, "object_store")
 
     @abstractmethod
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
@@ -118,7 +125,7 @@ class S3ObjectStore(ObjectStore):
 
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.client = client or boto3.client("s3")
+        self.client = client or boto3.client("s3", config=boto_config())
 
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
@@ -160,13 +167,17 @@ class GcsObjectStore(ObjectStore):
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         blob = self.bucket.blob(self.prefix + check_key(key))
-        blob.upload_from_string(data, content_type=content_type)
+        blob.upload_from_string(
+            data, content_type=content_type, timeout=READ_TIMEOUT, retry=gcp_retry()
+        )
 
     def get(self, key: str) -> bytes:
         from google.api_core.exceptions import NotFound
 
         try:
-            return self.bucket.blob(self.prefix + check_key(key)).download_as_bytes()
+            return self.bucket.blob(self.prefix + check_key(key)).download_as_bytes(
+                timeout=READ_TIMEOUT, retry=gcp_retry()
+            )
         except NotFound:
             raise ObjectNotFound(key) from None
 
@@ -174,31 +185,39 @@ class GcsObjectStore(ObjectStore):
         from google.api_core.exceptions import NotFound
 
         with contextlib.suppress(NotFound):
-            self.bucket.blob(self.prefix + check_key(key)).delete()
+            self.bucket.blob(self.prefix + check_key(key)).delete(
+                timeout=READ_TIMEOUT, retry=gcp_retry()
+            )
 
     def list(self, prefix: str = "") -> list[str]:
-        blobs = self.client.list_blobs(self.bucket, prefix=self.prefix + prefix)
+        blobs = self.client.list_blobs(
+            self.bucket, prefix=self.prefix + prefix, timeout=READ_TIMEOUT, retry=gcp_retry()
+        )
         return sorted(blob.name[len(self.prefix) :] for blob in blobs)
 
     def check(self) -> None:
-        self.bucket.reload()
+        self.bucket.reload(timeout=READ_TIMEOUT, retry=gcp_retry())
 
 
 class AzureBlobObjectStore(ObjectStore):
     """Azure Blob Storage: a connection string (Azurite) or managed identity."""
 
     def __init__(self, account: str, container: str, service: object | None = None) -> None:
-        from azure.storage.blob import BlobServiceClient
+        from azure.storage.blob import BlobServiceClient, LinearRetry
 
         if service is None:
             connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
             if connection:
-                service = BlobServiceClient.from_connection_string(connection)
+                service = BlobServiceClient.from_connection_string(
+                    connection, **azure_storage_options(LinearRetry)
+                )
             else:
                 from azure.identity import DefaultAzureCredential
 
                 service = BlobServiceClient(
-                    f"https://{account}.blob.core.windows.net", credential=DefaultAzureCredential()
+                    f"https://{account}.blob.core.windows.net",
+                    credential=DefaultAzureCredential(),
+                    **azure_storage_options(LinearRetry),
                 )
         self.container = service.get_container_client(container)
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from .resilience import DependencyDown, is_outage
 from .settings import BackendUrl, sqlite_path
 
 Row = dict[str, Any]
@@ -23,7 +24,11 @@ class IntegrityError(Exception):
 
 
 class Database:
-    """A thin connection wrapper with the same API for SQLite and PostgreSQL."""
+    """A thin connection wrapper with the same API for SQLite and PostgreSQL.
+
+    Every call raises :class:`DependencyDown` when the database cannot be reached; a read
+    outside a transaction that meets a dead connection is tried once more on a new one.
+    """
 
     def __init__(self, url: BackendUrl) -> None:
         self.kind = url.scheme
@@ -31,34 +36,22 @@ class Database:
         if self.kind == "sqlite":
             self.path: Path | None = sqlite_path(url)
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.dsn = ""
+            self.pg: Any = None
         else:
-            from ._pg import dsn_without_query
+            from ._pg import PgConnections, dsn_without_query
 
             self.path = None
-            self.dsn = dsn_without_query(url.raw)
+            self.pg = PgConnections(dsn_without_query(url.raw))
 
-    def _connect(self) -> Any:
-        if self.kind == "sqlite":
+    def _connection(self) -> Any:
+        if self.pg is not None:
+            return self.pg.connection()
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             connection.row_factory = sqlite3.Row
             connection.execute("PRAGMA foreign_keys=ON")
             connection.execute("PRAGMA journal_mode=WAL")
-            return connection
-        import psycopg
-        from psycopg.rows import dict_row
-
-        return psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row, connect_timeout=5)
-
-    def _connection(self) -> Any:
-        connection = getattr(self._local, "connection", None)
-        broken = (
-            connection is not None
-            and self.kind != "sqlite"
-            and (connection.closed or connection.broken)
-        )
-        if connection is None or broken:
-            connection = self._connect()
             self._local.connection = connection
         return connection
 
@@ -68,21 +61,64 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Database]:
         """Run several statements atomically."""
+        try:
+            with self._transaction():
+                self._local.depth = getattr(self._local, "depth", 0) + 1
+                try:
+                    yield self
+                finally:
+                    self._local.depth -= 1
+        except DependencyDown:
+            raise
+        except Exception as error:
+            if is_outage(error):
+                raise DependencyDown("database", error) from error
+            raise
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        if self.pg is not None:
+            with ExitStack() as stack:
+                self.pg.begin(stack)
+                yield
+            return
         connection = self._connection()
-        if self.kind == "sqlite":
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield self
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-        else:
-            with connection.transaction():
-                yield self
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run one statement; returns its rows as dicts (empty for statements without rows)."""
+        try:
+            return self._execute(statement, params)
+        except DependencyDown:
+            raise
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            if self._retryable(statement):
+                try:
+                    return self._execute(statement, params)
+                except Exception as again:
+                    if is_outage(again):
+                        raise DependencyDown("database", again) from again
+                    raise
+            raise DependencyDown("database", error) from error
+
+    def _retryable(self, statement: str) -> bool:
+        """A read outside a transaction may run again; a write might have committed."""
+        return (
+            self.pg is not None
+            and not getattr(self._local, "depth", 0)
+            and statement.lstrip().upper().startswith("SELECT")
+            and " FOR UPDATE" not in statement.upper()
+        )
+
+    def _execute(self, statement: str, params: Sequence[Any]) -> list[Row]:
         import psycopg
 
         try:

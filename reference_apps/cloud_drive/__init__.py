@@ -50,6 +50,13 @@ def install_admin_commands(app: Flask) -> None:
         """Take administrator rights from USERNAME."""
         _set_admin(app, username, False)
 
+    @app.cli.command("sweep-orphans")
+    @click.option("--older-than", type=float, default=3600, show_default=True, help="seconds")
+    def sweep_orphans(older_than: float) -> None:
+        """Remove stored objects that no file row names (left by interrupted uploads)."""
+        removed = app.extensions["drive"].sweep_orphans(older_than)
+        click.echo(f"{len(removed)} orphaned objects removed")
+
 
 def _set_admin(app: Flask, username: str, admin: bool) -> None:
     from ..web import ApiError

@@ -19,7 +19,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..backends import Database, IntegrityError, ObjectStore
+from ..backends import Database, DependencyDown, IntegrityError, ObjectStore
 from ..web import ApiError, safe_filename
 
 log = logging.getLogger("cloud_drive.storage")
@@ -92,6 +92,18 @@ INLINE_TYPES = {
 hasher = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4)
 # Verified against when the user does not exist, so both cases take the same time.
 DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
+
+
+def new_file_id() -> str:
+    """32 hex digits: the creation time in nanoseconds, then 64 random bits."""
+    return f"{time.time_ns():016x}{secrets.token_hex(8)}"
+
+
+def created_at(file_id: str) -> float:
+    """The creation time a file id carries; a random id of the older scheme that reads as a
+    future time is never old enough to sweep."""
+    seconds = int(file_id[:16], 16) / 1e9
+    return seconds if seconds <= time.time() else float("inf")
 
 
 @dataclass(frozen=True)
@@ -297,7 +309,7 @@ class DriveService:
             raise ApiError(400, "the uploaded file is empty")
         name = safe_filename(filename)
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        file_id = secrets.token_hex(16)
+        file_id = new_file_id()
         key = f"users/{user.id}/{file_id}"
         self.objects.put(key, data, content_type)
         try:
@@ -320,10 +332,46 @@ class DriveService:
         except IntegrityError:
             self.objects.delete(key)
             raise ApiError(409, f"a file named {name!r} exists; delete it first") from None
+        except DependencyDown:
+            if self._committed_anyway(user, file_id, key):
+                return self.file(user, file_id)
+            raise
         except BaseException:
             self.objects.delete(key)
             raise
         return self.file(user, file_id)
+
+    def _committed_anyway(self, user: User, file_id: str, key: str) -> bool:
+        """After the database failed mid-upload, whether the row made it after all (the commit
+        can succeed and its answer be lost). No row: the object goes; no answer either: the
+        object stays for :meth:`sweep_orphans`, since deleting it could orphan a row."""
+        try:
+            row = self.db.one(
+                "SELECT id FROM files WHERE id = ? AND user_id = ?", (file_id, user.id)
+            )
+        except DependencyDown:
+            log.warning("upload interrupted; object left for the sweeper", extra={"key": key})
+            return False
+        if row is None:
+            self.objects.delete(key)
+        return row is not None
+
+    def sweep_orphans(self, older_than: float = 3600) -> list[str]:
+        """Remove objects no file row names, older than ``older_than`` seconds (their id
+        carries their creation time, so an upload in progress is never touched); returns the
+        keys removed. What an interrupted upload or delete left behind goes here."""
+        cutoff = time.time() - older_than
+        removed = []
+        for key in self.objects.list("users/"):
+            file_id = key.rsplit("/", 1)[-1]
+            if not ID.match(file_id) or created_at(file_id) > cutoff:
+                continue
+            if self.db.one("SELECT id FROM files WHERE object_key = ?", (key,)) is None:
+                self.objects.delete(key)
+                removed.append(key)
+        if removed:
+            log.info("orphaned objects removed", extra={"count": len(removed)})
+        return removed
 
     def delete(self, user: User, file_id: str) -> None:
         row = self.file(user, file_id)

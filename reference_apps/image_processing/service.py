@@ -20,7 +20,7 @@ from typing import Any
 
 from PIL import Image
 
-from ..backends import Backends, ObjectNotFound
+from ..backends import Backends, DependencyDown, ObjectNotFound
 from ..web import safe_filename
 from .filters import ImageError, Step, load_image, render
 
@@ -150,10 +150,18 @@ class ImageService:
         for key in keys:
             try:
                 self.objects.delete(key)
+            except DependencyDown as error:
+                log.warning(
+                    "could not remove partial object", extra={"key": key, "error": str(error)}
+                )
             except Exception:
                 log.exception("could not remove partial object", extra={"key": key})
         try:
             self.kv.delete(f"job:{job_id}")
+        except DependencyDown as error:
+            log.warning(
+                "could not remove partial job record", extra={"job_id": job_id, "error": str(error)}
+            )
         except Exception:
             log.exception("could not remove partial job record", extra={"job_id": job_id})
 

@@ -3,7 +3,8 @@
 Receives job messages, runs the filters, stores the result and marks the job done, then acks.
 Runs until SIGTERM/SIGINT, finishing the current job first. A message that keeps failing is
 retried after its visibility timeout and dead-lettered by the queue after QUEUE_MAX_DELIVERIES;
-on that last delivery the job is marked failed.
+on that last delivery the job is marked failed. A backend that is down (the queue, the table or
+the object store) is waited for with backoff: never a reason to exit or to fail a job.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
-from ..backends import Message
+from ..backends import DependencyDown, Message, consume, start_when_ready
 from ..web import configure_logging
 from . import build_service, load_settings
 from .service import JOB_ID, ImageService
@@ -41,6 +42,8 @@ def handle(service: ImageService, message: Message) -> bool:
     try:
         job_id = job_id_of(message.body)
         job = service.process(job_id)
+    except DependencyDown:
+        raise  # not the job's fault: the loop waits for the backend, the message is redelivered
     except Exception as error:
         final = message.deliveries >= service.queue.max_deliveries
         log.warning(
@@ -61,17 +64,20 @@ def handle(service: ImageService, message: Message) -> bool:
 
 
 def run(service: ImageService, stop: threading.Event, poll_seconds: float = 1.0) -> None:
-    """Receive and handle messages until ``stop`` is set."""
-    while not stop.is_set():
+    """Receive and handle messages until ``stop`` is set; a backend outage is waited out."""
+
+    def step() -> None:
         message = service.queue.receive(wait=poll_seconds)
         if message is not None:
             handle(service, message)
+
+    consume(stop, step)
 
 
 def main(env: Mapping[str, str] | None = None) -> None:
     settings = load_settings(env, web=False)
     configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
-    service = build_service(settings)
+    service = start_when_ready(lambda: build_service(settings))
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from ..backends import Message, ObjectStore, Queue, Settings, open_backends
+from ..backends import (
+    Message,
+    ObjectStore,
+    Queue,
+    Settings,
+    consume,
+    open_backends,
+    start_when_ready,
+)
 from ..web import configure_logging
 from . import load_settings
 from .readings import DEVICE_ID
@@ -111,8 +119,11 @@ def build_consumer(settings: Settings) -> Consumer:
 
 
 def run(consumer: Consumer, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+    """Receive and store batches until ``stop`` is set; a backend outage is waited out."""
     last_purge = 0.0
-    while not stop.is_set():
+
+    def step() -> None:
+        nonlocal last_purge
         message = consumer.queue.receive(wait=poll_seconds)
         if message is not None:
             consumer.handle(message)
@@ -120,11 +131,13 @@ def run(consumer: Consumer, stop: threading.Event, poll_seconds: float = 1.0) ->
             last_purge = time.monotonic()
             consumer.series.purge_expired()
 
+    consume(stop, step)
+
 
 def main(env: Mapping[str, str] | None = None) -> None:
     settings = load_settings(env, web=False)
     configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
-    consumer = build_consumer(settings)
+    consumer = start_when_ready(lambda: build_consumer(settings))
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

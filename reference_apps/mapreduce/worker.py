@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
-from ..backends import ConfigError, Message
+from ..backends import ConfigError, DependencyDown, Message, consume, start_when_ready
 from ..web import configure_logging
 from . import build_service, load_settings
 from .engines import Engine, JobCancelled, open_engine
@@ -45,6 +45,8 @@ def handle(service: JobService, engine: Engine, message: Message, stop: threadin
     try:
         job_id = job_id_of(message.body)
         job = service.run(job_id, engine, stop)
+    except DependencyDown:
+        raise  # not the job's fault: the loop waits for the backend, the message is redelivered
     except JobCancelled:
         service.queue.release(message)
         log.info("job handed back to the queue", extra={"job_id": job_id})
@@ -74,17 +76,20 @@ def handle(service: JobService, engine: Engine, message: Message, stop: threadin
 def run(
     service: JobService, engine: Engine, stop: threading.Event, poll_seconds: float = 1.0
 ) -> None:
-    """Receive and handle messages until ``stop`` is set."""
-    while not stop.is_set():
+    """Receive and handle messages until ``stop`` is set; a backend outage is waited out."""
+
+    def step() -> None:
         message = service.queue.receive(wait=poll_seconds)
         if message is not None:
             handle(service, engine, message, stop)
+
+    consume(stop, step)
 
 
 def main(env: Mapping[str, str] | None = None) -> None:
     settings = load_settings(env, web=False)
     configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
-    service = build_service(settings, mail=True)
+    service = start_when_ready(lambda: build_service(settings, mail=True))
     if settings.queue_visibility_timeout < service.limits.time_limit:
         raise ConfigError(
             f"QUEUE_VISIBILITY_TIMEOUT={settings.queue_visibility_timeout:g} is shorter than"

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from types import FrameType
 
-from ..backends import Message
+from ..backends import Message, consume, start_when_ready
 from ..web import configure_logging
 from . import Service, build_service, load_settings
 from .aggregates import record
@@ -62,16 +62,20 @@ def handle(service: Service, batch: list[Message]) -> int:
 def run(
     service: Service, stop: threading.Event, batch_size: int, poll_seconds: float = 1.0
 ) -> None:
-    while not stop.is_set():
+    """Receive and score batches until ``stop`` is set; a backend outage is waited out."""
+
+    def step() -> None:
         batch = receive_batch(service, batch_size, poll_seconds)
         if batch:
             handle(service, batch)
+
+    consume(stop, step)
 
 
 def main(env: Mapping[str, str] | None = None) -> None:
     settings = load_settings(env, web=False)
     configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
-    service = build_service(settings, queue=True)
+    service = start_when_ready(lambda: build_service(settings, queue=True))
     batch_size = int(settings.number("CONSUMER_BATCH", 100, 1, 1000))
     stop = threading.Event()
 

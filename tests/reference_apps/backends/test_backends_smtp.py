@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from reference_apps.backends import ConfigError
+from reference_apps.backends import ConfigError, DependencyDown
 from reference_apps.backends.mail import SmtpMailer, TlsRequired, open_mailer
 from reference_apps.backends.settings import BackendUrl, parse_url
 
@@ -64,8 +64,9 @@ def test_smtp_mailer_fails_loudly_when_nothing_listens() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(OSError):
+    with pytest.raises(DependencyDown, match="mail server is unavailable") as raised:
         SmtpMailer("127.0.0.1", port, "jobs@tierstack.test").send("a@b.c", "s", "b")
+    assert isinstance(raised.value.__cause__, ConnectionRefusedError)
 
 
 class Relay:

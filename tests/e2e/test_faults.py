@@ -1,0 +1,287 @@
+"""Faults of the backing services on the running local target, as an operator or the network
+causes them, under a steady stream of requests through the load balancer with every response
+counted: PostgreSQL restarted, the object store stopped for 30 s, the network between app1 and
+the services host cut for 20 s, app1's gunicorn master killed.
+
+Pass: no 500 (nor any answer other than success or 503), 503 only while the dependency is down,
+no request past its timeout, every accepted upload readable and every accepted job done
+afterwards, the worker never restarted. Each test restores what it broke in a finalizer and
+waits until the target serves again, so the host tests after it see a healthy target.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.faults import NO_ANSWER, Outage, Traffic
+from tierstack.local.target import APPS, LocalTarget
+
+pytestmark = [pytest.mark.hosts, pytest.mark.faults]
+
+PASSWORD = "correct horse battery"
+WORKER_UNIT = "image-processing-worker"
+FAULT_TABLE = "tierstack_fault"  # the nftables table a fault adds and removes on app1
+REQUEST_TIMEOUT = 30
+
+
+def small_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 120, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class DriveUser:
+    """A cloud-drive user through the load balancer: lists and uploads, remembers every 201."""
+
+    def __init__(self, lb: Any, name: str) -> None:
+        self.lb = lb
+        csrf = lb.get("/api/v1/csrf").json()["csrf_token"]
+        created = lb.post(
+            "/api/v1/users",
+            headers={"X-CSRFToken": csrf},
+            json={"username": name, "email": f"{name}@example.com", "password": PASSWORD},
+        )
+        assert created.status_code == 201, created.text
+        self.csrf = lb.get("/api/v1/csrf").json()["csrf_token"]  # bound to the new session
+        self.uploaded: dict[str, bytes] = {}
+        self.numbers = itertools.count()
+
+    def list_files(self) -> tuple[int, str | None, str]:
+        return answer(self.lb.get("/api/v1/files", timeout=REQUEST_TIMEOUT))
+
+    def upload(self) -> tuple[int, str | None, str]:
+        number = next(self.numbers)
+        content = f"fault test file {number}\n".encode() * 40
+        response = self.lb.post(
+            "/api/v1/files",
+            headers={"X-CSRFToken": self.csrf},
+            files={"file": (f"f{number}.txt", content)},
+            timeout=REQUEST_TIMEOUT,
+        )
+        if response.status_code == 201:
+            self.uploaded[response.json()["id"]] = content
+        return answer(response)
+
+    def check_nothing_lost(self, unanswered: int = 0) -> None:
+        """Every 201 is listed and readable; an upload whose answer was lost may be there too."""
+        listed = {row["id"] for row in self.lb.get("/api/v1/files").json()["files"]}
+        assert listed >= set(self.uploaded)
+        assert len(listed - set(self.uploaded)) <= unanswered
+        for file_id, content in self.uploaded.items():
+            response = self.lb.get(f"/api/v1/files/{file_id}/content")
+            assert response.status_code == 200 and response.content == content, file_id
+
+
+class ImageOwner:
+    """Queues image jobs through the load balancer; remembers every job answered 202."""
+
+    def __init__(self, lb: Any) -> None:
+        self.lb = lb
+        self.lb.session.headers["Authorization"] = "Bearer " + "fault-owner-" + "x" * 32
+        self.image = small_png()
+        self.accepted: list[str] = []
+
+    def submit(self) -> tuple[int, str | None, str]:
+        response = self.lb.post(
+            "/api/v1/images",
+            files={"file": ("p.png", self.image, "image/png")},
+            data={"filters": "grayscale", "mode": "async"},
+            timeout=REQUEST_TIMEOUT,
+        )
+        if response.status_code == 202:
+            self.accepted.append(response.json()["id"])
+        return answer(response)
+
+    def check_all_done(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        waiting = list(self.accepted)
+        while waiting and time.monotonic() < deadline:
+            waiting = [
+                job_id
+                for job_id in waiting
+                if self.lb.get(f"/api/v1/jobs/{job_id}").json()["status"] != "done"
+            ]
+            time.sleep(1)
+        assert not waiting, f"{len(waiting)} of {len(self.accepted)} accepted jobs not done"
+
+
+def answer(response: Any) -> tuple[int, str | None, str]:
+    detail = response.text[:200] if response.status_code >= 400 else ""
+    return response.status_code, response.headers.get("Retry-After"), detail
+
+
+def main_pid(host: Any, unit: str) -> tuple[str, str]:
+    """(MainPID, NRestarts) of a unit: both unchanged means the process never went away."""
+    output = host.check_output(f"systemctl show -p MainPID -p NRestarts --value {unit}")
+    pid, restarts = output.split()
+    return pid, restarts
+
+
+@pytest.fixture
+def restore(target: LocalTarget) -> Iterator[list[Callable[[], None]]]:
+    """Undo actions run after the test, whatever its outcome, then the target must serve."""
+    undo: list[Callable[[], None]] = []
+    yield undo
+    for action in reversed(undo):
+        action()
+    target.wait_until_serving()
+
+
+def drive_and_images(client: Any, name: str) -> tuple[DriveUser, ImageOwner, Traffic]:
+    user = DriveUser(client("cloud-drive"), f"{name}{int(time.time()) % 100000}")
+    owner = ImageOwner(client("image-processing"))
+    traffic = Traffic(
+        {"list": user.list_files, "upload": user.upload, "submit": owner.submit}, interval=0.1
+    )
+    return user, owner, traffic
+
+
+def ride_out(
+    traffic: Traffic, begin: Callable[[], None], end: Callable[[], None], down: float
+) -> Outage:
+    """Traffic flowing and succeeding; the fault for ``down`` seconds; traffic until every
+    kind of request succeeds again."""
+    outage = Outage()
+    with traffic:
+        for kind in traffic.requests:
+            traffic.wait_for(lambda o, k=kind: o.kind == k and o.status < 300, timeout=60)
+        outage.start()
+        try:
+            begin()
+            time.sleep(max(0.0, down - (time.monotonic() - outage.began)))
+        finally:
+            end()
+            outage.stop()
+        for kind in traffic.requests:
+            traffic.wait_for(lambda o, k=kind: o.kind == k and o.status < 300, timeout=120)
+    print(f"{traffic.summary()}; outage {outage.ended - outage.began:.1f} s")
+    return outage
+
+
+def assert_no_errors(traffic: Traffic, outage: Outage, slack: float) -> None:
+    assert traffic.server_errors() == [], traffic.summary()
+    assert set(traffic.statuses()) <= {200, 201, 202, 503}, [
+        (o.kind, o.status, o.detail)
+        for o in traffic.outcomes
+        if o.status not in {200, 201, 202, 503}
+    ]
+    assert all(o.retry_after for o in traffic.unavailable()), "a 503 without Retry-After"
+    assert traffic.outside(outage, slack) == [], traffic.summary()
+    assert all(o.ended - o.started < REQUEST_TIMEOUT for o in traffic.outcomes)
+
+
+def test_postgresql_restart(
+    client: Any, hosts: dict[str, Any], restore: list[Callable[[], None]]
+) -> None:
+    services, worker = hosts["services"], hosts["worker"]
+    restore.append(lambda: services.run("systemctl start postgresql"))
+    user, owner, traffic = drive_and_images(client, "pgrestart")
+    worker_before = main_pid(worker, WORKER_UNIT)
+    outage = ride_out(
+        traffic,
+        lambda: services.check_output("systemctl restart postgresql"),
+        lambda: None,
+        down=0,
+    )
+    assert_no_errors(traffic, outage, slack=3)
+    user.check_nothing_lost()
+    owner.check_all_done()
+    assert main_pid(worker, WORKER_UNIT) == worker_before, "the worker restarted"
+
+
+def test_object_store_stopped_for_30_seconds(
+    client: Any, hosts: dict[str, Any], restore: list[Callable[[], None]]
+) -> None:
+    services, worker = hosts["services"], hosts["worker"]
+    restore.append(lambda: services.run("systemctl start seaweedfs"))
+    user, owner, traffic = drive_and_images(client, "s3stop")
+    worker_before = main_pid(worker, WORKER_UNIT)
+    outage = ride_out(
+        traffic,
+        lambda: services.check_output("systemctl stop seaweedfs"),
+        lambda: services.check_output("systemctl start seaweedfs"),
+        down=30,
+    )
+    assert traffic.unavailable(), "no 503 while the object store was down: nothing was tested"
+    listing = [o for o in traffic.outcomes if o.kind == "list"]
+    assert all(o.status == 200 for o in listing), "listing files needs only the database"
+    # SeaweedFS answers S3 only once its volume server has registered again, some seconds
+    # after the unit is started: that time is still the dependency's outage.
+    assert_no_errors(traffic, outage, slack=25)
+    user.check_nothing_lost()
+    owner.check_all_done()
+    assert main_pid(worker, WORKER_UNIT) == worker_before, "the worker restarted"
+
+
+def test_network_cut_between_app1_and_services_for_20_seconds(
+    client: Any, hosts: dict[str, Any], target: LocalTarget, restore: list[Callable[[], None]]
+) -> None:
+    app1 = hosts["app1"]
+    services_ip = target.ip("services")
+    cut = (
+        f"nft add table inet {FAULT_TABLE} && "
+        f"nft add chain inet {FAULT_TABLE} out '{{ type filter hook output priority 0; }}' && "
+        f"nft add rule inet {FAULT_TABLE} out ip daddr {services_ip} drop"
+    )
+    heal = f"nft delete table inet {FAULT_TABLE}"
+    restore.append(lambda: app1.run(heal))
+    user, owner, traffic = drive_and_images(client, "netcut")
+    outage = ride_out(
+        traffic, lambda: app1.check_output(cut), lambda: app1.check_output(heal), down=20
+    )
+    assert traffic.unavailable(), "no 503 while app1 was cut off: nothing was tested"
+    # A request app1 had started when the network went away fails after the TCP user timeout
+    # (10 s), and one already waiting may finish its wait after the cut is healed.
+    assert_no_errors(traffic, outage, slack=12)
+    user.check_nothing_lost()
+    owner.check_all_done()
+
+
+def test_sigkill_of_a_gunicorn_master(
+    client: Any, hosts: dict[str, Any], target: LocalTarget, restore: list[Callable[[], None]]
+) -> None:
+    app1 = hosts["app1"]
+    unit = "cloud-drive"
+    restore.append(lambda: app1.run(f"systemctl start {unit}"))
+    user, owner, traffic = drive_and_images(client, "sigkill")
+    before = main_pid(app1, unit)
+
+    def restarted() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            pid, _ = main_pid(app1, unit)
+            if pid not in ("0", before[0]) and app1.service(unit).is_running:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"{unit} not restarted by systemd")
+        port = APPS[unit].port
+        app1.check_output(
+            f"timeout 60 sh -c 'until curl -sf http://127.0.0.1:{port}/healthz; do sleep 0.5; done'"
+        )
+
+    outage = ride_out(
+        traffic,
+        lambda: app1.check_output(f"systemctl kill -s SIGKILL --kill-whom=main {unit}"),
+        restarted,
+        down=0,
+    )
+    # The load balancer sends what app1 cannot take to app2, and replays the reads app1 was
+    # serving. The uploads app1's workers were serving die with them (systemd ends the unit's
+    # processes with SIGKILL once the master is gone, KillMode=mixed); HAProxy cannot replay
+    # a POST and closes the client's connection without an answer: the one upload in flight.
+    unanswered = traffic.server_errors()
+    assert all(o.kind == "upload" and o.status == NO_ANSWER for o in unanswered), unanswered
+    assert len(unanswered) <= 1, traffic.summary()
+    assert set(traffic.statuses()) <= {200, 201, 202, NO_ANSWER}, traffic.summary()
+    assert main_pid(app1, unit)[1] != before[1], "systemd did not count a restart"
+    assert outage.ended > outage.began
+    user.check_nothing_lost(unanswered=len(unanswered))
+    owner.check_all_done()
