@@ -1,11 +1,12 @@
-"""Gunicorn entry points that wait for the app's secrets instead of exiting.
+"""Gunicorn entry points that wait for the app's secrets and backends instead of exiting.
 
 On a fresh cloud VM the identity that may read the secret store is often granted seconds after
-the VM boots, and a secret store can blip. Exiting would make gunicorn stop and systemd start it
-again, each start importing the cloud SDKs anew: a crash loop that burns a core and logs the same
-line every two seconds. Instead the app answers 503 with Retry-After (the load balancer's health
-check keeps it out of rotation) and tries again, with back-off, when requests arrive. A malformed
-setting still stops the process at once: waiting cannot fix it.
+the VM boots, a database may still be starting, and any of them can blip. Exiting would make
+gunicorn stop and systemd start it again, each start importing the cloud SDKs anew: a crash loop
+that burns a core and logs the same line every two seconds. Instead the app answers 503 with
+Retry-After (the load balancer's health check keeps it out of rotation) and tries again, with
+back-off, when requests arrive. A malformed setting still stops the process at once: waiting
+cannot fix it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from reference_apps.backends.secrets import SecretUnavailable
+from reference_apps.backends.resilience import unavailable_at_start
+from reference_apps.backends.settings import ConfigError
 
 FIRST_RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 60.0
@@ -25,7 +27,7 @@ MAX_RETRY_SECONDS = 60.0
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class WaitingForSecrets:
+class WaitingForBackends:
     """A WSGI app that answers 503 until building the real one succeeds."""
 
     def __init__(
@@ -47,12 +49,14 @@ class WaitingForSecrets:
                 return self._app
             try:
                 self._app = self._factory()
-            except SecretUnavailable as error:
+            except ConfigError as error:
+                if not unavailable_at_start(error):
+                    raise
                 print(f"{error} (next try in {self._delay * 2:.0f}s)", file=sys.stderr, flush=True)
                 self._delay = min(self._delay * 2, MAX_RETRY_SECONDS)
                 self._next_try = self._clock() + self._delay
                 return None
-            print("secrets readable: serving", file=sys.stderr, flush=True)
+            print("backends reachable: serving", file=sys.stderr, flush=True)
             return self._app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -62,7 +66,9 @@ class WaitingForSecrets:
         retry_after = max(1, round(self._next_try - self._clock()))
         body = json.dumps(
             {
-                "error": "starting: the app cannot read its secrets yet; try again later",
+                "error": (
+                    "starting: a backend or the secret store is not reachable yet; try again later"
+                ),
                 "retry_after": retry_after,
             }
         ).encode()
@@ -79,9 +85,11 @@ class WaitingForSecrets:
 
 
 def serve_when_ready(factory: Callable[[], WsgiApp]) -> WsgiApp:
-    """The app, or a stand-in that serves 503 until the app's secrets can be read."""
+    """The app, or a stand-in that serves 503 until its secrets and backends answer."""
     try:
         return factory()
-    except SecretUnavailable as error:
-        print(f"{error} (serving 503 until it can be read)", file=sys.stderr, flush=True)
-        return WaitingForSecrets(factory)
+    except ConfigError as error:
+        if not unavailable_at_start(error):
+            raise
+        print(f"{error} (serving 503 until it answers)", file=sys.stderr, flush=True)
+        return WaitingForBackends(factory)

@@ -43,6 +43,11 @@ OUTAGE_CLASSES = (
     ("azure.core.exceptions", "ServiceRequestError"),
     ("azure.core.exceptions", "ServiceResponseError"),
     ("azure.servicebus.exceptions", "ServiceBusConnectionError"),
+    # No credentials yet: the instance's identity (metadata server, managed identity) did not
+    # answer, as on a VM that has just booted. Retrying is what helps; the user gets a 503.
+    ("botocore.exceptions", "NoCredentialsError"),
+    ("google.auth.exceptions", "DefaultCredentialsError"),
+    ("azure.identity", "CredentialUnavailableError"),
     ("smtplib", "SMTPServerDisconnected"),
     ("smtplib", "SMTPConnectError"),
 )
@@ -226,6 +231,16 @@ def gcp_retry() -> Any:
 T = TypeVar("T")
 
 
+def unavailable_at_start(error: BaseException) -> bool:
+    """Whether a start failed only because a backend or the secret store did not answer (as
+    opposed to a wrong setting, which waiting cannot fix)."""
+    from .secrets import SecretUnavailable
+
+    if isinstance(error, SecretUnavailable):
+        return True
+    return error.__cause__ is not None and is_outage(error.__cause__)
+
+
 def start_when_ready(build: Callable[[], T], backoff: Backoff | None = None) -> T:
     """``build()`` (a worker opening its backends), tried again with backoff while it fails
     only because a backend is down: a worker started during an outage waits instead of exiting.
@@ -238,6 +253,6 @@ def start_when_ready(build: Callable[[], T], backoff: Backoff | None = None) -> 
         try:
             return build()
         except ConfigError as error:
-            if error.__cause__ is None or not is_outage(error.__cause__):
+            if not unavailable_at_start(error):
                 raise
-            backoff.wait(never, error.__cause__)
+            backoff.wait(never, error.__cause__ or error)

@@ -1,5 +1,5 @@
 """Gunicorn entry point: ``gunicorn reference_apps.mapreduce.wsgi:app``; it waits for
-the app's secrets with 503s rather than exiting (reference_apps.starting)."""
+the app's secrets and backends with 503s rather than exiting (reference_apps.starting)."""
 
 from reference_apps.starting import serve_when_ready
 

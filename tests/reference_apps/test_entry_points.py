@@ -156,7 +156,7 @@ def test_gunicorn_waits_for_an_unreadable_secret_with_503s(tmp_path: Path, aws_e
                 time.sleep(0.2)
         assert status == 503, body
         assert int(headers["Retry-After"]) >= 1
-        assert json.loads(body)["error"].startswith("starting: the app cannot read its secrets")
+        assert json.loads(body)["error"].startswith("starting: a backend or the secret store")
         assert name not in body.decode()  # the reference stays in the log, not in answers
 
         boto3.client("secretsmanager").create_secret(Name=name, SecretString="s" * 48)
@@ -169,5 +169,5 @@ def test_gunicorn_waits_for_an_unreadable_secret_with_503s(tmp_path: Path, aws_e
         stop(process)
     text = log.read_text()
     assert f"SECRET_KEY_REF=aws-secretsmanager://{name}: cannot read the secret (Resource" in text
-    assert "secrets readable: serving" in text
+    assert "backends reachable: serving" in text
     assert "Worker failed to boot" not in text

@@ -6,9 +6,11 @@ afterwards, and no object without its row once the sweeper has run."""
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import psycopg
@@ -17,7 +19,7 @@ import requests
 
 from tests.faults import Outage, Traffic
 
-from .conftest import BIN, REPO, Gunicorn, Moto, Postgres, app_env, aws_env
+from .conftest import BIN, REPO, Gunicorn, Moto, Postgres, app_env, aws_env, free_port, stop
 
 pytestmark = [pytest.mark.emulators, pytest.mark.slow]
 
@@ -193,3 +195,55 @@ def test_readyz_names_the_dependency_that_is_down(drive: Gunicorn, moto: Moto) -
     assert response.json()["unavailable"] == ["object_store"]
     assert response.json()["checks"]["database"] == "ok"
     assert requests.get(f"{drive.url}/readyz", timeout=30).status_code == 200
+
+
+def test_started_while_the_database_is_down_it_waits_with_503s(
+    postgres: Postgres, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A server that starts before its database (a VM booting before RDS answers) serves 503
+    with Retry-After instead of exiting into a restart loop, then serves, same process."""
+    log = tmp_path / "late.log"
+    postgres.stop()
+    process, database_up = None, False
+    try:
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "reference_apps.cloud_drive.wsgi:app",
+            ],
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("w"),
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                first = requests.get(f"{url}/healthz", timeout=5)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        assert first.status_code == 503, first.text
+        assert int(first.headers["Retry-After"]) >= 1
+        postgres.start()
+        database_up = True
+        deadline = time.monotonic() + 60  # retries after 5 s, then 10 s more
+        while requests.get(f"{url}/readyz", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        assert process.poll() is None
+    finally:
+        if not database_up:
+            postgres.start()
+        if process is not None:
+            stop(process)
+    assert "DATABASE_URL: cannot create the schema" in log.read_text()
+    assert "backends reachable: serving" in log.read_text()
