@@ -48,6 +48,7 @@ OUTAGE_CLASSES = (
     ("botocore.exceptions", "NoCredentialsError"),
     ("google.auth.exceptions", "DefaultCredentialsError"),
     ("azure.identity", "CredentialUnavailableError"),
+    ("azure.core.exceptions", "ClientAuthenticationError"),  # DefaultAzureCredential: no token
     ("smtplib", "SMTPServerDisconnected"),
     ("smtplib", "SMTPConnectError"),
 )
