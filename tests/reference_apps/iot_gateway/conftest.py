@@ -369,26 +369,40 @@ class Rig:
                 return json.loads(payload)
         return {}
 
-    def publish(self, count: int, start: int = 0, devices: list[str] = DEVICES) -> set[str]:
-        """``count`` readings per device; returns their stored ids."""
-        ids = set()
+    def publish(
+        self,
+        count: int,
+        start: int = 0,
+        devices: list[str] = DEVICES,
+        attempted: set[str] | None = None,
+    ) -> set[str]:
+        """``count`` readings per device; returns the ids the broker acknowledged (every one,
+        unless the broker goes away mid-way); ``attempted`` collects every id sent."""
+        acked = set()
         for device in devices:
             client = self.broker.client(device)
-            infos = []
+            sent = []
             for seq in range(start, start + count):
                 reading = {
                     "id": f"r{seq}",
                     "ts": time.time(),
                     "metrics": {"temperature": 20 + (seq % 7) * 0.1, "humidity": 40.0},
                 }
-                infos.append(
-                    client.client.publish(f"devices/{device}/telemetry", json.dumps(reading), qos=1)
+                info = client.client.publish(
+                    f"devices/{device}/telemetry", json.dumps(reading), qos=1
                 )
-                ids.add(f"{device}:r{seq}")
-            for info in infos:
-                info.wait_for_publish(30)
+                sent.append((f"{device}:r{seq}", info))
+                if attempted is not None:
+                    attempted.add(f"{device}:r{seq}")
+            for reading_id, info in sent:
+                try:
+                    info.wait_for_publish(30)
+                except (RuntimeError, ValueError):  # lost with the connection: never acked
+                    continue
+                if info.is_published():
+                    acked.add(reading_id)
             client.close()
-        return ids
+        return acked
 
     def stored_ids(self) -> list[str]:
         rows = self.series.db.execute(f"SELECT id FROM {self.series.table} WHERE kind = 'reading'")

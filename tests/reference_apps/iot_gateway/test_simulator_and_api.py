@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import REPO, free_port, stop, wait_for_port
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.browser import PHONE, Browser, browser  # noqa: F401  (the fixture)
 
@@ -198,4 +198,7 @@ def test_dashboard_in_a_browser(served: tuple[Rig, dict[str, Any], str], browser
     form = driver.find_element(By.CSS_SELECTOR, "#device-sensor-01 form")
     Select(form.find_element(By.TAG_NAME, "select")).select_by_visible_text("vent")
     form.find_element(By.TAG_NAME, "button").click()
-    assert "vent sent to sensor-01" in driver.find_element(By.CSS_SELECTOR, "p.message").text
+    message = WebDriverWait(driver, 20).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "p.message")  # after the form's round trip
+    )
+    assert "vent sent to sensor-01" in message[0].text
