@@ -23,6 +23,14 @@ RECIPE_ID="$(printf '%s|%s|%s' "$PACKAGES" "$DISABLED_UNITS" "v1" | sha256sum | 
 apt_install podman runc mmdebstrap netavark aardvark-dns iptables slirp4netns uidmap fuse-overlayfs \
     openssh-client
 
+# Each systemd host takes several inotify instances; the kernel's default of 128 per user stops
+# the 31st-odd container at start (exit 255, no log): the boot test runs about 36 at once.
+inotify_wanted=1024
+if [ "$(sysctl -n fs.inotify.max_user_instances)" -lt "$inotify_wanted" ]; then
+    sysctl -q -w fs.inotify.max_user_instances="$inotify_wanted"
+fi
+echo "fs.inotify.max_user_instances = $inotify_wanted" > /etc/sysctl.d/60-tierstack-hosts.conf
+
 # crun rejects this machine's hybrid cgroups and no runtime may raise the nofile limit above the
 # caller's hard limit: pin runc and the container ulimits to what the machine allows.
 hard_nofile="$(ulimit -Hn)"
