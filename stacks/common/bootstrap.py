@@ -103,7 +103,9 @@ cat > /etc/tierstack/vars.yml <<'TIERSTACK_VARS'
 {vars_yaml}TIERSTACK_VARS
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v git >/dev/null || ! python3 -c 'import ensurepip' 2>/dev/null; then
-    retry apt-get update -qq
+    # --error-on=any: a mirror that did not answer fails the step (and retries) instead of
+    # leaving an empty index behind a zero exit.
+    retry apt-get update -qq --error-on=any
     retry apt-get install -y -qq --no-install-recommends git python3-venv ca-certificates
 fi
 if [ ! -d {REPO_DIR}/.git ]; then

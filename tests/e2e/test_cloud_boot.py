@@ -355,6 +355,9 @@ def boots(request: pytest.FixtureRequest) -> Iterator[dict[Boot, Booted]]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        time.sleep(0.5)
+        if daemon.poll() is not None:
+            pytest.fail(f"git daemon cannot listen on {GATEWAY}:{GIT_PORT}: a stale one running?")
         moto = ThreadedMotoServer(ip_address=GATEWAY, port=MOTO_PORT)
         moto.start()
         aws_stacks = sorted({boot.stack for boot in chosen if boot.cloud == "aws"})
