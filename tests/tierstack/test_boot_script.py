@@ -92,4 +92,4 @@ def test_every_tier_boots_within_its_clouds_user_data_limit(stack: str) -> None:
 
 
 def test_make_test_boots_tiers_that_exist() -> None:
-    assert REPRESENTATIVE <= {(boot.stack, boot.tier) for boot in BOOTS}
+    assert {(boot.stack, boot.tier) for boot in BOOTS} >= REPRESENTATIVE
