@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
-from ..backends import open_backends
+from ..backends import open_backends, start_when_ready
 from ..backends.settings import parse_url
 from ..web import configure_logging
 from . import load_settings
@@ -74,7 +74,10 @@ class Bridge:
 def main(env: Mapping[str, str] | None = None) -> None:
     settings = load_settings(env, web=False)
     configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
-    queue = open_backends(settings, queue=True, kv=False, db=False, mail=False).queue
+    backends = start_when_ready(
+        lambda: open_backends(settings, queue=True, kv=False, db=False, mail=False)
+    )
+    queue = backends.queue
     bridge = Bridge(settings.extra, queue, settings.number("BRIDGE_RETRY_SECONDS", 2, 0.05, 300))
     stop = threading.Event()
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-from ..backends import ConfigError, ObjectNotFound
+from ..backends import Backoff, ConfigError, ObjectNotFound, is_outage, start_when_ready
 from ..web import configure_logging
 from . import Service, build_service, load_settings
 from .posts import clean_text, keyword_pattern, make_message, match_keywords
@@ -61,9 +61,11 @@ class Listener:
         self.pending: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.last_flush = time.monotonic()
         self.counts = {"enqueued": 0, "duplicates": 0, "skipped": 0, "archived": 0}
-        self.restore()
 
     def restore(self) -> None:
+        """Continue from the last saved state: positions, recently seen ids; what was collected
+        after that save and not archived is dropped here and comes again from the sources."""
+        self.pending.clear()
         try:
             state = json.loads(self.service.objects.get(STATE_KEY))
         except ObjectNotFound:
@@ -170,22 +172,40 @@ class Lease:
         self.kv.transform(LEASE_KEY, change)
 
 
-def run(listener: Listener, stop: threading.Event, lease: Lease, tick: float = 0.2) -> None:
+def run(
+    listener: Listener,
+    stop: threading.Event,
+    lease: Lease,
+    tick: float = 0.2,
+    backoff: Backoff | None = None,
+) -> None:
+    """Collect while holding the lease. A backend outage (queue, archive, table) pauses the loop
+    with backoff and, once the backends answer, resumes from the saved state, as a restart would:
+    posts sent but not archived come again and the consumer counts them once."""
+    backoff = backoff or Backoff()
     active = False
-    renewed = 0.0
+    renewed = -float("inf")
     while not stop.is_set():
-        if time.monotonic() - renewed >= lease.seconds / 3:
-            holding = lease.hold()
-            renewed = time.monotonic()
-            if holding and not active:
-                listener.restore()  # continue where the previous holder saved
-                log.info("collecting (lease taken)", extra={"holder": lease.holder})
-            elif active and not holding:
-                listener.flush()
-                log.warning("lease lost; standing by", extra={"holder": lease.holder})
-            active = holding
-        if active:
-            listener.step()
+        try:
+            if time.monotonic() - renewed >= lease.seconds / 3:
+                holding = lease.hold()
+                renewed = time.monotonic()
+                if holding and not active:
+                    listener.restore()  # continue where the previous holder saved
+                    log.info("collecting (lease taken)", extra={"holder": lease.holder})
+                elif active and not holding:
+                    listener.flush()
+                    log.warning("lease lost; standing by", extra={"holder": lease.holder})
+                active = holding
+            if active:
+                listener.step()
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            active, renewed = False, -float("inf")
+            backoff.wait(stop, error)
+            continue
+        backoff.reset()
         stop.wait(tick)
     if active:
         listener.flush()
@@ -195,7 +215,7 @@ def run(listener: Listener, stop: threading.Event, lease: Lease, tick: float = 0
 def main(env: Mapping[str, str] | None = None) -> None:
     settings = load_settings(env, web=False)
     configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
-    service = build_service(settings, queue=True)
+    service = start_when_ready(lambda: build_service(settings, queue=True))
     urls = [url for url in settings.extra.get("SOURCES", "replay:").split() if url]
     sources: list[Source] = []
     for url in urls:

@@ -4,6 +4,7 @@ The listener keeps running through every one of them."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import threading
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from social_remote import Remote, serve
 
+from reference_apps.backends import Backoff, DependencyDown
 from reference_apps.social_analytics import Service, build_service, load_settings
 from reference_apps.social_analytics.listener import STATE_KEY, Lease, Listener, run
 from reference_apps.social_analytics.sources import (
@@ -214,6 +216,7 @@ def test_listener_resumes_from_its_saved_state(tmp_path: Path) -> None:
     emitted = json.loads(svc.objects.get(STATE_KEY))["sources"]["replay"]["position"]["emitted"]
     assert 0 < emitted < 40
     second = Listener(svc, [open_source("replay:?rate=1000&limit=40&loop=false", {})])
+    second.restore()
     second.step(0)
     second.step(10)
     second.flush()
@@ -263,6 +266,78 @@ def test_a_standby_listener_takes_over_where_the_active_one_stopped(tmp_path: Pa
     assert standby.counts["enqueued"] == 300 - active.counts["enqueued"]
     uids = [body["uid"] for body in drain(svc)]
     assert len(uids) == len(set(uids)) == 300
+
+
+class Refusing:
+    """A backend that raises the adapters' outage error while ``down`` is set (a stopped
+    object store or table, as the emulator fault tests produce for real)."""
+
+    def __init__(self, backend: object) -> None:
+        self.backend = backend
+        self.down = threading.Event()
+
+    def __getattr__(self, name: str) -> object:
+        attribute = getattr(self.backend, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: object, **kwargs: object) -> object:
+            if self.down.is_set():
+                raise DependencyDown("objects")
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+def test_the_listener_rides_out_an_archive_and_table_outage_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """The archive and the lease table stop mid-collection: the loop waits with backoff instead
+    of exiting, then resumes from its saved state; every post reaches the queue and the archive
+    (some twice in the queue, which the consumer counts once)."""
+    svc = service(tmp_path)
+    objects, kv = Refusing(svc.objects), Refusing(svc.kv)
+    svc = dataclasses.replace(svc, objects=objects, kv=kv)
+    listener = Listener(svc, [open_source("replay:?rate=200&limit=300&loop=false", {})], 0.05)
+    stop = threading.Event()
+    backoff = Backoff(first=0.05, cap=0.2)
+    thread = threading.Thread(target=run, args=(listener, stop, Lease(svc, 3, "a"), 0.02, backoff))
+    thread.start()
+    wait_for(lambda: listener.counts["archived"] > 0)
+    objects.down.set()
+    kv.down.set()
+    wait_for(lambda: backoff.failures >= 3)
+    assert thread.is_alive()
+    objects.down.clear()
+    kv.down.clear()
+    wait_for(lambda: backoff.failures == 0 and listener.counts["archived"] >= 300)
+    wait_for(lambda: len(set(archived_uids(svc))) == 300)
+    stop.set()
+    thread.join()
+    queued = {body["uid"] for body in drain(svc)}
+    assert len(queued) == 300
+    assert set(archived_uids(svc)) == queued
+
+
+def archived_uids(svc: Service) -> list[str]:
+    return [
+        json.loads(line)["uid"]
+        for key in svc.objects.list("raw/")
+        for line in gzip.decompress(svc.objects.get(key)).splitlines()
+    ]
+
+
+def test_a_bug_in_the_loop_still_stops_the_listener(tmp_path: Path) -> None:
+    """Only an outage is waited out; any other error ends the process (systemd restarts it)."""
+    svc = service(tmp_path)
+    listener = Listener(svc, [open_source("replay:?rate=1000&limit=5&loop=false", {})], 0.05)
+
+    def broken(now: float | None = None) -> None:
+        raise KeyError("a bug")
+
+    listener.step = broken  # type: ignore[method-assign]
+    with pytest.raises(KeyError):
+        run(listener, threading.Event(), Lease(svc, 3, "a"), 0.01)
 
 
 @pytest.mark.parametrize(
