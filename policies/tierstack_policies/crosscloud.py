@@ -45,7 +45,8 @@ def allowed_sizes(
     description: str,
     remediation: str,
 ) -> None:
-    """Cost: the instance size (`size_of(props, type)`) is on the environment's allowed list."""
+    """Cost: the instance size (`size_of(props, type)`, or each of a list of sizes) is on the
+    environment's allowed list."""
 
     @family.resource(
         policy_id,
@@ -57,9 +58,12 @@ def allowed_sizes(
         config=sizes_schema(defaults),
     )
     def check(props: Props, config: Config, type_: str) -> Findings:
-        message = size_allowed(size_of(props, type_), env_of(props, config, type_), config)
-        if message:
-            yield message
+        sizes = size_of(props, type_)
+        env = env_of(props, config, type_)
+        for size in sizes if isinstance(sizes, list) else [sizes]:
+            message = size_allowed(size, env, config)
+            if message:
+                yield message
 
 
 def no_long_lived_keys(

@@ -128,11 +128,16 @@ def uncovered(
 
 
 def missing_tags(tags: Any, required: Sequence[str]) -> list[str] | None:
-    """Required keys that are absent or empty; None when the tags are unknown at preview."""
+    """Required keys that are absent or empty (also blank: " " names no owner); None when the
+    tags are unknown at preview."""
     if tags is UNKNOWN:
         return None
     present = tags if isinstance(tags, dict) else {}
-    return [key for key in required if present.get(key) in (None, "")]
+    return [key for key in required if _blank(present.get(key))]
+
+
+def _blank(item: Any) -> bool:
+    return item is None or (isinstance(item, str) and not item.strip())
 
 
 def required_tags_check(tag_key: str, noun: str) -> ResourceCheck:

@@ -38,6 +38,38 @@ LEAST_PRIVILEGE = json.dumps(
 WILDCARD = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 )
+
+
+def statement(**fields) -> str:
+    """A one-statement Allow policy document."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **fields}]})
+
+
+PUBLIC_READ = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            *json.loads(TLS_ONLY)["Statement"],
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ["*"]},
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::docs/*",
+            },
+        ],
+    }
+)
+DENY_PLAIN_UPLOADS = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {**json.loads(TLS_ONLY)["Statement"][0], "Action": "s3:PutObject"},
+        ],
+    }
+)
+
+MODERN_TLS = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+FORWARD = [{"type": "forward", "target_group_arn": "arn:tg"}]
 REDIRECT = [
     {
         "type": "redirect",
@@ -52,6 +84,7 @@ def bucket_with(
     versioning: str = "Enabled",
     policy: str = TLS_ONLY,
     block_policy: bool = True,
+    lifecycle_status: str = "Enabled",
     **bucket_args,
 ) -> aws.s3.Bucket:
     bucket = aws.s3.Bucket(name, tags=T, **bucket_args)
@@ -77,7 +110,7 @@ def bucket_with(
         rules=[
             {
                 "id": "old-versions",
-                "status": "Enabled",
+                "status": lifecycle_status,
                 "noncurrent_version_expiration": {"noncurrent_days": 30},
             }
         ],
@@ -145,8 +178,12 @@ def asg(name: str = "app", *, env: str = "prod", **overrides) -> aws.autoscaling
 
 
 def load_balancer(
-    https: bool = True, ssl_policy: str | None = None, http_actions: list | None = None
+    https: bool = True,
+    ssl_policy: str | None = MODERN_TLS,
+    http_actions: list | None = None,
+    http_protocol: str | None = "HTTP",
 ) -> aws.lb.LoadBalancer:
+    """A compliant ALB; `ssl_policy=None` and `http_protocol=None` leave them to the defaults."""
     balancer = aws.lb.LoadBalancer(
         "web",
         load_balancer_type="application",
@@ -160,13 +197,13 @@ def load_balancer(
             protocol="HTTPS",
             port=443,
             certificate_arn="arn:aws:acm:us-east-1:1:certificate/x",
-            ssl_policy=ssl_policy or "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            ssl_policy=ssl_policy,
             default_actions=[{"type": "forward", "target_group_arn": "arn:tg"}],
         )
     aws.lb.Listener(
         "http",
         load_balancer_arn=balancer.arn,
-        protocol="HTTP",
+        protocol=http_protocol,
         port=80,
         default_actions=http_actions or REDIRECT,
     )
@@ -456,6 +493,305 @@ VIOLATIONS = [
         "one-zone",
     ),
     Violation("aws-rds-multi-az-prod", lambda: database(multi_az=False), "db"),
+    # --- the way real mistakes look, family by family --------------------------------------
+    # storage: a public access block present, but pointing at the bucket by a literal name
+    Violation(
+        "aws-s3-bucket-public-access-blocked",
+        lambda: (
+            aws.s3.Bucket("lit", tags=T),
+            aws.s3.BucketPublicAccessBlock(
+                "lit-pab",
+                bucket="lit",
+                block_public_acls=True,
+                block_public_policy=True,
+                ignore_public_acls=True,
+                restrict_public_buckets=True,
+            ),
+        ),
+        "lit",
+        "literal-bucket",
+    ),
+    # storage: the grant to everyone as its own bucket-policy resource, Principal {"AWS": ["*"]}
+    Violation(
+        "aws-s3-bucket-no-public-acl",
+        lambda: bucket_with("site", policy=PUBLIC_READ),
+        "site-tls",
+        "policy-resource",
+    ),
+    # storage: the same grant written inline on the bucket, Principal "*"
+    Violation(
+        "aws-s3-bucket-no-public-acl",
+        lambda: aws.s3.Bucket("inline", tags=T, policy=PUBLIC_READ),
+        "inline",
+        "inline-policy",
+    ),
+    # storage: versioning written inline and switched off
+    Violation(
+        "aws-s3-bucket-versioning-enabled",
+        lambda: aws.s3.Bucket("inline", tags=T, versioning={"enabled": False}),
+        "inline",
+        "inline-off",
+    ),
+    # storage: the encryption configuration present, naming the bucket by a literal string
+    Violation(
+        "aws-s3-bucket-encrypted",
+        lambda: (
+            aws.s3.Bucket("lit", tags=T),
+            aws.s3.BucketServerSideEncryptionConfiguration(
+                "lit-sse",
+                bucket="lit",
+                rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            ),
+        ),
+        "lit",
+        "literal-bucket",
+    ),
+    # storage: a lifecycle configuration present, its only rule switched off
+    Violation(
+        "aws-s3-bucket-lifecycle-configured",
+        lambda: bucket_with("idle", lifecycle_status="Disabled"),
+        "idle",
+        "rule-disabled",
+    ),
+    # storage: a TLS deny present, but for uploads only (reads still work over plain HTTP)
+    Violation(
+        "aws-s3-bucket-tls-only",
+        lambda: bucket_with("half", policy=DENY_PLAIN_UPLOADS),
+        "half",
+        "deny-one-action",
+    ),
+    # compute: metadata options present, the token setting left to its default (optional)
+    Violation(
+        "aws-ec2-imdsv2-required",
+        lambda: aws.ec2.Instance(
+            "ops",
+            ami="ami-123",
+            instance_type="t3.medium",
+            metadata_options={"http_endpoint": "enabled"},
+            root_block_device={"encrypted": True},
+            tags=T,
+        ),
+        "ops",
+        "instance-default",
+    ),
+    # compute: the root device declared, encryption switched off
+    Violation(
+        "aws-ec2-disk-encrypted",
+        lambda: aws.ec2.Instance(
+            "ops",
+            ami="ami-123",
+            instance_type="t3.medium",
+            metadata_options={"http_tokens": "required"},
+            root_block_device={"encrypted": False, "volume_size": 20},
+            tags=T,
+        ),
+        "ops",
+        "instance-root-off",
+    ),
+    # queues: a redrive policy with a receive count but no target queue
+    Violation(
+        "aws-sqs-dead-letter-configured",
+        lambda: aws.sqs.Queue("jobs", tags=T, redrive_policy=json.dumps({"maxReceiveCount": 5})),
+        "jobs",
+        "no-target",
+    ),
+    # queues: the dead-letter side's setting (redrive allow policy) written on the source queue
+    Violation(
+        "aws-sqs-dead-letter-configured",
+        lambda: aws.sqs.Queue(
+            "jobs", tags=T, redrive_allow_policy=json.dumps({"redrivePermission": "allowAll"})
+        ),
+        "jobs",
+        "allow-policy-instead",
+    ),
+    # queues: the redrive as its own resource, naming the queue by a literal URL
+    Violation(
+        "aws-sqs-dead-letter-configured",
+        lambda: (
+            aws.sqs.Queue("jobs", tags=T),
+            aws.sqs.RedrivePolicy(
+                "jobs-redrive",
+                queue_url="https://sqs.us-east-1.amazonaws.com/1/jobs",
+                redrive_policy=json.dumps(
+                    {"deadLetterTargetArn": "arn:aws:sqs:us-east-1:1:dlq", "maxReceiveCount": 5}
+                ),
+            ),
+        ),
+        "jobs",
+        "literal-queue",
+    ),
+    # queues: a KMS key declared, SQS-managed encryption off, the key id left blank
+    Violation(
+        "aws-sqs-encrypted",
+        lambda: (
+            aws.kms.Key("queues", tags=T),
+            aws.sqs.Queue("clear", tags=T, sqs_managed_sse_enabled=False, kms_master_key_id=""),
+        ),
+        "clear",
+        "key-not-referenced",
+    ),
+    # load balancers: the HTTP listener's protocol written in lower case, forwarding
+    Violation(
+        "aws-lb-http-redirects-to-https",
+        lambda: load_balancer(http_protocol="http", http_actions=FORWARD),
+        "http",
+        "lowercase-forward",
+    ),
+    # load balancers: no protocol written: the listener is HTTP by default, and forwards
+    Violation(
+        "aws-lb-http-redirects-to-https",
+        lambda: load_balancer(http_protocol=None, http_actions=FORWARD),
+        "http",
+        "default-protocol",
+    ),
+    # load balancers: a redirect that leaves the protocol to its default (#{protocol}: HTTP)
+    Violation(
+        "aws-lb-http-redirects-to-https",
+        lambda: load_balancer(
+            http_actions=[
+                {"type": "redirect", "redirect": {"port": "443", "status_code": "HTTP_301"}}
+            ]
+        ),
+        "http",
+        "redirect-keeps-http",
+    ),
+    # load balancers: no TLS policy written: ELBSecurityPolicy-2016-08 (TLS 1.0) by default
+    Violation(
+        "aws-lb-modern-tls-policy", lambda: load_balancer(ssl_policy=None), "https", "default"
+    ),
+    # load balancers: an old policy whose name does not say TLS 1.0
+    Violation(
+        "aws-lb-modern-tls-policy",
+        lambda: load_balancer(ssl_policy="ELBSecurityPolicy-FS-2018-06"),
+        "https",
+        "old-name",
+    ),
+    # load balancers: the HTTPS listener attached to the load balancer by a literal ARN
+    Violation(
+        "aws-lb-https-listener",
+        lambda: (
+            aws.lb.LoadBalancer("web", tags=T, access_logs={"bucket": "logs", "enabled": True}),
+            aws.lb.Listener(
+                "https",
+                load_balancer_arn="arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/web",
+                protocol="HTTPS",
+                port=443,
+                ssl_policy=MODERN_TLS,
+                default_actions=FORWARD,
+            ),
+        ),
+        "web",
+        "literal-arn",
+    ),
+    # identity: "*" inside a list, on Resource ["*"]
+    Violation(
+        "aws-iam-no-wildcard-admin",
+        lambda: aws.iam.Policy("admin", policy=statement(Action=["*"], Resource=["*"])),
+        "admin",
+        "star-in-list",
+    ),
+    # identity: a whole service on every resource
+    Violation(
+        "aws-iam-no-wildcard-admin",
+        lambda: aws.iam.RolePolicy(
+            "s3", role="app", policy=statement(Action=["s3:GetObject", "s3:*"], Resource="*")
+        ),
+        "s3",
+        "service-wildcard",
+    ),
+    # identity: everything but IAM, written as NotAction
+    Violation(
+        "aws-iam-no-wildcard-admin",
+        lambda: aws.iam.Policy("power", policy=statement(NotAction="iam:*", Resource="*")),
+        "power",
+        "not-action",
+    ),
+    # identity: the wildcard policy inline on the role instead of its own resource
+    Violation(
+        "aws-iam-no-wildcard-admin",
+        lambda: aws.iam.Role(
+            "app",
+            assume_role_policy=json.dumps({"Version": "2012-10-17"}),
+            inline_policies=[{"name": "all", "policy": WILDCARD}],
+            tags=T,
+        ),
+        "app",
+        "role-inline",
+    ),
+    # identity: AdministratorAccess through the role's managed policy list
+    Violation(
+        "aws-iam-no-wildcard-admin",
+        lambda: aws.iam.Role(
+            "app",
+            assume_role_policy=json.dumps({"Version": "2012-10-17"}),
+            managed_policy_arns=["arn:aws:iam::aws:policy/AdministratorAccess"],
+            tags=T,
+        ),
+        "app",
+        "role-managed-arns",
+    ),
+    # identity: AdministratorAccess in another partition
+    Violation(
+        "aws-iam-no-wildcard-admin",
+        lambda: aws.iam.RolePolicyAttachment(
+            "admin", role="app", policy_arn="arn:aws-us-gov:iam::aws:policy/AdministratorAccess"
+        ),
+        "admin",
+        "other-partition",
+    ),
+    # identity: a key whose secret is PGP-encrypted is still a long-lived key
+    Violation(
+        "aws-iam-no-access-keys",
+        lambda: aws.iam.AccessKey("ci", user="ci", pgp_key="keybase:ops"),
+        "ci",
+        "encrypted-secret",
+    ),
+    # governance: env spelt another way, owner left blank, a key in another case
+    Violation(
+        "aws-resource-required-tags",
+        lambda: aws.sqs.Queue("q", tags={**T, "env": "production"}),
+        "q",
+        "env-spelling",
+    ),
+    Violation(
+        "aws-resource-required-tags",
+        lambda: aws.sqs.Queue("q", tags={**T, "owner": " "}),
+        "q",
+        "blank-owner",
+    ),
+    Violation(
+        "aws-resource-required-tags",
+        lambda: aws.s3.Bucket(
+            "b", tags={"project": "tierstack", "env": "prod", "owner": "p", "CostCenter": "42"}
+        ),
+        "b",
+        "key-spelling",
+    ),
+    # cost: the template is allowed, but the group's mixed-instances override is not
+    Violation(
+        "aws-ec2-instance-type-allowed",
+        lambda: asg(
+            mixed_instances_policy={
+                "launch_template": {
+                    "launch_template_specification": {"launch_template_id": "lt-1"},
+                    "overrides": [{"instance_type": "t3.large"}, {"instance_type": "p4d.24xlarge"}],
+                }
+            }
+        ),
+        "app",
+        "mixed-override",
+    ),
+    # cost: the maximum read from stack config arrives as a string
+    Violation("aws-autoscaling-max-size-capped", lambda: asg(max_size="50"), "app", "string"),
+    # reliability: two subnets that are the same subnet written twice
+    Violation(
+        "aws-autoscaling-multi-az-prod",
+        lambda: asg(vpc_zone_identifiers=["subnet-a", "subnet-a"]),
+        "app",
+        "same-subnet-twice",
+    ),
+    # reliability: Multi-AZ never written (single-AZ by default)
+    Violation("aws-rds-multi-az-prod", lambda: database(multi_az=None), "db", "default"),
 ]
 
 
@@ -511,3 +847,50 @@ def test_messages_name_the_resource_and_the_problem():
     results = fired(run(_public_sg), "aws-ec2-no-public-admin-ingress")
     assert [r["message"] for r in results] == ["open: ingress opens SSH (port 22) to 0.0.0.0/0"]
     assert pulumi  # the SDK is what built these records
+
+
+def test_sharpened_rules_leave_the_safe_forms_alone():
+    """A grant to * narrowed by a condition, a redrive as its own linked resource, s3:* on one
+    bucket's objects and an HTTPS listener spelt in lower case are not mistakes."""
+
+    def program():
+        vpce_only = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    *json.loads(TLS_ONLY)["Statement"],
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::docs/*",
+                        "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}},
+                    },
+                ],
+            }
+        )
+        bucket_with("docs", policy=vpce_only)
+        dead_letter = aws.sqs.Queue("jobs-dlq", tags=T)
+        jobs = aws.sqs.Queue("jobs", tags=T)
+        aws.sqs.RedrivePolicy(
+            "jobs-redrive",
+            queue_url=jobs.url,
+            redrive_policy=dead_letter.arn.apply(
+                lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5})
+            ),
+        )
+        aws.iam.Policy("docs", policy=statement(Action="s3:*", Resource="arn:aws:s3:::docs/*"))
+        balancer = aws.lb.LoadBalancer(
+            "web", tags=T, access_logs={"bucket": "logs", "enabled": True}
+        )
+        aws.lb.Listener(
+            "https",
+            load_balancer_arn=balancer.arn,
+            protocol="https",
+            port=443,
+            ssl_policy=MODERN_TLS,
+            default_actions=FORWARD,
+        )
+
+    results = [r for r in run(program) if r["policy"].startswith("aws-")]
+    assert results == []

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..crosscloud import allowed_sizes
 from ..registry import Config, Family, Findings, Props
 from ..shared import DEFAULT_CAPS, cap_exceeded, cap_schema, tag_env
-from ..values import value
+from ..values import elements, value
 from .types import ASG, EC2_INSTANCE, LAUNCH_TEMPLATE
 
 family = Family("aws", "cost")
@@ -25,14 +27,27 @@ DEFAULT_SIZES = {
     ],
 }
 
+
+def _instance_types(props: Props, type_: str) -> Any:
+    """The template's type, or the types an autoscaling group's mixed instances policy puts
+    in place of its template's."""
+    if type_ != ASG:
+        return value(props, "instanceType")
+    overrides = elements(props, "mixedInstancesPolicy", "launchTemplate", "overrides")
+    return (
+        [value(item, "instanceType") for item in overrides] if isinstance(overrides, list) else []
+    )
+
+
 allowed_sizes(
     family,
     "aws-ec2-instance-type-allowed",
-    (LAUNCH_TEMPLATE, EC2_INSTANCE),
-    size_of=lambda props, _type: value(props, "instanceType"),
+    (LAUNCH_TEMPLATE, EC2_INSTANCE, ASG),
+    size_of=_instance_types,
     env_of=tag_env,
     defaults=DEFAULT_SIZES,
-    description="EC2 instance types are on the allowed list for the environment.",
+    description="EC2 instance types (also an autoscaling group's mixed-instances overrides) are "
+    "on the allowed list for the environment.",
     remediation="Pick an instance type allowed for the env, or extend allowedSizes in policy "
     "config.",
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..registry import Config, Family, Findings, Props, Resources, StackFindings
 from ..shared import uncovered
 from ..values import UNKNOWN, elements, value
@@ -17,8 +19,22 @@ MODERN_SSL_POLICIES = [
 ]
 
 
+def _protocol(props: Props) -> Any:
+    """The listener's protocol as AWS stores it: the provider upper-cases what it is given
+    ("http" is HTTP), and a listener on a port without one listens on HTTP (the ALB default;
+    gateway load balancer listeners have neither)."""
+    found = value(props, "protocol")
+    if found is None and value(props, "port") is not None:
+        return "HTTP"
+    return _upper(found)
+
+
+def _upper(found: Any) -> Any:
+    return found.upper() if isinstance(found, str) else found
+
+
 def _https(props: Props) -> bool:
-    return value(props, "protocol") in ("HTTPS", UNKNOWN)
+    return _protocol(props) in ("HTTPS", UNKNOWN)
 
 
 @family.stack(
@@ -45,7 +61,7 @@ def _check_https_listener(resources: Resources, _config: Config) -> StackFinding
     "{'protocol': 'HTTPS', 'port': '443', 'status_code': 'HTTP_301'}}.",
 )
 def _check_http_redirect(props: Props, _config: Config, _type: str) -> Findings:
-    if value(props, "protocol") != "HTTP":
+    if _protocol(props) != "HTTP":
         return
     actions = elements(props, "defaultActions")
     if actions is UNKNOWN:
@@ -54,7 +70,7 @@ def _check_http_redirect(props: Props, _config: Config, _type: str) -> Findings:
         action
         for action in actions
         if value(action, "type") == "redirect"
-        and value(action, "redirect", "protocol") in ("HTTPS", UNKNOWN)
+        and _upper(value(action, "redirect", "protocol")) in ("HTTPS", UNKNOWN)
     ]
     if not actions or len(redirects) != len(actions):
         yield "HTTP listener does not only redirect to HTTPS"
@@ -77,7 +93,7 @@ def _check_http_redirect(props: Props, _config: Config, _type: str) -> Findings:
     },
 )
 def _check_tls_policy(props: Props, config: Config, _type: str) -> Findings:
-    if value(props, "protocol") != "HTTPS":
+    if _protocol(props) != "HTTPS":
         return
     ssl_policy = value(props, "sslPolicy")
     if ssl_policy is UNKNOWN or ssl_policy in config["allowedSslPolicies"]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..registry import Config, Family, Findings, Props, Resources, StackFindings
 from ..shared import linked_urns, of_type
-from ..values import falsy, value
+from ..values import UNKNOWN, falsy, json_document, value
 from .types import SQS_QUEUE, SQS_REDRIVE
 
 family = Family("aws", "queues")
@@ -26,11 +26,24 @@ def _check_dead_letter(resources: Resources, _config: Config) -> StackFindings:
         dead_letter_queues |= linked_urns(queue, "redrivePolicy")
     for redrive in of_type(resources, SQS_REDRIVE):
         dead_letter_queues |= linked_urns(redrive, "redrivePolicy")
-        redriven |= linked_urns(redrive, "queueUrl")
+        if _names_a_target(redrive.props):
+            redriven |= linked_urns(redrive, "queueUrl")
     for queue in of_type(resources, SQS_QUEUE):
-        policy = value(queue.props, "redrivePolicy")
-        if policy is None and queue.urn not in dead_letter_queues | redriven:
+        if queue.urn in dead_letter_queues | redriven:
+            continue
+        if value(queue.props, "redrivePolicy") is None:
             yield f"queue {queue.name} has no redrivePolicy to a dead-letter queue", queue.urn
+        elif not _names_a_target(queue.props):
+            yield f"queue {queue.name}: redrivePolicy names no deadLetterTargetArn", queue.urn
+
+
+def _names_a_target(props: Props) -> bool:
+    """A redrive policy with maxReceiveCount but no deadLetterTargetArn moves nothing anywhere."""
+    document = json_document(value(props, "redrivePolicy"))
+    if document is UNKNOWN:
+        return True
+    target = document.get("deadLetterTargetArn") if isinstance(document, dict) else None
+    return target is UNKNOWN or (isinstance(target, str) and target.strip() != "")
 
 
 @family.resource(
@@ -42,5 +55,6 @@ def _check_dead_letter(resources: Resources, _config: Config) -> StackFindings:
     remediation="Leave sqs_managed_sse_enabled True or set kms_master_key_id.",
 )
 def _check_sqs_encrypted(props: Props, _config: Config, _type: str) -> Findings:
-    if falsy(value(props, "sqsManagedSseEnabled")) and value(props, "kmsMasterKeyId") is None:
+    key = value(props, "kmsMasterKeyId")
+    if falsy(value(props, "sqsManagedSseEnabled")) and key in (None, ""):
         yield "server-side encryption is switched off (sqsManagedSseEnabled false, no KMS key)"

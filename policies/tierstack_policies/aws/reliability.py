@@ -29,7 +29,10 @@ def _check_asg_multi_az(props: Props, config: Config, _type: str) -> Findings:
     zones = elements(props, "availabilityZones")
     if subnets is UNKNOWN or zones is UNKNOWN:
         return
-    if max(len(subnets), len(zones)) < 2:
+    if UNKNOWN in subnets or UNKNOWN in zones:
+        return
+    # the same subnet twice (a copy-paste) is still one zone
+    if max(len(set(subnets)), len(set(zones))) < 2:
         yield "spans fewer than 2 subnets/availability zones in prod"
 
 

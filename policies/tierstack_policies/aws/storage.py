@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..registry import Config, Family, Findings, Props, Resources, StackFindings
 from ..shared import uncovered
@@ -57,16 +58,38 @@ def _check_public_access(resources: Resources, _config: Config) -> StackFindings
     )
 
 
+def _everyone(principal: Any) -> bool:
+    """Principal "*" or {"AWS": "*"} (also in a list): anyone, signed in or not."""
+    if isinstance(principal, dict):
+        return "*" in as_list(principal.get("AWS"))
+    return "*" in as_list(principal)
+
+
+def _public_statements(document: Any) -> Findings:
+    """Allow statements to every principal with no condition narrowing who may call."""
+    if not isinstance(document, dict):
+        return
+    for statement in as_list(document.get("Statement")):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        if _everyone(statement.get("Principal")) and not statement.get("Condition"):
+            actions = ", ".join(str(action) for action in as_list(statement.get("Action")))
+            yield f"bucket policy allows {actions or 'actions'} to every principal (*)"
+
+
 @family.resource(
     "aws-s3-bucket-no-public-acl",
     severity="critical",
     level="mandatory",
-    types=(*BUCKETS, *BUCKET_ACLS),
-    description="S3 buckets and bucket ACLs grant nothing to AllUsers or AuthenticatedUsers.",
-    remediation="Remove public canned ACLs (public-read, public-read-write, authenticated-read) "
-    "and grants to global groups; serve public content through a CDN instead.",
+    types=(*BUCKETS, *BUCKET_ACLS, BUCKET_POLICY),
+    description="S3 buckets, bucket ACLs and bucket policies grant nothing to AllUsers, "
+    "AuthenticatedUsers or Principal *.",
+    remediation="Remove public canned ACLs (public-read, public-read-write, authenticated-read), "
+    "grants to global groups and unconditioned Allow statements to Principal '*'; serve public "
+    "content through a CDN instead.",
 )
 def _check_public_acl(props: Props, _config: Config, _type: str) -> Findings:
+    yield from _public_statements(json_document(value(props, "policy")))
     acl = value(props, "acl")
     if acl in PUBLIC_ACLS:
         yield f"canned ACL {acl} makes objects public"
@@ -118,20 +141,28 @@ def _check_versioning(resources: Resources, _config: Config) -> StackFindings:
     )
 
 
+def _any_rule_on(props: Props, rules: str, flag: str, on: Any) -> bool:
+    """A lifecycle configuration whose rules are all Disabled expires nothing."""
+    found = elements(props, rules)
+    if found is UNKNOWN:
+        return True
+    return any(value(rule, flag) in (on, UNKNOWN) for rule in found)
+
+
 @family.stack(
     "aws-s3-bucket-lifecycle-configured",
     severity="low",
     level="advisory",
-    description="Every S3 bucket has lifecycle rules (expiry of old versions, tiering).",
+    description="Every S3 bucket has an enabled lifecycle rule (expiry of old versions, tiering).",
     remediation="Add aws.s3.BucketLifecycleConfiguration(bucket=bucket.id, rules=[...]).",
 )
 def _check_lifecycle(resources: Resources, _config: Config) -> StackFindings:
     yield from _buckets_without(
         resources,
         LIFECYCLE,
-        lambda props: bool(elements(props, "rules")),
-        lambda props: bool(elements(props, "lifecycleRules")),
-        "lifecycle rules",
+        lambda props: _any_rule_on(props, "rules", "status", "Enabled"),
+        lambda props: _any_rule_on(props, "lifecycleRules", "enabled", True),
+        "lifecycle rule with status Enabled",
     )
 
 
@@ -145,18 +176,24 @@ def _denies_insecure_transport(props: Props) -> bool:
         if not isinstance(statement, dict) or statement.get("Effect") != "Deny":
             continue
         secure = (statement.get("Condition") or {}).get("Bool", {}).get("aws:SecureTransport")
-        if str(secure).lower() == "false":
+        if str(secure).lower() == "false" and _denies_everything(statement):
             return True
     return False
+
+
+def _denies_everything(statement: dict[str, Any]) -> bool:
+    """A deny of s3:PutObject alone over plain HTTP still lets everything else through."""
+    actions = as_list(statement.get("Action"))
+    return _everyone(statement.get("Principal")) and bool({"*", "s3:*"} & set(actions))
 
 
 @family.stack(
     "aws-s3-bucket-tls-only",
     severity="high",
     level="mandatory",
-    description="Every S3 bucket has a bucket policy that denies requests made without TLS.",
-    remediation="Add aws.s3.BucketPolicy(bucket=bucket.id, policy=...) with a Deny statement on "
-    "Condition Bool aws:SecureTransport 'false'.",
+    description="Every S3 bucket has a bucket policy that denies every request made without TLS.",
+    remediation="Add aws.s3.BucketPolicy(bucket=bucket.id, policy=...) with a Deny statement of "
+    "Action 's3:*' to Principal '*' on Condition Bool aws:SecureTransport 'false'.",
 )
 def _check_tls_only(resources: Resources, _config: Config) -> StackFindings:
     yield from _buckets_without(

@@ -48,6 +48,7 @@ IAM_ATTACHMENTS = (
     "aws:iam/policyAttachment:PolicyAttachment",
 )
 ACCESS_KEY = "aws:iam/accessKey:AccessKey"
+IAM_ROLE = "aws:iam/role:Role"
 ASG = "aws:autoscaling/group:Group"
 
 
@@ -68,7 +69,7 @@ TAGGED = (
     SQS_QUEUE,
     "aws:sns/topic:Topic",
     "aws:emr/cluster:Cluster",
-    "aws:iam/role:Role",
+    IAM_ROLE,
     "aws:kms/key:Key",
     "aws:ec2/natGateway:NatGateway",
 )
