@@ -1,5 +1,7 @@
 """GCP policies: one compliant prod program passes them all; each violation fires its exact id."""
 
+import json
+
 import pulumi_gcp as gcp
 import pytest
 
@@ -84,26 +86,52 @@ def mig(min_replicas: int = 2, max_replicas: int = 6, zonal: bool = False) -> No
     )
 
 
-def load_balancer(https: bool = True, redirect: bool = True, tls: str = "TLS_1_2") -> None:
+def load_balancer(
+    https: bool = True,
+    redirect: bool = True,
+    tls: str | None = "TLS_1_2",
+    literal_policy: bool = False,
+    redirect_paths: bool = False,
+) -> None:
+    """A compliant load balancer; `redirect_paths` adds a path matcher that serves /api."""
     service = gcp.compute.BackendService("web", log_config={"enable": True})
     url_map = gcp.compute.URLMap("web", default_service=service.id)
     if https:
         policy = gcp.compute.SSLPolicy("modern", min_tls_version=tls, profile="MODERN")
         gcp.compute.TargetHttpsProxy(
-            "web", url_map=url_map.id, ssl_policy=policy.id, ssl_certificates=["cert"]
+            "web",
+            url_map=url_map.id,
+            ssl_policy="modern" if literal_policy else policy.id,
+            ssl_certificates=["cert"],
         )
+    matchers = [
+        {
+            "name": "api",
+            "default_url_redirect": {"https_redirect": True, "strip_query": False},
+            "path_rules": [{"paths": ["/api/*"], "service": service.id}],
+        }
+    ]
     redirect_map = gcp.compute.URLMap(
-        "web-redirect", default_url_redirect={"https_redirect": True, "strip_query": False}
+        "web-redirect",
+        default_url_redirect={"https_redirect": True, "strip_query": False},
+        host_rules=[{"hosts": ["*"], "path_matcher": "api"}] if redirect_paths else None,
+        path_matchers=matchers if redirect_paths else None,
     )
     gcp.compute.TargetHttpProxy("web-http", url_map=(redirect_map if redirect else url_map).id)
 
 
-def pubsub(dead_letter: bool = True) -> None:
+def pubsub(
+    dead_letter: bool = True,
+    dead_letter_to_self: bool = False,
+    dead_letter_subscription: bool = True,
+) -> None:
     topic = gcp.pubsub.Topic("jobs", labels=L)
     dead = gcp.pubsub.Topic("jobs-dead", labels=L)
-    policy = {"dead_letter_topic": dead.id, "max_delivery_attempts": 5} if dead_letter else None
+    target = topic if dead_letter_to_self else dead
+    policy = {"dead_letter_topic": target.id, "max_delivery_attempts": 5} if dead_letter else None
     gcp.pubsub.Subscription("jobs", topic=topic.id, labels=L, dead_letter_policy=policy)
-    gcp.pubsub.Subscription("jobs-dead", topic=dead.id, labels=L)
+    if dead_letter_subscription:
+        gcp.pubsub.Subscription("jobs-dead", topic=dead.id, labels=L)
 
 
 def compliant() -> None:
@@ -328,6 +356,235 @@ VIOLATIONS = [
     Violation(
         "gcp-sql-high-availability-prod", lambda: sql(settings={"availability_type": "ZONAL"}), "db"
     ),
+    # --- the way real mistakes look, family by family --------------------------------------
+    # storage: settings never written (object ACLs stay possible, no versions kept, no rules)
+    Violation(
+        "gcp-storage-bucket-uniform-access",
+        lambda: bucket(uniform_bucket_level_access=None),
+        "docs",
+        "default",
+    ),
+    Violation(
+        "gcp-storage-bucket-versioning-enabled", lambda: bucket(versioning=None), "docs", "default"
+    ),
+    Violation(
+        "gcp-storage-bucket-lifecycle-configured",
+        lambda: bucket(lifecycle_rules=None),
+        "docs",
+        "default",
+    ),
+    # storage: the legacy spelling of "not enforced"
+    Violation(
+        "gcp-storage-bucket-public-access-prevented",
+        lambda: bucket(public_access_prevention="unspecified"),
+        "docs",
+        "unspecified",
+    ),
+    # storage: the public grant in a whole IAM policy resource rather than a member
+    Violation(
+        "gcp-storage-bucket-no-public-members",
+        lambda: gcp.storage.BucketIAMPolicy(
+            "docs-policy",
+            bucket="docs",
+            policy_data=json.dumps(
+                {
+                    "bindings": [
+                        {"role": "roles/storage.admin", "members": ["group:ops@example.com"]},
+                        {"role": "roles/storage.objectViewer", "members": ["allUsers"]},
+                    ]
+                }
+            ),
+        ),
+        "docs-policy",
+        "policy-resource",
+    ),
+    # storage: a binding whose list hides the public member among real ones
+    Violation(
+        "gcp-storage-bucket-no-public-members",
+        lambda: gcp.storage.BucketIAMBinding(
+            "readers",
+            bucket="docs",
+            role="roles/storage.objectViewer",
+            members=["group:ops@example.com", "allAuthenticatedUsers"],
+        ),
+        "readers",
+        "binding-list",
+    ),
+    # storage: public through ACL resources (which work once uniform access is off)
+    Violation(
+        "gcp-storage-bucket-no-public-members",
+        lambda: gcp.storage.BucketACL(
+            "docs-acl", bucket="docs", role_entities=["OWNER:project-owners-1", "READER:allUsers"]
+        ),
+        "docs-acl",
+        "acl-list",
+    ),
+    Violation(
+        "gcp-storage-bucket-no-public-members",
+        lambda: gcp.storage.DefaultObjectAccessControl(
+            "docs-default", bucket="docs", role="READER", entity="allUsers"
+        ),
+        "docs-default",
+        "default-object-acl",
+    ),
+    # compute: the shielded block present, secure boot left to its default (off)
+    Violation(
+        "gcp-compute-shielded-vm",
+        lambda: template(
+            shielded_instance_config={"enable_vtpm": True, "enable_integrity_monitoring": True}
+        ),
+        "app",
+        "secure-boot-default",
+    ),
+    # compute: the shielded block present, vTPM switched off
+    Violation(
+        "gcp-compute-shielded-vm",
+        lambda: template(shielded_instance_config={**SHIELDED, "enable_vtpm": False}),
+        "app",
+        "vtpm-off",
+    ),
+    # compute: the OS Login key present, switched off
+    Violation(
+        "gcp-compute-os-login", lambda: template(metadata={"enable-oslogin": "FALSE"}), "app", "off"
+    ),
+    # queues: a dead-letter policy without a topic
+    Violation(
+        "gcp-pubsub-subscription-dead-letter",
+        lambda: gcp.pubsub.Subscription(
+            "jobs", topic="jobs", labels=L, dead_letter_policy={"max_delivery_attempts": 5}
+        ),
+        "jobs",
+        "no-topic",
+    ),
+    # queues: dead letters sent back to the subscription's own topic
+    Violation(
+        "gcp-pubsub-subscription-dead-letter",
+        lambda: pubsub(dead_letter_to_self=True),
+        "jobs",
+        "own-topic",
+    ),
+    # queues: a dead-letter topic nobody subscribes to (Pub/Sub drops what it receives)
+    Violation(
+        "gcp-pubsub-subscription-dead-letter",
+        lambda: pubsub(dead_letter_subscription=False),
+        "jobs-dead",
+        "unsubscribed-dead-letter-topic",
+    ),
+    # load balancers: the redirect map present, but a path matcher serves /api over HTTP
+    Violation(
+        "gcp-lb-http-redirects-to-https",
+        lambda: load_balancer(redirect_paths=True),
+        "web-http",
+        "path-matcher-forwards",
+    ),
+    # load balancers: the redirect present, switched off
+    Violation(
+        "gcp-lb-http-redirects-to-https",
+        lambda: gcp.compute.TargetHttpProxy(
+            "web-http",
+            url_map=gcp.compute.URLMap(
+                "web-redirect", default_url_redirect={"https_redirect": False}
+            ).id,
+        ),
+        "web-http",
+        "redirect-off",
+    ),
+    # load balancers: a MODERN policy with the minimum version left to its default (TLS 1.0)
+    Violation("gcp-lb-modern-tls-policy", lambda: load_balancer(tls=None), "modern", "default"),
+    # load balancers: a modern policy declared, the proxy naming another by a literal string
+    Violation(
+        "gcp-lb-modern-tls-policy", lambda: load_balancer(literal_policy=True), "web", "literal"
+    ),
+    # identity: owner in a whole project IAM policy resource
+    Violation(
+        "gcp-iam-no-primitive-roles",
+        lambda: gcp.projects.IAMPolicy(
+            "project",
+            project="p",
+            policy_data=json.dumps(
+                {"bindings": [{"role": "roles/owner", "members": ["user:a@example.com"]}]}
+            ),
+        ),
+        "project",
+        "policy-resource",
+    ),
+    Violation(
+        "gcp-iam-no-primitive-roles",
+        lambda: gcp.projects.IAMBinding(
+            "editors", project="p", role="roles/editor", members=["group:dev@example.com"]
+        ),
+        "editors",
+        "binding",
+    ),
+    # identity: an HMAC key is a long-lived key for a service account too
+    Violation(
+        "gcp-iam-no-service-account-keys",
+        lambda: gcp.storage.HmacKey(
+            "s3-compat", service_account_email="app@p.iam.gserviceaccount.com"
+        ),
+        "s3-compat",
+        "hmac",
+    ),
+    # governance: env spelt another way, owner left blank
+    Violation(
+        "gcp-resource-required-labels",
+        lambda: bucket(labels={**L, "env": "production"}),
+        "docs",
+        "env-spelling",
+    ),
+    Violation(
+        "gcp-resource-required-labels",
+        lambda: bucket(labels={**L, "owner": " "}),
+        "docs",
+        "blank-owner",
+    ),
+    Violation(
+        "gcp-sql-required-labels",
+        lambda: sql(settings={"user_labels": {**L, "cost-center": ""}}),
+        "db",
+        "blank",
+    ),
+    # cost: the machine type written as its URL
+    Violation(
+        "gcp-compute-machine-type-allowed",
+        lambda: template(machine_type="zones/europe-west1-b/machineTypes/a2-ultragpu-8g"),
+        "app",
+        "url",
+    ),
+    # cost: a fixed-size group with no autoscaler: its target size is the maximum
+    Violation(
+        "gcp-compute-autoscaler-max-capped",
+        lambda: gcp.compute.RegionInstanceGroupManager(
+            "fixed",
+            base_instance_name="app",
+            region="europe-west1",
+            target_size=50,
+            versions=[{"instance_template": template().id}],
+        ),
+        "fixed",
+        "fixed-size",
+    ),
+    # reliability: regional in name, pinned to one zone
+    Violation(
+        "gcp-compute-mig-multi-zone-prod",
+        lambda: gcp.compute.RegionInstanceGroupManager(
+            "pinned",
+            base_instance_name="app",
+            region="europe-west1",
+            target_size=3,
+            distribution_policy_zones=["europe-west1-b"],
+            versions=[{"instance_template": template().id}],
+        ),
+        "pinned",
+        "one-zone",
+    ),
+    # reliability: availability type never written (ZONAL by default)
+    Violation(
+        "gcp-sql-high-availability-prod",
+        lambda: sql(settings={"availability_type": None}),
+        "db",
+        "default",
+    ),
 ]
 
 
@@ -359,3 +616,36 @@ def test_dev_stack_allows_a_single_zonal_instance():
     results = run(dev)
     assert fired(results, "gcp-compute-mig-multi-zone-prod") == []
     assert fired(results, "gcp-compute-machine-type-allowed") == []
+
+
+def test_sharpened_rules_leave_the_safe_forms_alone():
+    """ACLs and whole IAM policies naming only real principals, and a path matcher that
+    redirects too, are not mistakes."""
+
+    def program():
+        gcp.storage.BucketACL("docs-acl", bucket="docs", role_entities=["OWNER:project-owners-1"])
+        gcp.projects.IAMPolicy(
+            "project",
+            project="p",
+            policy_data=json.dumps(
+                {"bindings": [{"role": "roles/logging.logWriter", "members": ["group:a@b.c"]}]}
+            ),
+        )
+        redirect = {"https_redirect": True}
+        redirect_map = gcp.compute.URLMap(
+            "web-redirect",
+            default_url_redirect=redirect,
+            host_rules=[{"hosts": ["*"], "path_matcher": "all"}],
+            path_matchers=[{"name": "all", "default_url_redirect": redirect}],
+        )
+        gcp.compute.TargetHttpProxy("web-http", url_map=redirect_map.id)
+        gcp.compute.TargetHttpsProxy(
+            "web",
+            url_map="web",
+            ssl_policy=gcp.compute.SSLPolicy(
+                "modern", min_tls_version="TLS_1_2", profile="MODERN"
+            ).id,
+            ssl_certificates=["cert"],
+        )
+
+    assert [r for r in run(program) if r["policy"].startswith("gcp-")] == []

@@ -6,9 +6,9 @@ from typing import Any
 
 from ..crosscloud import allowed_sizes
 from ..registry import Config, Family, Props, Resources, StackFindings
-from ..shared import DEFAULT_CAPS, cap_exceeded, cap_schema, of_type, stack_env
+from ..shared import DEFAULT_CAPS, cap_exceeded, cap_schema, linked_urns, of_type, stack_env
 from ..values import value
-from .types import AUTOSCALERS, HOSTS, label_env
+from .types import AUTOSCALERS, HOSTS, REGIONAL_MIG, ZONAL_MIG, label_env
 
 family = Family("gcp", "cost")
 DEFAULT_SIZES = {
@@ -47,15 +47,24 @@ allowed_sizes(
     "gcp-compute-autoscaler-max-capped",
     severity="medium",
     level="mandatory",
-    description="Autoscaler maxReplicas stays within the environment's cap.",
-    remediation="Lower autoscaling_policy.max_replicas, or raise maxSizeCap in policy config.",
+    description="Autoscaler maxReplicas (a fixed-size group's targetSize) stays within the "
+    "environment's cap.",
+    remediation="Lower autoscaling_policy.max_replicas (target_size), or raise maxSizeCap in "
+    "policy config.",
     config=cap_schema(DEFAULT_CAPS),
 )
 def _check_autoscaler_cap(resources: Resources, config: Config) -> StackFindings:
     env = stack_env(resources, config)
+    scaled: set[str] = set()
     for autoscaler in of_type(resources, *AUTOSCALERS):
+        scaled |= linked_urns(autoscaler, "target")
         message = cap_exceeded(
             value(autoscaler.props, "autoscalingPolicy", "maxReplicas"), env, config
         )
         if message:
             yield f"autoscaler {autoscaler.name}: {message}", autoscaler.urn
+    # a group with a fixed size and no autoscaler: its targetSize is its maximum
+    for group in of_type(resources, REGIONAL_MIG, ZONAL_MIG):
+        message = cap_exceeded(value(group.props, "targetSize"), env, config)
+        if message and group.urn not in scaled:
+            yield f"instance group {group.name} (no autoscaler): {message}", group.urn

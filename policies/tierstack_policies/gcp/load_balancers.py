@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..registry import Config, Family, Resources, StackFindings
+from ..registry import Config, Family, Props, Resources, StackFindings
 from ..shared import linked_urns, of_type
-from ..values import UNKNOWN, value
+from ..values import UNKNOWN, elements, value
 from .types import HTTP_PROXY, HTTPS_PROXY, SSL_POLICY, URL_MAP
 
 family = Family("gcp", "load-balancers")
@@ -24,19 +24,33 @@ def _check_https_proxy(resources: Resources, _config: Config) -> StackFindings:
             yield f"HTTP proxy {proxy.name} exists but the stack has no HTTPS proxy", proxy.urn
 
 
+def _only_redirects(props: Props) -> bool:
+    """The default redirects, and no path matcher serves a path over HTTP instead."""
+    if value(props, "defaultUrlRedirect", "httpsRedirect") not in (True, UNKNOWN):
+        return False
+    matchers = elements(props, "pathMatchers")
+    if matchers is UNKNOWN:
+        return True
+    return all(
+        value(matcher, "defaultUrlRedirect", "httpsRedirect") in (True, UNKNOWN)
+        and not elements(matcher, "pathRules")
+        and not elements(matcher, "routeRules")
+        for matcher in matchers
+    )
+
+
 @family.stack(
     "gcp-lb-http-redirects-to-https",
     severity="high",
     level="mandatory",
-    description="HTTP proxies only serve a URL map that redirects to HTTPS.",
+    description="HTTP proxies only serve a URL map that redirects to HTTPS (no path matcher "
+    "serving a path over HTTP).",
     remediation="Point the HTTP proxy at a URLMap with default_url_redirect="
     "{'https_redirect': True}.",
 )
 def _check_http_redirect(resources: Resources, _config: Config) -> StackFindings:
     redirecting = {
-        url_map.urn
-        for url_map in of_type(resources, URL_MAP)
-        if value(url_map.props, "defaultUrlRedirect", "httpsRedirect") in (True, UNKNOWN)
+        url_map.urn for url_map in of_type(resources, URL_MAP) if _only_redirects(url_map.props)
     }
     for proxy in of_type(resources, HTTP_PROXY):
         if not linked_urns(proxy, "urlMap") <= redirecting or not linked_urns(proxy, "urlMap"):

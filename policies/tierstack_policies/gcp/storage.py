@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..registry import Config, Family, Findings, Props
-from ..values import UNKNOWN, elements, scalars, switched_off, value
-from .types import BUCKET, BUCKET_IAM_BINDING, BUCKET_IAM_MEMBER
+from ..values import UNKNOWN, as_list, elements, json_document, scalars, switched_off, value
+from .types import (
+    ACL_ENTRIES,
+    ACL_LISTS,
+    BUCKET,
+    BUCKET_IAM_BINDING,
+    BUCKET_IAM_MEMBER,
+    BUCKET_IAM_POLICY,
+)
 
 family = Family("gcp", "object-storage")
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
@@ -24,20 +33,45 @@ def _check_public_prevention(props: Props, _config: Config, _type: str) -> Findi
         yield f"publicAccessPrevention is {prevention or 'inherited'}, not 'enforced'"
 
 
+def _bound_members(props: Props) -> list[tuple[Any, Any]]:
+    """(role, member) pairs of an IAM policy document (policyData, a JSON string)."""
+    document = json_document(value(props, "policyData"))
+    if not isinstance(document, dict):
+        return []
+    return [
+        (binding.get("role"), member)
+        for binding in as_list(document.get("bindings"))
+        if isinstance(binding, dict)
+        for member in as_list(binding.get("members"))
+    ]
+
+
 @family.resource(
     "gcp-storage-bucket-no-public-members",
     severity="critical",
     level="mandatory",
-    types=(BUCKET_IAM_MEMBER, BUCKET_IAM_BINDING),
-    description="No bucket IAM grant to allUsers or allAuthenticatedUsers.",
+    types=(BUCKET_IAM_MEMBER, BUCKET_IAM_BINDING, BUCKET_IAM_POLICY, *ACL_LISTS, *ACL_ENTRIES),
+    description="No bucket IAM grant (member, binding or whole policy) or ACL entry to allUsers "
+    "or allAuthenticatedUsers.",
     remediation="Grant roles to specific service accounts or groups; serve public content via "
     "a CDN.",
 )
-def _check_public_members(props: Props, _config: Config, _type: str) -> Findings:
-    members = scalars(props, "member") + scalars(props, "members")
-    for member in members:
+def _check_public_members(props: Props, _config: Config, type_: str) -> Findings:
+    if type_ in ACL_LISTS:
+        for entry in scalars(props, "roleEntities"):
+            role, _, entity = entry.partition(":") if isinstance(entry, str) else ("", "", "")
+            if entity in PUBLIC_MEMBERS:
+                yield f"ACL gives {role} to {entity}"
+        return
+    if type_ in ACL_ENTRIES:
+        if value(props, "entity") in PUBLIC_MEMBERS:
+            yield f"ACL gives {value(props, 'role')} to {value(props, 'entity')}"
+        return
+    pairs = [(value(props, "role"), member) for member in scalars(props, "member")]
+    pairs += [(value(props, "role"), member) for member in scalars(props, "members")]
+    for role, member in pairs + _bound_members(props):
         if member in PUBLIC_MEMBERS:
-            yield f"grants {value(props, 'role')} to {member}"
+            yield f"grants {role} to {member}"
 
 
 @family.resource(

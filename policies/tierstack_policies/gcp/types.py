@@ -11,6 +11,19 @@ from ..values import UNKNOWN, value
 BUCKET = "gcp:storage/bucket:Bucket"
 BUCKET_IAM_MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember"
 BUCKET_IAM_BINDING = "gcp:storage/bucketIAMBinding:BucketIAMBinding"
+BUCKET_IAM_POLICY = "gcp:storage/bucketIAMPolicy:BucketIAMPolicy"
+# ACLs as resources: a list of "ROLE:entity" strings, or one entity and its role
+ACL_LISTS = (
+    "gcp:storage/bucketACL:BucketACL",
+    "gcp:storage/defaultObjectACL:DefaultObjectACL",
+    "gcp:storage/objectACL:ObjectACL",
+)
+ACL_ENTRIES = (
+    "gcp:storage/bucketAccessControl:BucketAccessControl",
+    "gcp:storage/defaultObjectAccessControl:DefaultObjectAccessControl",
+    "gcp:storage/objectAccessControl:ObjectAccessControl",
+)
+HMAC_KEY = "gcp:storage/hmacKey:HmacKey"
 FIREWALL = "gcp:compute/firewall:Firewall"
 TEMPLATES = (
     "gcp:compute/instanceTemplate:InstanceTemplate",
@@ -37,6 +50,11 @@ PROJECT_IAM = (
     "gcp:folder/iAMBinding:IAMBinding",
     "gcp:organizations/iAMMember:IAMMember",
     "gcp:organizations/iAMBinding:IAMBinding",
+)
+PROJECT_IAM_POLICIES = (
+    "gcp:projects/iAMPolicy:IAMPolicy",
+    "gcp:folder/iAMPolicy:IAMPolicy",
+    "gcp:organizations/iAMPolicy:IAMPolicy",
 )
 SERVICE_ACCOUNT_KEY = "gcp:serviceaccount/key:Key"
 AUTOSCALERS = ("gcp:compute/regionAutoscaler:RegionAutoscaler", "gcp:compute/autoscaler:Autoscaler")
