@@ -11,10 +11,24 @@ T = tags("prod")
 RG = "rg-app"
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000000"
 GATEWAY_ID = f"{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/applicationGateways/web"
+LIFECYCLE_RULE = {
+    "name": "old-versions",
+    "type": "Lifecycle",
+    "enabled": True,
+    "definition": {
+        "filters": {"blob_types": ["blockBlob"]},
+        "actions": {"version": {"delete": {"days_after_creation_greater_than": 30}}},
+    },
+}
 
 
 def account(
-    name: str = "docs", *, versioning: bool = True, lifecycle: bool = True, **overrides
+    name: str = "docs",
+    *,
+    versioning: bool = True,
+    lifecycle: bool = True,
+    lifecycle_rules: list | None = None,
+    **overrides,
 ) -> azure.storage.StorageAccount:
     args = {
         "resource_group_name": RG,
@@ -40,7 +54,7 @@ def account(
             f"{name}-lifecycle",
             account_name=storage.name,
             resource_group_name=RG,
-            policy={"rules": []},
+            policy={"rules": [LIFECYCLE_RULE] if lifecycle_rules is None else lifecycle_rules},
         )
     return storage
 
@@ -118,8 +132,17 @@ def scale_set(name: str = "app", *, env: str = "prod", **overrides):
     return azure.compute.VirtualMachineScaleSet(name, **args)
 
 
-def gateway(*, https: bool = True, redirect: bool = True, ssl_policy: dict | None = None):
-    listeners = [{"name": "http", "protocol": "Http"}]
+def gateway(
+    *,
+    https: bool = True,
+    redirect: bool = True,
+    ssl_policy: dict | None = None,
+    http_protocol: str = "Http",
+    https_protocol: str = "Https",
+    redirect_to: dict | None = None,
+):
+    """A compliant gateway; `redirect_to` replaces the redirect's target (listener or URL)."""
+    listeners = [{"name": "http", "protocol": http_protocol}]
     rules = [
         {
             "name": "http",
@@ -131,7 +154,8 @@ def gateway(*, https: bool = True, redirect: bool = True, ssl_policy: dict | Non
     if redirect:
         rules[0]["redirect_configuration"] = {"id": f"{GATEWAY_ID}/redirectConfigurations/https"}
     if https:
-        listeners.append({"name": "https", "protocol": "Https"})
+        listeners.append({"name": "https", "protocol": https_protocol})
+    target = redirect_to or {"target_listener": {"id": f"{GATEWAY_ID}/httpListeners/https"}}
     policy = ssl_policy or {"policy_type": "Predefined", "policy_name": "AppGwSslPolicy20220101"}
     web = azure.network.ApplicationGateway(
         "web",
@@ -139,6 +163,7 @@ def gateway(*, https: bool = True, redirect: bool = True, ssl_policy: dict | Non
         tags=T,
         http_listeners=listeners,
         request_routing_rules=rules,
+        redirect_configurations=[{"name": "https", "redirect_type": "Permanent", **target}],
         ssl_policy=policy,
     )
     azure.monitor.DiagnosticSetting(
@@ -301,6 +326,18 @@ def _owner_at_subscription():
         scope=SUB,
         role_definition_id=f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/"
         "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    )
+
+
+OWNER_GUID = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+
+
+def _assignment(scope: str, role: str):
+    return azure.authorization.RoleAssignment(
+        "broad",
+        principal_id="p",
+        scope=scope,
+        role_definition_id=f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{role}",
     )
 
 
@@ -507,6 +544,256 @@ VIOLATIONS = [
         lambda: postgres(high_availability={"mode": "Disabled"}),
         "db",
     ),
+    # --- the way real mistakes look, family by family --------------------------------------
+    # storage: settings never written (public blobs allowed, TLS 1.0 accepted)
+    Violation(
+        "azure-storage-no-public-blob-access",
+        lambda: account(allow_blob_public_access=None),
+        "docs",
+        "default",
+    ),
+    Violation(
+        "azure-storage-min-tls-1-2", lambda: account(minimum_tls_version=None), "docs", "default"
+    ),
+    # storage: blob service properties present, naming the account by a literal string
+    Violation(
+        "azure-storage-blob-versioning",
+        lambda: (
+            account("docs", versioning=False),
+            azure.storage.BlobServiceProperties(
+                "docs-blob-literal",
+                account_name="docs",
+                resource_group_name=RG,
+                is_versioning_enabled=True,
+                delete_retention_policy={"enabled": True, "days": 7},
+            ),
+        ),
+        "docs",
+        "literal-account",
+    ),
+    # storage: a lifecycle policy present, its only rule switched off; another with no rule
+    Violation(
+        "azure-storage-lifecycle-configured",
+        lambda: account(lifecycle_rules=[{**LIFECYCLE_RULE, "enabled": False}]),
+        "docs",
+        "rule-disabled",
+    ),
+    Violation(
+        "azure-storage-lifecycle-configured",
+        lambda: account(lifecycle_rules=[]),
+        "docs",
+        "no-rules",
+    ),
+    # compute: identity present, type None
+    Violation(
+        "azure-compute-managed-identity",
+        lambda: scale_set(identity={"type": "None"}),
+        "app",
+        "type-none",
+    ),
+    # compute: the Linux block present, password login left to its default
+    Violation(
+        "azure-compute-no-password-auth",
+        lambda: scale_set(virtual_machine_profile=_linux_profile(linux_configuration={})),
+        "app",
+        "default",
+    ),
+    # compute: the security profile present, encryption at host switched off
+    Violation(
+        "azure-compute-encryption-at-host",
+        lambda: scale_set(
+            virtual_machine_profile={
+                "os_profile": _linux_profile()["os_profile"],
+                "security_profile": {"encryption_at_host": False, "security_type": "TrustedLaunch"},
+            }
+        ),
+        "app",
+        "off",
+    ),
+    # queues: dead-lettering switched off
+    Violation(
+        "azure-servicebus-dead-lettering",
+        lambda: azure.servicebus.Queue(
+            "jobs",
+            namespace_name="bus",
+            resource_group_name=RG,
+            dead_lettering_on_message_expiration=False,
+            max_delivery_count=5,
+        ),
+        "jobs",
+        "off",
+    ),
+    # queues: the queue written as a topic subscription, dead-lettering left to its default
+    Violation(
+        "azure-servicebus-dead-lettering",
+        lambda: azure.servicebus.Subscription(
+            "jobs-reader", namespace_name="bus", topic_name="jobs", resource_group_name=RG
+        ),
+        "jobs-reader",
+        "topic-subscription",
+    ),
+    # queues: the namespace's TLS minimum never written
+    Violation(
+        "azure-servicebus-min-tls-1-2",
+        lambda: azure.servicebus.Namespace(
+            "bus", resource_group_name=RG, tags=T, sku={"name": "Standard"}
+        ),
+        "bus",
+        "default",
+    ),
+    # load balancers: the HTTP listener spelt in capitals, routed to the backend
+    Violation(
+        "azure-app-gateway-http-redirects-to-https",
+        lambda: gateway(http_protocol="HTTP", redirect=False),
+        "web",
+        "uppercase-forward",
+    ),
+    # load balancers: a redirect present, back to the HTTP listener itself
+    Violation(
+        "azure-app-gateway-http-redirects-to-https",
+        lambda: gateway(
+            redirect_to={"target_listener": {"id": f"{GATEWAY_ID}/httpListeners/http"}}
+        ),
+        "web",
+        "redirect-to-http-listener",
+    ),
+    # load balancers: a redirect present, to a plain http:// URL
+    Violation(
+        "azure-app-gateway-http-redirects-to-https",
+        lambda: gateway(redirect_to={"target_url": "http://www.example.com"}),
+        "web",
+        "redirect-to-http-url",
+    ),
+    # load balancers: an old predefined policy (TLS 1.1), and a custom one with TLS 1.1
+    Violation(
+        "azure-app-gateway-modern-tls-policy",
+        lambda: gateway(
+            ssl_policy={"policy_type": "Predefined", "policy_name": "AppGwSslPolicy20170401"}
+        ),
+        "web",
+        "old-name",
+    ),
+    Violation(
+        "azure-app-gateway-modern-tls-policy",
+        lambda: gateway(ssl_policy={"policy_type": "CustomV2", "min_protocol_version": "TLSv1_1"}),
+        "web",
+        "custom-tls-1-1",
+    ),
+    # load balancers: the HTTPS listener declared as Http on port 443
+    Violation(
+        "azure-app-gateway-https-listener",
+        lambda: gateway(https_protocol="Http"),
+        "web",
+        "http-443",
+    ),
+    # identity: Owner over a management group (every subscription under it) and the tenant root
+    Violation(
+        "azure-authorization-no-subscription-owner",
+        lambda: _assignment(
+            "/providers/Microsoft.Management/managementGroups/platform", OWNER_GUID
+        ),
+        "broad",
+        "management-group",
+    ),
+    Violation(
+        "azure-authorization-no-subscription-owner",
+        lambda: _assignment("/", OWNER_GUID.upper()),
+        "broad",
+        "tenant-root",
+    ),
+    # identity: User Access Administrator at subscription scope can make itself Owner
+    Violation(
+        "azure-authorization-no-subscription-owner",
+        lambda: _assignment(SUB, "18d7d88d-d35e-4fb5-a5c3-7773c4a72d9d"),
+        "broad",
+        "user-access-administrator",
+    ),
+    # identity: shared keys never switched off (allowed by default)
+    Violation(
+        "azure-storage-shared-key-disabled",
+        lambda: account(allow_shared_key_access=None),
+        "docs",
+        "default",
+    ),
+    # governance: tags on the resource group only (resources do not inherit them)
+    Violation(
+        "azure-resource-required-tags",
+        lambda: (
+            azure.resources.ResourceGroup("rg", resource_group_name=RG, tags=T),
+            azure.network.VirtualNetwork("main", resource_group_name=RG),
+        ),
+        "main",
+        "resource-group-only",
+    ),
+    Violation(
+        "azure-resource-required-tags",
+        lambda: azure.network.VirtualNetwork(
+            "main", resource_group_name=RG, tags={**T, "owner": " "}
+        ),
+        "main",
+        "blank-owner",
+    ),
+    # cost: a single VM rather than a scale set
+    Violation(
+        "azure-compute-vm-size-allowed",
+        lambda: azure.compute.VirtualMachine(
+            "ops", resource_group_name=RG, tags=T, hardware_profile={"vm_size": "Standard_M128s"}
+        ),
+        "ops",
+        "vm",
+    ),
+    # cost: the default profile is capped, a weekend profile is not
+    Violation(
+        "azure-monitor-autoscale-max-capped",
+        lambda: azure.monitor.AutoscaleSetting(
+            "app",
+            resource_group_name=RG,
+            tags=T,
+            target_resource_uri="vmss",
+            profiles=[
+                {
+                    "name": "default",
+                    "rules": [],
+                    "capacity": {"minimum": "2", "maximum": "10", "default": "2"},
+                },
+                {
+                    "name": "weekend",
+                    "rules": [],
+                    "capacity": {"minimum": "2", "maximum": "80", "default": "2"},
+                },
+            ],
+        ),
+        "app",
+        "second-profile",
+    ),
+    # cost: no autoscale setting, a fixed capacity above the cap
+    Violation(
+        "azure-monitor-autoscale-max-capped",
+        lambda: scale_set(sku={"name": "Standard_D2s_v5", "capacity": 40}),
+        "app",
+        "fixed-capacity",
+    ),
+    # reliability: zones never written, and one zone written twice
+    Violation("azure-compute-vmss-zones-prod", lambda: scale_set(zones=None), "app", "default"),
+    Violation(
+        "azure-compute-vmss-zones-prod",
+        lambda: scale_set(zones=["1", "1"]),
+        "app",
+        "same-zone-twice",
+    ),
+    # reliability: HA on, but the standby in the primary's zone; HA never written
+    Violation(
+        "azure-postgres-high-availability-prod",
+        lambda: postgres(high_availability={"mode": "SameZone"}),
+        "db",
+        "same-zone",
+    ),
+    Violation(
+        "azure-postgres-high-availability-prod",
+        lambda: postgres(high_availability=None),
+        "db",
+        "default",
+    ),
 ]
 
 
@@ -525,3 +812,23 @@ def test_dev_scale_set_may_run_one_instance_in_one_zone():
     )
     assert fired(results, "azure-compute-vmss-zones-prod") == []
     assert fired(results, "azure-compute-vm-size-allowed") == []
+
+
+def test_sharpened_rules_leave_the_safe_forms_alone():
+    """Listeners spelt in capitals, a redirect to an https:// URL, Owner on one resource group
+    and a lifecycle rule that leaves `enabled` to its default (on) are not mistakes."""
+
+    def program():
+        gateway(
+            http_protocol="HTTP",
+            https_protocol="HTTPS",
+            redirect_to={"target_url": "https://www.example.com"},
+        )
+        account(
+            lifecycle_rules=[
+                {key: rule for key, rule in LIFECYCLE_RULE.items() if key != "enabled"}
+            ]
+        )
+        _assignment(f"{SUB}/resourceGroups/{RG}", OWNER_GUID)
+
+    assert [r for r in run(program) if r["policy"].startswith("azure-")] == []

@@ -47,12 +47,20 @@ allowed_sizes(
     "azure-monitor-autoscale-max-capped",
     severity="medium",
     level="mandatory",
-    types=[AUTOSCALE],
-    description="Autoscale settings keep capacity.maximum within the environment's cap.",
-    remediation="Lower the profile's capacity maximum, or raise maxSizeCap in policy config.",
+    types=[AUTOSCALE, VMSS],
+    description="Autoscale settings keep capacity.maximum, and scale sets their sku.capacity, "
+    "within the environment's cap.",
+    remediation="Lower the profile's capacity maximum (the scale set's sku capacity), or raise "
+    "maxSizeCap in policy config.",
     config=cap_schema(DEFAULT_CAPS),
 )
-def _check_autoscale_cap(props: Props, config: Config, _type: str) -> Findings:
+def _check_autoscale_cap(props: Props, config: Config, type_: str) -> Findings:
+    if type_ == VMSS:
+        # a scale set with no autoscale setting runs sku.capacity instances for good
+        message = cap_exceeded(value(props, "sku", "capacity"), tag_env(props, config), config)
+        if message:
+            yield f"sku.capacity: {message}"
+        return
     profiles = elements(props, "profiles")
     for profile in profiles if isinstance(profiles, list) else []:
         maximum = value(profile, "capacity", "maximum")

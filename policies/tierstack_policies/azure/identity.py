@@ -9,6 +9,13 @@ from .types import ROLE_ASSIGNMENT, STORAGE_ACCOUNT
 family = Family("azure", "identity")
 OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR_ROLE = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+# may assign any role, Owner included, to anyone (itself too)
+USER_ACCESS_ADMIN_ROLE = "18d7d88d-d35e-4fb5-a5c3-7773c4a72d9d"
+BROAD_ROLES = {
+    OWNER_ROLE: "Owner",
+    CONTRIBUTOR_ROLE: "Contributor",
+    USER_ACCESS_ADMIN_ROLE: "User Access Administrator",
+}
 
 
 @family.resource(
@@ -16,19 +23,27 @@ CONTRIBUTOR_ROLE = "b24988ac-6180-42a0-ab88-20f7382dd24c"
     severity="critical",
     level="mandatory",
     types=[ROLE_ASSIGNMENT],
-    description="No Owner or Contributor role assignment at subscription scope.",
+    description="No Owner, Contributor or User Access Administrator role assignment at "
+    "subscription scope or above (management group, tenant root).",
     remediation="Assign a narrower built-in role at resource-group or resource scope.",
 )
 def _check_subscription_roles(props: Props, _config: Config, _type: str) -> Findings:
     role, scope = value(props, "roleDefinitionId"), value(props, "scope")
     if not isinstance(role, str) or not isinstance(scope, str):
         return
-    parts = [part for part in scope.lower().split("/") if part]
-    at_subscription = len(parts) <= 2 and (not parts or parts[0] == "subscriptions")
     role_id = role.lower().rsplit("/", 1)[-1]
-    names = {OWNER_ROLE: "Owner", CONTRIBUTOR_ROLE: "Contributor"}
-    if at_subscription and role_id in names:
-        yield f"assigns {names[role_id]} at subscription scope {scope}"
+    if _at_or_above_subscription(scope) and role_id in BROAD_ROLES:
+        yield f"assigns {BROAD_ROLES[role_id]} at subscription scope or above: {scope}"
+
+
+def _at_or_above_subscription(scope: str) -> bool:
+    """A subscription, a management group (many subscriptions) or the tenant root ("/")."""
+    parts = [part for part in scope.lower().split("/") if part]
+    if len(parts) <= 2 and (not parts or parts[0] == "subscriptions"):
+        return True
+    return (
+        parts[:3] == ["providers", "microsoft.management", "managementgroups"] and len(parts) <= 4
+    )
 
 
 @family.resource(

@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..registry import Config, Family, Findings, Props
 from ..values import UNKNOWN, elements, value
 from .types import APP_GATEWAY
 
 family = Family("azure", "load-balancers")
 MODERN_PREDEFINED = ["AppGwSslPolicy20220101", "AppGwSslPolicy20220101S"]
+
+
+def _protocol(listener: Any) -> Any:
+    """ARM compares enum values case-insensitively: "HTTP" is Http."""
+    found = value(listener, "protocol")
+    return found.lower() if isinstance(found, str) else found
+
+
+def _named(props: Props, collection: str, reference: Any) -> Any:
+    """The sub-resource of the gateway that an `{id: .../<collection>/<name>}` reference names."""
+    ref = value(reference, "id")
+    if not isinstance(ref, str):
+        return ref  # UNKNOWN or absent
+    items = elements(props, collection)
+    for item in items if isinstance(items, list) else []:
+        if ref.endswith(f"/{collection}/{value(item, 'name')}"):
+            return item
+    return None
+
+
+def _redirects_to_https(props: Props, rule: Any) -> bool:
+    """The rule's redirect goes to an Https listener of this gateway or to an https:// URL."""
+    redirect = _named(props, "redirectConfigurations", value(rule, "redirectConfiguration"))
+    if redirect is UNKNOWN:
+        return True
+    if redirect is None:
+        return False
+    url = value(redirect, "targetUrl")
+    if isinstance(url, str):
+        return url.lower().startswith("https://")
+    target = _named(props, "httpListeners", value(redirect, "targetListener"))
+    return target is UNKNOWN or (target is not None and _protocol(target) in ("https", UNKNOWN))
 
 
 @family.resource(
@@ -22,7 +56,7 @@ def _check_gateway_https(props: Props, _config: Config, _type: str) -> Findings:
     listeners = elements(props, "httpListeners")
     if listeners is UNKNOWN:
         return
-    if not any(value(listener, "protocol") in ("Https", UNKNOWN) for listener in listeners):
+    if not any(_protocol(listener) in ("https", UNKNOWN) for listener in listeners):
         yield "no HTTPS listener"
 
 
@@ -31,7 +65,8 @@ def _check_gateway_https(props: Props, _config: Config, _type: str) -> Findings:
     severity="high",
     level="mandatory",
     types=[APP_GATEWAY],
-    description="Application Gateway HTTP listeners only redirect to HTTPS.",
+    description="Application Gateway HTTP listeners only redirect to HTTPS (a redirect "
+    "configuration targeting an Https listener or an https:// URL).",
     remediation="Route each Http listener with a request_routing_rule whose "
     "redirect_configuration targets the Https listener.",
 )
@@ -43,7 +78,7 @@ def _check_gateway_redirect(props: Props, _config: Config, _type: str) -> Findin
         return
     for listener in listeners:
         name = value(listener, "name")
-        if value(listener, "protocol") != "Http" or not isinstance(name, str):
+        if _protocol(listener) != "http" or not isinstance(name, str):
             continue
         routed = [
             rule
@@ -53,7 +88,7 @@ def _check_gateway_redirect(props: Props, _config: Config, _type: str) -> Findin
         ]
         if any(value(rule, "httpListener", "id") is UNKNOWN for rule in rules):
             continue
-        if not routed or any(value(rule, "redirectConfiguration") is None for rule in routed):
+        if not routed or not all(_redirects_to_https(props, rule) for rule in routed):
             yield f"HTTP listener {name} is not routed to a redirect to HTTPS"
 
 

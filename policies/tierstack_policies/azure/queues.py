@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..registry import Config, Family, Findings, Props
 from ..values import UNKNOWN, switched_off, value
-from .types import SB_NAMESPACE, SB_QUEUE
+from .types import SB_NAMESPACE, SB_QUEUE, SB_SUBSCRIPTION
 
 family = Family("azure", "queues")
 
@@ -13,8 +13,8 @@ family = Family("azure", "queues")
     "azure-servicebus-dead-lettering",
     severity="medium",
     level="mandatory",
-    types=[SB_QUEUE],
-    description="Service Bus queues dead-letter expired messages.",
+    types=[SB_QUEUE, SB_SUBSCRIPTION],
+    description="Service Bus queues and topic subscriptions dead-letter expired messages.",
     remediation="Set dead_lettering_on_message_expiration=True (max_delivery_count bounds "
     "retries).",
 )

@@ -23,7 +23,7 @@ def _check_vmss_zones(props: Props, config: Config, _type: str) -> Findings:
     if tag_env(props, config) != "prod":
         return
     zones = elements(props, "zones")
-    if isinstance(zones, list) and len(zones) < 2:
+    if isinstance(zones, list) and UNKNOWN not in zones and len(set(zones)) < 2:
         yield "scale set spans fewer than 2 availability zones in prod"
     capacity = number(value(props, "sku", "capacity"))
     if capacity is not None and capacity < 2:
@@ -41,5 +41,6 @@ def _check_vmss_zones(props: Props, config: Config, _type: str) -> Findings:
 )
 def _check_pg_ha(props: Props, config: Config, _type: str) -> Findings:
     mode = value(props, "highAvailability", "mode")
-    if tag_env(props, config) == "prod" and mode not in ("ZoneRedundant", "SameZone", UNKNOWN):
-        yield f"highAvailability.mode is {mode or 'Disabled'} in prod"
+    # SameZone keeps the standby in the primary's zone: a zone outage takes both
+    if tag_env(props, config) == "prod" and mode not in ("ZoneRedundant", UNKNOWN):
+        yield f"highAvailability.mode is {mode or 'Disabled'}, not ZoneRedundant, in prod"

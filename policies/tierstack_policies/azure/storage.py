@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ..crosscloud import companion_required
 from ..registry import Config, Family, Findings, Props, Resources, StackFindings
-from ..shared import linked_urns, of_type
-from ..values import UNKNOWN, falsy, truthy, value
+from ..shared import linked_urns, of_type, uncovered
+from ..values import UNKNOWN, elements, falsy, truthy, value
 from .types import BLOB_CONTAINER, BLOB_SERVICE, MANAGEMENT_POLICY, STORAGE_ACCOUNT
 
 family = Family("azure", "object-storage")
@@ -96,15 +95,28 @@ def _check_versioning(resources: Resources, _config: Config) -> StackFindings:
             )
 
 
-companion_required(
-    family,
+def _has_enabled_rule(props: Props) -> bool:
+    """A management policy with no rule, or only disabled ones, manages nothing."""
+    rules = elements(props, "policy", "rules")
+    if rules is UNKNOWN:
+        return True
+    return any(not falsy(value(rule, "enabled")) for rule in rules)
+
+
+@family.stack(
     "azure-storage-lifecycle-configured",
     severity="low",
     level="advisory",
-    targets=[STORAGE_ACCOUNT],
-    companions=[MANAGEMENT_POLICY],
-    link="accountName",
-    message="storage account {name} has no lifecycle management policy (linked by accountName)",
-    description="Every storage account has a lifecycle management policy.",
-    remediation="Add azure_native.storage.ManagementPolicy(account_name=account.name, policy=...).",
+    description="Every storage account has a lifecycle management policy with an enabled rule.",
+    remediation="Add azure_native.storage.ManagementPolicy(account_name=account.name, policy="
+    "{'rules': [...]}) with at least one rule not disabled.",
 )
+def _check_lifecycle(resources: Resources, _config: Config) -> StackFindings:
+    for account in uncovered(
+        resources, [STORAGE_ACCOUNT], [MANAGEMENT_POLICY], "accountName", _has_enabled_rule
+    ):
+        yield (
+            f"storage account {account.name} has no lifecycle management policy with an enabled "
+            "rule (linked by accountName)",
+            account.urn,
+        )

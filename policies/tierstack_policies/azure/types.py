@@ -22,6 +22,7 @@ LOCKS = (
 )
 SB_NAMESPACE = "azure-native:servicebus:Namespace"
 SB_QUEUE = "azure-native:servicebus:Queue"
+SB_SUBSCRIPTION = "azure-native:servicebus:Subscription"  # a topic's queue for one reader
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 AUTOSCALE = "azure-native:monitor:AutoscaleSetting"
 
