@@ -302,6 +302,25 @@ def _public_sg():
     )
 
 
+def _http_rule_forwards(rule_actions: list | None = None) -> None:
+    """A redirecting HTTP listener with a path rule of its own (forwarding, unless given)."""
+    balancer = aws.lb.LoadBalancer("web", tags=T, access_logs={"bucket": "logs", "enabled": True})
+    http = aws.lb.Listener(
+        "http",
+        load_balancer_arn=balancer.arn,
+        protocol="HTTP",
+        port=80,
+        default_actions=REDIRECT,
+    )
+    aws.lb.ListenerRule(
+        "api-over-http",
+        listener_arn=http.arn,
+        priority=10,
+        actions=rule_actions or FORWARD,
+        conditions=[{"path_pattern": {"values": ["/api/*"]}}],
+    )
+
+
 VIOLATIONS = [
     Violation(
         "aws-s3-bucket-public-access-blocked",
@@ -644,6 +663,10 @@ VIOLATIONS = [
         "http",
         "default-protocol",
     ),
+    # load balancers: the listener redirects, but a rule as its own resource forwards /api
+    Violation(
+        "aws-lb-http-redirects-to-https", _http_rule_forwards, "api-over-http", "rule-forwards"
+    ),
     # load balancers: a redirect that leaves the protocol to its default (#{protocol}: HTTP)
     Violation(
         "aws-lb-http-redirects-to-https",
@@ -894,3 +917,6 @@ def test_sharpened_rules_leave_the_safe_forms_alone():
 
     results = [r for r in run(program) if r["policy"].startswith("aws-")]
     assert results == []
+    # a path rule on the HTTP listener that redirects too is fine
+    redirecting_rule = run(lambda: _http_rule_forwards(REDIRECT))
+    assert fired(redirecting_rule, "aws-lb-http-redirects-to-https") == []

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import Config, Family, Findings, Props, Resources, StackFindings
-from ..shared import uncovered
+from ..shared import linked_urns, of_type, uncovered
 from ..values import UNKNOWN, elements, value
-from .types import LISTENERS, LOAD_BALANCERS
+from .types import LISTENER_RULES, LISTENERS, LOAD_BALANCERS
 
 family = Family("aws", "load-balancers")
 MODERN_SSL_POLICIES = [
@@ -51,29 +51,39 @@ def _check_https_listener(resources: Resources, _config: Config) -> StackFinding
             yield f"load balancer {balancer.name} has no HTTPS listener", balancer.urn
 
 
-@family.resource(
+def _only_redirects(actions: Any) -> bool:
+    """Every action redirects to HTTPS (unknown actions are given the benefit of the doubt)."""
+    if actions is UNKNOWN:
+        return True
+    return bool(actions) and all(
+        value(action, "type") == "redirect"
+        and _upper(value(action, "redirect", "protocol")) in ("HTTPS", UNKNOWN)
+        for action in actions
+    )
+
+
+@family.stack(
     "aws-lb-http-redirects-to-https",
     severity="high",
     level="mandatory",
-    types=LISTENERS,
-    description="HTTP listeners only redirect to HTTPS.",
+    description="HTTP listeners, and listener rules on them, only redirect to HTTPS.",
     remediation="Make the HTTP listener's default action {'type': 'redirect', 'redirect': "
-    "{'protocol': 'HTTPS', 'port': '443', 'status_code': 'HTTP_301'}}.",
+    "{'protocol': 'HTTPS', 'port': '443', 'status_code': 'HTTP_301'}} and put forwarding rules "
+    "on the HTTPS listener.",
 )
-def _check_http_redirect(props: Props, _config: Config, _type: str) -> Findings:
-    if _protocol(props) != "HTTP":
-        return
-    actions = elements(props, "defaultActions")
-    if actions is UNKNOWN:
-        return
-    redirects = [
-        action
-        for action in actions
-        if value(action, "type") == "redirect"
-        and _upper(value(action, "redirect", "protocol")) in ("HTTPS", UNKNOWN)
-    ]
-    if not actions or len(redirects) != len(actions):
-        yield "HTTP listener does not only redirect to HTTPS"
+def _check_http_redirect(resources: Resources, _config: Config) -> StackFindings:
+    http_listeners: set[str] = set()
+    for listener in of_type(resources, *LISTENERS):
+        if _protocol(listener.props) != "HTTP":
+            continue
+        http_listeners.add(listener.urn)
+        if not _only_redirects(elements(listener.props, "defaultActions")):
+            yield f"HTTP listener {listener.name} does not only redirect to HTTPS", listener.urn
+    # a rule as its own resource serves its paths over HTTP whatever the default action says
+    for rule in of_type(resources, *LISTENER_RULES):
+        on_http = linked_urns(rule, "listenerArn") & http_listeners
+        if on_http and not _only_redirects(elements(rule.props, "actions")):
+            yield f"listener rule {rule.name} on an HTTP listener does not redirect", rule.urn
 
 
 @family.resource(
