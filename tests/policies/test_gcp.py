@@ -193,6 +193,18 @@ def test_compliant_program_passes_every_gcp_policy(compliant_results):
     assert [r for r in compliant_results if r["policy"].startswith("gcp-")] == []
 
 
+def _regional_http_forwards() -> None:
+    """A regional external load balancer: HTTP serves the app, HTTPS has no SSL policy."""
+    service = gcp.compute.RegionBackendService(
+        "web", region="europe-west1", log_config={"enable": True}
+    )
+    url_map = gcp.compute.RegionUrlMap("web", region="europe-west1", default_service=service.id)
+    gcp.compute.RegionTargetHttpsProxy(
+        "web", region="europe-west1", url_map=url_map.id, ssl_certificates=["cert"]
+    )
+    gcp.compute.RegionTargetHttpProxy("web-http", region="europe-west1", url_map=url_map.id)
+
+
 VIOLATIONS = [
     Violation(
         "gcp-storage-bucket-public-access-prevented",
@@ -489,6 +501,9 @@ VIOLATIONS = [
         "web-http",
         "redirect-off",
     ),
+    # load balancers: the regional load balancer's resources (another type, the same mistakes)
+    Violation("gcp-lb-http-redirects-to-https", _regional_http_forwards, "web-http", "regional"),
+    Violation("gcp-lb-modern-tls-policy", _regional_http_forwards, "web", "regional-no-policy"),
     # load balancers: a MODERN policy with the minimum version left to its default (TLS 1.0)
     Violation("gcp-lb-modern-tls-policy", lambda: load_balancer(tls=None), "modern", "default"),
     # load balancers: a modern policy declared, the proxy naming another by a literal string

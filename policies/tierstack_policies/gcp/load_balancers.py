@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..registry import Config, Family, Props, Resources, StackFindings
 from ..shared import linked_urns, of_type
 from ..values import UNKNOWN, elements, value
-from .types import HTTP_PROXY, HTTPS_PROXY, SSL_POLICY, URL_MAP
+from .types import HTTP_PROXIES, HTTPS_PROXIES, SSL_POLICIES, URL_MAPS
 
 family = Family("gcp", "load-balancers")
 
@@ -19,8 +19,8 @@ family = Family("gcp", "load-balancers")
     "rule on port 443.",
 )
 def _check_https_proxy(resources: Resources, _config: Config) -> StackFindings:
-    if of_type(resources, HTTP_PROXY, URL_MAP) and not of_type(resources, HTTPS_PROXY):
-        for proxy in of_type(resources, HTTP_PROXY):
+    if of_type(resources, *HTTP_PROXIES, *URL_MAPS) and not of_type(resources, *HTTPS_PROXIES):
+        for proxy in of_type(resources, *HTTP_PROXIES):
             yield f"HTTP proxy {proxy.name} exists but the stack has no HTTPS proxy", proxy.urn
 
 
@@ -50,9 +50,9 @@ def _only_redirects(props: Props) -> bool:
 )
 def _check_http_redirect(resources: Resources, _config: Config) -> StackFindings:
     redirecting = {
-        url_map.urn for url_map in of_type(resources, URL_MAP) if _only_redirects(url_map.props)
+        url_map.urn for url_map in of_type(resources, *URL_MAPS) if _only_redirects(url_map.props)
     }
-    for proxy in of_type(resources, HTTP_PROXY):
+    for proxy in of_type(resources, *HTTP_PROXIES):
         if not linked_urns(proxy, "urlMap") <= redirecting or not linked_urns(proxy, "urlMap"):
             yield (
                 f"HTTP proxy {proxy.name} does not point at a URL map whose "
@@ -79,7 +79,7 @@ def _check_http_redirect(resources: Resources, _config: Config) -> StackFindings
 )
 def _check_tls_policy(resources: Resources, config: Config) -> StackFindings:
     modern: set[str] = set()
-    for ssl_policy in of_type(resources, SSL_POLICY):
+    for ssl_policy in of_type(resources, *SSL_POLICIES):
         version = value(ssl_policy.props, "minTlsVersion")
         profile = value(ssl_policy.props, "profile")
         if version in ("TLS_1_2", "TLS_1_3", UNKNOWN) and profile in (
@@ -93,7 +93,7 @@ def _check_tls_policy(resources: Resources, config: Config) -> StackFindings:
                 f"{profile or 'COMPATIBLE'}",
                 ssl_policy.urn,
             )
-    for proxy in of_type(resources, HTTPS_PROXY):
+    for proxy in of_type(resources, *HTTPS_PROXIES):
         if not linked_urns(proxy, "sslPolicy") & modern:
             yield (
                 f"HTTPS proxy {proxy.name} has no sslPolicy with TLS 1.2+ from this stack "

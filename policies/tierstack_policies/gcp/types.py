@@ -39,10 +39,17 @@ BACKEND_SERVICES = (
 SQL_INSTANCE = "gcp:sql/databaseInstance:DatabaseInstance"
 TOPIC = "gcp:pubsub/topic:Topic"
 SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
-HTTPS_PROXY = "gcp:compute/targetHttpsProxy:TargetHttpsProxy"
-HTTP_PROXY = "gcp:compute/targetHttpProxy:TargetHttpProxy"
-URL_MAP = "gcp:compute/uRLMap:URLMap"
-SSL_POLICY = "gcp:compute/sSLPolicy:SSLPolicy"
+# global and regional external Application Load Balancers
+HTTPS_PROXIES = (
+    "gcp:compute/targetHttpsProxy:TargetHttpsProxy",
+    "gcp:compute/regionTargetHttpsProxy:RegionTargetHttpsProxy",
+)
+HTTP_PROXIES = (
+    "gcp:compute/targetHttpProxy:TargetHttpProxy",
+    "gcp:compute/regionTargetHttpProxy:RegionTargetHttpProxy",
+)
+URL_MAPS = ("gcp:compute/uRLMap:URLMap", "gcp:compute/regionUrlMap:RegionUrlMap")
+SSL_POLICIES = ("gcp:compute/sSLPolicy:SSLPolicy", "gcp:compute/regionSslPolicy:RegionSslPolicy")
 PROJECT_IAM = (
     "gcp:projects/iAMMember:IAMMember",
     "gcp:projects/iAMBinding:IAMBinding",
