@@ -708,6 +708,19 @@ VIOLATIONS = [
         "broad",
         "user-access-administrator",
     ),
+    # identity: Owner as a custom role: every action, assignable over the subscription
+    Violation(
+        "azure-authorization-no-subscription-owner",
+        lambda: azure.authorization.RoleDefinition(
+            "ops-all",
+            role_name="ops-all",
+            scope=SUB,
+            assignable_scopes=[f"{SUB}/resourceGroups/{RG}", SUB],
+            permissions=[{"actions": ["Microsoft.Storage/*/read", "*"], "not_actions": []}],
+        ),
+        "ops-all",
+        "custom-role",
+    ),
     # identity: shared keys never switched off (allowed by default)
     Violation(
         "azure-storage-shared-key-disabled",
@@ -815,8 +828,9 @@ def test_dev_scale_set_may_run_one_instance_in_one_zone():
 
 
 def test_sharpened_rules_leave_the_safe_forms_alone():
-    """Listeners spelt in capitals, a redirect to an https:// URL, Owner on one resource group
-    and a lifecycle rule that leaves `enabled` to its default (on) are not mistakes."""
+    """Listeners spelt in capitals, a redirect to an https:// URL, Owner on one resource group,
+    a narrow custom role over the subscription and a lifecycle rule that leaves `enabled` to its
+    default (on) are not mistakes."""
 
     def program():
         gateway(
@@ -830,5 +844,12 @@ def test_sharpened_rules_leave_the_safe_forms_alone():
             ]
         )
         _assignment(f"{SUB}/resourceGroups/{RG}", OWNER_GUID)
+        azure.authorization.RoleDefinition(
+            "blob-reader",
+            role_name="blob-reader",
+            scope=SUB,
+            assignable_scopes=[SUB],
+            permissions=[{"actions": ["Microsoft.Storage/storageAccounts/blobServices/*/read"]}],
+        )
 
     assert [r for r in run(program) if r["policy"].startswith("azure-")] == []

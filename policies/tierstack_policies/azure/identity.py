@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..registry import Config, Family, Findings, Props
-from ..values import UNKNOWN, falsy, value
-from .types import ROLE_ASSIGNMENT, STORAGE_ACCOUNT
+from ..values import UNKNOWN, elements, falsy, value
+from .types import ROLE_ASSIGNMENT, ROLE_DEFINITION, STORAGE_ACCOUNT
 
 family = Family("azure", "identity")
 OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
@@ -22,18 +22,37 @@ BROAD_ROLES = {
     "azure-authorization-no-subscription-owner",
     severity="critical",
     level="mandatory",
-    types=[ROLE_ASSIGNMENT],
-    description="No Owner, Contributor or User Access Administrator role assignment at "
-    "subscription scope or above (management group, tenant root).",
+    types=[ROLE_ASSIGNMENT, ROLE_DEFINITION],
+    description="No Owner, Contributor or User Access Administrator role assignment (nor a "
+    "custom role allowing *) at subscription scope or above (management group, tenant root).",
     remediation="Assign a narrower built-in role at resource-group or resource scope.",
 )
-def _check_subscription_roles(props: Props, _config: Config, _type: str) -> Findings:
+def _check_subscription_roles(props: Props, _config: Config, type_: str) -> Findings:
+    if type_ == ROLE_DEFINITION:
+        yield from _custom_owner(props)
+        return
     role, scope = value(props, "roleDefinitionId"), value(props, "scope")
     if not isinstance(role, str) or not isinstance(scope, str):
         return
     role_id = role.lower().rsplit("/", 1)[-1]
     if _at_or_above_subscription(scope) and role_id in BROAD_ROLES:
         yield f"assigns {BROAD_ROLES[role_id]} at subscription scope or above: {scope}"
+
+
+def _custom_owner(props: Props) -> Findings:
+    """A custom role allowing every action ("*"), assignable at subscription scope or above, is
+    Owner (or Contributor) under another name."""
+    scopes = elements(props, "assignableScopes")
+    broad = [
+        scope
+        for scope in (scopes if isinstance(scopes, list) else [])
+        if isinstance(scope, str) and _at_or_above_subscription(scope)
+    ]
+    permissions = elements(props, "permissions")
+    for permission in permissions if broad and isinstance(permissions, list) else []:
+        actions = elements(permission, "actions")
+        if isinstance(actions, list) and "*" in actions:
+            yield f"a custom role allows every action (*) and is assignable at {broad[0]}"
 
 
 def _at_or_above_subscription(scope: str) -> bool:

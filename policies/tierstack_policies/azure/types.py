@@ -24,6 +24,7 @@ SB_NAMESPACE = "azure-native:servicebus:Namespace"
 SB_QUEUE = "azure-native:servicebus:Queue"
 SB_SUBSCRIPTION = "azure-native:servicebus:Subscription"  # a topic's queue for one reader
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
 AUTOSCALE = "azure-native:monitor:AutoscaleSetting"
 
 TAGGED = (
