@@ -165,7 +165,9 @@ def _normalized(initial: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _apply(setting: Any, level: EnforcementLevel, properties: dict[str, Any]):
+def _apply(
+    setting: Any, level: EnforcementLevel, properties: dict[str, Any]
+) -> tuple[EnforcementLevel, dict[str, Any]]:
     if setting is None:
         return level, properties
     if isinstance(setting, str):
