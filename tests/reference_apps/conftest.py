@@ -117,16 +117,17 @@ class Gunicorn:
         raise self._fail(f"not ready after {timeout}s")
 
     def first_answer(self, path: str, timeout: float = 30) -> requests.Response:
-        """The first answer to GET ``path``, whatever its status, as soon as the server listens."""
+        """The first answer to GET ``path``, whatever its status, as soon as the server answers
+        (gunicorn listens before its worker has loaded the app: a request may wait meanwhile)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 return requests.get(f"{self.url}{path}", timeout=5)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 if self.process.poll() is not None:
                     raise self._fail("exited") from None
                 if time.monotonic() > deadline:
-                    raise self._fail(f"not listening after {timeout}s") from None
+                    raise self._fail(f"no answer after {timeout}s") from None
                 time.sleep(0.2)
 
     def stop(self) -> None:
