@@ -213,17 +213,19 @@ def job_app(
     backends: Backends,
     openapi: dict[str, Any],
     extensions: dict[str, Any],
+    max_content_length: int | None = None,
 ) -> Flask:
-    """The app of a job service (image-processing, mapreduce): a JSON API exempt from CSRF
-    (it authenticates by token), HTML pages with CSRF-protected forms, secure session cookies,
-    and the common probes, logging and error pages."""
+    """The app of a job service (image-processing, mapreduce) or of the fog-node dashboard: a
+    JSON API exempt from CSRF (it authenticates by token), HTML pages with CSRF-protected forms,
+    secure session cookies, and the common probes, logging and error pages. Requests are limited
+    to ``max_content_length`` bytes (default: the upload limit)."""
     from flask import render_template
     from flask_wtf.csrf import CSRFProtect
 
     app = Flask(import_name, instance_path=str(settings.data_dir))
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        MAX_CONTENT_LENGTH=max_content_length or settings.max_upload_bytes,
         SESSION_COOKIE_SECURE=settings.flag("SESSION_COOKIE_SECURE", True),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -13,7 +13,7 @@ from typing import Any
 from .kv import KeyValue, open_kv
 from .mail import Mailer, open_mailer
 from .object_store import ObjectNotFound, ObjectStore, open_object_store
-from .queue import Message, Queue, open_queue
+from .queue import Message, PoisonMessage, Queue, job_id_of, open_queue
 from .resilience import Backoff, DependencyDown, consume, is_outage, start_when_ready
 from .settings import BackendUrl, ConfigError, Settings, redact
 from .sql import Database, IntegrityError, open_database
@@ -30,10 +30,12 @@ __all__ = [
     "Message",
     "ObjectNotFound",
     "ObjectStore",
+    "PoisonMessage",
     "Queue",
     "Settings",
     "consume",
     "is_outage",
+    "job_id_of",
     "open_backends",
     "start_when_ready",
 ]

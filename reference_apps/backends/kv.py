@@ -12,10 +12,12 @@ import sqlite3
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from contextlib import closing
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ._sqlite import connect, open_file, write_transaction
 from .resilience import AZURE_CLIENT_OPTIONS, boto_config, guard_methods
 from .settings import BackendUrl, sqlite_path
 
@@ -71,20 +73,18 @@ class KeyValue(ABC):
         """Raise if the table cannot be reached (used by /readyz)."""
 
 
+SQLITE_SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+
+
 class SqliteKeyValue(KeyValue):
     """One SQLite file; fine for a single host."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with self._connect() as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-            )
+        open_file(path, SQLITE_SCHEMA).close()
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+        return connect(self.path, autocommit=False)
 
     def get(self, key: str) -> Item | None:
         with self._connect() as connection:
@@ -113,10 +113,8 @@ class SqliteKeyValue(KeyValue):
         return self.transform_many({key: change})[key]
 
     def transform_many(self, changes: dict[str, Change]) -> dict[str, Item]:
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            connection.execute("BEGIN IMMEDIATE")  # the write lock, taken before the reads
-            items = {}
+        items = {}
+        with closing(connect(self.path)) as connection, write_transaction(connection):
             for key in sorted(changes):
                 row = connection.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
                 items[key] = changes[key](json.loads(row[0]) if row else None)
@@ -125,14 +123,7 @@ class SqliteKeyValue(KeyValue):
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (key, json.dumps(items[key])),
                 )
-            connection.execute("COMMIT")
-            return items
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-        finally:
-            connection.close()
+        return items
 
     def delete(self, key: str) -> None:
         with self._connect() as connection:

@@ -14,9 +14,8 @@ import signal
 import threading
 from collections.abc import Mapping
 from types import FrameType
-from typing import Any
 
-from ..backends import DependencyDown, Message, consume, start_when_ready
+from ..backends import DependencyDown, Message, consume, job_id_of, start_when_ready
 from ..web import configure_logging
 from . import build_service, load_settings
 from .service import JOB_ID, ImageService
@@ -24,23 +23,11 @@ from .service import JOB_ID, ImageService
 log = logging.getLogger("image_processing.worker")
 
 
-class PoisonMessage(ValueError):
-    """A message body that can never be processed."""
-
-
-def job_id_of(body: Any) -> str:
-    if not isinstance(body, dict) or not isinstance(body.get("job_id"), str):
-        raise PoisonMessage(f"message body is not {{'job_id': ...}}: {str(body)[:100]!r}")
-    if not JOB_ID.match(body["job_id"]):
-        raise PoisonMessage(f"malformed job id {body['job_id'][:60]!r}")
-    return body["job_id"]
-
-
 def handle(service: ImageService, message: Message) -> bool:
     """Process one message; True when it was acked. Failures leave it to be redelivered."""
     job_id = ""
     try:
-        job_id = job_id_of(message.body)
+        job_id = job_id_of(message.body, JOB_ID)
         job = service.process(job_id)
     except DependencyDown:
         raise  # not the job's fault: the loop waits for the backend, the message is redelivered

@@ -9,12 +9,11 @@ import os
 from collections.abc import Callable, Mapping
 from typing import cast
 
-from flask import Flask, render_template
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask
 
 from ..backends import Backends, ConfigError, Settings
 from ..backends.settings import redact
-from ..web import configure_logging, install_common, install_form_guard
+from ..web import configure_logging, job_app
 
 APP_NAME = "iot-gateway"
 
@@ -42,34 +41,19 @@ def create_app(env: Mapping[str, str] | None = None) -> Flask:
     except Exception as error:
         raise ConfigError(f"KV_URL={redact(settings.kv_url.raw)}: cannot open ({error})") from None
     fog = FogNode(settings, series)
-    app = Flask(__name__, instance_path=str(settings.data_dir))
-    app.config.update(
-        SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=64 * 1024,
-        SESSION_COOKIE_SECURE=settings.flag("SESSION_COOKIE_SECURE", True),
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        WTF_CSRF_SSL_STRICT=False,
-    )
-    app.extensions["settings"] = settings
-    app.extensions["fog_node"] = fog
-    install_form_guard(app)
-    csrf = CSRFProtect(app)
-    csrf.exempt(api)
-    app.register_blueprint(api)
-    app.register_blueprint(pages)
     checks: dict[str, Callable[[], None]] = {"timeseries": series.check}
     if fog.broker_url:
         checks["broker"] = fog.check_broker
-    probes = Probes(checks)
-    install_common(
-        app,
+    return job_app(
+        __name__,
         settings,
-        cast(Backends, probes),
-        OPENAPI,
-        lambda status, message: render_template("error.html", status=status, message=message),
+        api=api,
+        pages=pages,
+        backends=cast(Backends, Probes(checks)),
+        openapi=OPENAPI,
+        extensions={"fog_node": fog},
+        max_content_length=64 * 1024,
     )
-    return app
 
 
 class Probes:

@@ -11,10 +11,19 @@ the shape of what happened. If only summaries and alerts remain, the oldest of t
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
+
+from ..backends._sqlite import open_file, write_transaction
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS items_kind ON items (kind, seq);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
 
 
 class Buffer:
@@ -24,19 +33,8 @@ class Buffer:
         self.path = path
         self.max_items = max_items
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_file(path, SCHEMA, check_same_thread=False)
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(
-            """
-            CREATE TABLE IF NOT EXISTS items (
-                seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
-                kind TEXT NOT NULL, body TEXT NOT NULL);
-            CREATE INDEX IF NOT EXISTS items_kind ON items (kind, seq);
-            CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-            """
-        )
         self._depth = self._db.execute("SELECT count(*) FROM items").fetchone()[0]
 
     def put_many(self, items: list[dict[str, Any]]) -> int:
@@ -44,18 +42,16 @@ class Buffer:
         if not items:
             return 0
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                before = self._db.total_changes
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO items (id, kind, body) VALUES (?, ?, ?)",
-                    [(item["id"], item["kind"], json.dumps(item)) for item in items],
-                )
-                self._depth += self._db.total_changes - before
-                dropped = self._trim()
-                self._db.execute("COMMIT")
+                with write_transaction(self._db):
+                    before = self._db.total_changes
+                    self._db.executemany(
+                        "INSERT OR IGNORE INTO items (id, kind, body) VALUES (?, ?, ?)",
+                        [(item["id"], item["kind"], json.dumps(item)) for item in items],
+                    )
+                    self._depth += self._db.total_changes - before
+                    dropped = self._trim()
             except BaseException:
-                self._db.execute("ROLLBACK")
                 self._depth = self._db.execute("SELECT count(*) FROM items").fetchone()[0]
                 raise
             return dropped
@@ -93,12 +89,10 @@ class Buffer:
 
     def remove(self, seqs: list[int]) -> None:
         """Delete items the uplink has accepted."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock, write_transaction(self._db):
             cursor = self._db.executemany("DELETE FROM items WHERE seq = ?", [(s,) for s in seqs])
             self._depth -= cursor.rowcount
             self._bump("forwarded", cursor.rowcount)
-            self._db.execute("COMMIT")
 
     def depth(self) -> int:
         return self._depth

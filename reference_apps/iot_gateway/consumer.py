@@ -25,6 +25,7 @@ from typing import Any
 from ..backends import (
     Message,
     ObjectStore,
+    PoisonMessage,
     Queue,
     Settings,
     consume,
@@ -37,10 +38,6 @@ from .readings import DEVICE_ID
 from .timeseries import KINDS, DynamoTimeSeries, TimeSeries, open_timeseries
 
 log = logging.getLogger("iot_gateway.consumer")
-
-
-class PoisonMessage(ValueError):
-    """A message that can never be stored."""
 
 
 @dataclass

@@ -16,9 +16,8 @@ import signal
 import threading
 from collections.abc import Mapping
 from types import FrameType
-from typing import Any
 
-from ..backends import ConfigError, DependencyDown, Message, consume, start_when_ready
+from ..backends import ConfigError, DependencyDown, Message, consume, job_id_of, start_when_ready
 from ..web import configure_logging
 from . import build_service, load_settings
 from .engines import Engine, JobCancelled, open_engine
@@ -27,23 +26,11 @@ from .service import JOB_ID, JobService
 log = logging.getLogger("mapreduce.worker")
 
 
-class PoisonMessage(ValueError):
-    """A message body that can never be processed."""
-
-
-def job_id_of(body: Any) -> str:
-    if not isinstance(body, dict) or not isinstance(body.get("job_id"), str):
-        raise PoisonMessage(f"message body is not {{'job_id': ...}}: {str(body)[:100]!r}")
-    if not JOB_ID.match(body["job_id"]):
-        raise PoisonMessage(f"malformed job id {body['job_id'][:60]!r}")
-    return body["job_id"]
-
-
 def handle(service: JobService, engine: Engine, message: Message, stop: threading.Event) -> bool:
     """Process one message; True when it was acked."""
     job_id = ""
     try:
-        job_id = job_id_of(message.body)
+        job_id = job_id_of(message.body, JOB_ID)
         job = service.run(job_id, engine, stop)
     except DependencyDown:
         raise  # not the job's fault: the loop waits for the backend, the message is redelivered

@@ -12,16 +12,19 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+BIN = Path(sys.executable).parent
 AZURITE = REPO / "tools" / "azurite" / "node_modules" / ".bin" / "azurite"
 PSTEST = REPO / "tools" / "pstest" / "pstest"
 AZURITE_KEY = (
@@ -55,6 +58,80 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+class Gunicorn:
+    """An app under gunicorn (or a worker, with ``target`` a ``-m`` module) in its own process,
+    as production runs it. ``wait=False`` returns at once, for a test of how it starts."""
+
+    def __init__(
+        self,
+        target: str,
+        env: dict[str, str],
+        log: Path,
+        worker: bool = False,
+        *,
+        wait: bool = True,
+        workers: int = 2,
+    ) -> None:
+        self.port = free_port()
+        if worker:
+            command = [sys.executable, "-m", target]
+        else:
+            command = [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--timeout",
+                "30",
+                target,
+            ]
+        base = {key: os.environ[key] for key in ("PATH", "LANG", "HOME") if key in os.environ}
+        self.log = log
+        self.process = subprocess.Popen(
+            command, cwd=REPO, env={**base, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT
+        )
+        if wait and not worker:
+            self.wait_ready()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _fail(self, why: str) -> RuntimeError:
+        return RuntimeError(f"{why}: {self.log.read_text()[-2000:]}")
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise self._fail("exited")
+            try:
+                if requests.get(f"{self.url}/readyz", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise self._fail(f"not ready after {timeout}s")
+
+    def first_answer(self, path: str, timeout: float = 30) -> requests.Response:
+        """The first answer to GET ``path``, whatever its status, as soon as the server answers
+        (gunicorn listens before its worker has loaded the app: a request may wait meanwhile)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return requests.get(f"{self.url}{path}", timeout=5)
+            except (requests.ConnectionError, requests.Timeout):
+                if self.process.poll() is not None:
+                    raise self._fail("exited") from None
+                if time.monotonic() > deadline:
+                    raise self._fail(f"no answer after {timeout}s") from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        stop(self.process)
 
 
 def jpeg(width: int = 64, height: int = 48, color: str = "orange") -> bytes:

@@ -8,14 +8,12 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO, free_port, stop
-
-BIN = Path(sys.executable).parent
+import requests
+from conftest import BIN, REPO, Gunicorn, free_port, stop
 
 
 def get_json(url: str, timeout: float = 30) -> dict:
@@ -62,27 +60,16 @@ def test_flask_run_with_zero_configuration(tmp_path: Path, module: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("module", ["image_processing", "cloud_drive"])
 def test_gunicorn_entry_point(tmp_path: Path, module: str) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            f"reference_apps.{module}.wsgi:app",
-        ],
-        cwd=REPO,
-        env={**clean_env(tmp_path), "DATA_DIR": str(tmp_path / "data")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    env = {**clean_env(tmp_path), "DATA_DIR": str(tmp_path / "data")}
+    server = Gunicorn(
+        f"reference_apps.{module}.wsgi:app", env, tmp_path / "gunicorn.log", wait=False, workers=1
     )
     try:
-        assert get_json(f"http://127.0.0.1:{port}/healthz") == {"status": "ok"}
-        spec = get_json(f"http://127.0.0.1:{port}/openapi.json")
+        assert get_json(f"{server.url}/healthz") == {"status": "ok"}
+        spec = get_json(f"{server.url}/openapi.json")
         assert spec["openapi"] == "3.1.0"
     finally:
-        stop(process)
+        server.stop()
 
 
 @pytest.mark.parametrize(
@@ -103,15 +90,6 @@ def test_bad_setting_stops_with_one_line(tmp_path: Path, command: list[str]) -> 
     ]
 
 
-def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body of a GET, whatever the status (None until the server listens)."""
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
-
-
 @pytest.mark.slow
 def test_gunicorn_waits_for_an_unreadable_secret_with_503s(tmp_path: Path, aws_env: str) -> None:
     """The secret store refuses (here the secret does not exist yet; on a fresh VM, a grant that
@@ -121,52 +99,33 @@ def test_gunicorn_waits_for_an_unreadable_secret_with_503s(tmp_path: Path, aws_e
 
     name = f"late-session-key-{os.urandom(4).hex()}"
     aws = {key: value for key, value in os.environ.items() if key.startswith("AWS_")}
-    port = free_port()
     log = tmp_path / "gunicorn.log"
-    with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "reference_apps.cloud_drive.wsgi:app",
-            ],
-            cwd=REPO,
-            env={
-                **clean_env(tmp_path),
-                **aws,
-                "APP_ENV": "production",
-                "DATA_DIR": str(tmp_path / "data"),
-                "SECRET_KEY_REF": f"aws-secretsmanager://{name}",
-            },
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    url = f"http://127.0.0.1:{port}/healthz"
+    env = {
+        **clean_env(tmp_path),
+        **aws,
+        "APP_ENV": "production",
+        "DATA_DIR": str(tmp_path / "data"),
+        "SECRET_KEY_REF": f"aws-secretsmanager://{name}",
+    }
+    server = Gunicorn("reference_apps.cloud_drive.wsgi:app", env, log, wait=False, workers=1)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, headers, body = http_get(url)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
-        assert status == 503, body
-        assert int(headers["Retry-After"]) >= 1
-        assert json.loads(body)["error"].startswith("starting: a backend or the secret store")
-        assert name not in body.decode()  # the reference stays in the log, not in answers
+        first = server.first_answer("/healthz")
+        assert first.status_code == 503, first.text
+        assert int(first.headers["Retry-After"]) >= 1
+        assert first.json()["error"].startswith("starting: a backend or the secret store")
+        assert name not in first.text  # the reference stays in the log, not in answers
 
         boto3.client("secretsmanager").create_secret(Name=name, SecretString="s" * 48)
         deadline = time.monotonic() + 60  # first retry after 5 s, the next 10 s later
-        while (status := http_get(url)[0]) != 200 and time.monotonic() < deadline:
+        url = f"{server.url}/healthz"
+        while (status := requests.get(url, timeout=5).status_code) != 200 and (
+            time.monotonic() < deadline
+        ):
             time.sleep(0.5)
         assert status == 200, log.read_text()
-        assert process.poll() is None
+        assert server.process.poll() is None
     finally:
-        stop(process)
+        server.stop()
     text = log.read_text()
     assert f"SECRET_KEY_REF=aws-secretsmanager://{name}: cannot read the secret (Resource" in text
     assert "backends reachable: serving" in text

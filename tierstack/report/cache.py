@@ -20,7 +20,7 @@ from typing import Any
 import tierstack
 
 _PACKAGES = ("pulumi", "pulumi-aws", "pulumi-gcp", "pulumi-azure-native", "pulumi-policy")
-_ENGINE = ("preview/*.py", "policy_engine.py", "records.py")
+_ENGINE = ("preview/**/*.py", "policy_engine/*.py", "records.py")
 
 
 @functools.cache

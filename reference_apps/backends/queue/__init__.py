@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..settings import BackendUrl, sqlite_path
 from .aws import SqsQueue
 from .azure import AzureStorageQueue, ServiceBusQueue
-from .base import POLL_INTERVAL, Message, Queue, decode
+from .base import POLL_INTERVAL, Message, PoisonMessage, Queue, decode, job_id_of
 from .gcp import PubSubQueue
 from .local import SqliteQueue
 from .postgres import PostgresQueue
@@ -24,6 +24,7 @@ __all__ = [
     "POLL_INTERVAL",
     "AzureStorageQueue",
     "Message",
+    "PoisonMessage",
     "PostgresQueue",
     "PubSubQueue",
     "Queue",
@@ -31,6 +32,7 @@ __all__ = [
     "SqliteQueue",
     "SqsQueue",
     "decode",
+    "job_id_of",
     "open_queue",
 ]
 

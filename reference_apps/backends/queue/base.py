@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -29,6 +30,19 @@ def decode(raw: str | bytes) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+
+
+class PoisonMessage(ValueError):
+    """A message body that can never be processed: it is left to the dead-letter queue."""
+
+
+def job_id_of(body: Any, pattern: re.Pattern[str]) -> str:
+    """The ``job_id`` of a job service's message (``{"job_id": ...}``), matching ``pattern``."""
+    if not isinstance(body, dict) or not isinstance(body.get("job_id"), str):
+        raise PoisonMessage(f"message body is not {{'job_id': ...}}: {str(body)[:100]!r}")
+    if not pattern.match(body["job_id"]):
+        raise PoisonMessage(f"malformed job id {body['job_id'][:60]!r}")
+    return body["job_id"]
 
 
 class Queue(ABC):

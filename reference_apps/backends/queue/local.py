@@ -6,10 +6,22 @@ import json
 import sqlite3
 import time
 import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from .._sqlite import connect, open_file, write_transaction
 from .base import Message, Queue, decode
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY, body TEXT NOT NULL, visible_at REAL NOT NULL,
+    deliveries INTEGER NOT NULL DEFAULT 0, receipt TEXT, seq INTEGER);
+CREATE INDEX IF NOT EXISTS messages_visible ON messages (visible_at, seq);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id TEXT PRIMARY KEY, body TEXT NOT NULL, deliveries INTEGER NOT NULL,
+    dead_at REAL NOT NULL);
+"""
 
 
 class SqliteQueue(Queue):
@@ -18,25 +30,10 @@ class SqliteQueue(Queue):
     def __init__(self, path: Path, max_deliveries: int, visibility_timeout: float) -> None:
         super().__init__(max_deliveries, visibility_timeout)
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with self._connect() as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS messages (
-                    id TEXT PRIMARY KEY, body TEXT NOT NULL, visible_at REAL NOT NULL,
-                    deliveries INTEGER NOT NULL DEFAULT 0, receipt TEXT, seq INTEGER);
-                CREATE INDEX IF NOT EXISTS messages_visible ON messages (visible_at, seq);
-                CREATE TABLE IF NOT EXISTS dead_letters (
-                    id TEXT PRIMARY KEY, body TEXT NOT NULL, deliveries INTEGER NOT NULL,
-                    dead_at REAL NOT NULL);
-                """
-            )
+        open_file(path, SCHEMA).close()
 
     def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        connection.execute("PRAGMA busy_timeout=30000")
-        return connection
+        return connect(self.path)
 
     def send(self, body: Any) -> str:
         return self.send_raw(json.dumps(body))
@@ -52,9 +49,7 @@ class SqliteQueue(Queue):
         return message_id
 
     def _receive_once(self, wait: float) -> Message | None:
-        connection = self._connect()
-        try:
-            connection.execute("BEGIN IMMEDIATE")
+        with closing(self._connect()) as connection, write_transaction(connection):
             while True:
                 row = connection.execute(
                     "SELECT id, body, deliveries FROM messages WHERE visible_at <= ?"
@@ -62,7 +57,6 @@ class SqliteQueue(Queue):
                     (time.time(),),
                 ).fetchone()
                 if row is None:
-                    connection.execute("COMMIT")
                     return None
                 message_id, body, deliveries = row
                 if deliveries >= self.max_deliveries:
@@ -78,14 +72,7 @@ class SqliteQueue(Queue):
                     " WHERE id = ?",
                     (receipt, time.time() + self.visibility_timeout, message_id),
                 )
-                connection.execute("COMMIT")
                 return Message(message_id, decode(body), deliveries + 1, receipt)
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-        finally:
-            connection.close()
 
     def ack(self, message: Message) -> None:
         with self._connect() as connection:

@@ -1,5 +1,5 @@
-"""Backing services that a test can stop and start again on the same port, and the apps served
-by gunicorn in front of them, as production runs them.
+"""Backing services that a test can stop and start again on the same port, and the settings of
+the apps served by gunicorn (tests/reference_apps/conftest.py) in front of them.
 
 The session fixtures of tests/reference_apps/conftest.py are shared by many tests and never
 stopped; these are the fault tests' own, one set per module.
@@ -10,17 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
-from conftest import PG_BIN, REPO, free_port, stop, wait_for_port
+from conftest import PG_BIN, free_port, wait_for_port
 
-BIN = Path(sys.executable).parent
 SECRET_KEY = "fault-tests-secret-key-0123456789abcdef0123456789"
 
 
@@ -125,53 +121,6 @@ def aws_env(moto: Moto) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-
-
-class Gunicorn:
-    """An app (or a worker, with ``module`` a ``-m`` module) in its own process."""
-
-    def __init__(self, target: str, env: dict[str, str], log: Path, worker: bool = False) -> None:
-        self.port = free_port()
-        if worker:
-            command = [sys.executable, "-m", target]
-        else:
-            command = [
-                str(BIN / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "2",
-                "--timeout",
-                "30",
-                target,
-            ]
-        base = {key: os.environ[key] for key in ("PATH", "LANG", "HOME") if key in os.environ}
-        self.log = log
-        self.process = subprocess.Popen(
-            command, cwd=REPO, env={**base, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT
-        )
-        if not worker:
-            self.wait_ready()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"exited: {self.log.read_text()[-2000:]}")
-            try:
-                if requests.get(f"{self.url}/readyz", timeout=5).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"not ready after {timeout}s: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        stop(self.process)
 
 
 def app_env(tmp: Path, **extra: str) -> dict[str, str]:

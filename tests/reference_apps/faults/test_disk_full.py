@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import BIN, REPO, Gunicorn
 
 from tests.faults import Outage, Traffic
 
-from .conftest import BIN, REPO, Gunicorn, app_env
+from .conftest import app_env
 from .test_drive_faults import User
 
 pytestmark = [pytest.mark.slow]

@@ -6,7 +6,6 @@ afterwards, and no object without its row once the sweeper has run."""
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,10 +15,11 @@ import boto3
 import psycopg
 import pytest
 import requests
+from conftest import BIN, REPO, Gunicorn
 
 from tests.faults import Outage, Traffic
 
-from .conftest import BIN, REPO, Gunicorn, Moto, Postgres, app_env, aws_env, free_port, stop
+from .conftest import Moto, Postgres, app_env, aws_env
 
 pytestmark = [pytest.mark.emulators, pytest.mark.slow]
 
@@ -204,46 +204,23 @@ def test_started_while_the_database_is_down_it_waits_with_503s(
     with Retry-After instead of exiting into a restart loop, then serves, same process."""
     log = tmp_path / "late.log"
     postgres.stop()
-    process, database_up = None, False
+    server, database_up = None, False
     try:
-        port = free_port()
-        process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "reference_apps.cloud_drive.wsgi:app",
-            ],
-            cwd=REPO,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("w"),
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                first = requests.get(f"{url}/healthz", timeout=5)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
+        server = Gunicorn("reference_apps.cloud_drive.wsgi:app", env, log, wait=False, workers=1)
+        first = server.first_answer("/healthz")
         assert first.status_code == 503, first.text
         assert int(first.headers["Retry-After"]) >= 1
         postgres.start()
         database_up = True
         deadline = time.monotonic() + 60  # retries after 5 s, then 10 s more
-        while requests.get(f"{url}/readyz", timeout=5).status_code != 200:
+        while requests.get(f"{server.url}/readyz", timeout=5).status_code != 200:
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.5)
-        assert process.poll() is None
+        assert server.process.poll() is None
     finally:
         if not database_up:
             postgres.start()
-        if process is not None:
-            stop(process)
+        if server is not None:
+            server.stop()
     assert "DATABASE_URL: cannot create the schema" in log.read_text()
     assert "backends reachable: serving" in log.read_text()

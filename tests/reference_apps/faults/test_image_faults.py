@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import boto3
 import pytest
 import requests
-from conftest import jpeg
+from conftest import Gunicorn, jpeg
 
 from tests.faults import Outage, Traffic
 
-from .conftest import Gunicorn, Moto, Postgres, app_env, aws_env
+from .conftest import Moto, Postgres, app_env, aws_env
 
 pytestmark = [pytest.mark.emulators, pytest.mark.slow]
 

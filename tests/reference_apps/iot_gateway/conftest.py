@@ -380,7 +380,7 @@ class Rig:
         unless the broker goes away mid-way); ``attempted`` collects every id sent."""
         acked = set()
         for device in devices:
-            client = self.broker.client(device)
+            client = self._device_client(device)
             sent = []
             for seq in range(start, start + count):
                 reading = {
@@ -403,6 +403,18 @@ class Rig:
                     acked.add(reading_id)
             client.close()
         return acked
+
+    def _device_client(self, device: str, timeout: float = 30) -> Client:
+        """A device's connection; while the broker restarts, a connect is refused or reset at
+        once, and the device tries again, as a real one does."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.broker.client(device)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def stored_ids(self) -> list[str]:
         rows = self.series.db.execute(f"SELECT id FROM {self.series.table} WHERE kind = 'reading'")

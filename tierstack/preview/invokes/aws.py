@@ -1,40 +1,17 @@
-"""Offline answers to the provider functions (invokes) that programs commonly call.
-
-A real invoke asks the cloud. Offline there is no cloud, so each known token gets a plausible
-fixed answer (documented here, and shown by `tierstack preview` as a limit). An unknown token
-raises instead of returning {}: a silent empty answer would turn every field the program reads
-into None and the preview would show wrong values without saying so.
-"""
+"""Offline answers to AWS look-ups: regions, zones, the caller, AMIs, the default VPC and its
+subnets, public SSM parameters; IAM policy documents are computed exactly as the provider would."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from typing import Any
 
-from pulumi.runtime.config import get_config
-
-OFFLINE_ACCOUNT_ID = "123456789012"
-OFFLINE_GCP_PROJECT = "offline-project"
-OFFLINE_AZURE_ID = "00000000-0000-0000-0000-000000000000"
-
-
-class UnknownInvokeError(Exception):
-    """The program called a provider function the offline preview cannot answer."""
-
-    def __init__(self, message: str, token: str | None = None) -> None:
-        super().__init__(message)
-        self.token = token
-
-
-def _config(key: str, default: str) -> str:
-    value = get_config(key)
-    return str(value) if value else default
+from .base import OFFLINE_ACCOUNT_ID, Invoke, UnknownInvokeError, config_value
 
 
 def _aws_region(args: dict[str, Any]) -> str:
-    return args.get("region") or args.get("name") or _config("aws:region", "us-east-1")
+    return args.get("region") or args.get("name") or config_value("aws:region", "us-east-1")
 
 
 def _aws_availability_zones(args: dict[str, Any]) -> dict[str, Any]:
@@ -137,48 +114,6 @@ def _aws_policy_document(args: dict[str, Any]) -> dict[str, Any]:
         "id": hashlib.sha256(text.encode()).hexdigest()[:16],
         "json": text,
         "minifiedJson": json.dumps(document, separators=(",", ":")),
-    }
-
-
-def _gcp_zones(args: dict[str, Any]) -> dict[str, Any]:
-    region = args.get("region") or _config("gcp:region", "us-central1")
-    project = args.get("project") or _config("gcp:project", OFFLINE_GCP_PROJECT)
-    return {
-        "id": f"projects/{project}/regions/{region}",
-        "names": [f"{region}-{suffix}" for suffix in "abc"],
-        "project": project,
-        "region": region,
-    }
-
-
-def _gcp_project(args: dict[str, Any]) -> dict[str, Any]:
-    project = args.get("projectId") or _config("gcp:project", OFFLINE_GCP_PROJECT)
-    return {
-        "id": f"projects/{project}",
-        "projectId": project,
-        "name": project,
-        "number": OFFLINE_ACCOUNT_ID,
-        "labels": {},
-    }
-
-
-def _gcp_client_config(args: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": "offline-preview",
-        "project": _config("gcp:project", OFFLINE_GCP_PROJECT),
-        "region": _config("gcp:region", "us-central1"),
-        "zone": _config("gcp:zone", "us-central1-a"),
-        "accessToken": "offline-preview-no-token",
-        "defaultLabels": {},
-    }
-
-
-def _azure_client_config(args: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "clientId": OFFLINE_AZURE_ID,
-        "objectId": OFFLINE_AZURE_ID,
-        "subscriptionId": OFFLINE_AZURE_ID,
-        "tenantId": OFFLINE_AZURE_ID,
     }
 
 
@@ -340,111 +275,7 @@ def _aws_certificate(args: dict[str, Any]) -> dict[str, Any]:
     return {"id": arn, "arn": arn, "domain": domain, "status": "ISSUED", "tags": {}}
 
 
-def _gcp_image(args: dict[str, Any]) -> dict[str, Any]:
-    project = args.get("project") or _config("gcp:project", OFFLINE_GCP_PROJECT)
-    family = args.get("family") or "offline-family"
-    name = args.get("name") or f"{family}-offline-preview"
-    link = f"https://www.googleapis.com/compute/v1/projects/{project}/global/images/{name}"
-    return {
-        "id": f"projects/{project}/global/images/{name}",
-        "name": name,
-        "family": family,
-        "project": project,
-        "selfLink": link,
-        "status": "READY",
-        "diskSizeGb": 10,
-        "archiveSizeBytes": 0,
-        "labels": {},
-        "description": "offline preview image",
-    }
-
-
-def _gcp_network(args: dict[str, Any]) -> dict[str, Any]:
-    project = args.get("project") or _config("gcp:project", OFFLINE_GCP_PROJECT)
-    name = args.get("name") or "default"
-    base = f"https://www.googleapis.com/compute/v1/projects/{project}"
-    return {
-        "id": f"projects/{project}/global/networks/{name}",
-        "name": name,
-        "project": project,
-        "selfLink": f"{base}/global/networks/{name}",
-        "gatewayIpv4": "",
-        "description": "offline preview network",
-        "subnetworksSelfLinks": [f"{base}/regions/us-central1/subnetworks/{name}"],
-    }
-
-
-def _gcp_default_service_account(args: dict[str, Any]) -> dict[str, Any]:
-    project = args.get("project") or _config("gcp:project", OFFLINE_GCP_PROJECT)
-    email = f"{OFFLINE_ACCOUNT_ID}-compute@developer.gserviceaccount.com"
-    return {
-        "id": f"projects/{project}/serviceAccounts/{email}",
-        "email": email,
-        "name": f"projects/{project}/serviceAccounts/{email}",
-        "project": project,
-        "displayName": "Compute Engine default service account",
-        "uniqueId": "000000000000000000000",
-    }
-
-
-def _gcp_engine_versions(args: dict[str, Any]) -> dict[str, Any]:
-    version = "1.33.0-gke.offline"
-    return {
-        "id": "offline-preview",
-        "location": args.get("location") or _config("gcp:region", "us-central1"),
-        "project": args.get("project") or _config("gcp:project", OFFLINE_GCP_PROJECT),
-        "defaultClusterVersion": version,
-        "latestMasterVersion": version,
-        "latestNodeVersion": version,
-        "validMasterVersions": [version],
-        "validNodeVersions": [version],
-        "releaseChannelDefaultVersion": {"REGULAR": version},
-        "releaseChannelLatestVersion": {"REGULAR": version},
-    }
-
-
-def _azure_resource_group(args: dict[str, Any]) -> dict[str, Any]:
-    name = args.get("resourceGroupName") or args.get("name") or "offline-preview-rg"
-    location = _config("azure-native:location", "") or _config("azure:location", "eastus")
-    return {
-        "id": f"/subscriptions/{OFFLINE_AZURE_ID}/resourceGroups/{name}",
-        "name": name,
-        "location": location,
-        "type": "Microsoft.Resources/resourceGroups",
-        "properties": {"provisioningState": "Succeeded"},
-        "tags": {},
-    }
-
-
-def _azure_client_token(args: dict[str, Any]) -> dict[str, Any]:
-    return {"token": "offline-preview-no-token"}
-
-
-def _azure_classic_client_config(args: dict[str, Any]) -> dict[str, Any]:
-    return {"id": OFFLINE_AZURE_ID, **_azure_client_config(args)}
-
-
-def _azure_classic_subscription(args: dict[str, Any]) -> dict[str, Any]:
-    subscription = args.get("subscriptionId") or OFFLINE_AZURE_ID
-    return {
-        "id": f"/subscriptions/{subscription}",
-        "subscriptionId": subscription,
-        "displayName": "offline preview subscription",
-        "tenantId": OFFLINE_AZURE_ID,
-        "state": "Enabled",
-        "locationPlacementId": "Public_2014-09-01",
-        "quotaId": "offline-preview",
-        "spendingLimit": "Off",
-        "tags": {},
-    }
-
-
-def _azure_classic_resource_group(args: dict[str, Any]) -> dict[str, Any]:
-    group = _azure_resource_group(args)
-    return {key: group[key] for key in ("id", "name", "location", "tags")}
-
-
-KNOWN_INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+INVOKES: dict[str, Invoke] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _aws_availability_zones,
     "aws:index/getRegion:getRegion": _aws_region_info,
     "aws:index/getCallerIdentity:getCallerIdentity": _aws_caller_identity,
@@ -463,53 +294,4 @@ KNOWN_INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": _aws_ecr_token,
     "aws:acm/getCertificate:getCertificate": _aws_certificate,
     "aws:iam/getPolicyDocument:getPolicyDocument": _aws_policy_document,
-    "gcp:compute/getZones:getZones": _gcp_zones,
-    "gcp:compute/getImage:getImage": _gcp_image,
-    "gcp:compute/getNetwork:getNetwork": _gcp_network,
-    "gcp:compute/getDefaultServiceAccount:getDefaultServiceAccount": _gcp_default_service_account,
-    "gcp:container/getEngineVersions:getEngineVersions": _gcp_engine_versions,
-    "gcp:organizations/getProject:getProject": _gcp_project,
-    "gcp:organizations/getClientConfig:getClientConfig": _gcp_client_config,
-    "azure-native:authorization:getClientConfig": _azure_client_config,
-    "azure-native:authorization:getClientToken": _azure_client_token,
-    "azure-native:resources:getResourceGroup": _azure_resource_group,
-    "azure:core/getClientConfig:getClientConfig": _azure_classic_client_config,
-    "azure:core/getSubscription:getSubscription": _azure_classic_subscription,
-    "azure:core/getResourceGroup:getResourceGroup": _azure_classic_resource_group,
-    "azuread:index/getClientConfig:getClientConfig": _azure_classic_client_config,
 }
-
-BUILT_IN = "built-in"
-ANSWERS_FILE = "--invoke-answers"
-
-
-def unknown_invoke_message(token: str, detail: str = "") -> str:
-    why = f" ({detail})" if detail else " (it would query the cloud)"
-    return (
-        f"offline preview has no answer for the provider function {token!r}{why}: give one with "
-        f"--invoke-answers FILE (JSON or YAML mapping {token} to its result); the built-in "
-        "answers are listed by `tierstack preview --list-invokes`"
-    )
-
-
-def resolve_invoke(
-    token: str, args: dict[str, Any], answers: dict[str, Any] | None = None
-) -> tuple[dict[str, Any], str]:
-    """The offline answer for `token` and where it came from: the answers file first, then
-    the built-in table. Raises UnknownInvokeError, naming the token, when neither answers."""
-    if answers and token in answers:
-        return dict(answers[token]), ANSWERS_FILE
-    handler = KNOWN_INVOKES.get(token)
-    if handler is None:
-        raise UnknownInvokeError(unknown_invoke_message(token), token)
-    try:
-        return handler(args), BUILT_IN
-    except UnknownInvokeError as error:
-        raise UnknownInvokeError(unknown_invoke_message(token, str(error)), token) from None
-
-
-def answer_invoke(
-    token: str, args: dict[str, Any], answers: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The offline answer for `token` (see `resolve_invoke`)."""
-    return resolve_invoke(token, args, answers)[0]
