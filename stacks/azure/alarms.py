@@ -83,7 +83,7 @@ class Alarms(pulumi.ComponentResource):
                 severity=2,
             )
         for tier in args.tiers:
-            tier_name = tier.tier_name
+            tier_name = tier.logical_name
             self._alert(
                 f"{tier_name}-cpu",
                 f"Scale set {tier_name} runs hot.",

@@ -8,7 +8,7 @@ import pulumi_gcp as gcp
 
 from stacks.blueprints.model import Access
 from stacks.common.args import QueueArgs
-from stacks.gcp.common import labels, physical, service_agent
+from stacks.gcp.common import BindingGrants, labels, physical, service_agent
 
 MAX_ACK_DEADLINE_SECONDS = 600
 """Pub/Sub's limit; longer jobs extend their lease (the client libraries do so automatically)."""
@@ -17,7 +17,7 @@ DEAD_LETTER_SUFFIX = "-dead-letter"
 """The reference apps' Pub/Sub adapter finds the dead letters by this suffix."""
 
 
-class Queue(pulumi.ComponentResource):
+class Queue(BindingGrants, pulumi.ComponentResource):
     """Pub/Sub's own service agent moves a message to the dead-letter topic after
     `max_deliveries`; it needs publish on that topic and subscribe on the source subscription,
     granted here."""
@@ -102,7 +102,7 @@ class Queue(pulumi.ComponentResource):
             {"physical_name": self.physical_name, "backend_url": self.backend_url}
         )
 
-    def grant(
+    def bind(
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
     ) -> list[pulumi.CustomResource]:
         """publish: publisher on the topic. consume: subscriber on the subscription, plus

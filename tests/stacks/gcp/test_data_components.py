@@ -77,8 +77,8 @@ def test_bucket_is_private_versioned_and_lifecycled(context: StackContext) -> No
 
     def program() -> dict:
         store = ObjectStore("images", ObjectStoreArgs(context, spec))
-        store.grant("web-images", MEMBER, "read-write", store)
-        store.grant("viewer-images", MEMBER, "read", store)
+        store.bind("web-images", MEMBER, "read-write", store)
+        store.bind("viewer-images", MEMBER, "read", store)
         return {"url": store.backend_url, "name": store.physical_name}
 
     result = run(program)
@@ -125,7 +125,7 @@ def test_scratch_bucket_expires_current_objects(context: StackContext) -> None:
 def test_bucket_refuses_queue_access(context: StackContext) -> None:
     def program() -> None:
         store = ObjectStore("images", ObjectStoreArgs(context, StoreSpec("images", "t")))
-        store.grant("bad", MEMBER, "publish", store)
+        store.bind("bad", MEMBER, "publish", store)
 
     with pytest.raises(Exception, match="access 'publish' does not apply"):
         run(program)
@@ -136,8 +136,8 @@ def test_queue_dead_letters_with_retry_and_agent_grants(context: StackContext) -
 
     def program() -> dict:
         queue = Queue("filter-jobs", QueueArgs(context, spec))
-        queue.grant("web-filter-jobs-publish", MEMBER, "publish", queue)
-        queue.grant("worker-filter-jobs-consume", MEMBER, "consume", queue)
+        queue.bind("web-filter-jobs-publish", MEMBER, "publish", queue)
+        queue.bind("worker-filter-jobs-consume", MEMBER, "consume", queue)
         return {"url": queue.backend_url}
 
     result = run(program)
@@ -193,8 +193,8 @@ def test_table_is_a_native_firestore_database_scoped_by_condition(
 
     def program() -> dict:
         table = KeyValueTable("job-status", KeyValueTableArgs(context, spec))
-        table.grant("web-job-status-read-write", MEMBER, "read-write", table)
-        table.grant("dash-job-status-read", MEMBER, "read", table)
+        table.bind("web-job-status-read-write", MEMBER, "read-write", table)
+        table.bind("dash-job-status-read", MEMBER, "read", table)
         return {"url": table.backend_url}
 
     result = run(program)
@@ -245,7 +245,7 @@ def _database(context: StackContext) -> tuple:
         db = RelationalDb(
             "drive-db", RelationalDbArgs(context, DbSpec("drive-db", "t", "drive"), network)
         )
-        db.grant("web-drive-db-read-write", MEMBER, "read-write", db)
+        db.bind("web-drive-db-read-write", MEMBER, "read-write", db)
         return {
             "url": db.backend_url,
             "endpoint": db.endpoint,
@@ -313,7 +313,7 @@ def test_prod_database_is_regional_and_deletion_protected() -> None:
 def test_app_secret_is_a_generated_secret_kept_in_secret_manager(context: StackContext) -> None:
     def program() -> dict:
         key = AppSecret("web-session-key", AppSecretArgs(context, "session signing key"))
-        key.grant("web-web-session-key-read", MEMBER, "read", key)
+        key.bind("web-web-session-key-read", MEMBER, "read", key)
         return {
             "value": key.value,
             "secret": key.value.is_secret(),
@@ -354,7 +354,7 @@ def test_app_secret_is_a_generated_secret_kept_in_secret_manager(context: StackC
 def test_app_secret_refuses_any_access_but_read(context: StackContext) -> None:
     def program() -> None:
         key = AppSecret("web-session-key", AppSecretArgs(context, "session signing key"))
-        key.grant("bad", MEMBER, "read-write", key)
+        key.bind("bad", MEMBER, "read-write", key)
 
     with pytest.raises(Exception, match="app secret web-session-key: access 'read-write'"):
         run(program)
@@ -365,7 +365,7 @@ def test_notifications_topic_and_smtp_relay(context: StackContext) -> None:
         channel = Notifications(
             "job-done", NotificationsArgs(context, NotificationsSpec("job-done", "t"))
         )
-        channel.grant("runner-job-done-publish", MEMBER, "publish", channel)
+        channel.bind("runner-job-done-publish", MEMBER, "publish", channel)
         return {"url": channel.backend_url, "name": channel.physical_name}
 
     result = run(program)

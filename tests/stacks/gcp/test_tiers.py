@@ -412,7 +412,7 @@ def test_cluster_refuses_any_access_but_submit() -> None:
         cluster = MapReduceCluster(
             "hadoop", MapReduceClusterArgs(context, spec, network, code, logs)
         )
-        cluster.grant(
+        cluster.bind(
             "bad", "serviceAccount:x@tierstack-dev.iam.gserviceaccount.com", "read", cluster
         )
 
