@@ -14,7 +14,7 @@ from stacks.azure.common import (
     child,
     component_opts,
     grant_role,
-    stack_network,
+    network_of,
 )
 from stacks.blueprints.model import Access
 from stacks.common.args import AppSecretArgs
@@ -34,7 +34,7 @@ class AppSecret(pulumi.ComponentResource):
     """physical_name is the Key Vault secret's name; ref the reference hosts get (not a secret
     output); value the generated value (a secret).
 
-    The vault is the stack's own (Network's, found with `stack_network` like the data
+    The vault is the stack's own (Network's, passed in the Args like the data
     components'); a tier granted "read" gets Key Vault Secrets User on this one secret."""
 
     def __init__(
@@ -43,7 +43,7 @@ class AppSecret(pulumi.ComponentResource):
         super().__init__("tierstack:azure:AppSecret", name, None, component_opts(opts))
         self.logical_name = name
         context = args.context
-        net = stack_network(context)
+        net = network_of(args, name)
         self.network = net
         # Key Vault secret names: 1-127 letters, digits and dashes.
         self.secret_name = re.sub(r"[^A-Za-z0-9-]", "-", name)[:127]

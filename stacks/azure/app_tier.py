@@ -22,6 +22,19 @@ class AppTier(pulumi.ComponentResource):
         self.logical_name = name
         context, spec, net = args.context, args.spec, args.network
         sizing = context.settings.sizing
+        # The tier opens its own subnet to the gateway, as the AWS tier opens its security group
+        # to the load balancer's. (The rule was the LoadBalancer's child before: the alias keeps
+        # existing stacks from replacing it.)
+        net.add_inbound_rule(
+            "app",
+            "allow-app-from-gateway",
+            100,
+            "Allow",
+            net.subnet_prefixes["gateway"],
+            [str(spec.port)],
+            parent=self,
+            aliases=[pulumi.Alias(parent=args.load_balancer)],
+        )
         self.scale_set = scale_set(
             self,
             context,

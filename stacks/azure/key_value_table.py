@@ -11,8 +11,8 @@ from stacks.azure.common import (
     child,
     component_opts,
     dashed_name,
+    network_of,
     stable_guid,
-    stack_network,
 )
 from stacks.blueprints.model import Access
 from stacks.common.args import KeyValueTableArgs
@@ -35,7 +35,7 @@ class KeyValueTable(pulumi.ComponentResource):
         self.logical_name = name
         context, spec = args.context, args.spec
         settings = context.settings
-        net = stack_network(context)
+        net = network_of(args, name)
         self.network = net
         self.account_name = dashed_name(context, f"{spec.name}-cosmos", max_length=44)
         self.table_name = "".join(part.title() for part in spec.name.split("-"))  # alnum only

@@ -218,15 +218,6 @@ class LoadBalancer(pulumi.ComponentResource):
         self.backend_pool_id = pulumi.Output.all(
             self.gateway.id, sub_id("backendAddressPools", "app")
         ).apply(lambda ids: ids[1])
-        net.add_inbound_rule(
-            "app",
-            "allow-app-from-gateway",
-            100,
-            "Allow",
-            net.subnet_prefixes["gateway"],
-            [str(args.app_port)],
-            parent=self,
-        )
         monitor.DiagnosticSetting(
             f"{name}-diagnostics",
             name="to-log-analytics",

@@ -14,7 +14,7 @@ from stacks.azure.common import (
     component_opts,
     dashed_name,
     grant_role,
-    stack_network,
+    network_of,
 )
 from stacks.blueprints.model import Access
 from stacks.common.args import NotificationsArgs
@@ -44,7 +44,7 @@ class Notifications(pulumi.ComponentResource):
         super().__init__("tierstack:azure:Notifications", name, None, component_opts(opts))
         self.logical_name = name
         context, spec = args.context, args.spec
-        net = stack_network(context)
+        net = network_of(args, name)
         self.network = net
         where = data_location(context.settings.region)
         self.service_name = dashed_name(context, spec.name, max_length=63)

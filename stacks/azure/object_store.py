@@ -11,7 +11,7 @@ from stacks.azure.common import (
     compact_name,
     component_opts,
     grant_role,
-    stack_network,
+    network_of,
 )
 from stacks.blueprints.model import Access
 from stacks.blueprints.model import ObjectStore as ObjectStoreSpec
@@ -36,7 +36,7 @@ class ObjectStore(pulumi.ComponentResource):
         super().__init__("tierstack:azure:ObjectStore", name, None, component_opts(opts))
         self.logical_name = name
         context, spec = args.context, args.spec
-        net = stack_network(context)
+        net = network_of(args, name)
         self.network = net
         self.account_name = compact_name(context, spec.name)
         self.container_name = spec.name

@@ -12,7 +12,7 @@ from stacks.azure.common import (
     dashed_name,
     grant_role,
     iso_seconds,
-    stack_network,
+    network_of,
 )
 from stacks.blueprints.model import Access
 from stacks.common.args import QueueArgs
@@ -37,7 +37,7 @@ class Queue(pulumi.ComponentResource):
         super().__init__("tierstack:azure:Queue", name, None, component_opts(opts))
         self.logical_name = name
         context, spec = args.context, args.spec
-        net = stack_network(context)
+        net = network_of(args, name)
         self.network = net
         self.namespace_name = dashed_name(context, f"{spec.name}-sb", max_length=50)
         self.queue_name = spec.name

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import managedidentity
 
-from stacks.azure.common import child, component_opts, stack_network
+from stacks.azure.common import child, component_opts, network_of
 from stacks.common.args import TierIdentityArgs
 from stacks.common.contracts import Principal
 
@@ -20,7 +20,7 @@ class TierIdentity(pulumi.ComponentResource):
     ) -> None:
         super().__init__("tierstack:azure:TierIdentity", name, None, component_opts(opts))
         context = args.context
-        net = stack_network(context)
+        net = network_of(args, name)
         self.identity = managedidentity.UserAssignedIdentity(
             f"{name}-mi",
             resource_name_=f"{context.prefix}-{args.tier}-id",

@@ -81,18 +81,27 @@ class NetworkArgs:
 class ObjectStoreArgs:
     context: StackContext
     spec: ObjectStore
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""
 
 
 @dataclass
 class QueueArgs:
     context: StackContext
     spec: Queue
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""
 
 
 @dataclass
 class KeyValueTableArgs:
     context: StackContext
     spec: KeyValueTable
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""
 
 
 @dataclass
@@ -107,6 +116,9 @@ class RelationalDbArgs:
 class NotificationsArgs:
     context: StackContext
     spec: Notifications
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""
 
 
 @dataclass
@@ -116,6 +128,9 @@ class AppSecretArgs:
     """What the value is for, in words (the secret's description)."""
     length: int = 48
     """Characters of the generated value (letters and digits)."""
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""
 
 
 @dataclass
@@ -125,6 +140,9 @@ class TierIdentityArgs:
     """The tier this identity belongs to (app or worker name)."""
     grants: list[Grant] = field(default_factory=list)
     """Exactly what the tier uses; nothing else is granted."""
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""
 
 
 @dataclass
@@ -185,3 +203,6 @@ class AlarmsArgs:
     """AppTier and WorkerTier components, alarmed on CPU."""
     notify: pulumi.ComponentResource | None = None
     """Where alarms go; the stack's own alert topic when None."""
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""

@@ -54,3 +54,15 @@ PROD = {
     "certificate": "https://example-kv.vault.azure.net/secrets/web-cert",
     "repoRef": "0123456789abcdef0123456789abcdef01234567",  # prod pulls an exact commit
 }
+
+
+def with_network(context, build):
+    """A program that creates the stack's Network and hands it to `build` (Azure components
+    take it in their Args)."""
+    from stacks.azure import Network
+    from stacks.common.args import NetworkArgs
+
+    def program():
+        return build(Network("network", NetworkArgs(context, "10.40.0.0/16")))
+
+    return program

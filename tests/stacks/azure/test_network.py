@@ -1,4 +1,4 @@
-"""Network, ObjectStore, Queue, KeyValueTable: resolved inputs of every resource they declare."""
+"""Network: the stack's private network, resolved."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ import ipaddress
 
 import pytest
 
-from stacks.azure import KeyValueTable, Network, ObjectStore, Queue
-from stacks.azure.common import stack_network
-from stacks.blueprints.model import KeyValueTable as TableSpec
-from stacks.blueprints.model import ObjectStore as StoreSpec
+from stacks.azure import Network, Queue
 from stacks.blueprints.model import Queue as QueueSpec
-from stacks.common.args import KeyValueTableArgs, NetworkArgs, ObjectStoreArgs, QueueArgs
+from stacks.common.args import NetworkArgs, QueueArgs
 from tests.stacks.azure.conftest import PROD, make_context
 
 TAGS = {
@@ -120,127 +117,11 @@ def test_key_vault_is_rbac_only_and_firewalled(run_azure, env, purge, soft_delet
     assert workspace["retentionInDays"] == (90 if env == "prod" else 30)
 
 
-def test_components_without_a_network_say_what_to_do():
-    with pytest.raises(LookupError, match=r"create stacks\.azure\.Network first"):
-        stack_network(make_context())
-
-
-def _with_network(context, build):
-    def program():
-        Network("network", NetworkArgs(context, "10.40.0.0/16"))
-        return build()
-
-    return program
-
-
-def test_object_store_is_identity_only_tls12_versioned(run_azure):
+def test_components_without_a_network_say_what_to_do(run_azure):
     context = make_context()
-    spec = StoreSpec("images", "originals", noncurrent_version_days=30, archive_after_days=60)
-
-    def build():
-        store = ObjectStore("images", ObjectStoreArgs(context, spec))
-        return {"url": store.backend_url, "name": store.physical_name}
-
-    run = run_azure(_with_network(context, build))
-    account = run.one("azure-native:storage:StorageAccount").inputs
-    assert account["enableHttpsTrafficOnly"] is True
-    assert account["minimumTlsVersion"] == "TLS1_2"
-    assert account["allowBlobPublicAccess"] is False
-    assert account["allowSharedKeyAccess"] is False
-    assert account["tags"] == TAGS
-    name = account["accountName"]
-    assert name.isalnum() and name.islower() and 3 <= len(name) <= 24
-    service = run.one("azure-native:storage:BlobServiceProperties").inputs
-    assert service["isVersioningEnabled"] is True
-    assert service["deleteRetentionPolicy"] == {"enabled": True, "days": 14}
-    assert service["containerDeleteRetentionPolicy"] == {"enabled": True, "days": 14}
-    assert run.one("azure-native:storage:BlobContainer").inputs["publicAccess"] == "None"
-    rule = run.one("azure-native:storage:ManagementPolicy").inputs["policy"]["rules"][0]
-    actions = rule["definition"]["actions"]
-    assert actions["version"] == {"delete": {"daysAfterCreationGreaterThan": 30}}
-    assert actions["baseBlob"] == {"tierToCool": {"daysAfterModificationGreaterThan": 60}}
-    assert run.result == {"url": f"azblob://{name}/images", "name": f"{name}/images"}
-    diagnostics = run.one("azure-native:monitor:DiagnosticSetting").inputs
-    assert diagnostics["resourceUri"] == "images-account-id/blobServices/default"
-    assert diagnostics["workspaceId"] == "network-logs-id"
-
-
-def test_queue_dead_letters_and_has_no_keys(run_azure):
-    context = make_context()
-    spec = QueueSpec("jobs", "work", visibility_timeout_seconds=900, max_deliveries=4)
-
-    def build():
-        return Queue("jobs", QueueArgs(context, spec)).backend_url
-
-    run = run_azure(_with_network(context, build))
-    namespace = run.one("azure-native:servicebus:Namespace").inputs
-    assert namespace["disableLocalAuth"] is True
-    assert namespace["minimumTlsVersion"] == "1.2"
-    queue = run.one("azure-native:servicebus:Queue").inputs
-    assert queue["maxDeliveryCount"] == 4
-    assert queue["deadLetteringOnMessageExpiration"] is True
-    assert queue["lockDuration"] == "PT300S"  # clamped to Service Bus's 5-minute maximum
-    assert queue["defaultMessageTimeToLive"] == "PT345600S"
-    assert run.result == f"servicebus://{namespace['namespaceName']}/jobs"
-    for resource in run.resources:
-        assert "connectionString" not in resource.outputs
-
-
-def test_table_is_private_keyless_with_continuous_backup(run_azure):
-    context = make_context()
-    spec = TableSpec("job-status", "status")
-
-    def build():
-        return KeyValueTable("job-status", KeyValueTableArgs(context, spec)).backend_url
-
-    run = run_azure(_with_network(context, build))
-    account = run.one("azure-native:cosmosdb:DatabaseAccount").inputs
-    assert account["capabilities"] == [{"name": "EnableTable"}]
-    assert account["publicNetworkAccess"] == "Disabled"
-    assert account["disableLocalAuth"] is True
-    assert account["minimalTlsVersion"] == "Tls12"
-    assert account["backupPolicy"]["type"] == "Continuous"
-    table = run.one("azure-native:cosmosdb:TableResourceTable").inputs
-    assert table["resource"] == {"id": "JobStatus"}
-    assert run.result == f"aztable://{account['accountName']}/JobStatus?service=cosmos"
-    endpoint = run.one("azure-native:network:PrivateEndpoint").inputs
-    assert endpoint["subnet"] == {"id": "network-endpoints-id"}
-    connection = endpoint["privateLinkServiceConnections"][0]
-    assert connection["groupIds"] == ["Table"]
-    assert connection["privateLinkServiceId"] == "job-status-account-id"
-    zone = run.one("azure-native:privatedns:PrivateZone")
-    assert zone.inputs["privateZoneName"] == "privatelink.table.cosmos.azure.com"
-    group = run.one("azure-native:network:PrivateDnsZoneGroup").inputs
-    assert group["privateDnsZoneConfigs"][0]["privateDnsZoneId"] == f"{zone.name}-id"
-
-
-def test_components_drop_azure_natives_version_aliases_but_keep_others(run_azure):
-    """The SDK resolves every alias to a URN; azure-native's ~30 per resource made previews ten
-    times slower. A stack transformation runs after the components' own, so it sees the result."""
-    import pulumi
-
-    from stacks.azure.common import _without_version_aliases
-
-    seen: dict[str, list] = {}
-
-    def record(args: pulumi.ResourceTransformationArgs) -> None:
-        seen[args.name] = list(args.opts.aliases or [])
 
     def program():
-        pulumi.runtime.register_stack_transformation(record)
-        return network_only(make_context())()
+        Queue("jobs", QueueArgs(context, QueueSpec("jobs", "work")))
 
-    run_azure(program)
-    azure = {name for name in seen if name.startswith("network-")}
-    assert "network-vnet" in azure and all(seen[name] == [] for name in azure)
-
-    user_alias = pulumi.Alias(name="old-name")
-    version_alias = pulumi.Alias(type_="azure-native:network/v20230201:Subnet")
-    args = pulumi.ResourceTransformationArgs(
-        None,
-        "azure-native:network:Subnet",
-        "s",
-        {},
-        pulumi.ResourceOptions(aliases=[user_alias, version_alias]),
-    )
-    assert _without_version_aliases(args).opts.aliases == [user_alias]
+    with pytest.raises(Exception, match=r"jobs: Azure components need the stack's Network"):
+        run_azure(program)

@@ -81,11 +81,17 @@ def plain(value):
 def tiers_program(context):
     def program():
         net = Network("network", NetworkArgs(context, "10.40.0.0/16"))
-        store = ObjectStore("images", ObjectStoreArgs(context, StoreSpec("images", "blobs")))
-        queue = Queue("jobs", QueueArgs(context, QueueSpec("jobs", "work")))
+        store = ObjectStore(
+            "images", ObjectStoreArgs(context, StoreSpec("images", "blobs"), network=net)
+        )
+        queue = Queue("jobs", QueueArgs(context, QueueSpec("jobs", "work"), network=net))
         db = RelationalDb("app-db", RelationalDbArgs(context, DbSpec("app-db", "rows", "app"), net))
-        mail = Notifications("job-done", NotificationsArgs(context, NotifySpec("job-done", "mail")))
-        session_key = AppSecret("web-session-key", AppSecretArgs(context, "session signing key"))
+        mail = Notifications(
+            "job-done", NotificationsArgs(context, NotifySpec("job-done", "mail"), network=net)
+        )
+        session_key = AppSecret(
+            "web-session-key", AppSecretArgs(context, "session signing key", network=net)
+        )
         app_identity = TierIdentity(
             "web-identity",
             TierIdentityArgs(
@@ -97,6 +103,7 @@ def tiers_program(context):
                     Grant(db, "read-write"),
                     Grant(session_key, "read"),
                 ],
+                network=net,
             ),
         )
         worker_identity = TierIdentity(
@@ -109,6 +116,7 @@ def tiers_program(context):
                     Grant(queue, "consume"),
                     Grant(mail, "publish"),
                 ],
+                network=net,
             ),
         )
         lb = LoadBalancer("web-lb", LoadBalancerArgs(context, net, APP.port, APP.health_path))
@@ -135,7 +143,7 @@ def tiers_program(context):
                 bootstrap_script(context, "worker", {"QUEUE_URL": queue.backend_url}),
             ),
         )
-        Alarms("alarms", AlarmsArgs(context, lb, [queue], [app, worker]))
+        Alarms("alarms", AlarmsArgs(context, lb, [queue], [app, worker], network=net))
         return {
             "url": lb.url,
             "db": db.backend_url,
@@ -302,9 +310,13 @@ def test_app_secret_grants_nothing_but_read(access):
     context = make_context()
 
     def program():
-        Network("network", NetworkArgs(context, "10.40.0.0/16"))
-        key = AppSecret("web-session-key", AppSecretArgs(context, "session signing key"))
-        TierIdentity("web-identity", TierIdentityArgs(context, "web", [Grant(key, access)]))
+        net = Network("network", NetworkArgs(context, "10.40.0.0/16"))
+        key = AppSecret(
+            "web-session-key", AppSecretArgs(context, "session signing key", network=net)
+        )
+        TierIdentity(
+            "web-identity", TierIdentityArgs(context, "web", [Grant(key, access)], network=net)
+        )
 
     with pytest.raises(Exception, match=f"grants only 'read' access, not '{access}'"):
         run_pulumi(program, computed=computed, invokes=INVOKES)
@@ -537,13 +549,17 @@ def analytics():
 
     def program():
         net = Network("network", NetworkArgs(context, "10.40.0.0/16"))
-        code = ObjectStore("job-data", ObjectStoreArgs(context, StoreSpec("job-data", "code")))
-        logs = ObjectStore("logs", ObjectStoreArgs(context, StoreSpec("logs", "logs")))
-        queue = Queue("telemetry", QueueArgs(context, QueueSpec("telemetry", "readings")))
+        code = ObjectStore(
+            "job-data", ObjectStoreArgs(context, StoreSpec("job-data", "code"), network=net)
+        )
+        logs = ObjectStore("logs", ObjectStoreArgs(context, StoreSpec("logs", "logs"), network=net))
+        queue = Queue(
+            "telemetry", QueueArgs(context, QueueSpec("telemetry", "readings"), network=net)
+        )
         cluster = MapReduceCluster("hadoop", MapReduceClusterArgs(context, spec, net, code, logs))
         TierIdentity(
             "job-runner-identity",
-            TierIdentityArgs(context, "job-runner", [Grant(cluster, "submit")]),
+            TierIdentityArgs(context, "job-runner", [Grant(cluster, "submit")], network=net),
         )
         IoTIngest(
             "ingest",
@@ -655,9 +671,13 @@ def test_cluster_grants_nothing_but_submit(access):
 
     def program():
         net = Network("network", NetworkArgs(context, "10.40.0.0/16"))
-        code = ObjectStore("job-data", ObjectStoreArgs(context, StoreSpec("job-data", "code")))
+        code = ObjectStore(
+            "job-data", ObjectStoreArgs(context, StoreSpec("job-data", "code"), network=net)
+        )
         cluster = MapReduceCluster("hadoop", MapReduceClusterArgs(context, spec, net, code, code))
-        TierIdentity("web-identity", TierIdentityArgs(context, "web", [Grant(cluster, access)]))
+        TierIdentity(
+            "web-identity", TierIdentityArgs(context, "web", [Grant(cluster, access)], network=net)
+        )
 
     with pytest.raises(Exception, match=f"grants only 'submit' access, not '{access}'"):
         run_pulumi(program, computed=computed, invokes=INVOKES)
