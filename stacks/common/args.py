@@ -4,14 +4,11 @@ A component of one cloud receives other components of the same cloud (typed here
 pulumi.ComponentResource) and reads their cloud-specific attributes; the neutral program
 (stacks/program.py) only wires them together.
 
-Every data component (ObjectStore, Queue, KeyValueTable, RelationalDb, Notifications) exposes:
-  physical_name: Output[str]  the bucket/queue/table/server name in the cloud
-  backend_url:   Output[str]  the URL the reference apps read (OBJECT_STORE_URL=s3://..., etc.)
-LoadBalancer exposes `url` (the app's HTTPS URL); RelationalDb also `endpoint` and `password`
-(a secret). MapReduceCluster is granted like a data component (access "submit": add, list and
-describe job steps on this cluster only) and exposes `physical_name` and `backend_url`
-(MAPREDUCE_CLUSTER_URL: emr://<cluster-id>, dataproc://<project>/<region>/<cluster>,
-hdinsight://<cluster-name>).
+What each component exposes in return (physical_name, backend_url, url, grant(...) …) is
+declared once in stacks/common/contracts.py. MapReduceCluster is granted like a data component
+(access "submit": add, list and describe job steps on this cluster only); its backend_url is
+MAPREDUCE_CLUSTER_URL: emr://<cluster-id>, dataproc://<project>/<region>/<cluster>,
+hdinsight://<cluster-name>.
 
 Secrets never travel in user data. Hosts get references the apps resolve at start with their
 own identity (reference_apps/backends/secrets.py):
