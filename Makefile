@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv/bin
 export PATH := $(CURDIR)/$(VENV):$(PATH)
 
-.PHONY: setup up down test lint unit snapshots bench fmt requirements prices
+.PHONY: setup up down test lint unit snapshots bench fmt requirements prices contract-docs
 
 setup:            ## Python env from the lock file, system packages, emulators, test-host image
 	bash scripts/setup.sh
@@ -29,6 +29,9 @@ unit: setup       ## everything that needs no Podman host
 
 snapshots: setup  ## rewrite the per-stack inventory snapshots after an intended change
 	$(VENV)/pytest tests/stacks --update-snapshots -q
+
+contract-docs:    ## regenerate the contract tables of stacks/<cloud>/README.md from the code
+	$(VENV)/python -m stacks.common.contract_docs
 
 bench: setup      ## benchmarks; figures go to BENCHMARKS.md by hand, with machine and date
 	bash bench/run.sh

@@ -62,17 +62,23 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     network = cloud.Network("network", NetworkArgs(context, settings.network_cidr))
     components: dict[str, pulumi.ComponentResource] = {}
     for spec in blueprint.object_stores:
-        components[spec.name] = cloud.ObjectStore(spec.name, ObjectStoreArgs(context, spec))
+        components[spec.name] = cloud.ObjectStore(
+            spec.name, ObjectStoreArgs(context, spec, network=network)
+        )
     for spec in blueprint.queues:
-        components[spec.name] = cloud.Queue(spec.name, QueueArgs(context, spec))
+        components[spec.name] = cloud.Queue(spec.name, QueueArgs(context, spec, network=network))
     for spec in blueprint.tables:
-        components[spec.name] = cloud.KeyValueTable(spec.name, KeyValueTableArgs(context, spec))
+        components[spec.name] = cloud.KeyValueTable(
+            spec.name, KeyValueTableArgs(context, spec, network=network)
+        )
     for spec in blueprint.databases:
         components[spec.name] = cloud.RelationalDb(
             spec.name, RelationalDbArgs(context, spec, network)
         )
     for spec in blueprint.notifications:
-        components[spec.name] = cloud.Notifications(spec.name, NotificationsArgs(context, spec))
+        components[spec.name] = cloud.Notifications(
+            spec.name, NotificationsArgs(context, spec, network=network)
+        )
 
     if blueprint.mapreduce:
         # Declared before the tiers: the job runner is granted (and told) this cluster.
@@ -88,7 +94,9 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         tier: str, uses: tuple[Uses, ...], extra: tuple[Grant, ...] = ()
     ) -> pulumi.ComponentResource:
         grants = [Grant(components[use.target], use.access) for use in uses] + list(extra)
-        return cloud.TierIdentity(f"{tier}-identity", TierIdentityArgs(context, tier, grants))
+        return cloud.TierIdentity(
+            f"{tier}-identity", TierIdentityArgs(context, tier, grants, network=network)
+        )
 
     def boot_for(
         tier_kind: str,
@@ -119,7 +127,11 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         # another instance.
         session_key = cloud.AppSecret(
             f"{app.name}-session-key",
-            AppSecretArgs(context, f"session signing key (SECRET_KEY) of the {app.name} tier"),
+            AppSecretArgs(
+                context,
+                f"session signing key (SECRET_KEY) of the {app.name} tier",
+                network=network,
+            ),
         )
         load_balancer = cloud.LoadBalancer(
             "web-lb", LoadBalancerArgs(context, network, app.port, app.health_path)
@@ -160,7 +172,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         mqtt_endpoint = iot.endpoint
 
     queues = [components[q.name] for q in blueprint.queues]
-    cloud.Alarms("alarms", AlarmsArgs(context, load_balancer, queues, tiers))
+    cloud.Alarms("alarms", AlarmsArgs(context, load_balancer, queues, tiers, network=network))
 
     outputs: dict[str, Any] = {
         "cloud": settings.cloud,

@@ -53,7 +53,7 @@ class Alarms(pulumi.ComponentResource):
                 evaluation_periods=1,
             )
         for queue in args.queues:
-            label = queue.label
+            label = queue.logical_name
             alarm(
                 f"{label}-oldest-message",
                 alarm_description=f"Messages wait too long in {label}: workers fall behind",
@@ -78,8 +78,8 @@ class Alarms(pulumi.ComponentResource):
             )
         for tier in args.tiers:
             alarm(
-                f"{tier.label}-cpu",
-                alarm_description=f"The {tier.label} tier runs hot despite autoscaling",
+                f"{tier.logical_name}-cpu",
+                alarm_description=f"The {tier.logical_name} tier runs hot despite autoscaling",
                 namespace="AWS/EC2",
                 metric_name="CPUUtilization",
                 dimensions={"AutoScalingGroupName": tier.group_name},

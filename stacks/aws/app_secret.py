@@ -9,14 +9,14 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from stacks.aws.common import child, tags
+from stacks.aws.common import StatementGrants, child, tags
 from stacks.common.args import AppSecretArgs
 
 REF_SCHEME = "aws-secretsmanager://"
 """The reference format the reference apps resolve (reference_apps/backends/secrets.py)."""
 
 
-class AppSecret(pulumi.ComponentResource):
+class AppSecret(StatementGrants, pulumi.ComponentResource):
     """One value for all hosts (sessions survive the load balancer picking another instance);
     the hosts get `ref`, never the value, and are granted "read" on this secret only."""
 
@@ -29,6 +29,7 @@ class AppSecret(pulumi.ComponentResource):
         self, name: str, args: AppSecretArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:aws:AppSecret", name, None, opts)
+        self.logical_name = name
         context = args.context
 
         generated = random.RandomPassword(name, length=args.length, special=False, opts=child(self))

@@ -22,7 +22,7 @@ HEALTH_CHECK_GRACE_SECONDS = 300
 class AppTier(pulumi.ComponentResource):
     """Reachable only from the load balancer's security group, on the app port."""
 
-    label: str
+    logical_name: str
     group_name: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
 
@@ -30,7 +30,7 @@ class AppTier(pulumi.ComponentResource):
         self, name: str, args: AppTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:aws:AppTier", name, None, opts)
-        self.label = name
+        self.logical_name = name
         context, spec, network = args.context, args.spec, args.network
         sizing = context.settings.sizing
         group = host_security_group(

@@ -7,7 +7,9 @@ from typing import Any
 
 import pulumi
 
+from stacks.blueprints.model import Access
 from stacks.common.args import StackContext
+from stacks.common.contracts import Principal
 
 AMAZON_TIME_SYNC = "169.254.169.123"
 """Amazon Time Sync Service: link-local, reachable without a security group rule (the hosts'
@@ -71,3 +73,15 @@ def deny_insecure_transport(resources: list[str]) -> dict[str, Any]:
         "Resource": resources,
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+class StatementGrants:
+    """The contract's `grant` on AWS: a tier's role holds one inline policy, so granting a
+    component returns that component's IAM statements (on its own ARNs) for the policy."""
+
+    def policy_statements(self, access: str) -> pulumi.Output[list[dict[str, Any]]]:
+        raise NotImplementedError
+
+    def grant(self, principal: Principal, access: Access) -> pulumi.Output[list[dict[str, Any]]]:
+        """The statements for `access`; the role (principal.id) lists them in its policy."""
+        return self.policy_statements(access)

@@ -70,7 +70,7 @@ def open_database_access(
         database = grant.component
         if not isinstance(database, RelationalDb):
             continue
-        label = f"{name}-to-{database.label}"
+        label = f"{name}-to-{database.logical_name}"
         aws.vpc.SecurityGroupIngressRule(
             label,
             security_group_id=database.security_group_id,
@@ -89,7 +89,7 @@ def open_database_access(
             ip_protocol="tcp",
             from_port=database.port,
             to_port=database.port,
-            description=f"PostgreSQL to {database.label}",
+            description=f"PostgreSQL to {database.logical_name}",
             tags=tags(context, label),
             opts=child(parent),
         )

@@ -34,6 +34,7 @@ class IoTIngest(pulumi.ComponentResource):
         self, name: str, args: IoTIngestArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:aws:IoTIngest", name, None, opts)
+        self.logical_name = name
         context, spec, queue = args.context, args.spec, args.queue
         identifier = f"{context.prefix}-{name}"
         thing_type = aws.iot.ThingType(
@@ -108,7 +109,11 @@ class IoTIngest(pulumi.ComponentResource):
         """Account-wide, not the stack's: `aws iot describe-endpoint --endpoint-type
         iot:Data-ATS`."""
         self.register_outputs(
-            {"policy_name": self.policy_name, "thing_type_name": self.thing_type_name}
+            {
+                "endpoint": self.endpoint,
+                "policy_name": self.policy_name,
+                "thing_type_name": self.thing_type_name,
+            }
         )
 
 

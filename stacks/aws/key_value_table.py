@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stacks.aws.common import child, tags
+from stacks.aws.common import StatementGrants, child, tags
 from stacks.common.args import KeyValueTableArgs
 
 READ_ACTIONS = [
@@ -28,7 +28,7 @@ ITEM_TTL_DAYS = 30
 """On a table with a TTL attribute, an item not written for this long expires."""
 
 
-class KeyValueTable(pulumi.ComponentResource):
+class KeyValueTable(StatementGrants, pulumi.ComponentResource):
     """Pay per request: idle dev stacks cost nothing, bursts need no capacity planning."""
 
     arn: pulumi.Output[str]
@@ -39,6 +39,7 @@ class KeyValueTable(pulumi.ComponentResource):
         self, name: str, args: KeyValueTableArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:aws:KeyValueTable", name, None, opts)
+        self.logical_name = name
         context, spec = args.context, args.spec
         attributes = [{"name": spec.partition_key, "type": "S"}]
         if spec.sort_key:

@@ -56,6 +56,7 @@ class LoadBalancer(pulumi.ComponentResource):
         self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:aws:LoadBalancer", name, None, opts)
+        self.logical_name = name
         context, network = args.context, args.network
         settings = context.settings
         # ALB log delivery supports SSE-S3 only, so the ALB keeps its own AES256 log bucket
@@ -171,7 +172,9 @@ class LoadBalancer(pulumi.ComponentResource):
         self.arn_suffix = balancer.arn_suffix
         self.security_group_id = group.id
         self.target_group_arn = target_group.arn
-        self.register_outputs({"url": self.url, "arn_suffix": self.arn_suffix})
+        self.register_outputs(
+            {"url": self.url, "dns_target": self.dns_target, "arn_suffix": self.arn_suffix}
+        )
 
     def _dev_certificate(
         self, name: str, context: Any, dns_name: pulumi.Output[str]

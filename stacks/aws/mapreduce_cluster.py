@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stacks.aws.common import assume_role_policy, child, policy_json, tags
+from stacks.aws.common import StatementGrants, assume_role_policy, child, policy_json, tags
 from stacks.aws.network import EMR_MANAGED_TAG
 from stacks.aws.sizes import EMR_INSTANCE_TYPE
 from stacks.blueprints.model import StreamingJob
@@ -67,7 +67,7 @@ def streaming_step(job: StreamingJob, bucket: str) -> dict[str, Any]:
     }
 
 
-class MapReduceCluster(pulumi.ComponentResource):
+class MapReduceCluster(StatementGrants, pulumi.ComponentResource):
     """The cluster's nodes may read the code store, write job output, and write logs — no more."""
 
     cluster_id: pulumi.Output[str]
@@ -79,6 +79,7 @@ class MapReduceCluster(pulumi.ComponentResource):
         self, name: str, args: MapReduceClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:aws:MapReduceCluster", name, None, opts)
+        self.logical_name = name
         context, spec, network = args.context, args.spec, args.network
         settings = context.settings
         code_bucket, log_bucket = args.code_store.physical_name, args.log_store.physical_name

@@ -8,13 +8,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stacks.aws.common import arn_part, child, tags
+from stacks.aws.common import StatementGrants, arn_part, child, tags
 from stacks.common.args import NotificationsArgs
 
 SES_SEND_ACTIONS = ["ses:SendEmail", "ses:SendRawEmail"]
 
 
-class Notifications(pulumi.ComponentResource):
+class Notifications(StatementGrants, pulumi.ComponentResource):
     """MAIL_URL is ses://<region>; the sender identity (a verified domain) is set up once per
     account, outside the stack, because verifying it needs DNS records."""
 
@@ -27,6 +27,7 @@ class Notifications(pulumi.ComponentResource):
         self, name: str, args: NotificationsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:aws:Notifications", name, None, opts)
+        self.logical_name = name
         context, spec = args.context, args.spec
         topic = aws.sns.Topic(
             name,

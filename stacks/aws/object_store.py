@@ -8,13 +8,14 @@ from typing import Any
 import pulumi
 
 from stacks.aws.buckets import secure_bucket, version_rules
+from stacks.aws.common import StatementGrants
 from stacks.common.args import ObjectStoreArgs
 
 READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
 WRITE_ACTIONS = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 
 
-class ObjectStore(pulumi.ComponentResource):
+class ObjectStore(StatementGrants, pulumi.ComponentResource):
     """One bucket; grants name exactly this bucket and its objects."""
 
     arn: pulumi.Output[str]
@@ -25,6 +26,7 @@ class ObjectStore(pulumi.ComponentResource):
         self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:aws:ObjectStore", name, None, opts)
+        self.logical_name = name
         spec = args.spec
         bucket = secure_bucket(
             self,

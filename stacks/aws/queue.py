@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stacks.aws.common import child, deny_insecure_transport, policy_json, tags
+from stacks.aws.common import StatementGrants, child, deny_insecure_transport, policy_json, tags
 from stacks.common.args import QueueArgs
 
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
@@ -25,12 +25,12 @@ CONSUME_ACTIONS = [
 DEAD_LETTER_ACTIONS = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
 
 
-class Queue(pulumi.ComponentResource):
+class Queue(StatementGrants, pulumi.ComponentResource):
     """Messages that fail max_deliveries times move to the dead-letter queue, not lost."""
 
     arn: pulumi.Output[str]
     url: pulumi.Output[str]
-    label: str
+    logical_name: str
     physical_name: pulumi.Output[str]
     backend_url: pulumi.Output[str]
     dead_letter_name: pulumi.Output[str]
@@ -40,7 +40,7 @@ class Queue(pulumi.ComponentResource):
         self, name: str, args: QueueArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:aws:Queue", name, None, opts)
-        self.label = name
+        self.logical_name = name
         context, spec = args.context, args.spec
         queue_name = f"{context.prefix}-{spec.name}"
         dead_letter = aws.sqs.Queue(

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from stacks.aws.common import child, tags
+from stacks.aws.common import StatementGrants, child, tags
 from stacks.aws.sizes import DB_INSTANCE_CLASSES
 from stacks.common.args import RelationalDbArgs
 
@@ -21,7 +21,7 @@ PASSWORD_SPECIALS = "!#$%^&*()-_=+[]{}<>:?"
 """RDS refuses '/', '@', '"' and spaces in master passwords."""
 
 
-class RelationalDb(pulumi.ComponentResource):
+class RelationalDb(StatementGrants, pulumi.ComponentResource):
     """No ingress until a tier that uses the database opens its own security group to it."""
 
     endpoint: pulumi.Output[str]
@@ -29,7 +29,7 @@ class RelationalDb(pulumi.ComponentResource):
     secret_arn: pulumi.Output[str]
     password_ref: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
-    label: str
+    logical_name: str
     physical_name: pulumi.Output[str]
     backend_url: pulumi.Output[str]
     port: int = PORT
@@ -38,7 +38,7 @@ class RelationalDb(pulumi.ComponentResource):
         self, name: str, args: RelationalDbArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:aws:RelationalDb", name, None, opts)
-        self.label = name
+        self.logical_name = name
         context, spec, network = args.context, args.spec, args.network
         sizing = context.settings.sizing
         identifier = f"{context.prefix}-{spec.name}"

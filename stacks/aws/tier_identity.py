@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from stacks.aws.common import assume_role_policy, child, policy_json, tags
 from stacks.common.args import Grant, TierIdentityArgs
+from stacks.common.contracts import Principal
 
 SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 """Session Manager access replaces SSH: no key pairs, no port 22, every session audited."""
@@ -41,8 +42,9 @@ class TierIdentity(pulumi.ComponentResource):
             f"{name}-ssm", role=role.name, policy_arn=SSM_MANAGED_POLICY, opts=child(self)
         )
         if self.grants:
+            principal = Principal(args.tier, role.name, self)
             statements = pulumi.Output.all(
-                *(grant.component.policy_statements(grant.access) for grant in self.grants)
+                *(grant.component.grant(principal, grant.access) for grant in self.grants)
             ).apply(lambda groups: list(itertools.chain.from_iterable(groups)))
             aws.iam.RolePolicy(
                 f"{name}-grants",

@@ -22,7 +22,7 @@ BACKLOG_EXPRESSION = "IF(running > 0, visible / running, visible)"
 class WorkerTier(pulumi.ComponentResource):
     """No ingress at all: workers only pull from the queue and call AWS APIs."""
 
-    label: str
+    logical_name: str
     group_name: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
 
@@ -30,7 +30,7 @@ class WorkerTier(pulumi.ComponentResource):
         self, name: str, args: WorkerTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:aws:WorkerTier", name, None, opts)
-        self.label = name
+        self.logical_name = name
         context, spec, network = args.context, args.spec, args.network
         sizing = context.settings.sizing
         group_name = f"{context.prefix}-{name}"

@@ -1,7 +1,7 @@
 """Azure (pulumi-azure-native) components: the same class names and Args as every cloud.
 
 The Network component owns the stack's resource group, Log Analytics workspace and Key Vault;
-components whose Args carry no network find it with `stacks.azure.common.stack_network`."""
+every other component receives it in its Args (`network`)."""
 
 from stacks.azure.alarms import Alarms
 from stacks.azure.app_secret import AppSecret

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import monitor
 
-from stacks.azure.common import child, component_opts, stack_network
+from stacks.azure.common import child, component_opts, network_of
 from stacks.common.args import AlarmsArgs
 
 FIVE_XX_PER_5_MIN = 10.0
@@ -23,7 +23,7 @@ class Alarms(pulumi.ComponentResource):
     ) -> None:
         super().__init__("tierstack:azure:Alarms", name, None, component_opts(opts))
         context = args.context
-        net = stack_network(context)
+        net = network_of(args, name)
         self._context = context
         self._network = net
         email = context.settings.alert_email
@@ -83,7 +83,7 @@ class Alarms(pulumi.ComponentResource):
                 severity=2,
             )
         for tier in args.tiers:
-            tier_name = tier.tier_name
+            tier_name = tier.logical_name
             self._alert(
                 f"{tier_name}-cpu",
                 f"Scale set {tier_name} runs hot.",

@@ -14,10 +14,11 @@ from stacks.azure.common import (
     child,
     component_opts,
     grant_role,
-    stack_network,
+    network_of,
 )
 from stacks.blueprints.model import Access
 from stacks.common.args import AppSecretArgs
+from stacks.common.contracts import Principal
 
 SECRETS_USER_ROLE = "key-vault-secrets-user"
 
@@ -33,15 +34,16 @@ class AppSecret(pulumi.ComponentResource):
     """physical_name is the Key Vault secret's name; ref the reference hosts get (not a secret
     output); value the generated value (a secret).
 
-    The vault is the stack's own (Network's, found with `stack_network` like the data
+    The vault is the stack's own (Network's, passed in the Args like the data
     components'); a tier granted "read" gets Key Vault Secrets User on this one secret."""
 
     def __init__(
         self, name: str, args: AppSecretArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:azure:AppSecret", name, None, component_opts(opts))
+        self.logical_name = name
         context = args.context
-        net = stack_network(context)
+        net = network_of(args, name)
         self.network = net
         # Key Vault secret names: 1-127 letters, digits and dashes.
         self.secret_name = re.sub(r"[^A-Za-z0-9-]", "-", name)[:127]
@@ -64,26 +66,29 @@ class AppSecret(pulumi.ComponentResource):
         self.secret_id: pulumi.Output[str] = pulumi.Output.concat(
             net.vault_id, "/secrets/", self.secret.name
         )
-        self.register_outputs({"physical_name": self.physical_name, "ref": self.ref})
+        self.register_outputs(
+            {"physical_name": self.physical_name, "ref": self.ref, "value": self.value}
+        )
 
-    def grant(
-        self,
-        grantee: str,
-        principal_id: pulumi.Input[str],
-        access: Access,
-        parent: pulumi.Resource,
-    ) -> list[pulumi.Resource]:
+    def grant(self, principal: Principal, access: Access) -> list[pulumi.Resource]:
         """Key Vault Secrets User on this secret only (never the vault or the resource group)."""
         if access != "read":
-            raise ValueError(f"{grantee}: an app secret grants only 'read' access, not {access!r}")
+            raise ValueError(
+                f"{principal.name}: an app secret grants only 'read' access, not {access!r}"
+            )
         return [
             grant_role(
-                f"{grantee}-{self.secret_name}-{access}",
+                f"{principal.name}-{self.secret_name}-{access}",
                 role=SECRETS_USER_ROLE,
                 scope=self.secret_id,
-                principal_id=principal_id,
+                principal_id=principal.id,
                 subscription_id=self.network.subscription_id,
-                guid_parts=(grantee, self.network.vault_name, self.secret_name, SECRETS_USER_ROLE),
-                parent=parent,
+                guid_parts=(
+                    principal.name,
+                    self.network.vault_name,
+                    self.secret_name,
+                    SECRETS_USER_ROLE,
+                ),
+                parent=principal.parent,
             )
         ]

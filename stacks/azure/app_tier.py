@@ -13,14 +13,28 @@ SCALE_IN_MARGIN = 25  # percent below the target before instances are removed
 
 
 class AppTier(pulumi.ComponentResource):
-    """Exposes tier_name, scale_set_id and scale_set_name (the Alarms component watches its CPU)."""
+    """Exposes group_name (the scale set's name, whose CPU the Alarms component watches)."""
 
     def __init__(
         self, name: str, args: AppTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:azure:AppTier", name, None, component_opts(opts))
+        self.logical_name = name
         context, spec, net = args.context, args.spec, args.network
         sizing = context.settings.sizing
+        # The tier opens its own subnet to the gateway, as the AWS tier opens its security group
+        # to the load balancer's. (The rule was the LoadBalancer's child before: the alias keeps
+        # existing stacks from replacing it.)
+        net.add_inbound_rule(
+            "app",
+            "allow-app-from-gateway",
+            100,
+            "Allow",
+            net.subnet_prefixes["gateway"],
+            [str(spec.port)],
+            parent=self,
+            aliases=[pulumi.Alias(parent=args.load_balancer)],
+        )
         self.scale_set = scale_set(
             self,
             context,
@@ -38,9 +52,9 @@ class AppTier(pulumi.ComponentResource):
                 health_path=spec.health_path,
             ),
         )
-        self.tier_name = spec.name
         self.scale_set_id: pulumi.Output[str] = self.scale_set.id
         self.scale_set_name: pulumi.Output[str] = self.scale_set.name
+        self.group_name: pulumi.Output[str] = self.scale_set.name
         target = float(spec.target_cpu_percent)
         autoscale(
             self,
@@ -62,4 +76,4 @@ class AppTier(pulumi.ComponentResource):
                 ),
             ],
         )
-        self.register_outputs({"scale_set_id": self.scale_set_id})
+        self.register_outputs({"group_name": self.group_name, "scale_set_id": self.scale_set_id})

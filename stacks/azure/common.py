@@ -1,8 +1,8 @@
-"""Small helpers every Azure component shares: naming, ids, built-in roles, the stack registry.
+"""Small helpers every Azure component shares: naming, ids, built-in roles, the stack's network.
 
 Azure needs a resource group before anything else and ARM ids that embed the subscription, so
-this module answers three questions once: which resource group and network belong to a stack
-(`stack_network`), what the subscription and tenant are (`client_ids`), and what a built-in role's
+this module answers three questions once: the stack's network from a component's Args
+(`network_of`), what the subscription and tenant are (`client_ids`), and what a built-in role's
 full id is (`role_definition_id`).
 """
 
@@ -37,23 +37,16 @@ COSMOS_TABLE_ROLES: dict[str, str] = {
     "read-write": "00000000-0000-0000-0000-000000000002",
 }
 
-_NETWORKS: dict[int, tuple[StackContext, Network]] = {}
 
-
-def register_network(context: StackContext, network: Network) -> None:
-    """Called by Network: data components whose Args carry no network find it here."""
-    _NETWORKS[id(context)] = (context, network)
-
-
-def stack_network(context: StackContext) -> Network:
-    """The stack's Network (resource group, workspace, vault, subnets) for this context."""
-    entry = _NETWORKS.get(id(context))
-    if entry is None or entry[0] is not context:
-        raise LookupError(
-            "no Azure Network for this stack: create stacks.azure.Network first with the same "
-            "StackContext (it owns the stack's resource group)"
+def network_of(args: Any, component: str) -> Network:
+    """The stack's Network from a component's Args: on Azure it owns the resource group,
+    workspace and vault every component lives in, so it is required here."""
+    if args.network is None:
+        raise ValueError(
+            f"{component}: Azure components need the stack's Network in their Args "
+            "(network=stacks.azure.Network(...)); it owns the stack's resource group"
         )
-    return entry[1]
+    return args.network
 
 
 def _without_version_aliases(

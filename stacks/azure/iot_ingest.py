@@ -23,11 +23,14 @@ class IoTIngest(pulumi.ComponentResource):
         self, name: str, args: IoTIngestArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:azure:IoTIngest", name, None, component_opts(opts))
+        self.logical_name = name
         context, spec, net, queue = args.context, args.spec, args.network, args.queue
         settings = context.settings
         self.hub_name = dashed_name(context, spec.name, max_length=50)
         self.hostname = f"{self.hub_name}.azure-devices.net"
-        self.endpoint: str | None = f"mqtts://{self.hostname}:8883"
+        self.endpoint: pulumi.Output[str] = pulumi.Output.from_input(
+            f"mqtts://{self.hostname}:8883"
+        )
         identity = managedidentity.UserAssignedIdentity(
             f"{name}-mi",
             resource_name_=f"{context.prefix}-{spec.name}-id",
@@ -94,4 +97,6 @@ class IoTIngest(pulumi.ComponentResource):
             metrics=[{"category": "AllMetrics", "enabled": True}],
             opts=child(self),
         )
-        self.register_outputs({"hub_name": self.hub_name, "hostname": self.hostname})
+        self.register_outputs(
+            {"endpoint": self.endpoint, "hub_name": self.hub_name, "hostname": self.hostname}
+        )

@@ -11,11 +11,12 @@ from stacks.azure.common import (
     child,
     component_opts,
     dashed_name,
+    network_of,
     stable_guid,
-    stack_network,
 )
 from stacks.blueprints.model import Access
 from stacks.common.args import KeyValueTableArgs
+from stacks.common.contracts import Principal
 
 PRIVATE_DNS_ZONE = "privatelink.table.cosmos.azure.com"
 
@@ -31,9 +32,10 @@ class KeyValueTable(pulumi.ComponentResource):
         self, name: str, args: KeyValueTableArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:azure:KeyValueTable", name, None, component_opts(opts))
+        self.logical_name = name
         context, spec = args.context, args.spec
         settings = context.settings
-        net = stack_network(context)
+        net = network_of(args, name)
         self.network = net
         self.account_name = dashed_name(context, f"{spec.name}-cosmos", max_length=44)
         self.table_name = "".join(part.title() for part in spec.name.split("-"))  # alnum only
@@ -117,26 +119,20 @@ class KeyValueTable(pulumi.ComponentResource):
             {"physical_name": self.physical_name, "backend_url": self.backend_url}
         )
 
-    def grant(
-        self,
-        grantee: str,
-        principal_id: pulumi.Input[str],
-        access: Access,
-        parent: pulumi.Resource,
-    ) -> list[pulumi.Resource]:
+    def grant(self, principal: Principal, access: Access) -> list[pulumi.Resource]:
         """Cosmos DB built-in data Reader or Contributor (data plane RBAC) on this account."""
         role = COSMOS_TABLE_ROLES[access]
         return [
             cosmosdb.TableResourceTableRoleAssignment(
-                f"{grantee}-{self.table_name.lower()}-{access}",
-                role_assignment_id=stable_guid(grantee, self.account_name, role),
+                f"{principal.name}-{self.table_name.lower()}-{access}",
+                role_assignment_id=stable_guid(principal.name, self.account_name, role),
                 account_name=self.account.name,
                 resource_group_name=self.network.resource_group_name,
-                principal_id=principal_id,
+                principal_id=principal.id,
                 role_definition_id=self.account_id.apply(
                     lambda account: f"{account}/tableRoleDefinitions/{role}"
                 ),
                 scope=self.account_id,
-                opts=child(parent),
+                opts=child(principal.parent),
             )
         ]

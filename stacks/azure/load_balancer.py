@@ -46,14 +46,15 @@ class LoadBalancer(pulumi.ComponentResource):
         self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:azure:LoadBalancer", name, None, component_opts(opts))
+        self.logical_name = name
         context, net = args.context, args.network
         settings = context.settings
         tags = context.tags
         self.gateway_name = f"{context.prefix}-agw"
         label = f"{context.prefix}-{short_hash(context.stack, name)}"
         self.fqdn = f"{label}.{settings.region}.cloudapp.azure.com"
-        self.url = f"https://{self.fqdn}"
-        self.dns_target = self.fqdn
+        self.url: pulumi.Output[str] = pulumi.Output.from_input(f"https://{self.fqdn}")
+        self.dns_target: pulumi.Output[str] = pulumi.Output.from_input(self.fqdn)
         """What a CNAME for the app's domain points at (the gateway's public IP's DNS label)."""
 
         public_ip = network.PublicIPAddress(
@@ -217,15 +218,6 @@ class LoadBalancer(pulumi.ComponentResource):
         self.backend_pool_id = pulumi.Output.all(
             self.gateway.id, sub_id("backendAddressPools", "app")
         ).apply(lambda ids: ids[1])
-        net.add_inbound_rule(
-            "app",
-            "allow-app-from-gateway",
-            100,
-            "Allow",
-            net.subnet_prefixes["gateway"],
-            [str(args.app_port)],
-            parent=self,
-        )
         monitor.DiagnosticSetting(
             f"{name}-diagnostics",
             name="to-log-analytics",
@@ -235,7 +227,9 @@ class LoadBalancer(pulumi.ComponentResource):
             metrics=[{"category": "AllMetrics", "enabled": True}],
             opts=child(self),
         )
-        self.register_outputs({"url": self.url, "gateway_id": self.gateway_id})
+        self.register_outputs(
+            {"url": self.url, "dns_target": self.dns_target, "gateway_id": self.gateway_id}
+        )
 
     def _certificate(self, name: str, args: LoadBalancerArgs) -> tuple[dict, dict | None]:
         """The listener certificate: the configured Key Vault secret, read by the gateway's own

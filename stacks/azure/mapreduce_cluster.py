@@ -41,6 +41,7 @@ from stacks.azure.sizes import (
 )
 from stacks.blueprints.model import Access, StreamingJob
 from stacks.common.args import MapReduceClusterArgs
+from stacks.common.contracts import Principal
 
 CLUSTER_VERSION = "5.1"
 FILE_SYSTEM = "cluster"
@@ -98,6 +99,7 @@ class MapReduceCluster(pulumi.ComponentResource):
         self, name: str, args: MapReduceClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:azure:MapReduceCluster", name, None, component_opts(opts))
+        self.logical_name = name
         context, spec, net = args.context, args.spec, args.network
         settings = context.settings
         tags = context.tags
@@ -278,24 +280,20 @@ class MapReduceCluster(pulumi.ComponentResource):
             }
         )
 
-    def grant(
-        self,
-        grantee: str,
-        principal_id: pulumi.Input[str],
-        access: Access,
-        parent: pulumi.Resource,
-    ) -> list[pulumi.Resource]:
+    def grant(self, principal: Principal, access: Access) -> list[pulumi.Resource]:
         """HDInsight Cluster Operator on this cluster only, for access "submit"."""
         if access != "submit":
             raise ValueError(
-                f"{grantee}: a MapReduce cluster grants only 'submit' access, not {access!r}"
+                f"{principal.name}: a MapReduce cluster grants only 'submit' access, not {access!r}"
             )
         return [
             authorization.RoleAssignment(
-                f"{grantee}-{self.spec_name}-submit",
-                role_assignment_name=stable_guid(grantee, self.cluster_name, CLUSTER_OPERATOR_ROLE),
+                f"{principal.name}-{self.spec_name}-submit",
+                role_assignment_name=stable_guid(
+                    principal.name, self.cluster_name, CLUSTER_OPERATOR_ROLE
+                ),
                 scope=self.cluster.id,
-                principal_id=principal_id,
+                principal_id=principal.id,
                 principal_type="ServicePrincipal",
                 role_definition_id=pulumi.Output.concat(
                     "/subscriptions/",
@@ -303,6 +301,6 @@ class MapReduceCluster(pulumi.ComponentResource):
                     "/providers/Microsoft.Authorization/roleDefinitions/",
                     CLUSTER_OPERATOR_ROLE,
                 ),
-                opts=child(parent),
+                opts=child(principal.parent),
             )
         ]

@@ -2,8 +2,7 @@
 stack-wide services every other component plugs into (Log Analytics workspace, Key Vault,
 private DNS zones).
 
-Components find it through `args.network` or, when their Args carry none (object stores,
-queues, tables, notifications), through `stacks.azure.common.stack_network(context)`.
+Every Azure component receives it in its Args (`args.network`).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import ipaddress
 import pulumi
 from pulumi_azure_native import keyvault, network, operationalinsights, privatedns, resources
 
-from stacks.azure.common import child, client_ids, component_opts, dashed_name, register_network
+from stacks.azure.common import child, client_ids, component_opts, dashed_name
 from stacks.common.args import NetworkArgs
 
 # Tier subnets in carving order: (name, service endpoints).
@@ -186,7 +185,6 @@ class Network(pulumi.ComponentResource):
         self.vault_id: pulumi.Output[str] = self.vault.id
         self.vault_uri = f"https://{self.vault_name}.vault.azure.net/"
 
-        register_network(context, self)
         self.register_outputs(
             {
                 "resource_group_name": self.resource_group_name,
@@ -267,8 +265,9 @@ class Network(pulumi.ComponentResource):
         ports: list[str],
         protocol: str = "Tcp",
         parent: pulumi.Resource | None = None,
+        aliases: list[pulumi.Alias] | None = None,
     ) -> network.SecurityRule:
-        """An inbound rule on a tier's NSG (the LoadBalancer adds the app-port rule)."""
+        """An inbound rule on a tier's NSG (the AppTier adds its app-port rule)."""
         return network.SecurityRule(
             f"{self.context.prefix}-{subnet}-{rule}",
             security_rule_name=rule,
@@ -282,7 +281,7 @@ class Network(pulumi.ComponentResource):
             source_port_range="*",
             destination_address_prefix="*",
             destination_port_ranges=ports,
-            opts=child(parent or self),
+            opts=child(parent or self, aliases=aliases),
         )
 
     def private_dns_zone(self, zone: str) -> privatedns.PrivateZone:

@@ -14,10 +14,11 @@ from stacks.azure.common import (
     component_opts,
     dashed_name,
     grant_role,
-    stack_network,
+    network_of,
 )
 from stacks.blueprints.model import Access
 from stacks.common.args import NotificationsArgs
+from stacks.common.contracts import Principal
 
 SMTP_RELAY = "smtp.azurecomm.net:587"
 
@@ -41,8 +42,9 @@ class Notifications(pulumi.ComponentResource):
         self, name: str, args: NotificationsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:azure:Notifications", name, None, component_opts(opts))
+        self.logical_name = name
         context, spec = args.context, args.spec
-        net = stack_network(context)
+        net = network_of(args, name)
         self.network = net
         where = data_location(context.settings.region)
         self.service_name = dashed_name(context, spec.name, max_length=63)
@@ -85,23 +87,17 @@ class Notifications(pulumi.ComponentResource):
             {"physical_name": self.physical_name, "backend_url": self.backend_url}
         )
 
-    def grant(
-        self,
-        grantee: str,
-        principal_id: pulumi.Input[str],
-        access: Access,
-        parent: pulumi.Resource,
-    ) -> list[pulumi.Resource]:
+    def grant(self, principal: Principal, access: Access) -> list[pulumi.Resource]:
         """Permission to send through this Communication Services resource only."""
         role = "communication-and-email-service-owner"
         return [
             grant_role(
-                f"{grantee}-{self.service_name}-{access}",
+                f"{principal.name}-{self.service_name}-{access}",
                 role=role,
                 scope=self.service.id,
-                principal_id=principal_id,
+                principal_id=principal.id,
                 subscription_id=self.network.subscription_id,
-                guid_parts=(grantee, self.service_name, role),
-                parent=parent,
+                guid_parts=(principal.name, self.service_name, role),
+                parent=principal.parent,
             )
         ]

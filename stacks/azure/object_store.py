@@ -11,11 +11,12 @@ from stacks.azure.common import (
     compact_name,
     component_opts,
     grant_role,
-    stack_network,
+    network_of,
 )
 from stacks.blueprints.model import Access
 from stacks.blueprints.model import ObjectStore as ObjectStoreSpec
 from stacks.common.args import ObjectStoreArgs
+from stacks.common.contracts import Principal
 
 SOFT_DELETE_DAYS = 14
 BLOB_ROLES: dict[str, str] = {
@@ -33,8 +34,9 @@ class ObjectStore(pulumi.ComponentResource):
         self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:azure:ObjectStore", name, None, component_opts(opts))
+        self.logical_name = name
         context, spec = args.context, args.spec
-        net = stack_network(context)
+        net = network_of(args, name)
         self.network = net
         self.account_name = compact_name(context, spec.name)
         self.container_name = spec.name
@@ -130,23 +132,17 @@ class ObjectStore(pulumi.ComponentResource):
             "definition": {"filters": {"blob_types": ["blockBlob"]}, "actions": actions},
         }
 
-    def grant(
-        self,
-        grantee: str,
-        principal_id: pulumi.Input[str],
-        access: Access,
-        parent: pulumi.Resource,
-    ) -> list[pulumi.Resource]:
+    def grant(self, principal: Principal, access: Access) -> list[pulumi.Resource]:
         """Blob data role on this container only."""
         role = BLOB_ROLES[access]
         return [
             grant_role(
-                f"{grantee}-{self.container_name}-{access}",
+                f"{principal.name}-{self.container_name}-{access}",
                 role=role,
                 scope=self.container_id,
-                principal_id=principal_id,
+                principal_id=principal.id,
                 subscription_id=self.network.subscription_id,
-                guid_parts=(grantee, self.account_name, role),
-                parent=parent,
+                guid_parts=(principal.name, self.account_name, role),
+                parent=principal.parent,
             )
         ]

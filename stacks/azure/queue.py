@@ -12,10 +12,11 @@ from stacks.azure.common import (
     dashed_name,
     grant_role,
     iso_seconds,
-    stack_network,
+    network_of,
 )
 from stacks.blueprints.model import Access
 from stacks.common.args import QueueArgs
+from stacks.common.contracts import Principal
 
 MAX_LOCK_SECONDS = 300  # Service Bus's limit; consumers renew the lock for longer work.
 QUEUE_ROLES: dict[str, str] = {
@@ -34,8 +35,9 @@ class Queue(pulumi.ComponentResource):
         self, name: str, args: QueueArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:azure:Queue", name, None, component_opts(opts))
+        self.logical_name = name
         context, spec = args.context, args.spec
-        net = stack_network(context)
+        net = network_of(args, name)
         self.network = net
         self.namespace_name = dashed_name(context, f"{spec.name}-sb", max_length=50)
         self.queue_name = spec.name
@@ -82,23 +84,17 @@ class Queue(pulumi.ComponentResource):
             {"physical_name": self.physical_name, "backend_url": self.backend_url}
         )
 
-    def grant(
-        self,
-        grantee: str,
-        principal_id: pulumi.Input[str],
-        access: Access,
-        parent: pulumi.Resource,
-    ) -> list[pulumi.Resource]:
+    def grant(self, principal: Principal, access: Access) -> list[pulumi.Resource]:
         """Data Sender or Receiver on this queue only."""
         role = QUEUE_ROLES[access]
         return [
             grant_role(
-                f"{grantee}-{self.queue_name}-{access}",
+                f"{principal.name}-{self.queue_name}-{access}",
                 role=role,
                 scope=self.queue_id,
-                principal_id=principal_id,
+                principal_id=principal.id,
                 subscription_id=self.network.subscription_id,
-                guid_parts=(grantee, self.namespace_name, role),
-                parent=parent,
+                guid_parts=(principal.name, self.namespace_name, role),
+                parent=principal.parent,
             )
         ]

@@ -18,6 +18,7 @@ from stacks.azure.common import (
 from stacks.azure.sizes import DB_SKUS
 from stacks.blueprints.model import Access
 from stacks.common.args import RelationalDbArgs
+from stacks.common.contracts import Principal
 
 ADMIN_LOGIN = "tierstack_admin"
 PORT = 5432
@@ -48,6 +49,7 @@ class RelationalDb(pulumi.ComponentResource):
         self, name: str, args: RelationalDbArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:azure:RelationalDb", name, None, component_opts(opts))
+        self.logical_name = name
         context, spec, net = args.context, args.spec, args.network
         settings = context.settings
         sizing = settings.sizing
@@ -177,23 +179,17 @@ class RelationalDb(pulumi.ComponentResource):
             }
         )
 
-    def grant(
-        self,
-        grantee: str,
-        principal_id: pulumi.Input[str],
-        access: Access,
-        parent: pulumi.Resource,
-    ) -> list[pulumi.Resource]:
+    def grant(self, principal: Principal, access: Access) -> list[pulumi.Resource]:
         """Key Vault Secrets User on the password secret only (the SQL rights are the login's)."""
         role = "key-vault-secrets-user"
         return [
             grant_role(
-                f"{grantee}-{self.secret_name}-{access}",
+                f"{principal.name}-{self.secret_name}-{access}",
                 role=role,
                 scope=pulumi.Output.concat(self.network.vault_id, "/secrets/", self.secret.name),
-                principal_id=principal_id,
+                principal_id=principal.id,
                 subscription_id=self.network.subscription_id,
-                guid_parts=(grantee, self.server_name, role),
-                parent=parent,
+                guid_parts=(principal.name, self.server_name, role),
+                parent=principal.parent,
             )
         ]

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import managedidentity
 
-from stacks.azure.common import child, component_opts, stack_network
+from stacks.azure.common import child, component_opts, network_of
 from stacks.common.args import TierIdentityArgs
+from stacks.common.contracts import Principal
 
 
 class TierIdentity(pulumi.ComponentResource):
@@ -19,7 +20,7 @@ class TierIdentity(pulumi.ComponentResource):
     ) -> None:
         super().__init__("tierstack:azure:TierIdentity", name, None, component_opts(opts))
         context = args.context
-        net = stack_network(context)
+        net = network_of(args, name)
         self.identity = managedidentity.UserAssignedIdentity(
             f"{name}-mi",
             resource_name_=f"{context.prefix}-{args.tier}-id",
@@ -32,9 +33,7 @@ class TierIdentity(pulumi.ComponentResource):
         self.principal_id: pulumi.Output[str] = self.identity.principal_id
         self.client_id: pulumi.Output[str] = self.identity.client_id
         self.assignments: list[pulumi.Resource] = []
+        principal = Principal(args.tier, self.principal_id, self)
         for grant in args.grants:
-            grant_to = getattr(grant.component, "grant", None)
-            if grant_to is None:
-                raise TypeError(f"{args.tier}: {grant.component!r} cannot be granted to a tier")
-            self.assignments += grant_to(args.tier, self.principal_id, grant.access, self)
+            self.assignments += grant.component.grant(principal, grant.access)
         self.register_outputs({"identity_id": self.identity_id, "principal_id": self.principal_id})

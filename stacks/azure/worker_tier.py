@@ -13,12 +13,13 @@ SERVICE_BUS_NAMESPACE = "Microsoft.ServiceBus/namespaces"
 
 
 class WorkerTier(pulumi.ComponentResource):
-    """Exposes tier_name, scale_set_id and scale_set_name."""
+    """Exposes group_name (the scale set's name) and scale_set_id."""
 
     def __init__(
         self, name: str, args: WorkerTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:azure:WorkerTier", name, None, component_opts(opts))
+        self.logical_name = name
         context, spec, net, queue = args.context, args.spec, args.network, args.queue
         sizing = context.settings.sizing
         self.scale_set = scale_set(
@@ -35,11 +36,13 @@ class WorkerTier(pulumi.ComponentResource):
                 instances=sizing.worker_min,
             ),
         )
-        self.tier_name = spec.name
         self.scale_set_id: pulumi.Output[str] = self.scale_set.id
         self.scale_set_name: pulumi.Output[str] = self.scale_set.name
+        self.group_name: pulumi.Output[str] = self.scale_set.name
         if queue is None:  # a producer: a fixed group, never scaled on the queue it fills
-            self.register_outputs({"scale_set_id": self.scale_set_id})
+            self.register_outputs(
+                {"group_name": self.group_name, "scale_set_id": self.scale_set_id}
+            )
             return
         backlog = float(spec.backlog_per_instance)
         this_queue = [
@@ -78,4 +81,4 @@ class WorkerTier(pulumi.ComponentResource):
                 ),
             ],
         )
-        self.register_outputs({"scale_set_id": self.scale_set_id})
+        self.register_outputs({"group_name": self.group_name, "scale_set_id": self.scale_set_id})

@@ -4,14 +4,11 @@ A component of one cloud receives other components of the same cloud (typed here
 pulumi.ComponentResource) and reads their cloud-specific attributes; the neutral program
 (stacks/program.py) only wires them together.
 
-Every data component (ObjectStore, Queue, KeyValueTable, RelationalDb, Notifications) exposes:
-  physical_name: Output[str]  the bucket/queue/table/server name in the cloud
-  backend_url:   Output[str]  the URL the reference apps read (OBJECT_STORE_URL=s3://..., etc.)
-LoadBalancer exposes `url` (the app's HTTPS URL); RelationalDb also `endpoint` and `password`
-(a secret). MapReduceCluster is granted like a data component (access "submit": add, list and
-describe job steps on this cluster only) and exposes `physical_name` and `backend_url`
-(MAPREDUCE_CLUSTER_URL: emr://<cluster-id>, dataproc://<project>/<region>/<cluster>,
-hdinsight://<cluster-name>).
+What each component exposes in return (physical_name, backend_url, url, grant(...) …) is
+declared once in stacks/common/contracts.py. MapReduceCluster is granted like a data component
+(access "submit": add, list and describe job steps on this cluster only); its backend_url is
+MAPREDUCE_CLUSTER_URL: emr://<cluster-id>, dataproc://<project>/<region>/<cluster>,
+hdinsight://<cluster-name>.
 
 Secrets never travel in user data. Hosts get references the apps resolve at start with their
 own identity (reference_apps/backends/secrets.py):
@@ -81,18 +78,27 @@ class NetworkArgs:
 class ObjectStoreArgs:
     context: StackContext
     spec: ObjectStore
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""
 
 
 @dataclass
 class QueueArgs:
     context: StackContext
     spec: Queue
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""
 
 
 @dataclass
 class KeyValueTableArgs:
     context: StackContext
     spec: KeyValueTable
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""
 
 
 @dataclass
@@ -107,6 +113,9 @@ class RelationalDbArgs:
 class NotificationsArgs:
     context: StackContext
     spec: Notifications
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""
 
 
 @dataclass
@@ -116,6 +125,9 @@ class AppSecretArgs:
     """What the value is for, in words (the secret's description)."""
     length: int = 48
     """Characters of the generated value (letters and digits)."""
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""
 
 
 @dataclass
@@ -125,6 +137,9 @@ class TierIdentityArgs:
     """The tier this identity belongs to (app or worker name)."""
     grants: list[Grant] = field(default_factory=list)
     """Exactly what the tier uses; nothing else is granted."""
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""
 
 
 @dataclass
@@ -185,3 +200,6 @@ class AlarmsArgs:
     """AppTier and WorkerTier components, alarmed on CPU."""
     notify: pulumi.ComponentResource | None = None
     """Where alarms go; the stack's own alert topic when None."""
+    network: pulumi.ComponentResource | None = None
+    """The stack's Network. Azure needs it (it owns the stack's resource group, Log Analytics
+    workspace and Key Vault); AWS and GCP do not read it."""

@@ -141,15 +141,15 @@ class Alarms(pulumi.ComponentResource):
             )
         for tier in args.tiers:
             self._policy(
-                f"{tier.tier_name}-cpu",
-                f"tier {tier.tier_name}: CPU high",
+                f"{tier.logical_name}-cpu",
+                f"tier {tier.logical_name}: CPU high",
                 threshold(
                     f"mean CPU above {CPU_UTILIZATION:.0%}",
                     'metric.type = "compute.googleapis.com/instance/cpu/utilization" AND '
                     'resource.type = "gce_instance" AND '
                     f'metadata.user_labels."app" = "{context.settings.app}" AND '
                     f'metadata.user_labels."env" = "{context.settings.env}" AND '
-                    f'metadata.user_labels."tier" = "{tier.tier_name}"',
+                    f'metadata.user_labels."tier" = "{tier.logical_name}"',
                     CPU_UTILIZATION,
                     "ALIGN_MEAN",
                     "REDUCE_MEAN",

@@ -9,7 +9,7 @@ import pulumi_random as random
 
 from stacks.blueprints.model import Access
 from stacks.common.args import AppSecretArgs
-from stacks.gcp.common import labels, physical
+from stacks.gcp.common import BindingGrants, labels, physical
 
 
 def secret_reference(
@@ -26,7 +26,7 @@ def secret_reference(
     )
 
 
-class AppSecret(pulumi.ComponentResource):
+class AppSecret(BindingGrants, pulumi.ComponentResource):
     """The value is generated here, not on a host, so every instance of a tier reads the same one
     (a session signed by one app server must verify on the next); user data carries only `ref`,
     and the only grant a tier needs is secretAccessor on this one secret."""
@@ -56,10 +56,15 @@ class AppSecret(pulumi.ComponentResource):
         self.physical_name: pulumi.Output[str] = self.secret.secret_id
         self.ref: pulumi.Output[str] = secret_reference(self.secret, version)
         self.register_outputs(
-            {"physical_name": self.physical_name, "ref": self.ref, "secret": self.secret.id}
+            {
+                "physical_name": self.physical_name,
+                "ref": self.ref,
+                "value": self.value,
+                "secret": self.secret.id,
+            }
         )
 
-    def grant(
+    def bind(
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
     ) -> list[pulumi.CustomResource]:
         """Access "read" only: reading this one secret's value is all a tier does with it."""

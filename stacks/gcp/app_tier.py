@@ -21,7 +21,7 @@ class AppTier(pulumi.ComponentResource):
         super().__init__("tierstack:gcp:AppTier", name, None, opts)
         context, spec = args.context, args.spec
         sizing = context.settings.sizing
-        self.tier_name = name
+        self.logical_name = name
         """The `tier` label on this tier's VMs (alarms select on it)."""
 
         self.template = instance_template(
@@ -43,6 +43,7 @@ class AppTier(pulumi.ComponentResource):
             egress=[args.network.nat],
             parent=self,
         )
+        self.group_name: pulumi.Output[str] = self.group.name
         self.autoscaler = gcp.compute.RegionAutoscaler(
             f"{name}-autoscaler",
             name=physical(context, name),
@@ -58,4 +59,6 @@ class AppTier(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         args.load_balancer.serve(self.group.instance_group)
-        self.register_outputs({"instance_group": self.group.instance_group})
+        self.register_outputs(
+            {"group_name": self.group_name, "instance_group": self.group.instance_group}
+        )

@@ -9,7 +9,9 @@ import re
 import pulumi
 import pulumi_gcp as gcp
 
+from stacks.blueprints.model import Access
 from stacks.common.args import StackContext
+from stacks.common.contracts import Principal
 
 LB_SOURCE_RANGES = ("130.211.0.0/22", "35.191.0.0/16")
 """Google Front Ends: the load balancers' proxies and health checkers connect from here."""
@@ -68,3 +70,22 @@ def host_env(context: StackContext) -> dict[str, str]:
     X-Forwarded-For: the app trusts two hops to find the client (rate limits key on it). The
     client libraries read the project from the metadata server."""
     return {"PROXY_HOPS": "2"}
+
+
+class BindingGrants:
+    """The contract's `grant` on GCP: IAM bindings of the principal's member on this one
+    resource, named `<tier>-<component>-<access>`. `bind` is the same with a free name, for a
+    component granting its own service account (a cluster's nodes, the IoT bridge)."""
+
+    logical_name: str
+
+    def bind(
+        self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
+    ) -> list[pulumi.CustomResource]:
+        raise NotImplementedError
+
+    def grant(self, principal: Principal, access: Access) -> list[pulumi.CustomResource]:
+        """The bindings for `access`, under the principal's identity in the tree."""
+        return self.bind(
+            f"{principal.name}-{self.logical_name}-{access}", principal.id, access, principal.parent
+        )

@@ -28,6 +28,7 @@ class IoTIngest(pulumi.ComponentResource):
         self, name: str, args: IoTIngestArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:gcp:IoTIngest", name, None, opts)
+        self.logical_name = name
         context, spec, network = args.context, args.spec, args.network
         settings = context.settings
         child = pulumi.ResourceOptions(parent=self)
@@ -47,7 +48,7 @@ class IoTIngest(pulumi.ComponentResource):
                 member=self.account.member,
                 opts=child,
             )
-        args.queue.grant(f"{name}-bridge", self.account.member, "publish", self)
+        args.queue.bind(f"{name}-bridge", self.account.member, "publish", self)
         script = bootstrap_script(
             context,
             GATEWAY_TIER,

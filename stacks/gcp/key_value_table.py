@@ -11,12 +11,12 @@ import pulumi_gcp as gcp
 
 from stacks.blueprints.model import Access
 from stacks.common.args import KeyValueTableArgs
-from stacks.gcp.common import physical
+from stacks.gcp.common import BindingGrants, physical
 
 ROLES: dict[str, str] = {"read": "roles/datastore.viewer", "read-write": "roles/datastore.user"}
 
 
-class KeyValueTable(pulumi.ComponentResource):
+class KeyValueTable(BindingGrants, pulumi.ComponentResource):
     """Point-in-time recovery on; delete protection (and keeping the database when the stack is
     destroyed) in prod. Items live in the collection named after the table; its TTL attribute
     becomes a Firestore TTL policy, its sort key a composite index (newest first)."""
@@ -82,7 +82,7 @@ class KeyValueTable(pulumi.ComponentResource):
             {"physical_name": self.physical_name, "backend_url": self.backend_url}
         )
 
-    def grant(
+    def bind(
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
     ) -> list[pulumi.CustomResource]:
         """A project-level Firestore role, valid only on this table's database."""

@@ -28,6 +28,7 @@ class LoadBalancer(pulumi.ComponentResource):
         self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tierstack:gcp:LoadBalancer", name, None, opts)
+        self.logical_name = name
         context = args.context
         self._context = context
         self._name = name
@@ -122,7 +123,9 @@ class LoadBalancer(pulumi.ComponentResource):
         self.dns_target: pulumi.Output[str] = self.address.address
         """The A record's address: the managed certificate is issued once the domain resolves
         to it."""
-        self.register_outputs({"url": self.url, "address": self.address.address})
+        self.register_outputs(
+            {"url": self.url, "dns_target": self.dns_target, "address": self.address.address}
+        )
 
     def serve(self, instance_group: pulumi.Input[str]) -> None:
         """Routes all HTTPS traffic to `instance_group` (its named port `http`)."""

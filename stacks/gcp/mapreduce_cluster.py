@@ -11,7 +11,7 @@ import pulumi_gcp as gcp
 
 from stacks.blueprints.model import Access, StreamingJob
 from stacks.common.args import MapReduceClusterArgs, StackContext
-from stacks.gcp.common import fit, labels, physical
+from stacks.gcp.common import BindingGrants, fit, labels, physical
 from stacks.gcp.network import FIREWALL_LOGS
 from stacks.gcp.sizes import DATAPROC_IMAGE, DATAPROC_MACHINE_TYPES
 
@@ -49,7 +49,7 @@ def streaming_args(job: StreamingJob, bucket: str) -> list[str]:
     ]
 
 
-class MapReduceCluster(pulumi.ComponentResource):
+class MapReduceCluster(BindingGrants, pulumi.ComponentResource):
     """Prod runs three masters (Dataproc HA mode). The job scripts are uploaded from this
     repository into the code store; the cluster's service account may use the code and log
     stores and nothing else (plus roles/dataproc.worker, which Dataproc VMs require)."""
@@ -79,8 +79,8 @@ class MapReduceCluster(pulumi.ComponentResource):
                 opts=child,
             )
         ]
-        bindings += args.code_store.grant(f"{name}-code", self.account.member, "read-write", self)
-        bindings += args.log_store.grant(f"{name}-logs", self.account.member, "read-write", self)
+        bindings += args.code_store.bind(f"{name}-code", self.account.member, "read-write", self)
+        bindings += args.log_store.bind(f"{name}-logs", self.account.member, "read-write", self)
         internal = gcp.compute.Firewall(
             f"{name}-internal",
             name=physical(context, f"{name}-internal"),
@@ -157,7 +157,7 @@ class MapReduceCluster(pulumi.ComponentResource):
             {"physical_name": self.physical_name, "backend_url": self.backend_url}
         )
 
-    def grant(
+    def bind(
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
     ) -> list[pulumi.CustomResource]:
         """submit: use this cluster (a cluster-level binding) plus the project-level job

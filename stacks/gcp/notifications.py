@@ -12,12 +12,12 @@ import pulumi_gcp as gcp
 
 from stacks.blueprints.model import Access
 from stacks.common.args import NotificationsArgs
-from stacks.gcp.common import labels, physical
+from stacks.gcp.common import BindingGrants, labels, physical
 
 SMTP_RELAY_URL = "smtp://smtp-relay.gmail.com:587"
 
 
-class Notifications(pulumi.ComponentResource):
+class Notifications(BindingGrants, pulumi.ComponentResource):
     """`backend_url` is the MAIL_URL the apps send mail through; `physical_name` is the topic
     that receives the same events for other subscribers (and, as Alarms' target, alerts)."""
 
@@ -40,7 +40,7 @@ class Notifications(pulumi.ComponentResource):
             {"physical_name": self.physical_name, "backend_url": self.backend_url}
         )
 
-    def grant(
+    def bind(
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
     ) -> list[pulumi.CustomResource]:
         """publish: publisher on this topic only."""

@@ -10,7 +10,7 @@ import pulumi_gcp as gcp
 
 from stacks.blueprints.model import Access
 from stacks.common.args import ObjectStoreArgs
-from stacks.gcp.common import fit, labels
+from stacks.gcp.common import BindingGrants, fit, labels
 
 ROLES: dict[str, str] = {
     "read": "roles/storage.objectViewer",
@@ -56,7 +56,7 @@ def lifecycle_rules(
     return rules
 
 
-class ObjectStore(pulumi.ComponentResource):
+class ObjectStore(BindingGrants, pulumi.ComponentResource):
     """Bucket names are global, so the name carries the project id as well as the stack prefix."""
 
     def __init__(
@@ -88,7 +88,7 @@ class ObjectStore(pulumi.ComponentResource):
             {"physical_name": self.physical_name, "backend_url": self.backend_url}
         )
 
-    def grant(
+    def bind(
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
     ) -> list[pulumi.CustomResource]:
         """Binds `member` on this bucket only, with the narrowest role for `access`, plus

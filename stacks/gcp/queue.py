@@ -8,16 +8,18 @@ import pulumi_gcp as gcp
 
 from stacks.blueprints.model import Access
 from stacks.common.args import QueueArgs
-from stacks.gcp.common import labels, physical, service_agent
+from stacks.gcp.common import BindingGrants, labels, physical, service_agent
 
 MAX_ACK_DEADLINE_SECONDS = 600
 """Pub/Sub's limit; longer jobs extend their lease (the client libraries do so automatically)."""
 MAX_RETENTION_SECONDS = 7 * 24 * 3600
+PUBLISHER = "roles/pubsub.publisher"
+SUBSCRIBER = "roles/pubsub.subscriber"
 DEAD_LETTER_SUFFIX = "-dead-letter"
 """The reference apps' Pub/Sub adapter finds the dead letters by this suffix."""
 
 
-class Queue(pulumi.ComponentResource):
+class Queue(BindingGrants, pulumi.ComponentResource):
     """Pub/Sub's own service agent moves a message to the dead-letter topic after
     `max_deliveries`; it needs publish on that topic and subscribe on the source subscription,
     granted here."""
@@ -79,19 +81,11 @@ class Queue(pulumi.ComponentResource):
             opts=child,
         )
         pubsub_agent = service_agent(context, "gcp-sa-pubsub", self)
-        gcp.pubsub.TopicIAMMember(
-            f"{name}-dead-letter-forwarding",
-            topic=self.dead_letter_topic.id,
-            role="roles/pubsub.publisher",
-            member=pubsub_agent,
-            opts=child,
+        _binding(
+            f"{name}-dead-letter-forwarding", self.dead_letter_topic, PUBLISHER, pubsub_agent, self
         )
-        gcp.pubsub.SubscriptionIAMMember(
-            f"{name}-dead-letter-acknowledging",
-            subscription=self.subscription.id,
-            role="roles/pubsub.subscriber",
-            member=pubsub_agent,
-            opts=child,
+        _binding(
+            f"{name}-dead-letter-acknowledging", self.subscription, SUBSCRIBER, pubsub_agent, self
         )
         project = context.settings.gcp_project
         self.physical_name: pulumi.Output[str] = self.topic.name
@@ -102,48 +96,35 @@ class Queue(pulumi.ComponentResource):
             {"physical_name": self.physical_name, "backend_url": self.backend_url}
         )
 
-    def grant(
+    def bind(
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
     ) -> list[pulumi.CustomResource]:
         """publish: publisher on the topic. consume: subscriber on the subscription, plus
         publisher on the dead-letter topic, where the apps move a message themselves when their
         delivery count runs out before Pub/Sub's does. Both: viewer on the subscription, whose
         metadata the apps' readiness check reads (subscriptions.get is in neither role)."""
-        child = pulumi.ResourceOptions(parent=parent)
         if access not in ("publish", "consume"):
             raise ValueError(f"queue {self.logical_name}: access {access!r} does not apply")
-        readiness = gcp.pubsub.SubscriptionIAMMember(
-            f"{name}-readiness",
-            subscription=self.subscription.id,
-            role="roles/pubsub.viewer",
-            member=member,
-            opts=child,
-        )
+        bindings = [(f"{name}-readiness", self.subscription, "roles/pubsub.viewer")]
         if access == "publish":
-            return [
-                readiness,
-                gcp.pubsub.TopicIAMMember(
-                    name,
-                    topic=self.topic.id,
-                    role="roles/pubsub.publisher",
-                    member=member,
-                    opts=child,
-                ),
-            ]
-        return [
-            readiness,
-            gcp.pubsub.SubscriptionIAMMember(
-                name,
-                subscription=self.subscription.id,
-                role="roles/pubsub.subscriber",
-                member=member,
-                opts=child,
-            ),
-            gcp.pubsub.TopicIAMMember(
-                f"{name}-dead-letter",
-                topic=self.dead_letter_topic.id,
-                role="roles/pubsub.publisher",
-                member=member,
-                opts=child,
-            ),
-        ]
+            bindings.append((name, self.topic, PUBLISHER))
+        else:
+            bindings.append((name, self.subscription, SUBSCRIBER))
+            bindings.append((f"{name}-dead-letter", self.dead_letter_topic, PUBLISHER))
+        return [_binding(*binding, member, parent) for binding in bindings]
+
+
+def _binding(
+    name: str,
+    target: gcp.pubsub.Topic | gcp.pubsub.Subscription,
+    role: str,
+    member: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> pulumi.CustomResource:
+    """One role for one member on one topic or subscription (never on the project)."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    if isinstance(target, gcp.pubsub.Topic):
+        return gcp.pubsub.TopicIAMMember(name, topic=target.id, role=role, member=member, opts=opts)
+    return gcp.pubsub.SubscriptionIAMMember(
+        name, subscription=target.id, role=role, member=member, opts=opts
+    )

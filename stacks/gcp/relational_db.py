@@ -10,7 +10,7 @@ import pulumi_random as random
 from stacks.blueprints.model import Access
 from stacks.common.args import RelationalDbArgs
 from stacks.gcp.app_secret import secret_reference
-from stacks.gcp.common import labels, physical
+from stacks.gcp.common import BindingGrants, labels, physical
 from stacks.gcp.sizes import DB_TIERS
 
 POSTGRES_PORT = 5432
@@ -30,7 +30,7 @@ AUDIT_FLAGS = {
 statements, every statement's duration, client host names, pgAudit available)."""
 
 
-class RelationalDb(pulumi.ComponentResource):
+class RelationalDb(BindingGrants, pulumi.ComponentResource):
     """Hosts connect straight to the private address with `sslmode=require` and read the password
     from Secret Manager; the only grant a tier needs is secretAccessor on this one secret."""
 
@@ -141,10 +141,11 @@ class RelationalDb(pulumi.ComponentResource):
                 "backend_url": self.backend_url,
                 "password_secret": self.password_secret.id,
                 "password_ref": self.password_ref,
+                "password": self.password,
             }
         )
 
-    def grant(
+    def bind(
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
     ) -> list[pulumi.CustomResource]:
         """read and read-write alike get the password; what they may do is the database's

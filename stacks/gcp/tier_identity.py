@@ -6,6 +6,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from stacks.common.args import TierIdentityArgs
+from stacks.common.contracts import Principal
 from stacks.gcp.common import HOST_ROLES, fit
 
 
@@ -38,12 +39,7 @@ class TierIdentity(pulumi.ComponentResource):
                 opts=child,
             )
         self.bindings: list[pulumi.CustomResource] = []
+        principal = Principal(args.tier, self.member, self)
         for grant in args.grants:
-            target = grant.component
-            self.bindings += target.grant(
-                f"{args.tier}-{target.logical_name}-{grant.access}",
-                self.member,
-                grant.access,
-                self,
-            )
+            self.bindings += grant.component.grant(principal, grant.access)
         self.register_outputs({"email": self.email})

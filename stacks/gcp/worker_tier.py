@@ -23,7 +23,7 @@ class WorkerTier(pulumi.ComponentResource):
         super().__init__("tierstack:gcp:WorkerTier", name, None, opts)
         context, spec = args.context, args.spec
         sizing = context.settings.sizing
-        self.tier_name = name
+        self.logical_name = name
 
         self.template = instance_template(
             context,
@@ -44,8 +44,11 @@ class WorkerTier(pulumi.ComponentResource):
             egress=[args.network.nat],
             parent=self,
         )
+        self.group_name: pulumi.Output[str] = self.group.name
         if args.queue is None:  # a producer: a fixed group, never scaled on the queue it fills
-            self.register_outputs({"instance_group": self.group.instance_group})
+            self.register_outputs(
+                {"group_name": self.group_name, "instance_group": self.group.instance_group}
+            )
             return
         backlog_filter = (
             "resource.type = pubsub_subscription AND "
@@ -71,4 +74,6 @@ class WorkerTier(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.register_outputs({"instance_group": self.group.instance_group})
+        self.register_outputs(
+            {"group_name": self.group_name, "instance_group": self.group.instance_group}
+        )

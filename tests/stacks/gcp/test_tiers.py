@@ -1,34 +1,23 @@
-"""Tiers, identities, the load balancer, Dataproc, IoT ingest and alarms on GCP, checked on the
-resources the real program declares for a blueprint (resolved values, preview=False)."""
+"""AppTier, WorkerTier and TierIdentity on GCP: templates, groups, scaling and bindings."""
 
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
 import pytest
 
 from stacks.blueprints import BLUEPRINTS
-from stacks.blueprints.mapreduce import blueprint as mapreduce_blueprint
 from stacks.blueprints.model import Blueprint
-from stacks.blueprints.model import ObjectStore as StoreSpec
 from stacks.blueprints.settings import APPS
-from stacks.common.args import (
-    LoadBalancerArgs,
-    MapReduceClusterArgs,
-    NetworkArgs,
-    ObjectStoreArgs,
-    TierIdentityArgs,
-)
-from stacks.gcp import LoadBalancer, MapReduceCluster, Network, ObjectStore, TierIdentity
+from stacks.common.args import TierIdentityArgs
+from stacks.gcp import TierIdentity
 from stacks.gcp.common import fit
-from stacks.program import deploy
 from tests.playbook_check import boot_vars
-from tests.stacks.gcp.conftest import PROJECT_NUMBER, context_for, run, settings_for
-from tests.stacks.harness import REPO_ROOT, Registered, Run
+from tests.stacks.gcp.conftest import context_for, run
+from tests.stacks.gcp.support import stack
+from tests.stacks.harness import Registered
 
-LB_RANGES = ["130.211.0.0/22", "35.191.0.0/16"]
 ZONES = ["europe-west1-b", "europe-west1-c"]
 TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate"
 MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
@@ -38,15 +27,6 @@ JOB_SUBMITTER_ROLE = "projects/tierstack-dev/roles/mapreduce_dev_hadoop_job_subm
 SECRET = "gcp:secretmanager/secret:Secret"
 SECRET_GRANT = "gcp:secretmanager/secretIamMember:SecretIamMember"
 ACCESSOR = "roles/secretmanager.secretAccessor"
-
-
-@cache
-def stack(app: str, env: str = "dev") -> Run:
-    overrides: dict[str, Any] = {"env": env}
-    if env == "prod":
-        overrides["certificate"] = f"{app}.example.com"
-        overrides["repoRef"] = "0123456789abcdef0123456789abcdef01234567"
-    return run(lambda: deploy(settings_for(app, **overrides), f"gcp-{app}"))
 
 
 def secret_ref(secret_id: str) -> str:
@@ -135,47 +115,6 @@ def test_app_group_spans_zones_heals_and_scales_on_cpu() -> None:
     assert policy["cpuUtilization"] == {"target": 0.6}
 
 
-def test_load_balancer_is_https_only_with_modern_tls_and_logging() -> None:
-    result = stack("image-processing")
-    group = result.one(MIG, "web-group")
-    backend = result.one("gcp:compute/backendService:BackendService").inputs
-    assert backend["backends"][0]["group"] == group.outputs["instanceGroup"]
-    assert backend["healthChecks"] == "health-check-id"
-    assert backend["logConfig"] == {"enable": True, "sampleRate": 1.0}
-    assert backend["loadBalancingScheme"] == "EXTERNAL_MANAGED"
-    assert backend["securityPolicy"] == "edge-policy-id"
-    armor = result.one("gcp:compute/securityPolicy:SecurityPolicy").inputs["rules"]
-    throttle = next(rule for rule in armor if rule["action"] == "throttle")
-    assert throttle["rateLimitOptions"]["exceedAction"] == "deny(429)"
-    assert throttle["rateLimitOptions"]["rateLimitThreshold"] == {"count": 600, "intervalSec": 60}
-    assert {rule["priority"] for rule in armor} == {1000, 2147483647}
-    health = result.one("gcp:compute/healthCheck:HealthCheck").inputs["httpHealthCheck"]
-    assert health == {"port": 8001, "requestPath": "/healthz"}
-    proxy = result.one("gcp:compute/targetHttpsProxy:TargetHttpsProxy").inputs
-    assert proxy["sslPolicy"] == "tls-policy-id"
-    assert proxy["sslCertificates"] == ["certificate-id"]
-    assert proxy["urlMap"] == "https-routes-id"
-    tls = result.one("gcp:compute/sSLPolicy:SSLPolicy").inputs
-    assert (tls["profile"], tls["minTlsVersion"]) == ("MODERN", "TLS_1_2")
-    certificate = result.one("gcp:compute/managedSslCertificate:ManagedSslCertificate").inputs
-    assert certificate["managed"] == {"domains": ["203.0.113.10.sslip.io"]}
-    redirect = result.one("gcp:compute/uRLMap:URLMap", "http-redirect").inputs
-    assert redirect["defaultUrlRedirect"]["httpsRedirect"] is True
-    assert result.one("gcp:compute/targetHttpProxy:TargetHttpProxy").inputs["urlMap"] == (
-        "http-redirect-id"
-    )
-    rules = {
-        r.inputs["portRange"]: r.inputs["target"]
-        for r in result.of_type("gcp:compute/globalForwardingRule:GlobalForwardingRule")
-    }
-    assert rules == {"443": "https-proxy-id", "80": "http-proxy-id"}
-    front_ends = result.one(FIREWALL, "allow-front-ends").inputs
-    assert front_ends["sourceRanges"] == LB_RANGES
-    assert front_ends["allows"] == [{"protocol": "tcp", "ports": ["8001"]}]
-    assert front_ends["targetTags"] == ["image-processing-dev-web-lb-backend"]
-    assert result.result["app_url"] == "https://203.0.113.10.sslip.io"
-
-
 def test_prod_uses_the_configured_domain_and_two_instances_per_tier() -> None:
     result = stack("image-processing", "prod")
     certificate = result.one("gcp:compute/managedSslCertificate:ManagedSslCertificate").inputs
@@ -187,19 +126,6 @@ def test_prod_uses_the_configured_domain_and_two_instances_per_tier() -> None:
         assert group.inputs["distributionPolicyZones"] == ZONES
     assert {t.inputs["machineType"] for t in result.of_type(TEMPLATE)} == {"e2-standard-2"}
     assert len(result.of_type("gcp:compute/address:Address")) == 2
-
-
-def test_load_balancer_serves_one_group_only() -> None:
-    context = context_for("image-processing")
-
-    def program() -> None:
-        network = Network("network", NetworkArgs(context, "10.40.0.0/16"))
-        balancer = LoadBalancer("web-lb", LoadBalancerArgs(context, network, 8000, "/healthz"))
-        balancer.serve("group-a")
-        balancer.serve("group-b")
-
-    with pytest.raises(Exception, match="already serves an instance group"):
-        run(program)
 
 
 def test_worker_scales_on_its_subscription_backlog_and_takes_no_traffic() -> None:
@@ -361,65 +287,6 @@ def test_only_the_app_tier_may_read_the_session_key(app: str) -> None:
         assert session_key not in worker_secrets, worker.name
 
 
-def test_job_runner_may_submit_to_this_cluster_only() -> None:
-    result = stack("mapreduce")
-    runner = "serviceAccount:mapreduce-dev-job-runner@tierstack-dev.iam.gserviceaccount.com"
-    cluster_grants = result.of_type("gcp:dataproc/clusterIAMMember:ClusterIAMMember")
-    assert [
-        (g.inputs["member"], g.inputs["project"], g.inputs["region"], g.inputs["cluster"])
-        for g in cluster_grants
-    ] == [(runner, "tierstack-dev", "europe-west1", "mapreduce-dev-hadoop")]
-    assert cluster_grants[0].inputs["role"] == "roles/dataproc.editor"
-    assert cluster_grants[0].parent_urn.endswith("::job-runner-identity")
-    role = result.one("gcp:projects/iAMCustomRole:IAMCustomRole").inputs
-    assert (role["project"], role["roleId"]) == (
-        "tierstack-dev",
-        "mapreduce_dev_hadoop_job_submitter",
-    )
-    assert sorted(role["permissions"]) == [
-        "dataproc.jobs.cancel",
-        "dataproc.jobs.create",
-        "dataproc.jobs.get",
-        "dataproc.jobs.list",
-    ]
-    dataproc_project_grants = [
-        (b.inputs["member"], b.inputs["role"])
-        for b in result.of_type("gcp:projects/iAMMember:IAMMember")
-        if "dataproc" in b.inputs["role"] or "job_submitter" in b.inputs["role"]
-    ]
-    cluster_account = "serviceAccount:mapreduce-dev-hadoop@tierstack-dev.iam.gserviceaccount.com"
-    assert sorted(dataproc_project_grants) == [
-        (cluster_account, "roles/dataproc.worker"),
-        (runner, JOB_SUBMITTER_ROLE),
-    ]
-    runner_env = startup_vars(result.one(TEMPLATE, "job-runner-template"))["python_app_env"]
-    assert runner_env["MAPREDUCE_CLUSTER_URL"] == (
-        "dataproc://tierstack-dev/europe-west1/mapreduce-dev-hadoop"
-    )
-    web_env = startup_vars(result.one(TEMPLATE, "web-template"))["python_app_env"]
-    assert "MAPREDUCE_CLUSTER_URL" not in web_env
-
-
-def test_cluster_refuses_any_access_but_submit() -> None:
-    context = context_for("mapreduce")
-    spec = mapreduce_blueprint().mapreduce
-    assert spec is not None
-
-    def program() -> None:
-        network = Network("network", NetworkArgs(context, "10.40.0.0/16"))
-        code = ObjectStore("job-data", ObjectStoreArgs(context, StoreSpec("job-data", "code")))
-        logs = ObjectStore("logs", ObjectStoreArgs(context, StoreSpec("logs", "logs")))
-        cluster = MapReduceCluster(
-            "hadoop", MapReduceClusterArgs(context, spec, network, code, logs)
-        )
-        cluster.grant(
-            "bad", "serviceAccount:x@tierstack-dev.iam.gserviceaccount.com", "read", cluster
-        )
-
-    with pytest.raises(Exception, match="mapreduce cluster hadoop: access 'read' does not apply"):
-        run(program)
-
-
 def test_service_account_ids_fit_gcp_limits() -> None:
     context = context_for("social-analytics")
 
@@ -431,119 +298,3 @@ def test_service_account_ids_fit_gcp_limits() -> None:
     assert account.startswith("social-analytics-dev-se-")
     assert account == fit("social-analytics-dev-sentiment-consumer", 30)
     assert fit("social-analytics-dev-sentiment-listener", 30) != account
-
-
-def test_dataproc_cluster_is_internal_with_its_own_account_and_runs_the_job() -> None:
-    result = stack("mapreduce")
-    cluster = result.one("gcp:dataproc/cluster:Cluster").inputs
-    config = cluster["clusterConfig"]
-    account = "mapreduce-dev-hadoop@tierstack-dev.iam.gserviceaccount.com"
-    assert config["gceClusterConfig"]["internalIpOnly"] is True
-    assert config["gceClusterConfig"]["serviceAccount"] == account
-    assert config["gceClusterConfig"]["subnetwork"] == "hosts-id"
-    assert config["stagingBucket"] == "tierstack-dev-mapreduce-dev-cluster-logs"
-    assert config["masterConfig"]["numInstances"] == 1
-    assert config["workerConfig"]["numInstances"] == 2
-    job = result.one("gcp:dataproc/job:Job").inputs
-    data = "gs://tierstack-dev-mapreduce-dev-job-data"
-    assert job["placement"] == {"clusterName": "mapreduce-dev-hadoop"}
-    assert job["hadoopConfig"]["fileUris"] == [
-        f"{data}/jobs/inverted-index/mapper.py",
-        f"{data}/jobs/inverted-index/reducer.py",
-    ]
-    assert job["hadoopConfig"]["args"] == [
-        "-mapper", "python3 mapper.py",
-        "-reducer", "python3 reducer.py",
-        "-input", f"{data}/input/",
-        "-output", f"{data}/output/inverted-index",
-    ]  # fmt: skip
-    mapper = result.one("gcp:storage/bucketObject:BucketObject", "inverted-index-mapper")
-    expected = (REPO_ROOT / "stacks/blueprints/jobs/inverted_index/mapper.py").read_text()
-    assert mapper.inputs["source"].text == expected
-    internal = result.one(FIREWALL, "hadoop-internal").inputs
-    assert internal["sourceTags"] == internal["targetTags"] == ["mapreduce-dev-hadoop-node"]
-    assert "sourceRanges" not in internal
-    buckets = {
-        (b.inputs["bucket"], b.inputs["role"])
-        for b in result.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
-        if b.inputs["member"] == f"serviceAccount:{account}"
-    }
-    assert buckets == {
-        ("tierstack-dev-mapreduce-dev-job-data", "roles/storage.objectUser"),
-        ("tierstack-dev-mapreduce-dev-job-data", "roles/storage.legacyBucketReader"),
-        ("tierstack-dev-mapreduce-dev-cluster-logs", "roles/storage.objectUser"),
-        ("tierstack-dev-mapreduce-dev-cluster-logs", "roles/storage.legacyBucketReader"),
-    }
-    prod = stack("mapreduce", "prod").one("gcp:dataproc/cluster:Cluster").inputs["clusterConfig"]
-    assert (prod["masterConfig"]["numInstances"], prod["workerConfig"]["numInstances"]) == (3, 4)
-
-
-def test_iot_brokers_sit_behind_a_tcp_proxy_on_8883_and_bridge_to_pubsub() -> None:
-    result = stack("iot-gateway")
-    rule = result.one(
-        "gcp:compute/globalForwardingRule:GlobalForwardingRule", "device-ingest-mqtts"
-    )
-    assert (rule.inputs["portRange"], rule.inputs["target"]) == ("8883", "device-ingest-proxy-id")
-    assert rule.inputs["ipAddress"] == "203.0.113.20"
-    proxy = result.one("gcp:compute/targetTCPProxy:TargetTCPProxy").inputs
-    assert proxy["backendService"] == "device-ingest-backend-id"
-    backend = result.one("gcp:compute/backendService:BackendService", "device-ingest-backend")
-    brokers = result.one(MIG, "gateway-group")
-    assert backend.inputs["protocol"] == "TCP"
-    assert backend.inputs["backends"][0]["group"] == brokers.outputs["instanceGroup"]
-    assert brokers.inputs["targetSize"] == 1
-    assert brokers.inputs["namedPorts"] == [{"name": "mqtts", "port": 8883}]
-    firewall = result.one(FIREWALL, "device-ingest-allow-front-ends").inputs
-    assert firewall["sourceRanges"] == LB_RANGES
-    assert firewall["allows"] == [{"protocol": "tcp", "ports": ["8883"]}]
-    variables = startup_vars(result.one(TEMPLATE, "gateway-template"))
-    assert variables["tierstack_tier"] == "gateway"
-    assert variables["python_app_env"] == {
-        "MQTT_TOPIC_FILTER": "devices/+/telemetry",
-        "QUEUE_URL": "pubsub://tierstack-dev/iot-gateway-dev-telemetry/iot-gateway-dev-telemetry-sub",
-    }
-    bridge = result.one("gcp:pubsub/topicIAMMember:TopicIAMMember", "device-ingest-bridge")
-    assert bridge.inputs["topic"] == "telemetry-topic-id"
-    assert bridge.inputs["role"] == "roles/pubsub.publisher"
-    assert bridge.inputs["member"].startswith("serviceAccount:iot-gateway-dev-device-ingest@")
-    assert stack("iot-gateway", "prod").one(MIG, "gateway-group").inputs["targetSize"] == 2
-
-
-def test_alarms_watch_errors_backlog_dead_letters_and_cpu() -> None:
-    result = stack("image-processing")
-    policies = {p.name: p.inputs for p in result.of_type("gcp:monitoring/alertPolicy:AlertPolicy")}
-    assert set(policies) == {
-        "server-errors",
-        "filter-jobs-backlog-age",
-        "filter-jobs-dead-letters",
-        "web-cpu",
-        "filter-worker-cpu",
-    }
-
-    def condition(name: str) -> dict[str, Any]:
-        return policies[name]["conditions"][0]["conditionThreshold"]
-
-    assert (
-        'url_map_name = "image-processing-dev-web-lb-https"' in condition("server-errors")["filter"]
-    )
-    assert "response_code_class = 500" in condition("server-errors")["filter"]
-    assert (
-        'subscription_id = "image-processing-dev-filter-jobs-sub"'
-        in (condition("filter-jobs-backlog-age")["filter"])
-    )
-    assert condition("filter-jobs-backlog-age")["thresholdValue"] == 900
-    assert (
-        'subscription_id = "image-processing-dev-filter-jobs-sub-dead-letter"'
-        in (condition("filter-jobs-dead-letters")["filter"])
-    )
-    assert (
-        'metadata.user_labels."tier" = "filter-worker"' in condition("filter-worker-cpu")["filter"]
-    )
-    channel = result.one("gcp:monitoring/notificationChannel:NotificationChannel", "alerts-topic")
-    assert channel.inputs["labels"] == {"topic": "alerts-id"}
-    for policy in policies.values():
-        assert policy["notificationChannels"] == [channel.outputs["name"]]
-    agent = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-monitoring-notification"
-    publisher = result.one("gcp:pubsub/topicIAMMember:TopicIAMMember", "alerts-publisher").inputs
-    assert publisher["topic"] == "alerts-id"
-    assert publisher["member"] == f"{agent}.iam.gserviceaccount.com"

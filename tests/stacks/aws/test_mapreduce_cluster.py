@@ -1,5 +1,4 @@
-"""MapReduceCluster, IoTIngest and Alarms in small programs; the mapreduce runner's cluster grant
-at stack level."""
+"""MapReduceCluster: the cluster, its streaming job and the submit grant."""
 
 from __future__ import annotations
 
@@ -7,18 +6,10 @@ import json
 
 import pytest
 
-from stacks.aws import Alarms, IoTIngest, MapReduceCluster, ObjectStore, Queue, TierIdentity
+from stacks.aws import MapReduceCluster, ObjectStore, TierIdentity
 from stacks.blueprints import model
 from stacks.blueprints.mapreduce import INVERTED_INDEX
-from stacks.common.args import (
-    AlarmsArgs,
-    Grant,
-    IoTIngestArgs,
-    MapReduceClusterArgs,
-    ObjectStoreArgs,
-    QueueArgs,
-    TierIdentityArgs,
-)
+from stacks.common.args import Grant, MapReduceClusterArgs, ObjectStoreArgs, TierIdentityArgs
 from tests.stacks.aws.conftest import ACCOUNT, REGION, computed
 from tests.stacks.aws.support import document, network, user_data
 from tests.stacks.harness import run_pulumi, run_stack
@@ -106,60 +97,6 @@ def test_cluster_nodes_may_touch_only_their_buckets_and_use_imdsv2(context):
         "Action": "iam:PassRole",
         "Resource": f"arn:aws:iam::{ACCOUNT}:role/image-processing-dev-hadoop-nodes",
     }
-
-
-def test_iot_policy_lets_a_device_connect_as_itself_and_publish_to_its_topic(context):
-    def program():
-        queue = Queue("telemetry", QueueArgs(context, model.Queue("telemetry", "t")))
-        spec = model.IoTIngest("ingest", "t", "devices/+/telemetry", "telemetry")
-        IoTIngest("ingest", IoTIngestArgs(context, spec, network(context), queue))
-
-    run = run_pulumi(program, computed=computed)
-    connect, publish = document(run.one("aws:iot/policy:Policy"))["Statement"]
-    base = f"arn:aws:iot:{REGION}:{ACCOUNT}"
-    assert connect["Action"] == "iot:Connect"
-    assert connect["Resource"] == f"{base}:client/${{iot:Connection.Thing.ThingName}}"
-    assert publish == {
-        "Effect": "Allow",
-        "Action": "iot:Publish",
-        "Resource": f"{base}:topic/devices/${{iot:Connection.Thing.ThingName}}/telemetry",
-    }
-    rule = run.one("aws:iot/topicRule:TopicRule").inputs
-    assert rule["sql"] == "SELECT * FROM 'devices/+/telemetry'"
-    assert rule["name"] == "image_processing_dev_ingest"
-    queue_url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/image-processing-dev-telemetry"
-    assert rule["sqs"][0]["queueUrl"] == queue_url
-    statements = document(run.one("aws:iam/rolePolicy:RolePolicy", "ingest-rule"))["Statement"]
-    assert statements[0] == {
-        "Effect": "Allow",
-        "Action": "sqs:SendMessage",
-        "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:image-processing-dev-telemetry",
-    }
-
-
-def test_alarms_cover_queue_age_dead_letters_and_go_to_an_encrypted_topic(prod_context):
-    def program():
-        queue = Queue("jobs", QueueArgs(prod_context, model.Queue("jobs", "t")))
-        Alarms("alarms", AlarmsArgs(prod_context, None, [queue], []))
-
-    run = run_pulumi(program, computed=computed)
-    alarms = {a.name: a.inputs for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-    assert sorted(alarms) == ["alarms-jobs-dead-letters", "alarms-jobs-oldest-message"]
-    age = alarms["alarms-jobs-oldest-message"]
-    assert (age["metricName"], age["threshold"]) == ("ApproximateAgeOfOldestMessage", 900)
-    assert age["dimensions"] == {"QueueName": "image-processing-prod-jobs"}
-    assert alarms["alarms-jobs-dead-letters"]["dimensions"] == {
-        "QueueName": "image-processing-prod-jobs-dlq"
-    }
-    topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:image-processing-prod-alerts"
-    assert all(a["alarmActions"] == [topic_arn] for a in alarms.values())
-    key_arn = run.one("aws:kms/key:Key").outputs["arn"]
-    assert run.one("aws:sns/topic:Topic").inputs["kmsMasterKeyId"] == key_arn
-    statements = document(run.one("aws:kms/keyPolicy:KeyPolicy"))["Statement"]
-    assert statements[1]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert statements[1]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
-    subscription = run.one("aws:sns/topicSubscription:TopicSubscription").inputs
-    assert (subscription["protocol"], subscription["endpoint"]) == ("email", "ops@x.io")
 
 
 CLUSTER_ARN = f"arn:aws:elasticmapreduce:{REGION}:{ACCOUNT}:cluster/hadoop-id"
