@@ -31,11 +31,18 @@ def update_snapshots(request: pytest.FixtureRequest) -> bool:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that converge the shared hosts again or re-create them run last, so that every
     other host test sees the target exactly as one converge left it; the fault tests (which
-    break a service and restore it) run just before them."""
+    break a service and restore it) run just before them. Tests marked ``wave(n)`` share hosts
+    that exist one wave at a time: they run wave by wave, each wave's tests together."""
+
+    def wave(item: pytest.Item) -> int:
+        marker = item.get_closest_marker("wave")
+        return int(marker.args[0]) if marker else 0
+
     items.sort(
         key=lambda item: (
             item.get_closest_marker("reconverges") is not None,
             item.get_closest_marker("faults") is not None,
+            wave(item),
         )
     )
 

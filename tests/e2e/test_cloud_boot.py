@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,7 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
+from tests.browser import ARTIFACTS
 from tests.e2e import aws_stand_in
 from tierstack.boot_script import CLOUD_CONFIG, STARTUP_SCRIPT, TierUserData
 from tierstack.local import podman
@@ -58,7 +59,9 @@ STACK_CIDR = "10.232.0.0/16"  # the stacks' networkCidr: the hosts' firewalls ad
 GIT_PORT = 9418
 MOTO_PORT = 4566  # the AWS APIs, served by moto on the test network (tests/e2e/aws_stand_in.py)
 LABEL = "tierstack.target=boot-path"
-BOOT_TIMEOUT = 2400.0  # generous: a loaded 2-core machine boots every tier at once
+ANCHOR = "tsboot-anchor"  # keeps the network's bridge (and the gateway address) up between waves
+ANCHOR_IP = "10.232.0.2"
+BOOT_TIMEOUT = 1800.0  # generous: a loaded 2-core machine boots a cloud's tiers at once
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,9 @@ BOOTS = [
         for tier in tiers + GATEWAYS.get(f"{cloud}-{app}", [])
     )
 ]
-# What `make test` boots: every cloud's app and worker tiers and every blueprint's tiers at least
-# once (13 hosts, about 10 minutes on 2 cores). All 31 at once take about 40 minutes there:
-# TIERSTACK_BOOT_ALL=1 boots every tier of every stack.
+# `make test` boots every tier of every stack, one wave per cloud (about 10 hosts at a time: all
+# 31 at once thrash a 2-core machine). TIERSTACK_BOOT_QUICK=1 boots a representative 13 instead
+# (every cloud's app and worker tiers and every blueprint's tiers once) for a faster local run.
 REPRESENTATIVE = {
     ("aws-image-processing", "web"),
     ("aws-image-processing", "filter-worker"),
@@ -133,10 +136,11 @@ REPRESENTATIVE = {
     ("azure-mapreduce", "web"),
 }
 RUN = (
-    BOOTS
-    if os.environ.get("TIERSTACK_BOOT_ALL")
-    else [boot for boot in BOOTS if (boot.stack, boot.tier) in REPRESENTATIVE]
+    [boot for boot in BOOTS if (boot.stack, boot.tier) in REPRESENTATIVE]
+    if os.environ.get("TIERSTACK_BOOT_QUICK")
+    else BOOTS
 )
+WAVES = ("aws", "gcp", "azure")
 CATALOG = yaml.safe_load((REPO / "roles/blueprint_host/vars/main.yml").read_text())[
     "blueprint_host_catalog"
 ]
@@ -331,7 +335,7 @@ def converge_again(booted: Booted) -> None:
 
 
 def selected_boots(session: pytest.Session) -> list[Boot]:
-    """The boots the selected tests ask for (all of them unless `-k` narrows the run)."""
+    """The boots the selected tests ask for (all of RUN unless `-k` narrows the run)."""
     wanted = {
         item.callspec.params["boot"]
         for item in session.items
@@ -340,31 +344,39 @@ def selected_boots(session: pytest.Session) -> list[Boot]:
     return [boot for boot in RUN if boot in wanted] or RUN
 
 
+@dataclass
+class Stand:
+    """What every wave shares: the served repository, the rendered user data, the test network
+    (held up by an idle anchor container between waves), the git daemon and the AWS stand-in."""
+
+    workdir: Path
+    rendered: dict[Boot, tuple[str, dict]]
+
+
 @pytest.fixture(scope="session")
-def boots(request: pytest.FixtureRequest) -> Iterator[dict[Boot, Booted]]:
-    """Boots every selected host of RUN at once and converges each a second time."""
+def stand(request: pytest.FixtureRequest) -> Iterator[Stand]:
     chosen = selected_boots(request.session)
     podman.require_podman()
     if podman.run(["image", "exists", VM_IMAGE], check=False).returncode != 0:
         pytest.fail(f"the VM image {VM_IMAGE} is missing: run `make setup` to build it")
     ensure_wheelhouse()
     workdir = Path(tempfile.mkdtemp(prefix="tierstack-boot-"))
+    RECAPS.unlink(missing_ok=True)
     daemon = None
     moto = None
     try:
         commit = snapshot_repository(workdir)
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
             rendered = dict(zip(chosen, pool.map(lambda b: render(b, commit), chosen), strict=True))
+        podman.run(["rm", "-f", "-t", "0", ANCHOR], check=False)
         podman.run(["network", "rm", "-f", NETWORK], check=False)
         podman.run(["network", "create", "--subnet", SUBNET, "--label", LABEL, NETWORK])
-        results = {}
-        for boot in chosen:
-            user_data, variables = rendered[boot]
-            root = workdir / "instances" / boot.host
-            instance_files(boot, user_data, root)
-            create_vm(boot, root)
-            results[boot] = Booted(boot, user_data, variables)
-        podman.run(["start", chosen[0].host])  # the network's bridge exists from here on
+        podman.run(
+            [
+                "run", "-d", "--name", ANCHOR, "--label", LABEL, "--systemd=false",
+                "--network", NETWORK, "--ip", ANCHOR_IP, VM_IMAGE, "sleep", "infinity",
+            ]
+        )  # fmt: skip
         daemon = subprocess.Popen(
             [
                 "git",
@@ -384,27 +396,124 @@ def boots(request: pytest.FixtureRequest) -> Iterator[dict[Boot, Booted]]:
             pytest.fail(f"git daemon cannot listen on {GATEWAY}:{GIT_PORT}: a stale one running?")
         moto = ThreadedMotoServer(ip_address=GATEWAY, port=MOTO_PORT)
         moto.start()
-        aws_stacks = sorted({boot.stack for boot in chosen if boot.cloud == "aws"})
-        for stack in aws_stacks:
+        for stack in sorted({boot.stack for boot in chosen if boot.cloud == "aws"}):
             environments = [
                 rendered[boot][1]["python_app_env"] for boot in chosen if boot.stack == stack
             ]
             aws_stand_in.seed(stack, f"http://{GATEWAY}:{MOTO_PORT}", environments)
-        podman.run(["start", *(boot.host for boot in chosen[1:])])
-        with concurrent.futures.ThreadPoolExecutor(max_workers=len(chosen)) as pool:
-            list(pool.map(wait_for_boot, results.values()))
-            list(pool.map(converge_again, results.values()))
-        yield results
+        yield Stand(workdir, rendered)
     finally:
         if daemon is not None:
             daemon.terminate()
             daemon.wait(timeout=10)
         if moto is not None:
             moto.stop()
-        for boot in chosen:
-            podman.run(["rm", "-f", "-t", "2", boot.host], check=False)
+        podman.run(["rm", "-f", "-t", "0", ANCHOR], check=False)
         podman.run(["network", "rm", "-f", NETWORK], check=False)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+RECAPS = ARTIFACTS / "boot-recaps.txt"
+
+
+def record_recaps(booted: Iterable[Booted]) -> None:
+    """Each host's two recaps, kept with the run's other artifacts for the reader of a CI log."""
+    RECAPS.parent.mkdir(parents=True, exist_ok=True)
+    with RECAPS.open("a") as out:
+        for host in booted:
+            out.write(
+                f"{_id(host.boot)}\n  first:  {host.first_recap or 'no recap'}\n"
+                f"  second: {host.second_recap or 'no recap'}\n"
+            )
+
+
+class Waves:
+    """One cloud's selected hosts at a time: booted at once and converged a second time when a
+    test first asks for one of them, removed when the next wave starts (the suite orders the
+    tests by their ``wave`` mark, so each wave boots once)."""
+
+    def __init__(self, stand: Stand) -> None:
+        self.stand = stand
+        self.cloud = ""
+        self.booted: dict[Boot, Booted] = {}
+
+    def up(self, cloud: str) -> dict[Boot, Booted]:
+        if cloud == self.cloud:
+            return self.booted
+        self.down()
+        self.cloud = cloud
+        chosen = [boot for boot in self.stand.rendered if boot.cloud == cloud]
+        for boot in chosen:
+            user_data, variables = self.stand.rendered[boot]
+            root = self.stand.workdir / "instances" / boot.host
+            instance_files(boot, user_data, root)
+            create_vm(boot, root)
+            self.booted[boot] = Booted(boot, user_data, variables)
+        podman.run(["start", *(boot.host for boot in chosen)])
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(chosen)) as pool:
+            list(pool.map(wait_for_boot, self.booted.values()))
+            list(pool.map(converge_again, self.booted.values()))
+        record_recaps(self.booted.values())
+        return self.booted
+
+    def down(self) -> None:
+        for boot in self.booted:
+            podman.run(["rm", "-f", "-t", "2", boot.host], check=False)
+        self.booted, self.cloud = {}, ""
+
+
+@pytest.fixture(scope="session")
+def waves(stand: Stand) -> Iterator[Waves]:
+    waves = Waves(stand)
+    try:
+        yield waves
+    finally:
+        waves.down()
+
+
+@pytest.fixture
+def wave(waves: Waves, boot: Boot) -> dict[Boot, Booted]:
+    """The hosts of the boot's wave (its cloud), booted if they are not up yet."""
+    return waves.up(boot.cloud)
+
+
+# Tiers this test shows not working yet, each with the reason: strict, so the day one works the
+# suite says so and the entry goes.
+NOT_WORKING_YET = {
+    ("azure-mapreduce", "job-runner"): (
+        "the job runner has no HDInsight engine yet: it refuses the stack's hdinsight:// cluster"
+        " URL at start with one line, and systemd restarts it"
+    ),
+}
+
+
+def marks(boot: Boot, service_must_run: bool) -> list[pytest.MarkDecorator]:
+    found = [pytest.mark.wave(WAVES.index(boot.cloud) + 1)]
+    reason = NOT_WORKING_YET.get((boot.stack, boot.tier))
+    if service_must_run and reason:
+        found.append(pytest.mark.xfail(strict=True, reason=reason))
+    return found
+
+
+def hosts(
+    kind: str | None = None,
+    cloud: str | None = None,
+    not_cloud: str | None = None,
+    service_must_run: bool = False,
+):
+    """Parametrizes a test over the selected boots (of a kind, a cloud), marked with their
+    cloud's wave; a test that needs the tier's service running expects the failure of a tier
+    in NOT_WORKING_YET."""
+    return pytest.mark.parametrize(
+        "boot",
+        [
+            pytest.param(boot, id=_id(boot), marks=marks(boot, service_must_run))
+            for boot in RUN
+            if (kind is None or boot.kind == kind)
+            and (cloud is None or boot.cloud == cloud)
+            and (not_cloud is None or boot.cloud != not_cloud)
+        ],
+    )
 
 
 def _id(boot: Boot) -> str:
@@ -415,9 +524,9 @@ def _tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-@pytest.mark.parametrize("boot", RUN, ids=_id)
-def test_user_data_boots_and_converges_cleanly(boots: dict[Boot, Booted], boot: Boot) -> None:
-    booted = boots[boot]
+@hosts()
+def test_user_data_boots_and_converges_cleanly(wave: dict[Boot, Booted], boot: Boot) -> None:
+    booted = wave[boot]
     assert booted.boot_ok, f"the boot step failed:\n{_tail(booted.boot_log)}"
     recap = booted.first_recap
     assert recap, f"no converge recap:\n{_tail(booted.converge_log + booted.boot_log)}"
@@ -430,25 +539,25 @@ def test_user_data_boots_and_converges_cleanly(boots: dict[Boot, Booted], boot: 
     assert warnings == []
 
 
-@pytest.mark.parametrize("boot", RUN, ids=_id)
-def test_a_second_converge_changes_nothing(boots: dict[Boot, Booted], boot: Boot) -> None:
-    booted = boots[boot]
+@hosts()
+def test_a_second_converge_changes_nothing(wave: dict[Boot, Booted], boot: Boot) -> None:
+    booted = wave[boot]
     assert booted.second_recap, f"no second recap:\n{_tail(booted.second_log)}"
     assert booted.second_recap["failed"] == 0
     assert booted.second_recap["changed"] == 0, _tail(booted.second_log, 80)
 
 
-@pytest.mark.parametrize("boot", RUN, ids=_id)
-def test_the_reconverge_timer_runs(boots: dict[Boot, Booted], boot: Boot) -> None:
-    booted = boots[boot]
+@hosts()
+def test_the_reconverge_timer_runs(wave: dict[Boot, Booted], boot: Boot) -> None:
+    booted = wave[boot]
     enabled = booted.exec_("systemctl is-enabled tierstack-converge.timer").stdout.strip()
     active = booted.exec_("systemctl is-active tierstack-converge.timer").stdout.strip()
     assert (enabled, active) == ("enabled", "active")
 
 
-@pytest.mark.parametrize("boot", [b for b in RUN if b.cloud != "gcp"], ids=_id)
-def test_cloud_init_accepts_the_document(boots: dict[Boot, Booted], boot: Boot) -> None:
-    booted = boots[boot]
+@hosts(not_cloud="gcp")
+def test_cloud_init_accepts_the_document(wave: dict[Boot, Booted], boot: Boot) -> None:
+    booted = wave[boot]
     assert booted.user_data.startswith("#cloud-config\n")
     schema = booted.exec_("cloud-init schema --system")
     assert schema.returncode == 0, schema.stdout + schema.stderr
@@ -481,11 +590,11 @@ def unit_installed(booted: Booted, unit: str) -> bool:
     return f"{unit}.service" in listed
 
 
-def test_the_tiers_are_what_the_stacks_render(boots: dict[Boot, Booted]) -> None:
+def test_the_tiers_are_what_the_stacks_render(stand: Stand) -> None:
     """The kinds this test checks each host for are the ones the user data says."""
-    rendered = {boot: booted.variables["tierstack_tier"] for boot, booted in boots.items()}
+    rendered = {boot: found["tierstack_tier"] for boot, (_, found) in stand.rendered.items()}
     assert rendered
-    assert rendered == {boot: boot.kind for boot in boots}
+    assert rendered == {boot: boot.kind for boot in stand.rendered}
 
 
 def http_get(booted: Booted, port: int, path: str) -> tuple[int, str, str]:
@@ -502,11 +611,11 @@ def http_get(booted: Booted, port: int, path: str) -> tuple[int, str, str]:
     return int(status), retry_after, body
 
 
-@pytest.mark.parametrize("boot", [b for b in RUN if b.kind == "app"], ids=_id)
-def test_the_app_server_runs_its_code(boots: dict[Boot, Booted], boot: Boot) -> None:
+@hosts("app")
+def test_the_app_server_runs_its_code(wave: dict[Boot, Booted], boot: Boot) -> None:
     """gunicorn binds the app's port and boots the app's code as the unit's user, under its
     memory ceiling, with no consumer beside it, and never restarted."""
-    booted = boots[boot]
+    booted = wave[boot]
     entry = CATALOG[boot.app]
     unit, package = boot.app, entry["module"].split(":")[0].rsplit(".", 1)[0]
     assert booted.exec_(f"systemctl is-enabled {unit}").stdout.strip() == "enabled"
@@ -525,13 +634,13 @@ def test_the_app_server_runs_its_code(boots: dict[Boot, Booted], boot: Boot) -> 
 AWS_WAITING = {"aws-cloud-drive": "DATABASE_URL: cannot create the schema"}
 
 
-@pytest.mark.parametrize("boot", [b for b in RUN if b.kind == "app" and b.cloud == "aws"], ids=_id)
+@hosts("app", cloud="aws")
 def test_an_aws_app_reads_its_secret_and_reaches_its_backends(
-    boots: dict[Boot, Booted], boot: Boot
+    wave: dict[Boot, Booted], boot: Boot
 ) -> None:
     """The session key read by the ARN the user data names; /readyz answers for the queue,
     table and bucket the stack declared, reached with the region the stack wrote."""
-    booted = boots[boot]
+    booted = wave[boot]
     journal = booted.exec_(f"journalctl -o cat -u {boot.app}").stdout
     assert "cannot read the secret" not in journal, _tail(journal)
     status, retry_after, body = http_get(booted, CATALOG[boot.app]["port"], "/readyz")
@@ -544,12 +653,12 @@ def test_an_aws_app_reads_its_secret_and_reaches_its_backends(
     assert json.loads(body)["status"] == "ready"
 
 
-@pytest.mark.parametrize("boot", [b for b in RUN if b.kind == "app" and b.cloud != "aws"], ids=_id)
-def test_an_app_without_its_secret_waits_with_503s(boots: dict[Boot, Booted], boot: Boot) -> None:
+@hosts("app", not_cloud="aws")
+def test_an_app_without_its_secret_waits_with_503s(wave: dict[Boot, Booted], boot: Boot) -> None:
     """The app needs its session key from the cloud's secret store (SECRET_KEY_REF), which has
     no stand-in here, and says so in one line: that is the only thing between this VM and
     serving. Meanwhile it answers 503 with Retry-After and keeps trying instead of exiting."""
-    booted = boots[boot]
+    booted = wave[boot]
     journal = booted.exec_(f"journalctl -o cat -u {boot.app}").stdout
     reference = booted.variables["python_app_env"]["SECRET_KEY_REF"]
     assert f"SECRET_KEY_REF={reference}: cannot read the secret" in journal, _tail(journal)
@@ -557,11 +666,11 @@ def test_an_app_without_its_secret_waits_with_503s(boots: dict[Boot, Booted], bo
     assert status == 503 and int(retry_after) >= 1
 
 
-@pytest.mark.parametrize("boot", [b for b in RUN if b.kind == "worker"], ids=_id)
+@hosts("worker", service_must_run=True)
 def test_the_worker_runs_its_tiers_consumer_and_no_other(
-    boots: dict[Boot, Booted], boot: Boot
+    wave: dict[Boot, Booted], boot: Boot
 ) -> None:
-    booted = boots[boot]
+    booted = wave[boot]
     consumers = CATALOG[boot.app]["workers"]
     own = next(unit for unit in consumers if unit["tier"] == boot.tier)
     unit = own["name"]
@@ -581,9 +690,9 @@ def test_the_worker_runs_its_tiers_consumer_and_no_other(
             assert not unit_installed(booted, other["name"]), f"{other['name']} on {boot.tier}"
 
 
-@pytest.mark.parametrize("boot", [b for b in RUN if b.kind == "gateway"], ids=_id)
-def test_the_gateway_serves_mqtt_over_tls(boots: dict[Boot, Booted], boot: Boot) -> None:
-    booted = boots[boot]
+@hosts("gateway")
+def test_the_gateway_serves_mqtt_over_tls(wave: dict[Boot, Booted], boot: Boot) -> None:
+    booted = wave[boot]
     assert booted.exec_("systemctl is-active mosquitto").stdout.strip() == "active"
     handshake = booted.exec_(
         "openssl s_client -connect 127.0.0.1:8883 -CAfile /etc/mosquitto/certs/ca.crt"
