@@ -61,7 +61,8 @@ def test_security_tooling_is_installed_and_enabled(hosts: dict[str, Any], name: 
         0o640,
         True,
     )
-    assert host.file("/etc/crontab").mode == 0o600
+    if host.file("/etc/crontab").exists:  # a minimal host has no cron
+        assert host.file("/etc/crontab").mode == 0o600
     assert host.file("/etc/ssh/sshd_config").mode == 0o600
 
 
