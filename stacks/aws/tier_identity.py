@@ -1,5 +1,6 @@
 """TierIdentity: the IAM role and instance profile of one tier, granted exactly what the tier
-uses (each data component states its own least-privilege statements) plus Session Manager."""
+uses (each data component states its own least-privilege statements) plus Session Manager's
+five calls."""
 
 from __future__ import annotations
 
@@ -13,8 +14,18 @@ from stacks.aws.common import assume_role_policy, child, policy_json, tags
 from stacks.common.args import Grant, TierIdentityArgs
 from stacks.common.contracts import Principal
 
-SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-"""Session Manager access replaces SSH: no key pairs, no port 22, every session audited."""
+SESSION_MANAGER_ACTIONS = [
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+]
+"""Session Manager access replaces SSH: no key pairs, no port 22, every session audited. These
+are the calls the SSM agent makes for Session Manager alone (AWS's own
+AWSCloud9SSMInstanceProfile policy holds exactly these); AmazonSSMManagedInstanceCore would also
+let every host read every SSM parameter of the account (ssm:GetParameter* on *), its documents
+and its associations."""
 
 
 class TierIdentity(pulumi.ComponentResource):
@@ -38,8 +49,14 @@ class TierIdentity(pulumi.ComponentResource):
             tags=tags(context, args.tier),
             opts=child(self),
         )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-ssm", role=role.name, policy_arn=SSM_MANAGED_POLICY, opts=child(self)
+        aws.iam.RolePolicy(
+            f"{name}-session-manager",
+            name="session-manager",
+            role=role.id,
+            policy=policy_json(
+                [{"Effect": "Allow", "Action": SESSION_MANAGER_ACTIONS, "Resource": "*"}]
+            ),
+            opts=child(self),
         )
         if self.grants:
             principal = Principal(args.tier, role.name, self)

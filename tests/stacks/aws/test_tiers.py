@@ -128,10 +128,19 @@ def test_identity_grants_exactly_the_used_resources_plus_session_manager(context
         "sqs:GetQueueUrl",
         "sqs:SendMessage",
     ]
-    attachments = run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    assert {a.inputs["policyArn"] for a in attachments} == {
-        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-    }
+    # No managed policy: AmazonSSMManagedInstanceCore would let a host read every SSM parameter
+    # of the account. Session Manager gets the agent's five calls, nothing to read.
+    assert run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
+    [session] = document(
+        run.one("aws:iam/rolePolicy:RolePolicy", "web-identity-session-manager")
+    )["Statement"]
+    assert sorted(session["Action"]) == [
+        "ssm:UpdateInstanceInformation",
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+    ]
     trust = document(run.one("aws:iam/role:Role", "web-identity"), "assumeRolePolicy")
     assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
 
