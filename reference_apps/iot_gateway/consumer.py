@@ -35,7 +35,7 @@ from ..backends import (
 from ..web import configure_logging
 from . import load_settings
 from .readings import DEVICE_ID
-from .timeseries import KINDS, DynamoTimeSeries, TimeSeries, open_timeseries
+from .timeseries import KINDS, DynamoTimeSeries, TimeSeries, open_timeseries, require_supported
 
 log = logging.getLogger("iot_gateway.consumer")
 
@@ -110,6 +110,7 @@ def open_series(settings: Settings) -> TimeSeries | DynamoTimeSeries:
 
 
 def build_consumer(settings: Settings) -> Consumer:
+    require_supported(settings.kv_url)  # a wrong table stops now, not after the queue answers
     backends = open_backends(settings, queue=True, kv=False, db=False, mail=False)
     assert backends.queue is not None
     return Consumer(backends.queue, open_series(settings), backends.objects)

@@ -273,16 +273,21 @@ class DynamoTimeSeries:
         self.table.load()
 
 
+def require_supported(url: BackendUrl) -> None:
+    """Stops at once on a table this adapter cannot serve (before anything waits for a cloud)."""
+    if url.scheme not in {"sqlite", "postgresql", "dynamodb"}:
+        raise ConfigError(
+            f"{url.variable}={url.scheme}://…: the IoT time series needs sqlite://, postgresql://"
+            " or dynamodb:// (a range-query adapter for Firestore and Azure Tables is not written"
+            " yet)"
+        )
+
+
 def open_timeseries(url: BackendUrl, ttl_seconds: float) -> TimeSeries | DynamoTimeSeries:
     """The time series named by ``KV_URL``."""
+    require_supported(url)
     if url.scheme in {"sqlite", "postgresql"}:
         return TimeSeries(url, ttl_seconds)
-    if url.scheme == "dynamodb":
-        if not url.netloc or url.path_parts:
-            raise url.fail("use dynamodb://table")
-        return DynamoTimeSeries(url.netloc, ttl_seconds)
-    raise ConfigError(
-        f"{url.variable}={url.scheme}://…: the IoT time series needs sqlite://, postgresql://"
-        " or dynamodb:// (a range-query adapter for Firestore and Azure Tables is not written"
-        " yet)"
-    )
+    if not url.netloc or url.path_parts:
+        raise url.fail("use dynamodb://table")
+    return DynamoTimeSeries(url.netloc, ttl_seconds)

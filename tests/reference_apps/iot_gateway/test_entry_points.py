@@ -86,6 +86,16 @@ def test_flask_run_with_zero_configuration(tmp_path: Path) -> None:
             " postgresql:// or dynamodb:// (a range-query adapter for Firestore and Azure Tables"
             " is not written yet)",
         ),
+        (  # as the GCP stack deploys it: the table is refused before waiting for Pub/Sub
+            "consumer",
+            {
+                "KV_URL": "firestore://readings?database=iot-gateway-dev-readings",
+                "QUEUE_URL": "pubsub://tierstack-dev/telemetry/telemetry-sub",
+            },
+            "configuration error: KV_URL=firestore://…: the IoT time series needs sqlite://,"
+            " postgresql:// or dynamodb:// (a range-query adapter for Firestore and Azure Tables"
+            " is not written yet)",
+        ),
         (
             "simulator",
             {"DEVICE_PASSWORDS_FILE": "/nonexistent/devices"},
