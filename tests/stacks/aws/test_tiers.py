@@ -131,9 +131,8 @@ def test_identity_grants_exactly_the_used_resources_plus_session_manager(context
     # No managed policy: AmazonSSMManagedInstanceCore would let a host read every SSM parameter
     # of the account. Session Manager gets the agent's five calls, nothing to read.
     assert run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
-    [session] = document(
-        run.one("aws:iam/rolePolicy:RolePolicy", "web-identity-session-manager")
-    )["Statement"]
+    session_manager = run.one("aws:iam/rolePolicy:RolePolicy", "web-identity-session-manager")
+    [session] = document(session_manager)["Statement"]
     assert sorted(session["Action"]) == [
         "ssm:UpdateInstanceInformation",
         "ssmmessages:CreateControlChannel",
