@@ -24,7 +24,7 @@ test: lint        ## the whole suite (stacks, policies, apps, roles on real host
 	$(VENV)/pytest -m "not hosts" -n 2
 	$(VENV)/pytest -m hosts
 
-test-boot-all: setup  ## the cloud boot test for every tier of every stack (31 hosts, ~36 min on 2 cores)
+test-boot-all: setup  ## the cloud boot test for every tier of every stack (31 hosts, ~34 min on 2 cores)
 	TIERSTACK_BOOT_ALL=1 $(VENV)/pytest -m hosts tests/e2e/test_cloud_boot.py
 
 unit: setup       ## everything that needs no Podman host

@@ -118,7 +118,7 @@ BOOTS = [
     )
 ]
 # `make test` boots 13 representative tiers (every cloud's app and worker tiers, every blueprint's
-# tiers at least once): all 31 take about 36 minutes on 2 cores, more than the suite's budget.
+# tiers at least once): all 31 take about 34 minutes on 2 cores, more than the suite's budget.
 # TIERSTACK_BOOT_ALL=1 (`make test-boot-all`) boots every tier of every stack. Either way the
 # hosts boot one wave per cloud (about 10 at a time: all 31 at once thrash a 2-core machine).
 REPRESENTATIVE = {
