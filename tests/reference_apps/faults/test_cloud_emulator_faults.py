@@ -135,7 +135,7 @@ class Consumer:
         self.thread.join(timeout=30)
 
 
-def down_and_up(
+def assert_rides_out_an_outage(
     store: ObjectStore | None,
     queue: Queue | None,
     go_down: Callable[[], None],
@@ -202,7 +202,7 @@ def test_azurite_stopped_and_started(azurite: Azurite, monkeypatch: pytest.Monke
     queues.create_queue(f"{name}-poison")
     store = AzureBlobObjectStore("devstoreaccount1", container)
     queue = AzureStorageQueue("devstoreaccount1", name, 5, 30)
-    down_and_up(store, queue, azurite.stop, azurite.start)
+    assert_rides_out_an_outage(store, queue, azurite.stop, azurite.start)
 
 
 def test_gcs_emulator_stopped_and_started(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -223,7 +223,8 @@ def test_gcs_emulator_stopped_and_started(monkeypatch: pytest.MonkeyPatch, tmp_p
     start()
     try:
         storage.Client().create_bucket("faults")
-        down_and_up(GcsObjectStore("faults", "docs"), None, lambda: servers[-1].stop(), start)
+        store = GcsObjectStore("faults", "docs")
+        assert_rides_out_an_outage(store, None, lambda: servers[-1].stop(), start)
     finally:
         servers[-1].stop()
 
@@ -259,7 +260,7 @@ def test_pubsub_emulator_frozen_under_a_running_consumer(
             ack_deadline_seconds=30,
         )
     queue = PubSubQueue(PROJECT, topic, subscription, 5, 30)
-    down_and_up(
+    assert_rides_out_an_outage(
         None,
         queue,
         lambda: os.kill(process.pid, signal.SIGSTOP),
