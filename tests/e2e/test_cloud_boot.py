@@ -45,7 +45,7 @@ from moto.server import ThreadedMotoServer
 from tests.browser import ARTIFACTS
 from tests.e2e import aws_stand_in
 from tierstack.boot_script import CLOUD_CONFIG, STARTUP_SCRIPT, TierUserData
-from tierstack.local import podman
+from tierstack.local import podman, testing
 from tierstack.local.target import HOST_WHEELHOUSE, REPO, WHEELHOUSE, ensure_wheelhouse
 
 # Adds hosts of its own: it runs after the local target's tests and stays out of `verify`.
@@ -175,6 +175,8 @@ class Booted:
     converge_log: str = ""
     second_recap: dict[str, int] = field(default_factory=dict)
     second_log: str = ""
+    first_seconds: float = 0.0
+    second_seconds: float = 0.0
 
     def exec_(self, command: str) -> subprocess.CompletedProcess[str]:
         return podman.run(["exec", self.boot.host, "bash", "-c", command], check=False)
@@ -323,6 +325,19 @@ def wait_for_boot(booted: Booted) -> None:
         )
     booted.converge_log = booted.exec_("journalctl -o cat -u tierstack-converge").stdout
     booted.first_recap = last_recap(booted.converge_log)
+    booted.first_seconds = converge_seconds(booted)
+
+
+def converge_seconds(booted: Booted) -> float:
+    """How long the converge service's last run took (systemd's own timestamps)."""
+    shown = booted.exec_(
+        "systemctl show -p InactiveExitTimestampMonotonic -p InactiveEnterTimestampMonotonic"
+        " --value tierstack-converge.service"
+    ).stdout.split()
+    if len(shown) != 2 or not all(value.isdigit() for value in shown):
+        return 0.0
+    started, ended = (int(value) for value in shown)
+    return max(ended - started, 0) / 1e6
 
 
 def converge_again(booted: Booted) -> None:
@@ -333,6 +348,7 @@ def converge_again(booted: Booted) -> None:
     log = booted.exec_(f"journalctl -o cat -u tierstack-converge | tail -n +{int(before) + 1}")
     booted.second_log = log.stdout
     booted.second_recap = last_recap(log.stdout)
+    booted.second_seconds = converge_seconds(booted)
 
 
 def selected_boots(session: pytest.Session) -> list[Boot]:
@@ -423,9 +439,15 @@ def record_recaps(booted: Iterable[Booted]) -> None:
     with RECAPS.open("a") as out:
         for host in booted:
             out.write(
-                f"{_id(host.boot)}\n  first:  {host.first_recap or 'no recap'}\n"
-                f"  second: {host.second_recap or 'no recap'}\n"
+                f"{_id(host.boot)}\n"
+                f"  first:  {host.first_recap or 'no recap'} {_took(host.first_seconds)}\n"
+                f"  second: {host.second_recap or 'no recap'} {_took(host.second_seconds)}\n"
             )
+
+
+def _took(seconds: float) -> str:
+    # 0: the timer had started its own run when the time was read (it fires 5 min after boot).
+    return f"in {seconds:.0f} s" if seconds else "(time not known)"
 
 
 class Waves:
@@ -450,11 +472,17 @@ class Waves:
             instance_files(boot, user_data, root)
             create_vm(boot, root)
             self.booted[boot] = Booted(boot, user_data, variables)
+        started = time.monotonic()
         podman.run(["start", *(boot.host for boot in chosen)])
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(chosen)) as pool:
             list(pool.map(wait_for_boot, self.booted.values()))
             list(pool.map(converge_again, self.booted.values()))
         record_recaps(self.booted.values())
+        with RECAPS.open("a") as out:
+            out.write(
+                f"{cloud}: {len(chosen)} hosts booted and converged twice"
+                f" in {time.monotonic() - started:.0f} s\n"
+            )
         return self.booted
 
     def down(self) -> None:
@@ -465,6 +493,9 @@ class Waves:
 
 @pytest.fixture(scope="session")
 def waves(stand: Stand) -> Iterator[Waves]:
+    # The waves run after every test of the local target (tests/conftest.py orders them last):
+    # its hosts go now, or their idle services take CPU from the boots.
+    testing.release()
     waves = Waves(stand)
     try:
         yield waves
@@ -532,6 +563,15 @@ def _tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+# ansible-core 2.19 calls every strategy plugin outside ansible.builtin deprecated, Mitogen's
+# included; the pin holds ansible-core and Mitogen together, and the roles do not depend on it
+# (dropping the unit's two ANSIBLE_STRATEGY* variables goes back to the built-in strategy).
+MITOGEN_NOTICE = (
+    "[DEPRECATION WARNING]: Use of strategy plugins not included in ansible.builtin are deprecated",
+    "[WARNING]: Deprecation warnings can be disabled by setting `deprecation_warnings=False`",
+)
+
+
 @hosts()
 def test_user_data_boots_and_converges_cleanly(wave: dict[Boot, Booted], boot: Boot) -> None:
     booted = wave[boot]
@@ -542,8 +582,25 @@ def test_user_data_boots_and_converges_cleanly(wave: dict[Boot, Booted], boot: B
     assert recap["changed"] > 0
     state = booted.exec_("systemctl show -p Result --value tierstack-converge.service")
     assert state.stdout.strip() == "success"
-    # A clean converge warns about nothing (host patterns, interpreter discovery, deprecations).
-    warnings = [line for line in booted.converge_log.splitlines() if "[WARNING]" in line]
+    # With Mitogen's strategy, from the pinned virtualenv (half the CPU of every timer run).
+    environment = dict(
+        pair.split("=", 1)
+        for pair in booted.exec_(
+            "systemctl show -p Environment --value tierstack-converge.service"
+        ).stdout.split()
+    )
+    assert environment.get("ANSIBLE_STRATEGY") == "mitogen_free"
+    plugins = environment.get("ANSIBLE_STRATEGY_PLUGINS", "")
+    assert plugins.startswith("/opt/ansible/")
+    assert booted.exec_(f"test -f {plugins}/mitogen_free.py").returncode == 0
+    # A clean converge warns about nothing (host patterns, interpreter discovery, deprecations)
+    # but the one notice that comes with Mitogen's strategy (see MITOGEN_NOTICE).
+    warnings = [
+        line
+        for line in booted.converge_log.splitlines()
+        if ("[WARNING]" in line or "[DEPRECATION WARNING]" in line)
+        and not line.startswith(MITOGEN_NOTICE)
+    ]
     assert warnings == []
 
 

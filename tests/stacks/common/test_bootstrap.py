@@ -55,6 +55,11 @@ def test_script_pulls_this_repo_at_the_configured_ref() -> None:
     assert "--limit localhost " in pull  # no host-pattern warning for the VM's own name
     requirements = "/var/lib/tierstack/repo/playbooks/requirements-ansible.txt"
     assert f"--require-hashes --only-binary=:all: -r {requirements}" in script
+    # The unit runs Mitogen's strategy from the same pinned virtualenv (the boot test runs it).
+    assert (
+        'Environment=ANSIBLE_STRATEGY=mitogen_free ANSIBLE_STRATEGY_PLUGINS=$strategies"' in script
+    )
+    assert "/opt/ansible/bin/python -c" in script
 
 
 def test_script_is_valid_bash() -> None:
