@@ -12,6 +12,7 @@ import gzip
 import json
 import os
 import random
+import shlex
 import subprocess
 import tempfile
 import time
@@ -304,3 +305,45 @@ def test_the_dashboard_draws_the_replay_through_the_load_balancer(
         assert sum(int(bar.get_attribute("data-value")) for bar in live) > 0
         assert browser.console_errors() == []
         browser.screenshot("social-analytics-local-target")
+
+
+def test_bad_queries_get_a_4xx_through_the_load_balancer(target: LocalTarget) -> None:
+    lb = LbClient(target, APP)
+    cases = [
+        ("/api/v1/keywords/bitcoin/sentiment", 404, "unknown keyword 'bitcoin'"),
+        (
+            "/api/v1/keywords/solar/sentiment?from=2026-11-30T12:00Z&to=2026-11-30T11:00Z",
+            400,
+            "backwards",
+        ),
+        ("/api/v1/keywords/solar/sentiment?resolution=second", 400, "minute or hour"),
+    ]
+    for path, status, message in cases:
+        response = lb.get(path)
+        assert response.status_code == status, path
+        assert message in response.json()["error"], path
+    page = lb.get("/?keyword=solar&from=yesterday")
+    assert page.status_code == 400 and "is not an ISO 8601 time" in page.text
+
+
+def test_malformed_messages_on_the_real_queue_are_dead_lettered(hosts: dict[str, Any]) -> None:
+    """A producer's bad message (not JSON; a post with no text) must not block the consumer on
+    the worker host: it is given back at once and lands in the dead-letter table."""
+    services = hosts["services"]
+    token = os.urandom(4).hex()
+    bodies = [f"not json {token}", json.dumps({"v": 1, "uid": token, "text": ""})]
+
+    def psql(sql: str) -> str:
+        return services.check_output(
+            f"psql -U postgres -d social_analytics -tA -c {shlex.quote(sql)}"
+        ).strip()
+
+    for body in bodies:
+        psql(f"insert into jobs (id, body) values (gen_random_uuid(), '{body}')")
+    where = f"body like '%{token}%'"
+    wait_until(
+        lambda: psql(f"select count(*) from jobs_dead where {where}") == "2",
+        90,
+        "both bad messages in the dead-letter table",
+    )
+    assert psql(f"select count(*) from jobs where {where}") == "0"
