@@ -12,10 +12,13 @@ Use the `browser` fixture (one browser per test session, a fresh page state per 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +76,13 @@ class Browser:
         )
 
 
-def _driver(profile: str) -> Any:
+def _driver(profile: str, extra_flags: tuple[str, ...] = ()) -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
+    for flag in extra_flags:
+        options.add_argument(flag)
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     # The closed network refuses Chromium's background connections: turn them off.
     for flag in (
@@ -104,6 +109,28 @@ def browser() -> Iterator[Browser]:
         pytest.fail("chromium and chromium-driver are missing: run `make setup`")
     profile = tempfile.mkdtemp(prefix="tierstack-chromium-")
     driver = _driver(profile)
+    try:
+        yield Browser(driver)
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextmanager
+def browser_trusting(certificate: Path) -> Iterator[Browser]:
+    """A browser of its own that accepts one self-signed certificate (the local target's load
+    balancer's) by its public key, as a user who trusted it would; any other certificate error
+    still stops the page."""
+    if not shutil.which("chromium") or not shutil.which("chromedriver"):
+        pytest.fail("chromium and chromium-driver are missing: run `make setup`")
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = x509.load_pem_x509_certificate(certificate.read_bytes()).public_key()
+    spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    pin = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    profile = tempfile.mkdtemp(prefix="tierstack-chromium-")
+    driver = _driver(profile, (f"--ignore-certificate-errors-spki-list={pin}",))
     try:
         yield Browser(driver)
     finally:

@@ -1,7 +1,9 @@
 """Where the listener gets posts, each source chosen by one URL in ``SOURCES``:
 
 - ``replay:`` the bundled dataset (or ``replay:///path/file.jsonl.gz``), ``?rate=`` posts per
-  second, ``?limit=`` posts in all (then it stops), ``?loop=false`` to play it once;
+  second, ``?limit=`` posts in all (then it stops), ``?loop=false`` to play it once,
+  ``?time=recorded`` to keep each post's own ``created_at`` (a backfill) instead of the time it
+  is played;
 - ``mastodon://instance/tags/tag`` a public hashtag timeline (``mastodon+http://`` for a
   plain-HTTP instance on a private network);
 - ``rss+https://…`` / ``atom+https://…`` (and ``+http``) a feed, read with feedparser.
@@ -102,14 +104,31 @@ class RateLimited(SourceError):
 
 
 class ReplaySource(Source):
-    """The bundled posts played back at ``rate`` per second; looping gives new ids per round."""
+    """Posts from a file played back at ``rate`` per second; looping gives new ids per round.
+    Another file than the bundled one is another source (``replay:<file name>``), so each keeps
+    its own position and seen ids. With ``recorded`` each post keeps its ``created_at``, so a
+    backfill lands in the minutes it was written in."""
 
-    def __init__(self, path: Path, rate: float, limit: int | None, loop: bool) -> None:
-        super().__init__("replay", 0.0)
+    def __init__(
+        self, path: Path, rate: float, limit: int | None, loop: bool, recorded: bool = False
+    ) -> None:
+        super().__init__("replay" if path == DATASET else f"replay:{path.name}", 0.0)
         with gzip.open(path, "rt", encoding="utf-8") as lines:
             self.posts = [json.loads(line) for line in lines if line.strip()]
         if not self.posts:
             raise ValueError(f"{path}: no posts")
+        self.recorded: list[datetime] = []
+        if recorded:
+            for number, post in enumerate(self.posts, 1):
+                try:
+                    moment = datetime.fromisoformat(
+                        str(post.get("created_at")).replace("Z", "+00:00")
+                    )
+                except ValueError:
+                    raise ValueError(
+                        f"{path}: post {number} has no ISO 8601 created_at (time=recorded)"
+                    ) from None
+                self.recorded.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
         self.rate, self.limit, self.loop = rate, limit, loop
         self.emitted = 0
         self.started: float | None = None
@@ -129,7 +148,8 @@ class ReplaySource(Source):
             cycle, index = divmod(self.emitted, len(self.posts))
             post = self.posts[index]
             post_id = post["id"] if cycle == 0 else f"{post['id']}-{cycle}"
-            batch.append(RawPost(post_id, post["text"], moment, "", post["author"], post))
+            created = self.recorded[index] if self.recorded else moment
+            batch.append(RawPost(post_id, post["text"], created, "", post["author"], post))
             self.emitted += 1
         return batch
 
@@ -313,7 +333,10 @@ def open_source(url: str, env: dict[str, str] | Any) -> Source:
         loop = query.get("loop", env.get("REPLAY_LOOP", "true")).lower() in {"1", "true", "yes"}
         if not 0 < rate <= 100_000:
             raise ValueError("rate must be between 0 and 100000 posts per second")
-        return ReplaySource(path, rate, int(limit) if limit else None, loop)
+        time_of = query.get("time", "now")
+        if time_of not in ("now", "recorded"):
+            raise ValueError("time must be now (when played) or recorded (each post's created_at)")
+        return ReplaySource(path, rate, int(limit) if limit else None, loop, time_of == "recorded")
     if scheme in {"mastodon", "mastodon+http", "mastodon+https"}:
         segments = [segment for segment in parts.path.split("/") if segment]
         if not parts.netloc or len(segments) != 2 or segments[0] != "tags":

@@ -77,6 +77,8 @@ def test_app_and_worker_units_expose_at_most_2(hosts: dict[str, Any], target: An
     units = [("app1", app) for app in target.apps] + [("app2", app) for app in target.apps]
     if "image-processing" in target.apps:
         units.append(("worker", "image-processing-worker"))
+    if "social-analytics" in target.apps:
+        units += [("worker", "social-analytics-listener"), ("worker", "social-analytics-consumer")]
     exposure = {f"{name}/{unit}": _exposure(hosts[name], unit) for name, unit in units}
     assert all(value <= 2.0 for value in exposure.values()), exposure
 

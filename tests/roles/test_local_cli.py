@@ -158,6 +158,26 @@ def test_inventory_gives_each_app_its_own_credentials(
     assert target.inventory()["all"]["vars"]["tierstack_app_envs"] == envs
 
 
+def test_social_analytics_shares_the_services_backends_and_replays_gently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listener, consumer and dashboard get one environment: the app's own database as queue and
+    table, its own bucket for the raw archive, and a replay rate two shared cores carry."""
+    monkeypatch.setattr(LocalTarget, "state_dir", property(lambda self: tmp_path))
+    target = LocalTarget(name="unit", apps=["social-analytics"])
+    env = target.inventory()["all"]["vars"]["tierstack_app_envs"]["social-analytics"]
+    assert env["QUEUE_URL"].endswith("@services:5432/social_analytics?table=jobs")
+    assert env["KV_URL"].endswith("@services:5432/social_analytics?table=kv")
+    assert env["OBJECT_STORE_URL"] == "s3://social-analytics"
+    assert env["REPLAY_RATE"] == "2"
+    assert (
+        "REPLAY_RATE"
+        not in LocalTarget(name="unit", apps=["image-processing"]).inventory()["all"]["vars"][
+            "tierstack_app_envs"
+        ]["image-processing"]
+    )
+
+
 def test_converge_runs_mitogens_free_strategy_from_the_pinned_package(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

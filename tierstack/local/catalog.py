@@ -22,9 +22,15 @@ class AppSpec:
         return self.package
 
 
-LOCAL_APPS = ("image-processing", "cloud-drive")
-"""The blueprints the local target deploys. mapreduce, social-analytics and iot-gateway need
-hosts it does not have yet (a Spark cluster, a fog gateway)."""
+LOCAL_APPS = ("image-processing", "cloud-drive", "social-analytics")
+"""The blueprints the local target deploys. mapreduce and iot-gateway need hosts it does not
+have yet (a Spark cluster, a fog gateway)."""
+
+LOCAL_SETTINGS: dict[str, dict[str, str]] = {
+    # Live charts from the bundled replay at a rate two shared cores carry beside everything else.
+    "social-analytics": {"REPLAY_RATE": "2"},
+}
+"""Settings an app gets on the local target only, on top of its backend URLs."""
 
 
 def _from_blueprint(name: str) -> AppSpec:

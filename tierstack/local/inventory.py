@@ -9,7 +9,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tierstack.local.catalog import APPS, AppSpec
+from tierstack.local.catalog import APPS, LOCAL_SETTINGS, AppSpec
 from tierstack.local.errors import TargetError
 from tierstack.local.wheelhouse import HOST_WHEELHOUSE
 
@@ -79,6 +79,7 @@ def app_env(app: AppSpec, keys: dict[str, str]) -> dict[str, str]:
         env["KV_URL"] = f"{db_url}?table=kv"
     if "db" in app.backends:
         env["DATABASE_URL"] = db_url
+    env.update(LOCAL_SETTINGS.get(app.name, {}))
     return env
 
 

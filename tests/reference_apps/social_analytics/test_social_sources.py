@@ -149,11 +149,47 @@ def test_unreachable_host_is_a_source_error() -> None:
         ("mastodon://social.example/solar", "tags/tagname"),
         ("ftp://x/feed", "unknown source"),
         ("replay:?rate=0", "rate must be"),
+        ("replay:?time=yesterday", "time must be now"),
     ],
 )
 def test_bad_source_urls(url: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         open_source(url, {})
+
+
+def write_replay(path: Path, posts: list[dict]) -> Path:
+    path.write_bytes(gzip.compress("".join(json.dumps(post) + "\n" for post in posts).encode()))
+    return path
+
+
+def test_a_replay_file_with_recorded_times_is_its_own_source(tmp_path: Path) -> None:
+    """A backfill: each post keeps its created_at, and the file's position and seen ids are its
+    own, apart from the bundled replay's."""
+    posts = [
+        {"id": f"b{n}", "author": "a", "text": f"solar {n}", "created_at": f"2001-02-03T04:0{n}Z"}
+        for n in range(3)
+    ]
+    path = write_replay(tmp_path / "backfill.jsonl.gz", posts)
+    recorded = open_source(f"replay://{path}?time=recorded&loop=false&rate=1000", {})
+    played = open_source(f"replay://{path}?loop=false&rate=1000", {})
+    assert recorded.name == played.name == "replay:backfill.jsonl.gz"
+    assert open_source("replay:", {}).name == "replay"
+    before = datetime.now(UTC)
+    times = [post.created_at for post in recorded.poll(0) + recorded.poll(1)]
+    assert times == [datetime(2001, 2, 3, 4, n, tzinfo=UTC) for n in range(3)]
+    assert all(post.created_at >= before for post in played.poll(0) + played.poll(1))
+
+
+def test_recorded_times_need_a_time_in_every_post(tmp_path: Path) -> None:
+    path = write_replay(
+        tmp_path / "bad.jsonl.gz",
+        [
+            {"id": "1", "author": "a", "text": "solar", "created_at": "2001-02-03T04:00Z"},
+            {"id": "2", "author": "a", "text": "solar"},
+        ],
+    )
+    with pytest.raises(ValueError, match="post 2 has no ISO 8601 created_at"):
+        open_source(f"replay://{path}?time=recorded", {})
 
 
 def test_listener_survives_bad_sources_and_bad_posts(tmp_path: Path, remote: Remote) -> None:
