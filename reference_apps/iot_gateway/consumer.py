@@ -35,7 +35,7 @@ from ..backends import (
 from ..web import configure_logging
 from . import load_settings
 from .readings import DEVICE_ID
-from .timeseries import KINDS, DynamoTimeSeries, TimeSeries, open_timeseries, require_supported
+from .timeseries import KINDS, Series, open_timeseries, require_supported
 
 log = logging.getLogger("iot_gateway.consumer")
 
@@ -43,7 +43,7 @@ log = logging.getLogger("iot_gateway.consumer")
 @dataclass
 class Consumer:
     queue: Queue
-    series: TimeSeries | DynamoTimeSeries
+    series: Series
     archive: ObjectStore
 
     def handle(self, message: Message) -> bool:
@@ -104,7 +104,7 @@ def compress(items: list[dict[str, Any]]) -> bytes:
     return gzip.compress(lines.encode(), mtime=0)
 
 
-def open_series(settings: Settings) -> TimeSeries | DynamoTimeSeries:
+def open_series(settings: Settings) -> Series:
     ttl_days = settings.number("READINGS_TTL_DAYS", 30, 0.001, 3650)
     return open_timeseries(settings.kv_url, ttl_days * 86400)
 
