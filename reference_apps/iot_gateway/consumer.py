@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 from ..backends import (
+    ConfigError,
     Message,
     ObjectStore,
     PoisonMessage,
@@ -32,6 +33,7 @@ from ..backends import (
     open_backends,
     start_when_ready,
 )
+from ..backends.settings import redact
 from ..web import configure_logging
 from . import load_settings
 from .readings import DEVICE_ID
@@ -105,8 +107,16 @@ def compress(items: list[dict[str, Any]]) -> bytes:
 
 
 def open_series(settings: Settings) -> Series:
+    """The time series; a failure to open it (no credentials yet, say) is a ConfigError with
+    its cause, so that ``start_when_ready`` waits out an outage and stops on a bad setting."""
     ttl_days = settings.number("READINGS_TTL_DAYS", 30, 0.001, 3650)
-    return open_timeseries(settings.kv_url, ttl_days * 86400)
+    try:
+        return open_timeseries(settings.kv_url, ttl_days * 86400)
+    except ConfigError:
+        raise
+    except Exception as error:
+        url = settings.kv_url
+        raise ConfigError(f"{url.variable}={redact(url.raw)}: cannot open ({error})") from error
 
 
 def build_consumer(settings: Settings) -> Consumer:
