@@ -314,18 +314,7 @@ class AzureTableKeyValue(KeyValue):
     HOSTS = {"storage": "table.core.windows.net", "cosmos": "table.cosmos.azure.com"}
 
     def __init__(self, account: str, table: str, service: str = "storage") -> None:
-        from azure.data.tables import TableServiceClient
-
-        connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
-        if connection:
-            service = TableServiceClient.from_connection_string(connection, **AZURE_CLIENT_OPTIONS)
-        else:
-            from azure.identity import DefaultAzureCredential
-
-            service = TableServiceClient(
-                f"https://{account}.{self.HOSTS[service]}", credential=DefaultAzureCredential()
-            )
-        self.table = service.get_table_client(table)
+        self.table = azure_table_client(account, table, service)
 
     def get(self, key: str) -> Item | None:
         from azure.core.exceptions import ResourceNotFoundError
@@ -347,6 +336,24 @@ class AzureTableKeyValue(KeyValue):
 
     def check(self) -> None:
         next(iter(self.table.query_entities("PartitionKey eq 'kv'", results_per_page=1)), None)
+
+
+def azure_table_client(account: str, table: str, service: str = "storage") -> Any:
+    """A TableClient: Azurite's connection string when set (tests, local runs), otherwise the
+    host's managed identity on the account's endpoint, so production needs no account key."""
+    from azure.data.tables import TableServiceClient
+
+    connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+    if connection:
+        client = TableServiceClient.from_connection_string(connection, **AZURE_CLIENT_OPTIONS)
+    else:
+        from azure.identity import DefaultAzureCredential
+
+        client = TableServiceClient(
+            f"https://{account}.{AzureTableKeyValue.HOSTS[service]}",
+            credential=DefaultAzureCredential(),
+        )
+    return client.get_table_client(table)
 
 
 def open_kv(url: BackendUrl) -> KeyValue:

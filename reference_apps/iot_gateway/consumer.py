@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 from ..backends import (
+    ConfigError,
     Message,
     ObjectStore,
     PoisonMessage,
@@ -32,10 +33,11 @@ from ..backends import (
     open_backends,
     start_when_ready,
 )
+from ..backends.settings import redact
 from ..web import configure_logging
 from . import load_settings
 from .readings import DEVICE_ID
-from .timeseries import KINDS, DynamoTimeSeries, TimeSeries, open_timeseries, require_supported
+from .timeseries import KINDS, Series, open_timeseries, require_supported
 
 log = logging.getLogger("iot_gateway.consumer")
 
@@ -43,7 +45,7 @@ log = logging.getLogger("iot_gateway.consumer")
 @dataclass
 class Consumer:
     queue: Queue
-    series: TimeSeries | DynamoTimeSeries
+    series: Series
     archive: ObjectStore
 
     def handle(self, message: Message) -> bool:
@@ -104,9 +106,17 @@ def compress(items: list[dict[str, Any]]) -> bytes:
     return gzip.compress(lines.encode(), mtime=0)
 
 
-def open_series(settings: Settings) -> TimeSeries | DynamoTimeSeries:
+def open_series(settings: Settings) -> Series:
+    """The time series; a failure to open it (no credentials yet, say) is a ConfigError with
+    its cause, so that ``start_when_ready`` waits out an outage and stops on a bad setting."""
     ttl_days = settings.number("READINGS_TTL_DAYS", 30, 0.001, 3650)
-    return open_timeseries(settings.kv_url, ttl_days * 86400)
+    try:
+        return open_timeseries(settings.kv_url, ttl_days * 86400)
+    except ConfigError:
+        raise
+    except Exception as error:
+        url = settings.kv_url
+        raise ConfigError(f"{url.variable}={redact(url.raw)}: cannot open ({error})") from error
 
 
 def build_consumer(settings: Settings) -> Consumer:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..backends.settings import Settings, parse_url
 from .readings import DEVICE_ID
-from .timeseries import DynamoTimeSeries, TimeSeries
+from .timeseries import Series
 from .uplink import MqttLink, UplinkDown
 
 # Actions the simulated devices understand; anything else is refused with a 400.
@@ -28,7 +28,7 @@ class CommandError(ValueError):
 
 
 class FogNode:
-    def __init__(self, settings: Settings, series: TimeSeries | DynamoTimeSeries) -> None:
+    def __init__(self, settings: Settings, series: Series) -> None:
         self.settings = settings
         self.series = series
         self.broker_url = settings.extra.get("BROKER_URL", "")

@@ -3,8 +3,9 @@ time, with an expiry, and the last status each gateway sent.
 
 The shared key-value adapters have no range queries, which a time series needs, so this table has
 its own small adapter on the same URL: SQLite (one host) and PostgreSQL (the local target's
-services host) through :class:`reference_apps.backends.Database`, and DynamoDB with the
-blueprint's key schema (partition ``device_id``, string sort key ``ts``, TTL ``expires_at``).
+services host) through :class:`reference_apps.backends.Database`, DynamoDB with the
+blueprint's key schema (partition ``device_id``, string sort key ``ts``, TTL ``expires_at``),
+Azure Tables (``timeseries_azure``) and Firestore (``timeseries_firestore``).
 Every item is keyed by its id, so a redelivered batch inserts nothing twice.
 """
 
@@ -12,10 +13,14 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from ..backends.settings import BackendUrl, ConfigError
 from ..backends.sql import Database
+
+if TYPE_CHECKING:
+    from .timeseries_azure import AzureTableTimeSeries
+    from .timeseries_firestore import FirestoreTimeSeries
 
 KINDS = ("reading", "summary", "alert")
 
@@ -273,21 +278,49 @@ class DynamoTimeSeries:
         self.table.load()
 
 
+SCHEMES = ("sqlite", "postgresql", "dynamodb", "firestore", "aztable")
+
+
 def require_supported(url: BackendUrl) -> None:
-    """Stops at once on a table this adapter cannot serve (before anything waits for a cloud)."""
-    if url.scheme not in {"sqlite", "postgresql", "dynamodb"}:
+    """Stops at once on a table this adapter cannot serve or a malformed URL (before anything
+    waits for a cloud)."""
+    from ..backends.kv import AzureTableKeyValue
+
+    if url.scheme not in SCHEMES:
         raise ConfigError(
-            f"{url.variable}={url.scheme}://…: the IoT time series needs sqlite://, postgresql://"
-            " or dynamodb:// (a range-query adapter for Firestore and Azure Tables is not written"
-            " yet)"
+            f"{url.variable}={url.scheme}://…: the IoT time series needs one of "
+            + ", ".join(f"{scheme}://" for scheme in SCHEMES)
         )
+    parts = url.path_parts
+    if url.scheme == "aztable":
+        service = url.query.get("service", "storage")
+        if not url.netloc or len(parts) != 1 or service not in AzureTableKeyValue.HOSTS:
+            raise url.fail("use aztable://account/table[?service=storage|cosmos]")
+    elif url.scheme == "firestore" and (not url.netloc or parts):
+        raise url.fail("use firestore://collection[?database=id]")
+    elif url.scheme == "dynamodb" and (not url.netloc or parts):
+        raise url.fail("use dynamodb://table")
 
 
-def open_timeseries(url: BackendUrl, ttl_seconds: float) -> TimeSeries | DynamoTimeSeries:
+Series = Union["TimeSeries", "DynamoTimeSeries", "AzureTableTimeSeries", "FirestoreTimeSeries"]
+"""Any of the time-series adapters: they answer the same calls."""
+
+
+def open_timeseries(url: BackendUrl, ttl_seconds: float) -> Series:
     """The time series named by ``KV_URL``."""
     require_supported(url)
     if url.scheme in {"sqlite", "postgresql"}:
         return TimeSeries(url, ttl_seconds)
-    if not url.netloc or url.path_parts:
-        raise url.fail("use dynamodb://table")
+    if url.scheme == "aztable":
+        from ..backends.kv import azure_table_client
+        from .timeseries_azure import AzureTableTimeSeries
+
+        service = url.query.get("service", "storage")
+        client = azure_table_client(url.netloc, url.path_parts[0], service)
+        return AzureTableTimeSeries(client, ttl_seconds)
+    if url.scheme == "firestore":
+        from .timeseries_firestore import FirestoreTimeSeries
+
+        database = url.query.get("database", "(default)")
+        return FirestoreTimeSeries.open(url.netloc, database, ttl_seconds)
     return DynamoTimeSeries(url.netloc, ttl_seconds)

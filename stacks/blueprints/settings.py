@@ -89,6 +89,9 @@ class Settings:
     repo_ref: str = "main"
     gcp_project: str = ""
     sizing: Sizing = field(default_factory=Sizing)
+    iot_devices: tuple[str, ...] = ("gateway-01",)
+    """Device accounts of an IoT ingest that has its own MQTT brokers (GCP): one per fog gateway,
+    each with a generated password in the secret store and the topics devices/<name>/#."""
 
     @property
     def tags(self) -> dict[str, str]:
@@ -121,10 +124,15 @@ _KEYS = {
     "repoUrl": "repo_url",
     "repoRef": "repo_ref",
     "sizing": "sizing",
+    "iotDevices": "iot_devices",
 }
 _REGION_KEYS = {"aws": "aws:region", "gcp": "gcp:region", "azure": "azure-native:location"}
 _DEFAULT_REGION = {"aws": "eu-west-1", "gcp": "europe-west1", "azure": "westeurope"}
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_DEVICE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
+"""An MQTT user name that also fits in a secret id and a Pulumi name."""
+RESERVED_ACCOUNTS = ("bridge",)
+"""Broker accounts the role creates for the hosts' own services."""
 
 
 def _camel(name: str) -> str:
@@ -242,6 +250,8 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     else:
         raise SettingsError("tierstack:zones must be a list of zone names")
     values["gcp_project"] = str(config.get("gcp:project", "tierstack-dev"))
+    if "iotDevices" in ours:
+        values["iot_devices"] = _parse_devices(ours["iotDevices"])
     values["sizing"] = _parse_sizing(env, ours.get("sizing"))
 
     settings = Settings(**values)
@@ -251,6 +261,20 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
             "tierstack:certificate is required in prod (the self-signed fallback is for dev only)"
         )
     return settings
+
+
+def _parse_devices(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list | tuple) or not all(isinstance(d, str) for d in raw):
+        raise SettingsError("tierstack:iotDevices must be a list of device names")
+    for device in raw:
+        if not _DEVICE.match(device) or device in RESERVED_ACCOUNTS:
+            raise SettingsError(
+                f"tierstack:iotDevices: {device!r} must be 1-30 lowercase letters, digits or '-'"
+                f" (not {', '.join(RESERVED_ACCOUNTS)})"
+            )
+    if len(set(raw)) != len(raw):
+        raise SettingsError("tierstack:iotDevices names a device twice")
+    return tuple(raw)
 
 
 _REPO_SCHEMES = ("https://", "git://", "ssh://", "file://")

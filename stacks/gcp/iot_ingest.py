@@ -7,8 +7,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from stacks.common.args import IoTIngestArgs
+from stacks.common.args import AppSecretArgs, IoTIngestArgs
 from stacks.common.bootstrap import bootstrap_script
+from stacks.gcp.app_secret import AppSecret
 from stacks.gcp.common import HOST_ROLES, LB_SOURCE_RANGES, fit, labels, physical
 from stacks.gcp.instances import instance_template, regional_group
 from stacks.gcp.network import FIREWALL_LOGS
@@ -22,7 +23,9 @@ class IoTIngest(pulumi.ComponentResource):
     """TLS is not terminated at the proxy: it passes through to mosquitto, which checks the
     devices' client certificates, so device identity reaches the broker intact. Brokers hold
     sessions, so the group has a fixed size (one per zone in prod) instead of an autoscaler.
-    Their service account may publish to the queue's topic and nothing else."""
+    Their service account may publish to the queue's topic (the bridge) and read the device
+    passwords (the mqtt_broker role), nothing else. The boot vars carry
+    MQTT_DEVICE_PASSWORD_REFS (`name=<secret reference>;…`), never a password."""
 
     def __init__(
         self, name: str, args: IoTIngestArgs, opts: pulumi.ResourceOptions | None = None
@@ -49,10 +52,32 @@ class IoTIngest(pulumi.ComponentResource):
                 opts=child,
             )
         args.queue.bind(f"{name}-bridge", self.account.member, "publish", self)
+        # One account per device (fog gateway): a generated password in Secret Manager that only
+        # the brokers' account may read; the hosts get references, the role reads the values.
+        self.device_passwords: dict[str, AppSecret] = {}
+        for device in settings.iot_devices:
+            secret = AppSecret(
+                f"{name}-{device}-password",
+                AppSecretArgs(context, f"MQTT password of device {device}", length=32),
+                opts=child,
+            )
+            secret.bind(f"{name}-{device}-password-read", self.account.member, "read", self)
+            self.device_passwords[device] = secret
+        device_refs = pulumi.Output.all(
+            *(self.device_passwords[d].ref for d in settings.iot_devices)
+        ).apply(
+            lambda refs: ";".join(
+                f"{device}={ref}" for device, ref in zip(settings.iot_devices, refs, strict=True)
+            )
+        )
         script = bootstrap_script(
             context,
             GATEWAY_TIER,
-            {"QUEUE_URL": args.queue.backend_url, "MQTT_TOPIC_FILTER": spec.topic_filter},
+            {
+                "QUEUE_URL": args.queue.backend_url,
+                "MQTT_TOPIC_FILTER": spec.topic_filter,
+                "MQTT_DEVICE_PASSWORD_REFS": device_refs,
+            },
         )
         self.template = instance_template(
             context,

@@ -24,7 +24,15 @@ VALID: dict[str, dict[str, Any]] = {
     "common": {},
     "load_balancer": {"load_balancer_apps": [{"name": "cloud-drive", "servers": ["app1:8002"]}]},
     "mail_sink": {},
-    "mqtt_broker": {"mqtt_broker_devices": [{"name": "sensor-1", "password": "pw-1"}]},
+    "mqtt_broker": {
+        "mqtt_broker_devices": [
+            {"name": "sensor-1", "password": "pw-1"},
+            {
+                "name": "gw-1",
+                "password_ref": "gcp-secretmanager://projects/p/secrets/s/versions/latest",
+            },
+        ]
+    },
     "object_store": {},
     "postgres": {},
     "python_app": {
@@ -75,7 +83,17 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     (
         "mqtt_broker",
         {"mqtt_broker_devices": [{"name": "sensor-1"}]},
-        "missing required arguments: password found in mqtt_broker_devices",
+        "one of the following is required: password, password_ref found in mqtt_broker_devices",
+    ),
+    (
+        "mqtt_broker",
+        {"mqtt_broker_users": [{"name": "bridge", "password": "pw", "password_ref": "x"}]},
+        "parameters are mutually exclusive: password|password_ref found in mqtt_broker_users",
+    ),
+    (
+        "mqtt_broker",
+        {"mqtt_broker_devices": [{"name": "gw-1", "password_ref": "projects/p/secrets/s"}]},
+        "password_ref must be gcp-secretmanager://projects/<project>/secrets/<id>/versions/",
     ),
     (
         "object_store",

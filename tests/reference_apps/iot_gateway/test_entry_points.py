@@ -81,20 +81,18 @@ def test_flask_run_with_zero_configuration(tmp_path: Path) -> None:
         ),
         (
             "consumer",
-            {"KV_URL": "firestore://readings"},
-            "configuration error: KV_URL=firestore://…: the IoT time series needs sqlite://,"
-            " postgresql:// or dynamodb:// (a range-query adapter for Firestore and Azure Tables"
-            " is not written yet)",
+            {"KV_URL": "firestore://readings/extra"},
+            "configuration error: KV_URL=firestore://readings/extra: use"
+            " firestore://collection[?database=id]",
         ),
-        (  # as the GCP stack deploys it: the table is refused before waiting for Pub/Sub
+        (  # a table the time series cannot serve is refused before waiting for Pub/Sub
             "consumer",
             {
-                "KV_URL": "firestore://readings?database=iot-gateway-dev-readings",
+                "KV_URL": "aztable://account?service=cosmos",
                 "QUEUE_URL": "pubsub://tierstack-dev/telemetry/telemetry-sub",
             },
-            "configuration error: KV_URL=firestore://…: the IoT time series needs sqlite://,"
-            " postgresql:// or dynamodb:// (a range-query adapter for Firestore and Azure Tables"
-            " is not written yet)",
+            "configuration error: KV_URL=aztable://account?service=cosmos: use"
+            " aztable://account/table[?service=storage|cosmos]",
         ),
         (
             "simulator",
@@ -142,3 +140,35 @@ def test_consumer_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(15) == 0
     assert "consumer stopped" in process.stderr.read()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [  # the KV_URLs the GCP and Azure stacks render for the consumer (tests/stacks snapshots)
+        {
+            "KV_URL": "firestore://readings?database=iot-gateway-dev-readings",
+            "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",  # no credentials needed; nothing answers
+        },
+        {
+            "KV_URL": "aztable://tierstack-dev-readings-cosmos/Readings?service=cosmos",
+            "AZURE_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=http;AccountName=a;"
+            "AccountKey=a2V5;TableEndpoint=http://127.0.0.1:9/a;",  # nothing answers
+        },
+    ],
+    ids=["firestore", "aztable"],
+)
+def test_consumer_starts_on_the_cloud_tables(tmp_path: Path, env: dict[str, str]) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reference_apps.iot_gateway.consumer"],
+        cwd=REPO,
+        env=clean_env(tmp_path, DATA_DIR=str(tmp_path / "data"), **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines = iter(process.stderr.readline, "")  # the SDKs may warn first (FutureWarning)
+    started = next((line for line in lines if "consumer" in line), "")
+    assert '"consumer started"' in started, started
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(15) == 0

@@ -40,6 +40,11 @@ def test_sizing_overrides_accept_strings_and_json() -> None:
     assert settings.sizing.app_size == "large"
 
 
+def test_iot_devices_default_to_one_gateway() -> None:
+    assert parse().iot_devices == ("gateway-01",)
+    assert parse(iotDevices=["gw-a", "gw-b"]).iot_devices == ("gw-a", "gw-b")
+
+
 def test_region_comes_from_the_provider_key() -> None:
     settings = parse_settings({**BASE, "tierstack:cloud": "gcp", "gcp:region": "us-east1"})
     assert settings.region == "us-east1"
@@ -76,6 +81,10 @@ def test_region_comes_from_the_provider_key() -> None:
         ({"repoUrl": "git.example.org:t.git"}, "must be an https:// (or git://"),
         ({"repoRef": "--upload-pack=evil"}, "tierstack:repoRef '--upload-pack=evil' is not"),
         ({"repoRef": "main; reboot"}, "is not a git branch, tag or commit"),
+        ({"iotDevices": "gw-1"}, "tierstack:iotDevices must be a list of device names"),
+        ({"iotDevices": ["gw/1"]}, "tierstack:iotDevices: 'gw/1' must be 1-30 lowercase"),
+        ({"iotDevices": ["bridge"]}, "tierstack:iotDevices: 'bridge' must be"),
+        ({"iotDevices": ["a", "a"]}, "tierstack:iotDevices names a device twice"),
     ],
 )
 def test_invalid_config_names_the_key(extra: dict, message: str) -> None:
