@@ -4,6 +4,7 @@ SCRAM passwords, and closed to the other apps' roles."""
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 import pytest
@@ -106,8 +107,8 @@ def connect_from_app_host(
         ".fetchone()[0])\n"
     )
     return host.run(
-        f"PGPASSWORD={password} CONNINFO={json.dumps(conninfo)}"
-        f" /opt/tierstack/venv/bin/python -c {json.dumps(script)}"
+        f"PGPASSWORD={password} CONNINFO={shlex.quote(conninfo)}"
+        f" /opt/tierstack/venv/bin/python -c {shlex.quote(script)}"
     )
 
 
