@@ -164,10 +164,22 @@ def iso_seconds(seconds: int) -> str:
     return f"PT{int(seconds)}S"
 
 
+POSTGRES_ROOT_CAS = (
+    "DigiCert_Global_Root_G2",
+    "Microsoft_RSA_Root_Certificate_Authority_2017",
+    "DigiCert_Global_Root_CA",
+)
+"""The roots that Azure Database for PostgreSQL flexible server's certificates chain to
+(learn.microsoft.com/azure/postgresql/security/security-tls-how-to-connect: DigiCert
+Global Root G2 and Microsoft RSA Root CA 2017, DigiCert Global Root CA during the rotation).
+Hosts take them from the distribution's ca-certificates package, which apt verifies."""
+
+
 def host_role_vars(app_port: int | None) -> dict[str, object]:
     """Application Gateway v2 probes and forwards from its own subnet, inside the network CIDR
-    the hosts already admit; outbound NTP is open (the NSGs filter inbound only)."""
-    return {}
+    the hosts already admit; outbound NTP is open (the NSGs filter inbound only). The database's
+    CA file holds only the roots its server certificates chain to (sslmode=verify-full)."""
+    return {"blueprint_host_database_ca_system_roots": list(POSTGRES_ROOT_CAS)}
 
 
 def host_env(context: StackContext) -> dict[str, str]:

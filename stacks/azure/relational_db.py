@@ -19,6 +19,7 @@ from stacks.azure.sizes import DB_SKUS
 from stacks.blueprints.model import Access
 from stacks.common.args import RelationalDbArgs
 from stacks.common.contracts import Principal
+from stacks.common.database_tls import VERIFY_FULL
 
 ADMIN_LOGIN = "tierstack_admin"
 PORT = 5432
@@ -167,7 +168,7 @@ class RelationalDb(pulumi.ComponentResource):
             "@",
             self.endpoint,
             f":{PORT}/{spec.database}",
-            "?sslmode=require",
+            f"?{VERIFY_FULL}",
         )
         self.register_outputs(
             {

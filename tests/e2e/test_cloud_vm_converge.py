@@ -23,7 +23,7 @@ import testinfra
 from stacks.blueprints.settings import parse_settings
 from stacks.common.args import StackContext
 from stacks.common.bootstrap import host_vars
-from tierstack.local import podman
+from tierstack.local import ca, podman
 from tierstack.local.target import APPS, HOST_WHEELHOUSE, REPO, HostSpec
 
 pytestmark = [pytest.mark.hosts, pytest.mark.reconverges]
@@ -63,7 +63,13 @@ def converge_like_a_cloud_vm(
             inventory,
             log_name=log_name,
             inventory_name="cloud-vm-inventory.yml",
-            extra_vars={**boot, "python_app_pip_find_links": HOST_WHEELHOUSE},
+            extra_vars={
+                **boot,
+                "python_app_pip_find_links": HOST_WHEELHOUSE,
+                # The local services' database certificate is the target's own CA's (a cloud VM
+                # gets its provider's roots instead).
+                "blueprint_host_database_ca": ca.ca_pem(target),
+            },
         )
         return recap[vm.name]
 

@@ -4,6 +4,7 @@ SCRAM passwords, and closed to the other apps' roles."""
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 import pytest
@@ -74,3 +75,94 @@ def test_passwords_are_stored_as_scram(hosts: dict[str, Any]) -> None:
 def test_config_files_are_private(hosts: dict[str, Any]) -> None:
     hba = hosts["services"].file("/etc/postgresql/15/main/pg_hba.conf")
     assert (hba.user, hba.group, hba.mode) == ("postgres", "postgres", 0o640)
+
+
+def test_app_roles_are_least_privilege(hosts: dict[str, Any]) -> None:
+    rows = hosts["services"].check_output(
+        'psql -U postgres -tA -F " " -c "select rolname, rolsuper, rolcreatedb, rolcreaterole,'
+        " rolreplication, rolbypassrls, has_database_privilege(rolname, 'cloud_drive', 'CONNECT'),"
+        " has_database_privilege(rolname, 'image_processing', 'CONNECT') from pg_roles"
+        " where rolname in ('image_processing', 'cloud_drive') order by rolname\""
+    )
+    # Each role may connect to its own database only (the privilege, not just pg_hba).
+    assert rows.splitlines() == [
+        "cloud_drive f f f f f t f",
+        "image_processing f f f f f f t",
+    ]
+
+
+def connect_from_app_host(
+    host: Any, password: str, *, host_name: str, ca: str, extra: str = ""
+) -> Any:
+    """Connects from an app host the way the apps do (their virtualenv's psycopg, TLS verified
+    with verify-full) and prints whether the session is encrypted."""
+    conninfo = (
+        f"host={host_name} port=5432 dbname=cloud_drive user=cloud_drive"
+        f" sslmode=verify-full sslrootcert={ca} connect_timeout=5 {extra}"
+    )
+    script = (
+        "import os, psycopg\n"
+        "with psycopg.connect(os.environ['CONNINFO']) as c:\n"
+        "    print(c.execute('select ssl from pg_stat_ssl where pid = pg_backend_pid()')"
+        ".fetchone()[0])\n"
+    )
+    return host.run(
+        f"PGPASSWORD={password} CONNINFO={shlex.quote(conninfo)}"
+        f" /opt/tierstack/venv/bin/python -c {shlex.quote(script)}"
+    )
+
+
+def test_verify_full_succeeds_with_the_targets_ca(hosts: dict[str, Any], target: Any) -> None:
+    result = connect_from_app_host(
+        hosts["app1"],
+        target.secrets()["cloud_drive_db"],
+        host_name="services",
+        ca="/etc/tierstack/database-ca.pem",
+    )
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+def test_verify_full_fails_for_a_name_the_certificate_lacks(
+    hosts: dict[str, Any], target: Any
+) -> None:
+    result = connect_from_app_host(
+        hosts["app1"],
+        target.secrets()["cloud_drive_db"],
+        host_name="db.example.internal",
+        ca="/etc/tierstack/database-ca.pem",
+        extra=f"hostaddr={target.ip('services')}",
+    )
+    assert result.rc != 0
+    assert 'does not match host name "db.example.internal"' in result.stderr
+
+
+def test_verify_full_fails_without_the_targets_ca(hosts: dict[str, Any], target: Any) -> None:
+    result = connect_from_app_host(
+        hosts["app1"],
+        target.secrets()["cloud_drive_db"],
+        host_name="services",
+        ca="/etc/ssl/certs/ca-certificates.crt",
+    )
+    assert result.rc != 0
+    assert "certificate verify failed" in result.stderr
+
+
+def test_app_roles_are_refused_without_tls(hosts: dict[str, Any], target: Any) -> None:
+    password = target.secrets()["cloud_drive_db"]
+    result = hosts["services"].run(
+        f"PGPASSWORD={password} PGSSLMODE=disable PGCONNECT_TIMEOUT=5"
+        " psql -h services -U cloud_drive -d cloud_drive -tA -c 'select 1'"
+    )
+    assert result.rc != 0
+    assert "no encryption" in result.stderr
+
+
+def test_the_apps_connect_with_verify_full(hosts: dict[str, Any]) -> None:
+    env = hosts["app1"].file("/etc/tierstack/cloud-drive.env").content_string
+    line = next(line for line in env.splitlines() if line.startswith("DATABASE_URL="))
+    url = json.loads(line.split("=", 1)[1])
+    assert url.startswith("postgresql://cloud_drive:")
+    assert url.endswith(
+        "@services:5432/cloud_drive?sslmode=verify-full&sslrootcert=/etc/tierstack/database-ca.pem"
+    )

@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tierstack.local import ca
 from tierstack.local.catalog import APPS, LOCAL_SETTINGS, AppSpec
 from tierstack.local.errors import TargetError
 from tierstack.local.wheelhouse import HOST_WHEELHOUSE
@@ -58,9 +59,23 @@ def generated_secrets(target: LocalTarget) -> dict[str, str]:
     return stored
 
 
+HOST_DATABASE_CA = "/etc/tierstack/database-ca.pem"
+"""Where app and worker hosts keep the CA that signed PostgreSQL's certificate
+(blueprint_host_database_ca_file)."""
+ADMIN_USER = "admin"
+"""The hosts' administrator account (common_admin_users), logged in with the target's key."""
+DATABASE_HOST = "services"
+"""The name the apps reach PostgreSQL by: its certificate carries it, verify-full checks it."""
+
+
 def app_env(app: AppSpec, keys: dict[str, str]) -> dict[str, str]:
-    """The environment of one app: backend URLs pointing at the services host."""
-    db_url = f"postgresql://{app.db_name}:{keys[f'{app.package}_db']}@services:5432/{app.db_name}"
+    """The environment of one app: backend URLs pointing at the services host. The database is
+    reached as the app's own login role, over TLS, with the server's name verified against the
+    target's CA."""
+    db_url = (
+        f"postgresql://{app.db_name}:{keys[f'{app.package}_db']}@{DATABASE_HOST}:5432/"
+        f"{app.db_name}?sslmode=verify-full&sslrootcert={HOST_DATABASE_CA}"
+    )
     env = {
         "APP_ENV": "production",
         "SECRET_KEY": keys[f"{app.package}_secret_key"],
@@ -72,11 +87,11 @@ def app_env(app: AppSpec, keys: dict[str, str]) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     if "queue" in app.backends:
-        env["QUEUE_URL"] = f"{db_url}?table=jobs"
+        env["QUEUE_URL"] = f"{db_url}&table=jobs"
         # A job whose worker died is handed out again after this many seconds.
         env["QUEUE_VISIBILITY_TIMEOUT"] = "30"
     if "kv" in app.backends:
-        env["KV_URL"] = f"{db_url}?table=kv"
+        env["KV_URL"] = f"{db_url}&table=kv"
     if "db" in app.backends:
         env["DATABASE_URL"] = db_url
     env.update(LOCAL_SETTINGS.get(app.name, {}))
@@ -110,6 +125,9 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
 
     app_ports = [{"port": app.port, "source": cidr} for app in apps]
     services_ports = [{"port": port, "source": cidr} for port in (5432, 8333, 1025, 8883)]
+    db_cert, db_key = ca.server_certificate(
+        target, "postgres", [DATABASE_HOST], [target.ip(DATABASE_HOST)]
+    )
     return {
         "all": {
             "vars": {
@@ -121,6 +139,14 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                 "python_app_pip_find_links": HOST_WHEELHOUSE,
                 "python_app_forwarded_allow_ips": target.ip("lb"),
                 "object_store_pip_find_links": HOST_WHEELHOUSE,
+                "blueprint_host_database_ca": ca.ca_pem(target),
+                # An administrator who logs in with the target's key and uses sudo, as on a VM.
+                "common_admin_users": [
+                    {
+                        "name": ADMIN_USER,
+                        "authorized_keys": [target.ssh_key.with_suffix(".pub").read_text().strip()],
+                    }
+                ],
             },
             "children": {
                 "tier_services": {
@@ -136,6 +162,8 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                             }
                             for app in APPS.values()
                         ],
+                        postgres_tls_cert=db_cert,
+                        postgres_tls_key=db_key,
                         object_store_buckets=list(APPS),
                         object_store_identities=[
                             {

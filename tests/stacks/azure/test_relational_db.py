@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
+from stacks.common.database_tls import HOST_CA_FILE, VERIFY_FULL
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
@@ -30,8 +38,11 @@ def test_database_is_private_with_backups_and_no_password_in_its_url(dev):
     password = dev.result["password"]
     assert dev.result["password_is_secret"] is True
     assert dev.result["db"] == (
-        f"postgresql://tierstack_admin@{dev.result['endpoint']}:5432/app?sslmode=require"
+        f"postgresql://tierstack_admin@{dev.result['endpoint']}:5432/app"
+        "?sslmode=verify-full&sslrootcert=/etc/tierstack/database-ca.pem"
     )
+    # The server's certificate names <server>.postgres.database.azure.com: the URL uses that name.
+    assert dev.result["endpoint"].endswith(".postgres.database.azure.com")
     assert password not in dev.result["db"]
     secret = dev.one("azure-native:keyvault:Secret", "app-db-password-secret").inputs
     assert secret["vaultName"] == dev.one("azure-native:keyvault:Vault").inputs["vaultName"]
@@ -46,3 +57,9 @@ def test_prod_database_is_zone_redundant_and_locked(prod):
     assert server["backup"] == {"backupRetentionDays": 14, "geoRedundantBackup": "Enabled"}
     lock = prod.one("azure-native:authorization:ManagementLockByScope").inputs
     assert (lock["level"], lock["scope"]) == ("CanNotDelete", "app-db-server-id")
+
+
+def test_the_ca_file_in_the_url_is_the_one_the_hosts_write():
+    defaults = yaml.safe_load((REPO_ROOT / "roles/blueprint_host/defaults/main.yml").read_text())
+    assert defaults["blueprint_host_database_ca_file"] == HOST_CA_FILE
+    assert f"sslrootcert={HOST_CA_FILE}" in VERIFY_FULL
