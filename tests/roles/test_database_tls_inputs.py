@@ -16,16 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tierstack.local.target import APPS, REPO, LocalTarget
 
-CHECKED_URLS = sum(len({"queue", "kv", "db"} & set(app.backends)) for app in APPS.values())
-"""Every PostgreSQL URL of the deployed apps (queue, key-value table, database)."""
-
 
 @pytest.fixture
 def inventory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setattr(LocalTarget, "state_dir", property(lambda self: tmp_path))
-    target = LocalTarget(
-        name="unit", subnet="10.250.0.0/24", apps=["image-processing", "cloud-drive"]
-    )
+    target = LocalTarget(name="unit", subnet="10.250.0.0/24", apps=list(APPS))
     return target.inventory()["all"]
 
 
@@ -53,7 +48,8 @@ def test_every_database_url_is_the_apps_own_role_with_verify_full(
             assert query["sslmode"] == "verify-full", variable
             assert query["sslrootcert"] == ca_file, variable
             checked += 1
-    assert checked == CHECKED_URLS
+    # Every PostgreSQL URL of every deployed app (queue, key-value table, database).
+    assert checked == sum(len({"queue", "kv", "db"} & set(app.backends)) for app in APPS.values())
 
 
 def test_the_postgres_certificate_is_signed_by_the_ca_the_hosts_trust(
