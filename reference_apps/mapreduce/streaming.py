@@ -12,10 +12,12 @@ import subprocess
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 STDERR_TAIL = 4000
+FAILED = -1  # the partition key of a task's failure record (Spark engines)
 RUNNING: set[subprocess.Popen[bytes]] = set()
 
 
@@ -122,3 +124,40 @@ def splits(data: bytes, size: int) -> list[bytes]:
         pieces.append(data[start:end])
         start = end
     return pieces
+
+
+def spark_map(
+    mapper: bytes, env: dict[str, str], reducers: int, timeout: float
+) -> Callable[[tuple[str, bytes]], list[tuple[int, Any]]]:
+    """A Spark map function over (file name, split) records: a program's failure becomes a
+    ``FAILED`` record, since it is deterministic and Spark must not retry it."""
+
+    def map_split(record: tuple[str, bytes]) -> list[tuple[int, Any]]:
+        try:
+            return map_task(mapper, record[0], record[1], env, reducers, timeout)
+        except ProgramFailed as error:
+            return [(FAILED, (error.reason, error.stderr))]
+
+    return map_split
+
+
+def spark_reduce(
+    reducer: bytes, env: dict[str, str], timeout: float
+) -> Callable[[int, Iterable[tuple[int, Any]]], Iterator[tuple[int, Any]]]:
+    """A Spark partition function: the reducer's output for the partition, or the first failure."""
+
+    def reduce_partition(
+        index: int, records: Iterable[tuple[int, Any]]
+    ) -> Iterator[tuple[int, Any]]:
+        blobs = []
+        for key, value in records:
+            if key == FAILED:
+                yield FAILED, value
+                return
+            blobs.append(value)
+        try:
+            yield index, reduce_task(reducer, blobs, env, timeout)
+        except ProgramFailed as error:
+            yield FAILED, (error.reason, error.stderr)
+
+    return reduce_partition

@@ -83,7 +83,12 @@ def main(env: Mapping[str, str] | None = None) -> None:
             f" JOB_TIME_LIMIT={service.limits.time_limit:g}: a running job would be handed to a"
             " second worker; raise the visibility timeout"
         )
-    engine = open_engine(settings.extra.get("MAPREDUCE_CLUSTER_URL", "local"), dict(settings.extra))
+    # A cluster whose credentials cannot be read yet (a fresh VM's grant) is waited for too.
+    engine = start_when_ready(
+        lambda: open_engine(
+            settings.extra.get("MAPREDUCE_CLUSTER_URL", "local"), dict(settings.extra)
+        )
+    )
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

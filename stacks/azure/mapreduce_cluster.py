@@ -11,9 +11,16 @@ hadoop-streaming.jar`. The
 blueprint's code store stays the apps' upload store; its log store is not used on Azure: YARN
 keeps the job logs in the cluster file system (`/app-logs`).
 
+The cluster is of kind "spark": it keeps YARN and Hadoop streaming (the submit commands above
+run unchanged) and adds Livy, the REST gateway (`https://<cluster>.azurehdinsight.net/livy`) the
+job runner submits each job through, as a Spark batch running the same mapper and reducer.
+
 Tiers granted "submit" (the job-runner) get the built-in HDInsight Cluster Operator role on this
-cluster only: HDInsight has no finer Azure role, and job submission itself goes through the
-cluster gateway (Livy/WebHCat), whose credentials that role can read (getGatewaySettings)."""
+cluster only (HDInsight has no finer Azure role), Storage Blob Data Contributor on the cluster's
+file system (the job runner uploads programs and inputs and collects the outputs there with its
+identity: shared keys are off) and Key Vault Secrets User on the gateway password's secret.
+`backend_url` names all three: `hdinsight://admin@<cluster>?storage=azblob://<account>/cluster
+&gateway_password_ref=azure-keyvault://<vault>.vault.azure.net/<secret>`."""
 
 from __future__ import annotations
 
@@ -25,11 +32,13 @@ import pulumi_random as random
 import pulumi_tls as tls
 from pulumi_azure_native import authorization, hdinsight, keyvault, managedidentity, storage
 
+from stacks.azure.app_secret import SECRETS_USER_ROLE, keyvault_ref
 from stacks.azure.common import (
     child,
     compact_name,
     component_opts,
     dashed_name,
+    grant_role,
     role_definition_id,
     stable_guid,
 )
@@ -44,6 +53,9 @@ from stacks.common.args import MapReduceClusterArgs
 from stacks.common.contracts import Principal
 
 CLUSTER_VERSION = "5.1"
+SPARK_VERSION = "3.3"  # the Spark of HDInsight 5.1
+GATEWAY_USER = "admin"
+FILE_SYSTEM_WRITER_ROLE = "storage-blob-data-contributor"
 FILE_SYSTEM = "cluster"
 STREAMING_JAR = "/usr/hdp/current/hadoop-mapreduce-client/hadoop-streaming.jar"
 SSH_USER = "sshuser"
@@ -93,7 +105,8 @@ def submit_command(job: StreamingJob, file_system_url: str) -> str:
 
 class MapReduceCluster(pulumi.ComponentResource):
     """Exposes cluster_name, file_system_url (abfs://...), submit_commands, and like a data
-    component physical_name (the cluster name) and backend_url (`hdinsight://<cluster name>`)."""
+    component physical_name (the cluster name) and backend_url (the gateway login, the cluster, its
+    file system and the gateway password's reference; see above)."""
 
     def __init__(
         self, name: str, args: MapReduceClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -181,7 +194,7 @@ class MapReduceCluster(pulumi.ComponentResource):
             min_special=1,
             opts=child(self),
         )
-        keyvault.Secret(
+        gateway_secret = keyvault.Secret(
             f"{name}-gateway-secret",
             secret_name=f"{spec.name}-gateway-password",
             vault_name=net.vault.name,
@@ -230,11 +243,12 @@ class MapReduceCluster(pulumi.ComponentResource):
                     "private_link": "Enabled",
                 },
                 "cluster_definition": {
-                    "kind": "hadoop",
+                    "kind": "spark",
+                    "component_version": {"Spark": SPARK_VERSION},
                     "configurations": {
                         "gateway": {
                             "restAuthCredential.isEnabled": True,
-                            "restAuthCredential.username": "admin",
+                            "restAuthCredential.username": GATEWAY_USER,
                             "restAuthCredential.password": gateway_password.result,
                         }
                     },
@@ -267,8 +281,19 @@ class MapReduceCluster(pulumi.ComponentResource):
             opts=child(self, depends_on=[data_owner, file_system]),
         )
         self.physical_name: pulumi.Output[str] = self.cluster.name
+        self.network = net
+        self.file_system_id: pulumi.Output[str] = file_system.id
+        self.gateway_secret_name = f"{spec.name}-gateway-password"
+        self.gateway_secret_id: pulumi.Output[str] = pulumi.Output.concat(
+            net.vault_id, "/secrets/", gateway_secret.name
+        )
+        # What the job runner needs, by reference: the gateway login, the file system it
+        # uploads to, the Key Vault secret holding the gateway password (never the value).
         self.backend_url: pulumi.Output[str] = pulumi.Output.concat(
-            "hdinsight://", self.cluster.name
+            f"hdinsight://{GATEWAY_USER}@",
+            self.cluster.name,
+            f"?storage=azblob://{self.account_name}/{FILE_SYSTEM}&gateway_password_ref=",
+            keyvault_ref(net.vault.name, gateway_secret.name),
         )
         self.register_outputs(
             {
@@ -281,7 +306,9 @@ class MapReduceCluster(pulumi.ComponentResource):
         )
 
     def grant(self, principal: Principal, access: Access) -> list[pulumi.Resource]:
-        """HDInsight Cluster Operator on this cluster only, for access "submit"."""
+        """For access "submit": HDInsight Cluster Operator on this cluster, Storage Blob Data
+        Contributor on its file system (container scope) and Key Vault Secrets User on the
+        gateway password's secret; nothing wider."""
         if access != "submit":
             raise ValueError(
                 f"{principal.name}: a MapReduce cluster grants only 'submit' access, not {access!r}"
@@ -302,5 +329,33 @@ class MapReduceCluster(pulumi.ComponentResource):
                     CLUSTER_OPERATOR_ROLE,
                 ),
                 opts=child(principal.parent),
-            )
+            ),
+            grant_role(
+                f"{principal.name}-{self.spec_name}-fs-write",
+                role=FILE_SYSTEM_WRITER_ROLE,
+                scope=self.file_system_id,
+                principal_id=principal.id,
+                subscription_id=self.subscription_id,
+                guid_parts=(
+                    principal.name,
+                    self.account_name,
+                    FILE_SYSTEM,
+                    FILE_SYSTEM_WRITER_ROLE,
+                ),
+                parent=principal.parent,
+            ),
+            grant_role(
+                f"{principal.name}-{self.spec_name}-gateway-read",
+                role=SECRETS_USER_ROLE,
+                scope=self.gateway_secret_id,
+                principal_id=principal.id,
+                subscription_id=self.subscription_id,
+                guid_parts=(
+                    principal.name,
+                    self.network.vault_name,
+                    self.gateway_secret_name,
+                    SECRETS_USER_ROLE,
+                ),
+                parent=principal.parent,
+            ),
         ]

@@ -1,7 +1,8 @@
 """Engines that run a streaming job (mapper, partition by key, sort, reducer), chosen by
 ``MAPREDUCE_CLUSTER_URL``: ``local`` (processes on this machine), ``spark://host:port`` (a Spark
-standalone cluster), ``emr://`` or ``dataproc://`` (a cloud's managed cluster). The first two run
-the same :mod:`streaming` functions, the clouds the same programs as a Hadoop streaming job, so
+standalone cluster), ``emr://``, ``dataproc://`` or ``hdinsight://`` (a cloud's managed
+cluster). The local, Spark and HDInsight engines run the same :mod:`streaming` functions (on
+HDInsight as a Spark batch), EMR and Dataproc the same programs as a Hadoop streaming job, so
 every output equals a ``mapper | sort | reducer`` pipe's, split into ``part-NNNNN`` files.
 
 One module per engine; this package names them and picks one from the URL.
@@ -13,6 +14,7 @@ from ...backends import ConfigError
 from .base import SPLIT_BYTES, Engine, InputFile, JobCancelled, JobFailed, Program, write_parts
 from .dataproc import DataprocEngine
 from .emr import EmrEngine
+from .hdinsight import HDInsightEngine
 from .local import LocalEngine
 from .managed import ManagedEngine, safe_key
 from .spark import SparkEngine
@@ -22,6 +24,7 @@ __all__ = [
     "DataprocEngine",
     "EmrEngine",
     "Engine",
+    "HDInsightEngine",
     "InputFile",
     "JobCancelled",
     "JobFailed",
@@ -93,8 +96,10 @@ def open_engine(url: str, env: dict[str, str] | None = None) -> Engine:
             poll_seconds=seconds(env, "DATAPROC_POLL_SECONDS", 15),
             endpoint=env.get("DATAPROC_ENDPOINT", ""),
         )
+    if url.startswith("hdinsight://"):
+        return HDInsightEngine.from_url(url, env)
     raise ConfigError(
         f"MAPREDUCE_CLUSTER_URL={url}: unsupported; use local, local:N, spark://host:7077,"
-        " emr://<cluster id> or dataproc://<project>/<region>/<cluster>"
-        " (hdinsight:// is not supported yet)"
+        " emr://<cluster id>, dataproc://<project>/<region>/<cluster> or"
+        " hdinsight://<user>@<cluster>?storage=…&gateway_password_ref=… (the Azure stack's value)"
     )

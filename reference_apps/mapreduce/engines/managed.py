@@ -1,5 +1,6 @@
 """The skeleton every managed cloud cluster (EMR, Dataproc, HDInsight) shares: upload the two
-programs and the inputs to the job-data bucket, submit a Hadoop streaming job over them, poll it
+programs and the inputs to the job-data bucket (the cluster's file system on HDInsight), submit
+a job over them (a Hadoop streaming step, or a Spark batch on HDInsight), poll it
 until it ends (cancelling it at the time limit or when the worker stops), collect its part files
 and remove everything the run wrote. A cloud's engine only says how to do each step."""
 
@@ -83,6 +84,10 @@ class ManagedEngine(Engine):
     def failure(self, state: str, status: dict[str, Any]) -> JobFailed:
         """Why the job ended in ``state`` other than done, in the service's words."""
 
+    def support_files(self, run: str) -> dict[str, bytes]:
+        """Other files the run needs next to the programs (HDInsight's Spark driver)."""
+        return {}
+
     def program_keys(self, run: str) -> list[str]:
         base = f"{self.prefix}{self.name}/{run}"
         return [f"{base}/mapper.py", f"{base}/reducer.py"]
@@ -103,6 +108,9 @@ class ManagedEngine(Engine):
         try:
             self.upload(written[0], program.mapper)
             self.upload(written[1], program.reducer)
+            for key, data in self.support_files(run).items():
+                written.append(key)
+                self.upload(key, data)
             folders = []
             for index, item in enumerate(inputs):
                 key = f"{base}/input/{index:05d}/{safe_key(item.name)}"

@@ -9,43 +9,15 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from .. import streaming
-from ..streaming import ProgramFailed
 from .base import SPLIT_BYTES, TIME_LIMIT, Engine, InputFile, JobCancelled, JobFailed, Program
 
-FAILED = -1  # the partition key of a task's failure record
+FAILED = streaming.FAILED
 CANCELLED = "cancelled"
-
-
-def _spark_map(
-    mapper: bytes, env: dict[str, str], reducers: int, timeout: float
-) -> Callable[[tuple[str, bytes]], list[tuple[int, Any]]]:
-    def map_split(record: tuple[str, bytes]) -> list[tuple[int, Any]]:
-        try:
-            return streaming.map_task(mapper, record[0], record[1], env, reducers, timeout)
-        except ProgramFailed as error:  # deterministic: report it, do not let Spark retry it
-            return [(FAILED, (error.reason, error.stderr))]
-
-    return map_split
-
-
-def _spark_reduce(reducer: bytes, env: dict[str, str], timeout: float) -> Callable[[int, Any], Any]:
-    def reduce_partition(index: int, records: Any) -> Any:
-        blobs = []
-        for key, value in records:
-            if key == FAILED:
-                yield FAILED, value
-                return
-            blobs.append(value)
-        try:
-            yield index, streaming.reduce_task(reducer, blobs, env, timeout)
-        except ProgramFailed as error:
-            yield FAILED, (error.reason, error.stderr)
-
-    return reduce_partition
+_spark_map = streaming.spark_map
+_spark_reduce = streaming.spark_reduce
 
 
 class SparkEngine(Engine):

@@ -150,7 +150,7 @@ def test_a_step_past_the_time_limit_is_cancelled_and_fails(
     ("url", "env", "message"),
     [
         ("emr://j-1", {}, "use emr://<cluster id> with OBJECT_STORE_URL=s3://"),
-        ("hdinsight://c", {}, "(hdinsight:// is not supported yet)"),
+        ("hdinsight://c", {}, "use hdinsight://<gateway user>@<cluster>?storage=azblob://"),
         ("dataproc://p/r", {}, "use dataproc://<project>/<region>/<cluster> with"),
     ],
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stacks.azure import MapReduceCluster, Network, ObjectStore, TierIdentity
-from stacks.azure.common import stable_guid
+from stacks.azure.common import ROLES, stable_guid
 from stacks.azure.mapreduce_cluster import CLUSTER_OPERATOR_ROLE as CLUSTER_OPERATOR
 from stacks.blueprints import mapreduce
 from stacks.blueprints.model import ObjectStore as StoreSpec
@@ -26,7 +26,9 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 def test_hadoop_cluster_is_in_the_vnet_on_identity_based_adls(analytics):
     properties = analytics.one("azure-native:hdinsight:Cluster").inputs["properties"]
-    assert properties["clusterDefinition"]["kind"] == "hadoop"
+    # Spark clusters keep YARN and Hadoop streaming and add Livy, the job runner's gateway.
+    assert properties["clusterDefinition"]["kind"] == "spark"
+    assert properties["clusterDefinition"]["componentVersion"] == {"Spark": "3.3"}
     assert properties["minSupportedTlsVersion"] == "1.2"
     assert properties["networkProperties"] == {
         "resourceProviderConnection": "Outbound",
@@ -81,7 +83,12 @@ def test_cluster_is_named_like_a_data_component(analytics):
     name = analytics.one("azure-native:hdinsight:Cluster").inputs["clusterName"]
     assert re.fullmatch(r"mapreduce-dev-hadoop-[0-9a-f]{5}", name)
     assert analytics.result["physical_name"] == name
-    assert analytics.result["backend_url"] == f"hdinsight://{name}"
+    account = analytics.named("hadoop-fs-account").inputs["accountName"]
+    vault = analytics.one("azure-native:keyvault:Vault").inputs["vaultName"]
+    assert analytics.result["backend_url"] == (
+        f"hdinsight://admin@{name}?storage=azblob://{account}/cluster"
+        f"&gateway_password_ref=azure-keyvault://{vault}.vault.azure.net/hadoop-gateway-password"
+    )
 
 
 def test_submit_grant_is_cluster_operator_on_this_cluster_only(analytics):
@@ -91,8 +98,24 @@ def test_submit_grant_is_cluster_operator_on_this_cluster_only(analytics):
         for r in analytics.children_of(identity.urn)
         if r.type == "azure-native:authorization:RoleAssignment"
     ]
-    assert [a.name for a in assignments] == ["job-runner-hadoop-submit"]
-    grant = assignments[0].inputs
+    by_name = {a.name: a.inputs for a in assignments}
+    assert sorted(by_name) == [
+        "job-runner-hadoop-fs-write",
+        "job-runner-hadoop-gateway-read",
+        "job-runner-hadoop-submit",
+    ]
+    fs_write = by_name["job-runner-hadoop-fs-write"]
+    gateway_read = by_name["job-runner-hadoop-gateway-read"]
+    role = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/"
+    # The cluster's file system container only (the job runner uploads and collects there)...
+    assert fs_write["scope"] == "hadoop-fs-id"
+    assert fs_write["roleDefinitionId"] == role + ROLES["storage-blob-data-contributor"]
+    # ...and the gateway password's secret only, never the vault.
+    assert gateway_read["scope"] == "network-vault-id/secrets/hadoop-gateway-password"
+    assert gateway_read["roleDefinitionId"] == role + ROLES["key-vault-secrets-user"]
+    for assignment in (fs_write, gateway_read):
+        assert assignment["principalId"] == "principal-mapreduce-dev-job-runner-id"
+    grant = by_name["job-runner-hadoop-submit"]
     cluster_name = analytics.one("azure-native:hdinsight:Cluster").inputs["clusterName"]
     assert grant["roleAssignmentName"] == stable_guid("job-runner", cluster_name, CLUSTER_OPERATOR)
     assert grant == {

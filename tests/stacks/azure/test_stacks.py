@@ -239,7 +239,9 @@ def test_mapreduce_job_runner_alone_is_told_and_granted_its_cluster():
     run = stack_run("azure-mapreduce")
     cluster = run.one("azure-native:hdinsight:Cluster")
     cluster_name = cluster.inputs["clusterName"]
-    assert _app_env(run, "job-runner")["MAPREDUCE_CLUSTER_URL"] == f"hdinsight://{cluster_name}"
+    assert _app_env(run, "job-runner")["MAPREDUCE_CLUSTER_URL"].startswith(
+        f"hdinsight://admin@{cluster_name}?storage=azblob://"
+    )
     assert "MAPREDUCE_CLUSTER_URL" not in _app_env(run, "web")
     on_cluster = [
         (a.inputs["principalId"], a.inputs["roleDefinitionId"].rsplit("/", 1)[1])
@@ -359,9 +361,16 @@ def test_only_the_app_identity_reads_the_session_key(stack):
     scope = f"network-vault-id/secrets/{app.name}-session-key"
     assert _assignments_on(run, scope) == [(f"principal-{prefix}-{app.name}-id", SECRETS_USER)]
     workers = {f"principal-{prefix}-{worker.name}-id" for worker in blueprint.workers}
+    # The one secret a worker reads: the MapReduce job runner's cluster gateway password.
+    gateway = (
+        "network-vault-id/secrets/hadoop-gateway-password",
+        f"principal-{prefix}-job-runner-id",
+    )
     for assignment in run.of_type("azure-native:authorization:RoleAssignment"):
-        assert not assignment.inputs["scope"].startswith("network-vault-id/secrets/") or (
-            assignment.inputs["principalId"] not in workers
+        assert (
+            not assignment.inputs["scope"].startswith("network-vault-id/secrets/")
+            or assignment.inputs["principalId"] not in workers
+            or (assignment.inputs["scope"], assignment.inputs["principalId"]) == gateway
         )
         # Secrets are granted one by one: never on the whole vault or resource group.
         assert assignment.inputs["scope"] not in ("network-vault-id", "network-rg-id")
