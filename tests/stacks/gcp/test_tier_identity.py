@@ -9,13 +9,7 @@ from stacks.common.args import TierIdentityArgs
 from stacks.gcp import TierIdentity
 from stacks.gcp.common import fit
 from tests.stacks.gcp.conftest import context_for, run
-from tests.stacks.gcp.support import (
-    ACCESSOR,
-    SECRET_GRANT,
-    account,
-    app_blueprint,
-    stack,
-)
+from tests.stacks.gcp.support import ACCESSOR, SECRET_GRANT, account, app_blueprint, stack
 
 JOB_SUBMITTER_ROLE = "projects/tierstack-dev/roles/mapreduce_dev_hadoop_job_submitter"
 

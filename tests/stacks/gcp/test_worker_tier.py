@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stacks.blueprints.settings import APPS
-from tests.stacks.gcp.support import (
-    AUTOSCALER,
-    MIG,
-    TEMPLATE,
-    app_blueprint,
-    stack,
-    startup_vars,
-)
+from tests.stacks.gcp.support import AUTOSCALER, MIG, TEMPLATE, app_blueprint, stack, startup_vars
 
 FIREWALL = "gcp:compute/firewall:Firewall"
 
