@@ -8,7 +8,7 @@ import pulumi_gcp as gcp
 
 from stacks.common.args import AppTierArgs, StackContext
 from stacks.gcp.common import labels, physical
-from stacks.gcp.instances import instance_template, regional_group
+from stacks.gcp.instances import tier_hosts
 from stacks.gcp.load_balancer import LoadBalancer
 
 
@@ -25,24 +25,14 @@ class AppTier(pulumi.ComponentResource):
         self.logical_name = name
         """The `tier` label on this tier's VMs (alarms select on it)."""
 
-        self.template = instance_template(
-            context,
-            tier=name,
+        self.template, self.group = tier_hosts(
+            self,
+            name,
+            args,
             size=sizing.app_size,
-            subnet=args.network.subnet,
-            service_account_email=args.identity.email,
-            startup_script=args.bootstrap,
-            tags=[args.network.vm_tag, args.load_balancer.backend_tag],
-            parent=self,
-        )
-        self.group = regional_group(
-            context,
-            tier=name,
-            template=self.template,
+            extra_tags=[args.load_balancer.backend_tag],
             named_ports=[{"name": "http", "port": spec.port}],
             health_check=args.load_balancer.health_check,
-            egress=[args.network.nat],
-            parent=self,
         )
         self.group_name: pulumi.Output[str] = self.group.name
         self.autoscaler = gcp.compute.RegionAutoscaler(
