@@ -33,7 +33,7 @@ unit: setup       ## everything that needs no Podman host
 snapshots: setup  ## rewrite the per-stack inventory snapshots after an intended change
 	$(VENV)/pytest tests/stacks --update-snapshots -q
 
-contract-docs:    ## regenerate the contract tables of stacks/<cloud>/README.md from the code
+contract-docs:    ## regenerate the contract and component → resources tables of stacks/<cloud>/README.md
 	$(VENV)/python -m stacks.common.contract_docs
 
 bench: setup      ## benchmarks; figures go to BENCHMARKS.md by hand, with machine and date

@@ -1,4 +1,5 @@
-"""Small helpers every AWS component shares: tags, child options, ARN parts, policy JSON."""
+"""Small helpers every AWS component shares: tags, child options, ARN parts, policy JSON,
+service roles."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 from stacks.blueprints.model import Access
 from stacks.common.args import StackContext
@@ -61,6 +63,30 @@ def assume_role_policy(service: str) -> str:
             }
         ]
     )
+
+
+def service_role(
+    parent: pulumi.Resource,
+    context: StackContext,
+    name: str,
+    *,
+    service: str,
+    policy_name: str,
+    policy: pulumi.Input[str],
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """A role `<prefix>-<name>` that only `service` may assume, with its one inline policy
+    (inline: it cannot be attached to anything else, and goes with the role)."""
+    role = aws.iam.Role(
+        name,
+        name=f"{context.prefix}-{name}",
+        assume_role_policy=assume_role_policy(service),
+        tags=tags(context, name),
+        opts=child(parent),
+    )
+    inline = aws.iam.RolePolicy(
+        name, name=policy_name, role=role.id, policy=policy, opts=child(parent)
+    )
+    return role, inline
 
 
 def deny_insecure_transport(resources: list[str]) -> dict[str, Any]:

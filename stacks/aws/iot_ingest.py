@@ -7,7 +7,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from stacks.aws.common import arn_part, assume_role_policy, child, policy_json, tags
+from stacks.aws.common import arn_part, child, policy_json, service_role, tags
 from stacks.common.args import IoTIngestArgs
 
 THING_NAME = "${iot:Connection.Thing.ThingName}"
@@ -58,17 +58,12 @@ class IoTIngest(pulumi.ComponentResource):
             tags=tags(context, f"{name}-rule-errors"),
             opts=child(self),
         )
-        rule_role = aws.iam.Role(
+        rule_role, _ = service_role(
+            self,
+            context,
             f"{name}-rule",
-            name=f"{identifier}-rule",
-            assume_role_policy=assume_role_policy("iot.amazonaws.com"),
-            tags=tags(context, f"{name}-rule"),
-            opts=child(self),
-        )
-        aws.iam.RolePolicy(
-            f"{name}-rule",
-            name="forward-to-queue",
-            role=rule_role.id,
+            service="iot.amazonaws.com",
+            policy_name="forward-to-queue",
             policy=pulumi.Output.all(queue.arn, errors.arn).apply(
                 lambda arns: policy_json(
                     [
@@ -87,7 +82,6 @@ class IoTIngest(pulumi.ComponentResource):
                     ]
                 )
             ),
-            opts=child(self),
         )
         aws.iot.TopicRule(
             name,

@@ -12,7 +12,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stacks.aws.common import StatementGrants, assume_role_policy, child, policy_json, tags
+from stacks.aws.common import (
+    StatementGrants,
+    child,
+    policy_json,
+    service_role,
+    tags,
+)
 from stacks.aws.network import EMR_MANAGED_TAG
 from stacks.aws.sizes import EMR_INSTANCE_TYPE
 from stacks.blueprints.model import StreamingJob
@@ -106,21 +112,15 @@ class MapReduceCluster(StatementGrants, pulumi.ComponentResource):
             tags=tags(context, f"{name}-disks"),
             opts=child(self),
         )
-        node_role = aws.iam.Role(
+        node_role, node_policy = service_role(
+            self,
+            context,
             f"{name}-nodes",
-            name=f"{context.prefix}-{name}-nodes",
-            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
-            tags=tags(context, f"{name}-nodes"),
-            opts=child(self),
-        )
-        node_policy = aws.iam.RolePolicy(
-            f"{name}-nodes",
-            name="cluster-data",
-            role=node_role.id,
+            service="ec2.amazonaws.com",
+            policy_name="cluster-data",
             policy=pulumi.Output.all(args.code_store.arn, args.log_store.arn, disk_key.arn).apply(
                 lambda arns: _node_policy(spec.jobs, settings.region, *arns)
             ),
-            opts=child(self),
         )
         profile = aws.iam.InstanceProfile(
             f"{name}-nodes",
@@ -129,20 +129,12 @@ class MapReduceCluster(StatementGrants, pulumi.ComponentResource):
             tags=tags(context, f"{name}-nodes"),
             opts=child(self),
         )
-        service_role = aws.iam.Role(
+        service, service_policy = service_role(
+            self,
+            context,
             f"{name}-service",
-            name=f"{context.prefix}-{name}-service",
-            assume_role_policy=assume_role_policy("elasticmapreduce.amazonaws.com"),
-            tags=tags(context, f"{name}-service"),
-            opts=child(self),
-        )
-        service_attachment = aws.iam.RolePolicyAttachment(
-            f"{name}-service", role=service_role.name, policy_arn=SERVICE_POLICY, opts=child(self)
-        )
-        service_policy = aws.iam.RolePolicy(
-            f"{name}-service",
-            name="pass-node-role-and-disk-key",
-            role=service_role.id,
+            service="elasticmapreduce.amazonaws.com",
+            policy_name="pass-node-role-and-disk-key",
             policy=pulumi.Output.all(node_role.arn, disk_key.arn).apply(
                 lambda arns: policy_json(
                     [
@@ -161,7 +153,9 @@ class MapReduceCluster(StatementGrants, pulumi.ComponentResource):
                     ]
                 )
             ),
-            opts=child(self),
+        )
+        service_attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-service", role=service.name, policy_arn=SERVICE_POLICY, opts=child(self)
         )
         security = aws.emr.SecurityConfiguration(
             name,
@@ -199,7 +193,7 @@ class MapReduceCluster(StatementGrants, pulumi.ComponentResource):
             name=f"{context.prefix}-{name}",
             release_label=RELEASE,
             applications=["Hadoop"],
-            service_role=service_role.arn,
+            service_role=service.arn,
             security_configuration=security.name,
             log_uri=log_bucket.apply(lambda bucket: f"s3://{bucket}/{LOG_PREFIX}"),
             ec2_attributes={

@@ -13,7 +13,7 @@ from pulumi_azure_native import keyvault
 from stacks.azure.common import (
     child,
     component_opts,
-    grant_role,
+    grant_to,
     network_of,
 )
 from stacks.blueprints.model import Access
@@ -76,19 +76,12 @@ class AppSecret(pulumi.ComponentResource):
             raise ValueError(
                 f"{principal.name}: an app secret grants only 'read' access, not {access!r}"
             )
-        return [
-            grant_role(
-                f"{principal.name}-{self.secret_name}-{access}",
-                role=SECRETS_USER_ROLE,
-                scope=self.secret_id,
-                principal_id=principal.id,
-                subscription_id=self.network.subscription_id,
-                guid_parts=(
-                    principal.name,
-                    self.network.vault_name,
-                    self.secret_name,
-                    SECRETS_USER_ROLE,
-                ),
-                parent=principal.parent,
-            )
-        ]
+        return grant_to(
+            principal,
+            access,
+            label=self.secret_name,
+            role=SECRETS_USER_ROLE,
+            scope=self.secret_id,
+            subscription_id=self.network.subscription_id,
+            anchor=(self.network.vault_name, self.secret_name),
+        )

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_azure_native as azure_native
 
+from stacks.blueprints.model import Access
 from stacks.common.args import StackContext
+from stacks.common.contracts import Principal
 
 if TYPE_CHECKING:
     from stacks.azure.network import Network
@@ -157,6 +159,31 @@ def grant_role(
         role_definition_id=role_definition_id(subscription_id, role),
         opts=child(parent),
     )
+
+
+def grant_to(
+    principal: Principal,
+    access: Access,
+    *,
+    label: str,
+    role: str,
+    scope: pulumi.Input[str],
+    subscription_id: pulumi.Input[str],
+    anchor: tuple[str, ...],
+) -> list[pulumi.Resource]:
+    """The one role assignment a component's `grant` gives, named `<tier>-<label>-<access>`;
+    `anchor` names the resource in the GUID, so two stacks never share an assignment."""
+    return [
+        grant_role(
+            f"{principal.name}-{label}-{access}",
+            role=role,
+            scope=scope,
+            principal_id=principal.id,
+            subscription_id=subscription_id,
+            guid_parts=(principal.name, *anchor, role),
+            parent=principal.parent,
+        )
+    ]
 
 
 def iso_seconds(seconds: int) -> str:

@@ -10,7 +10,7 @@ from stacks.azure.common import (
     child,
     compact_name,
     component_opts,
-    grant_role,
+    grant_to,
     network_of,
 )
 from stacks.blueprints.model import Access
@@ -134,15 +134,12 @@ class ObjectStore(pulumi.ComponentResource):
 
     def grant(self, principal: Principal, access: Access) -> list[pulumi.Resource]:
         """Blob data role on this container only."""
-        role = BLOB_ROLES[access]
-        return [
-            grant_role(
-                f"{principal.name}-{self.container_name}-{access}",
-                role=role,
-                scope=self.container_id,
-                principal_id=principal.id,
-                subscription_id=self.network.subscription_id,
-                guid_parts=(principal.name, self.account_name, role),
-                parent=principal.parent,
-            )
-        ]
+        return grant_to(
+            principal,
+            access,
+            label=self.container_name,
+            role=BLOB_ROLES[access],
+            scope=self.container_id,
+            subscription_id=self.network.subscription_id,
+            anchor=(self.account_name,),
+        )

@@ -10,7 +10,7 @@ from stacks.azure.common import (
     child,
     component_opts,
     dashed_name,
-    grant_role,
+    grant_to,
     iso_seconds,
     network_of,
 )
@@ -86,15 +86,12 @@ class Queue(pulumi.ComponentResource):
 
     def grant(self, principal: Principal, access: Access) -> list[pulumi.Resource]:
         """Data Sender or Receiver on this queue only."""
-        role = QUEUE_ROLES[access]
-        return [
-            grant_role(
-                f"{principal.name}-{self.queue_name}-{access}",
-                role=role,
-                scope=self.queue_id,
-                principal_id=principal.id,
-                subscription_id=self.network.subscription_id,
-                guid_parts=(principal.name, self.namespace_name, role),
-                parent=principal.parent,
-            )
-        ]
+        return grant_to(
+            principal,
+            access,
+            label=self.queue_name,
+            role=QUEUE_ROLES[access],
+            scope=self.queue_id,
+            subscription_id=self.network.subscription_id,
+            anchor=(self.namespace_name,),
+        )

@@ -1,5 +1,6 @@
 """The VM building blocks shared by AppTier, WorkerTier and IoTIngest: a hardened instance
-template and a regional managed instance group spread over the stack's zones."""
+template and a regional managed instance group spread over the stack's zones; `tier_hosts`
+puts the two together the way both tiers run them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from stacks.blueprints.model import SizeClass
-from stacks.common.args import StackContext
+from stacks.common.args import AppTierArgs, StackContext, WorkerTierArgs
 from stacks.gcp.common import fit, labels, physical
 from stacks.gcp.sizes import BOOT_IMAGE, MACHINE_TYPES
 
@@ -110,3 +111,40 @@ def regional_group(
         # VMs boot straight into apt and ansible-pull through Cloud NAT (no public IPs).
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(egress)),
     )
+
+
+def tier_hosts(
+    parent: pulumi.Resource,
+    tier: str,
+    args: AppTierArgs | WorkerTierArgs,
+    *,
+    size: SizeClass,
+    extra_tags: Sequence[str] = (),
+    named_ports: Sequence[dict[str, object]] = (),
+    health_check: gcp.compute.HealthCheck | None = None,
+    target_size: int | None = None,
+) -> tuple[gcp.compute.InstanceTemplate, gcp.compute.RegionInstanceGroupManager]:
+    """A tier's VMs on the stack's subnet with the tier's own service account, booting its
+    bootstrap; the group waits for Cloud NAT, without which a first boot cannot converge."""
+    context, network = args.context, args.network
+    template = instance_template(
+        context,
+        tier=tier,
+        size=size,
+        subnet=network.subnet,
+        service_account_email=args.identity.email,
+        startup_script=args.bootstrap,
+        tags=[network.vm_tag, *extra_tags],
+        parent=parent,
+    )
+    group = regional_group(
+        context,
+        tier=tier,
+        template=template,
+        named_ports=named_ports,
+        health_check=health_check,
+        target_size=target_size,
+        egress=[network.nat],
+        parent=parent,
+    )
+    return template, group

@@ -19,10 +19,10 @@ that resolves to the load balancer's own address, so Google can still issue a re
 
 
 class LoadBalancer(pulumi.ComponentResource):
-    """The front door. A GCP backend service lists its instance groups, so the app tier calls
-    `serve(group)` to complete the balancer (backend service, URL maps, proxies, forwarding
-    rules); until then only the address, certificate, TLS policy, health check and the firewall
-    rule for Google's front ends exist."""
+    """The front door: address, certificate, TLS and edge policies, health check, the firewall
+    rule for Google's front ends and the HTTP→HTTPS redirect. A GCP backend service lists its
+    instance groups, so the HTTPS route to the app (backend service, URL map, proxy, forwarding
+    rule) is the AppTier's, as the AWS tier joins the target group (`stacks/gcp/app_tier.py`)."""
 
     def __init__(
         self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
@@ -30,10 +30,7 @@ class LoadBalancer(pulumi.ComponentResource):
         super().__init__("tierstack:gcp:LoadBalancer", name, None, opts)
         self.logical_name = name
         context = args.context
-        self._context = context
-        self._name = name
-        self._child = pulumi.ResourceOptions(parent=self)
-        self._served = False
+        child = pulumi.ResourceOptions(parent=self)
         self.app_port = args.app_port
         self.backend_tag = physical(context, f"{name}-backend")
         """Network tag of the VMs behind this balancer; only Google's front ends reach them."""
@@ -45,7 +42,7 @@ class LoadBalancer(pulumi.ComponentResource):
             address_type="EXTERNAL",
             ip_version="IPV4",
             labels=labels(context),
-            opts=self._child,
+            opts=child,
         )
         self.domain: pulumi.Output[str] = (
             pulumi.Output.from_input(context.settings.certificate)
@@ -56,14 +53,14 @@ class LoadBalancer(pulumi.ComponentResource):
             "certificate",
             name=physical(context, f"{name}-cert"),
             managed={"domains": [self.domain]},
-            opts=self._child,
+            opts=child,
         )
         self.tls_policy = gcp.compute.SSLPolicy(
             "tls-policy",
             name=physical(context, f"{name}-tls"),
             profile="MODERN",
             min_tls_version="TLS_1_2",
-            opts=self._child,
+            opts=child,
         )
         self.edge_policy = gcp.compute.SecurityPolicy(
             "edge-policy",
@@ -93,7 +90,7 @@ class LoadBalancer(pulumi.ComponentResource):
                     "match": ALL_IPS,
                 },
             ],
-            opts=self._child,
+            opts=child,
         )
         self.health_check = gcp.compute.HealthCheck(
             "health-check",
@@ -104,7 +101,7 @@ class LoadBalancer(pulumi.ComponentResource):
             unhealthy_threshold=3,
             http_health_check={"port": args.app_port, "request_path": args.health_path},
             log_config={"enable": True},
-            opts=self._child,
+            opts=child,
         )
         self.firewall = gcp.compute.Firewall(
             "allow-front-ends",
@@ -117,71 +114,11 @@ class LoadBalancer(pulumi.ComponentResource):
             allows=[{"protocol": "tcp", "ports": [str(args.app_port)]}],
             log_config=FIREWALL_LOGS,
             description="only Google's load balancer proxies and health checks reach the app port",
-            opts=self._child,
-        )
-        self.url = self.domain.apply(lambda domain: f"https://{domain}")
-        self.dns_target: pulumi.Output[str] = self.address.address
-        """The A record's address: the managed certificate is issued once the domain resolves
-        to it."""
-        self.register_outputs(
-            {"url": self.url, "dns_target": self.dns_target, "address": self.address.address}
-        )
-
-    def serve(self, instance_group: pulumi.Input[str]) -> None:
-        """Routes all HTTPS traffic to `instance_group` (its named port `http`)."""
-        if self._served:
-            raise ValueError(f"load balancer {self._name} already serves an instance group")
-        self._served = True
-        context, child = self._context, self._child
-        self.backend = gcp.compute.BackendService(
-            "backend",
-            name=physical(context, f"{self._name}-backend"),
-            protocol="HTTP",
-            port_name="http",
-            load_balancing_scheme="EXTERNAL_MANAGED",
-            timeout_sec=30,
-            connection_draining_timeout_sec=30,
-            health_checks=self.health_check.id,
-            backends=[
-                {
-                    "group": instance_group,
-                    "balancing_mode": "UTILIZATION",
-                    "max_utilization": 0.8,
-                    "capacity_scaler": 1.0,
-                }
-            ],
-            log_config={"enable": True, "sample_rate": 1.0},
-            security_policy=self.edge_policy.id,
-            opts=child,
-        )
-        self.url_map = gcp.compute.URLMap(
-            "https-routes",
-            name=self.url_map_name,
-            default_service=self.backend.id,
-            opts=child,
-        )
-        self.https_proxy = gcp.compute.TargetHttpsProxy(
-            "https-proxy",
-            name=physical(context, f"{self._name}-https-proxy"),
-            url_map=self.url_map.id,
-            ssl_certificates=[self.certificate.id],
-            ssl_policy=self.tls_policy.id,
-            opts=child,
-        )
-        self.https_rule = gcp.compute.GlobalForwardingRule(
-            "https",
-            name=physical(context, f"{self._name}-https"),
-            ip_address=self.address.address,
-            ip_protocol="TCP",
-            port_range="443",
-            target=self.https_proxy.id,
-            load_balancing_scheme="EXTERNAL_MANAGED",
-            labels=labels(context),
             opts=child,
         )
         self.redirect_map = gcp.compute.URLMap(
             "http-redirect",
-            name=physical(context, f"{self._name}-redirect"),
+            name=physical(context, f"{name}-redirect"),
             default_url_redirect={
                 "https_redirect": True,
                 "strip_query": False,
@@ -191,13 +128,13 @@ class LoadBalancer(pulumi.ComponentResource):
         )
         self.http_proxy = gcp.compute.TargetHttpProxy(
             "http-proxy",
-            name=physical(context, f"{self._name}-http-proxy"),
+            name=physical(context, f"{name}-http-proxy"),
             url_map=self.redirect_map.id,
             opts=child,
         )
         self.http_rule = gcp.compute.GlobalForwardingRule(
             "http",
-            name=physical(context, f"{self._name}-http"),
+            name=physical(context, f"{name}-http"),
             ip_address=self.address.address,
             ip_protocol="TCP",
             port_range="80",
@@ -205,4 +142,11 @@ class LoadBalancer(pulumi.ComponentResource):
             load_balancing_scheme="EXTERNAL_MANAGED",
             labels=labels(context),
             opts=child,
+        )
+        self.url = self.domain.apply(lambda domain: f"https://{domain}")
+        self.dns_target: pulumi.Output[str] = self.address.address
+        """The A record's address: the managed certificate is issued once the domain resolves
+        to it."""
+        self.register_outputs(
+            {"url": self.url, "dns_target": self.dns_target, "address": self.address.address}
         )

@@ -8,7 +8,7 @@ import pulumi_gcp as gcp
 
 from stacks.common.args import WorkerTierArgs
 from stacks.gcp.common import physical
-from stacks.gcp.instances import instance_template, regional_group
+from stacks.gcp.instances import tier_hosts
 
 BACKLOG_METRIC = "pubsub.googleapis.com/subscription/num_undelivered_messages"
 
@@ -25,24 +25,12 @@ class WorkerTier(pulumi.ComponentResource):
         sizing = context.settings.sizing
         self.logical_name = name
 
-        self.template = instance_template(
-            context,
-            tier=name,
+        self.template, self.group = tier_hosts(
+            self,
+            name,
+            args,
             size=sizing.worker_size,
-            subnet=args.network.subnet,
-            service_account_email=args.identity.email,
-            startup_script=args.bootstrap,
-            tags=[args.network.vm_tag],
-            parent=self,
-        )
-        fixed = sizing.worker_min if args.queue is None else None
-        self.group = regional_group(
-            context,
-            tier=name,
-            template=self.template,
-            target_size=fixed,
-            egress=[args.network.nat],
-            parent=self,
+            target_size=sizing.worker_min if args.queue is None else None,
         )
         self.group_name: pulumi.Output[str] = self.group.name
         if args.queue is None:  # a producer: a fixed group, never scaled on the queue it fills

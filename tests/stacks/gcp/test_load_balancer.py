@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from stacks.common.args import LoadBalancerArgs, NetworkArgs
 from stacks.gcp import LoadBalancer, Network
 from tests.stacks.gcp.conftest import context_for, run
@@ -55,14 +53,29 @@ def test_load_balancer_is_https_only_with_modern_tls_and_logging() -> None:
     assert result.result["app_url"] == "https://203.0.113.10.sslip.io"
 
 
-def test_load_balancer_serves_one_group_only() -> None:
+def test_the_balancer_alone_redirects_http_and_routes_no_https() -> None:
+    """Without an app tier there is no backend service to route HTTPS to: the balancer's own
+    children stop at the redirect (the HTTPS route is the AppTier's)."""
     context = context_for("image-processing")
 
     def program() -> None:
         network = Network("network", NetworkArgs(context, "10.40.0.0/16"))
-        balancer = LoadBalancer("web-lb", LoadBalancerArgs(context, network, 8000, "/healthz"))
-        balancer.serve("group-a")
-        balancer.serve("group-b")
+        LoadBalancer("web-lb", LoadBalancerArgs(context, network, 8000, "/healthz"))
 
-    with pytest.raises(Exception, match="already serves an instance group"):
-        run(program)
+    result = run(program)
+    balancer = result.one("tierstack:gcp:LoadBalancer")
+    children = {(r.type.split(":")[-1], r.name) for r in result.children_of(balancer.urn)}
+    assert children == {
+        ("GlobalAddress", "address"),
+        ("ManagedSslCertificate", "certificate"),
+        ("SSLPolicy", "tls-policy"),
+        ("SecurityPolicy", "edge-policy"),
+        ("HealthCheck", "health-check"),
+        ("Firewall", "allow-front-ends"),
+        ("URLMap", "http-redirect"),
+        ("TargetHttpProxy", "http-proxy"),
+        ("GlobalForwardingRule", "http"),
+    }
+    assert result.of_type("gcp:compute/backendService:BackendService") == []
+    rule = result.one("gcp:compute/globalForwardingRule:GlobalForwardingRule", "http").inputs
+    assert (rule["portRange"], rule["target"]) == ("80", "http-proxy-id")
