@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.test_cloud_boot import BOOTS, REPRESENTATIVE
+from tests.e2e.test_cloud_boot import BOOTS
 from tierstack.boot_script import stack_user_data
 from tierstack.mocks.harness import stack_names
 
@@ -89,7 +89,3 @@ def test_every_tier_boots_within_its_clouds_user_data_limit(stack: str) -> None:
     # The boot test (tests/e2e/test_cloud_boot.py) boots every one of them, as what it is.
     booted = {(boot.tier, boot.kind) for boot in BOOTS if boot.stack == stack}
     assert booted == {(tier.name, tier.kind) for tier in tiers}
-
-
-def test_make_test_boots_tiers_that_exist() -> None:
-    assert {(boot.stack, boot.tier) for boot in BOOTS} >= REPRESENTATIVE

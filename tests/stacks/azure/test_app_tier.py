@@ -52,6 +52,16 @@ def test_app_scale_set_is_private_identity_bound_and_boots_ansible(dev):
     store = dev.one("azure-native:storage:StorageAccount").inputs["accountName"]
     assert host_vars["python_app_env"]["OBJECT_STORE_URL"] == f"azblob://{store}/images"
     assert host_vars["python_app_env"]["DATABASE_URL"] == dev.result["db"]
+    # The app verifies the server's certificate and name against the roots the host writes from
+    # its distribution's CA store (blueprint_host).
+    assert host_vars["python_app_env"]["DATABASE_URL"].endswith(
+        "?sslmode=verify-full&sslrootcert=/etc/tierstack/database-ca.pem"
+    )
+    assert host_vars["blueprint_host_database_ca_system_roots"] == [
+        "DigiCert_Global_Root_G2",
+        "Microsoft_RSA_Root_Certificate_Authority_2017",
+        "DigiCert_Global_Root_CA",
+    ]
     assert host_vars["python_app_env"]["DATABASE_PASSWORD_REF"] == dev.result["password_ref"]
     assert host_vars["python_app_env"]["SECRET_KEY_REF"] == dev.result["session_key_ref"]
     custom_data = base64.b64decode(profile["osProfile"]["customData"]).decode()
