@@ -85,7 +85,9 @@ def test_make_prices_explains_the_refresh(capsys: pytest.CaptureFixture[str]) ->
     assert prices_main(["--max-age", "-1"]) == 0  # every line due
     out = capsys.readouterr().out
     assert "Due: https://aws.amazon.com/ec2/pricing/on-demand/" in out
-    assert "    aws eu-west-1 ec2 t3.small (0 days)" in out
+    checked = TABLE.prices[("aws", "eu-west-1", "ec2", "t3.small")]["date"]
+    age = (datetime.date.today() - datetime.date.fromisoformat(str(checked))).days
+    assert f"    aws eu-west-1 ec2 t3.small ({age} days)" in out
     assert "To refresh a line: open its source page" in out
     unverified = [e for e in TABLE.prices.values() if "unverified" in e]
     assert f"Unverified ({len(unverified)} of {len(TABLE.prices)}, labelled where used):" in out
