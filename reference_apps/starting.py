@@ -28,7 +28,9 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class WaitingForBackends:
-    """A WSGI app that answers 503 until building the real one succeeds."""
+    """A WSGI app that answers 503 until building the real one succeeds. Each try runs in the
+    background: reaching a secret store that does not answer can take seconds (the cloud SDKs
+    probe for credentials), and no request waits for it."""
 
     def __init__(
         self,
@@ -41,23 +43,33 @@ class WaitingForBackends:
         self._delay = first_retry
         self._next_try = clock() + first_retry
         self._app: WsgiApp | None = None
+        self._trying = False
         self._lock = threading.Lock()
 
     def _ready_app(self) -> WsgiApp | None:
         with self._lock:
-            if self._app is not None or self._clock() < self._next_try:
+            if self._app is not None or self._trying or self._clock() < self._next_try:
                 return self._app
-            try:
-                self._app = self._factory()
-            except ConfigError as error:
-                if not unavailable_at_start(error):
-                    raise
-                print(f"{error} (next try in {self._delay * 2:.0f}s)", file=sys.stderr, flush=True)
-                self._delay = min(self._delay * 2, MAX_RETRY_SECONDS)
-                self._next_try = self._clock() + self._delay
-                return None
+            self._trying = True
+        threading.Thread(target=self._try, name="backends-retry", daemon=True).start()
+        return None
+
+    def _try(self) -> None:
+        app: WsgiApp | None = None
+        try:
+            app = self._factory()
+        except (ConfigError, Exception) as error:  # any failure: 503s, logged, tried again later
+            waiting = isinstance(error, ConfigError) and unavailable_at_start(error)
+            reason = str(error) if waiting else f"cannot start: {error!r}"
+            print(f"{reason} (next try in {self._delay * 2:.0f}s)", file=sys.stderr, flush=True)
+        finally:
+            with self._lock:
+                if app is None:
+                    self._delay = min(self._delay * 2, MAX_RETRY_SECONDS)
+                    self._next_try = self._clock() + self._delay
+                self._app, self._trying = app, False
+        if app is not None:
             print("backends reachable: serving", file=sys.stderr, flush=True)
-            return self._app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         app = self._ready_app()

@@ -165,8 +165,9 @@ def test_social_analytics_shares_the_services_backends_and_replays_gently(
     monkeypatch.setattr(LocalTarget, "state_dir", property(lambda self: tmp_path))
     target = LocalTarget(name="unit", apps=["social-analytics"])
     env = target.inventory()["all"]["vars"]["tierstack_app_envs"]["social-analytics"]
-    assert env["QUEUE_URL"].endswith("@services:5432/social_analytics?table=jobs")
-    assert env["KV_URL"].endswith("@services:5432/social_analytics?table=kv")
+    database = "@services:5432/social_analytics?sslmode=verify-full&sslrootcert="
+    assert database in env["QUEUE_URL"] and env["QUEUE_URL"].endswith("&table=jobs")
+    assert database in env["KV_URL"] and env["KV_URL"].endswith("&table=kv")
     assert env["OBJECT_STORE_URL"] == "s3://social-analytics"
     assert env["REPLAY_RATE"] == "2"
     assert (

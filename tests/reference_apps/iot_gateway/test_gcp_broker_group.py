@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,10 @@ def test_devices_reach_pubsub_only_on_their_own_topics(
     assert [d["name"] for d in devices] == ["gw-a", "gw-b"]
     assert all(d["password_ref"].startswith("gcp-secretmanager://") for d in devices)
     project, topic, subscription = env["QUEUE_URL"].removeprefix("pubsub://").split("/")
+    # The stack's topic and subscription in a project of this test's own: other tests of the
+    # session's emulator create the same stack's topic.
+    project = f"{project}-{uuid.uuid4().hex[:8]}"
+    env["QUEUE_URL"] = f"pubsub://{project}/{topic}/{subscription}"
 
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator_host)
     publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
