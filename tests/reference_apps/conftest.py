@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import gunicorn_hooks
 import pytest
 import requests
 from PIL import Image
@@ -86,10 +87,13 @@ class Gunicorn:
                 str(workers),
                 "--timeout",
                 "30",
+                "--config",
+                "python:gunicorn_hooks",
                 target,
             ]
         base = {key: os.environ[key] for key in ("PATH", "LANG", "HOME") if key in os.environ}
-        self.log = log
+        base["PYTHONPATH"] = str(Path(__file__).parent)
+        self.log, self.workers = log, workers
         self.process = subprocess.Popen(
             command, cwd=REPO, env={**base, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT
         )
@@ -103,13 +107,18 @@ class Gunicorn:
     def _fail(self, why: str) -> RuntimeError:
         return RuntimeError(f"{why}: {self.log.read_text()[-2000:]}")
 
+    def all_workers_loaded(self) -> bool:
+        return self.log.read_text(errors="replace").count(gunicorn_hooks.LOADED) >= self.workers
+
     def wait_ready(self, timeout: float = 30) -> None:
+        """Until every worker has loaded the app and /readyz answers 200."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise self._fail("exited")
             try:
-                if requests.get(f"{self.url}/readyz", timeout=5).status_code == 200:
+                ready = requests.get(f"{self.url}/readyz", timeout=5).status_code == 200
+                if ready and self.all_workers_loaded():
                     return
             except requests.RequestException:
                 pass
