@@ -142,8 +142,9 @@ def stop_all(processes: list[subprocess.Popen]) -> None:
 
 def consumer_throughput(dsn: str, root: Path, run_id: str, extra: str = "") -> tuple[float, float]:
     """Posts/s from the consumers' start (start-up included), and from the moment every consumer
-    is polling to the queue being empty (start-up excluded): the posts are enqueued hidden and
-    shown once each process has run its first receive."""
+    has connected to the queue and the table to the queue being empty (start-up excluded): the
+    posts are enqueued hidden and shown once each process is connected (libpq's PGAPPNAME names
+    the consumers' sessions)."""
     env = environment(dsn, root, run_id, extra)
     service = build_service(load_settings(env, web=False), queue=True)
     pattern = keyword_pattern(parse_keywords(DEFAULT_KEYWORDS))
@@ -160,16 +161,15 @@ def consumer_throughput(dsn: str, root: Path, run_id: str, extra: str = "") -> t
     db = service.queue.db  # type: ignore[union-attr]
     with db.transaction() as cursor:
         cursor.execute(f"UPDATE {table} SET visible_at = now() + interval '1 hour'")
-    processes = consumers(env, CORES)
+    name = f"bench-consumer-{run_id}"
+    processes = consumers({**env, "PGAPPNAME": name}, CORES)
     launched = time.perf_counter()
-    while True:  # each consumer's last statement is a receive: it is up and polling
+    while True:  # each consumer opens its queue and its table, then polls: it is up
         with db.transaction() as cursor:
             cursor.execute(
-                "SELECT count(*) AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
-                " AND query LIKE %s",
-                (f"%UPDATE {table} SET deliveries = deliveries + 1%",),
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = %s", (name,)
             )
-            if cursor.fetchone()["n"] >= CORES:
+            if cursor.fetchone()["n"] >= 2 * CORES:
                 break
         time.sleep(0.02)
     ready = time.perf_counter()
