@@ -54,39 +54,45 @@ class PostgresQueue(Queue):
         return batch[0] if batch else None
 
     def _receive_batch(self, limit: int) -> list[Message]:
-        """Move exhausted messages to the dead letters, then take up to ``limit`` visible ones:
-        one transaction (one commit)."""
+        """Take up to ``limit`` visible messages from the head of the queue in one transaction
+        (one commit). Exhausted ones met there go to the dead letters instead, and more are
+        taken in their place; the sweep stops at the batch, so its cost does not grow with
+        the depth of the queue."""
+        rows: list[dict[str, Any]] = []
         with self.db.transaction() as cursor:
-            cursor.execute(
-                f"""
-                WITH dead AS (
-                    DELETE FROM {self.table} WHERE id IN (
-                        SELECT id FROM {self.table}
-                        WHERE visible_at <= now() AND deliveries >= %(max)s
-                        FOR UPDATE SKIP LOCKED)
-                    RETURNING id, body, deliveries)
-                INSERT INTO {self.table}_dead (id, body, deliveries)
-                SELECT id, body, deliveries FROM dead ON CONFLICT (id) DO NOTHING
-                """,
-                {"max": self.max_deliveries},
-            )
-            cursor.execute(
-                f"""
-                UPDATE {self.table} SET deliveries = deliveries + 1, receipt = gen_random_uuid(),
-                    visible_at = now() + make_interval(secs => %(timeout)s)
-                WHERE id IN (
-                    SELECT id FROM {self.table}
-                    WHERE visible_at <= now() AND deliveries < %(max)s
-                    ORDER BY visible_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
-                RETURNING id, body, deliveries, receipt, seq
-                """,
-                {
-                    "timeout": self.visibility_timeout,
-                    "max": self.max_deliveries,
-                    "limit": limit,
-                },
-            )
-            rows = sorted(cursor.fetchall(), key=lambda row: row["seq"])
+            while len(rows) < limit:
+                cursor.execute(
+                    f"""
+                    WITH picked AS MATERIALIZED (
+                        SELECT id, deliveries FROM {self.table} WHERE visible_at <= now()
+                        ORDER BY visible_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED),
+                    dead AS (
+                        DELETE FROM {self.table}
+                        WHERE id IN (SELECT id FROM picked WHERE deliveries >= %(max)s)
+                        RETURNING id, body, deliveries),
+                    buried AS (
+                        INSERT INTO {self.table}_dead (id, body, deliveries)
+                        SELECT id, body, deliveries FROM dead ON CONFLICT (id) DO NOTHING),
+                    taken AS (
+                        UPDATE {self.table} SET deliveries = deliveries + 1,
+                            receipt = gen_random_uuid(),
+                            visible_at = now() + make_interval(secs => %(timeout)s)
+                        WHERE id IN (SELECT id FROM picked WHERE deliveries < %(max)s)
+                        RETURNING id, body, deliveries, receipt, seq)
+                    SELECT id, body, deliveries, receipt, seq FROM taken
+                    UNION ALL SELECT NULL, NULL, NULL, NULL, NULL FROM dead
+                    """,
+                    {
+                        "timeout": self.visibility_timeout,
+                        "max": self.max_deliveries,
+                        "limit": limit - len(rows),
+                    },
+                )
+                answer = cursor.fetchall()
+                rows.extend(row for row in answer if row["id"] is not None)
+                if all(row["id"] is not None for row in answer):
+                    break  # no dead letter among them: the visible messages are exhausted
+        rows.sort(key=lambda row: row["seq"])
         return [
             Message(r["id"].hex, decode(r["body"]), r["deliveries"], r["receipt"]) for r in rows
         ]
