@@ -14,6 +14,7 @@ from typing import Any
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from ..backends import KeyValue
+from ..backends.kv import Change
 from .posts import parse_time
 
 TOP = 5
@@ -122,30 +123,42 @@ def hour_change(keyword: str, minute_items: list[dict[str, Any]]) -> Any:
     return change
 
 
-def record(kv: KeyValue, posts: list[dict[str, Any]]) -> int:
-    """Score checked posts and add them to their minute items, then copy those into their hour
-    items: two transactions per batch where the table has them. Returns the posts scored."""
+def minute_changes(posts: list[dict[str, Any]]) -> dict[str, Change]:
+    """Score checked posts and group them into the changes of their minute items."""
     groups: dict[tuple[str, str], list[tuple[dict[str, Any], float]]] = {}
     for post in posts:
         compound = score(post["text"])
         minute = minute_of(parse_time(post["created_at"]))
         for keyword in post["keywords"]:
             groups.setdefault((keyword, minute), []).append((post, compound))
-    minutes = kv.transform_many(
-        {
-            minute_key(keyword, minute): minute_change(keyword, minute, scored)
-            for (keyword, minute), scored in groups.items()
-        }
-    )
+    return {
+        minute_key(keyword, minute): minute_change(keyword, minute, scored)
+        for (keyword, minute), scored in groups.items()
+    }
+
+
+def hour_of_minute_key(key: str) -> str:
+    """The hour item a minute item is copied into."""
+    _, _, keyword, minute = key.split(":", 3)
+    return hour_key(keyword, minute[:13])
+
+
+def hour_changes(minutes: list[dict[str, Any]]) -> dict[str, Change]:
+    """The changes that copy minute items into their hour items."""
     by_hour: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for item in minutes.values():
+    for item in minutes:
         by_hour.setdefault((item["keyword"], item["minute"][:13]), []).append(item)
-    kv.transform_many(
-        {
-            hour_key(keyword, hour): hour_change(keyword, items)
-            for (keyword, hour), items in by_hour.items()
-        }
-    )
+    return {
+        hour_key(keyword, hour): hour_change(keyword, items)
+        for (keyword, hour), items in by_hour.items()
+    }
+
+
+def record(kv: KeyValue, posts: list[dict[str, Any]]) -> int:
+    """Score checked posts and add them to their minute items, then copy those into their hour
+    items: two transactions per batch where the table has them. Returns the posts scored."""
+    minutes = kv.transform_many(minute_changes(posts))
+    kv.transform_many(hour_changes(list(minutes.values())))
     return len(posts)
 
 

@@ -1,10 +1,13 @@
 """The sentiment consumer: ``python -m reference_apps.social_analytics.consumer``.
 
-Receives up to CONSUMER_BATCH posts at a time, scores them with VADER and adds them to the
-aggregates, then acks them. A redelivered post is not counted twice (see ``aggregates``). A
-malformed message is given back at once, so the queue dead-letters it after
-QUEUE_MAX_DELIVERIES quick deliveries; a backend failure leaves the batch to be redelivered after
-the visibility timeout. SIGTERM/SIGINT: the current batch is finished, then the process exits.
+Receives up to CONSUMER_BATCH posts at a time (twice as many after each full batch while the
+queue stays deep, up to CONSUMER_BATCH_MAX), scores them with VADER and adds them to the
+aggregates, then acks them; when the queue and the table share one PostgreSQL database the
+counts and the ack commit in one transaction (``shared_pg``). A redelivered post is not counted
+twice (see ``aggregates``). A malformed message is given back at once, so the queue dead-letters
+it after QUEUE_MAX_DELIVERIES quick deliveries; a backend failure leaves the batch to be
+redelivered after the visibility timeout. SIGTERM/SIGINT: the current batch is finished, then
+the process exits.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from ..web import configure_logging
 from . import Service, build_service, load_settings
 from .aggregates import record
 from .posts import InvalidPost, parse_message
+from .shared_pg import record_and_ack, shared_database
 
 log = logging.getLogger("social_analytics.consumer")
 
@@ -48,26 +52,47 @@ def handle(service: Service, batch: list[Message]) -> int:
             service.queue.release(message)
     if not valid:
         return 0
+    posts, messages = [post for _, post in valid], [message for message, _ in valid]
+    together = shared_database(service.queue, service.kv)
     try:
-        record(service.kv, [post for _, post in valid])
+        if together:
+            record_and_ack(service.queue, service.kv, posts, messages)  # type: ignore[arg-type]
+        else:
+            record(service.kv, posts)
     except Exception as error:
         log.warning(
             "could not record the batch; it will be redelivered", extra={"error": repr(error)[:300]}
         )
         return 0
-    service.queue.ack_many([message for message, _ in valid])
+    if not together:
+        service.queue.ack_many(messages)
     return len(valid)
 
 
+def next_size(size: int, received: int, base: int, largest: int) -> int:
+    """A full batch means the queue is deep: ask for twice as many next time (up to
+    ``largest``); a partial one goes back to ``base``."""
+    return min(largest, size * 2) if received >= size else base
+
+
 def run(
-    service: Service, stop: threading.Event, batch_size: int, poll_seconds: float = 1.0
+    service: Service,
+    stop: threading.Event,
+    batch_size: int,
+    poll_seconds: float = 1.0,
+    largest_batch: int | None = None,
 ) -> None:
-    """Receive and score batches until ``stop`` is set; a backend outage is waited out."""
+    """Receive and score batches until ``stop`` is set; a backend outage is waited out. Batches
+    grow from ``batch_size`` up to ``largest_batch`` while they come back full."""
+    largest = max(batch_size, largest_batch or batch_size)
+    size = batch_size
 
     def step() -> None:
-        batch = receive_batch(service, batch_size, poll_seconds)
+        nonlocal size
+        batch = receive_batch(service, size, poll_seconds)
         if batch:
             handle(service, batch)
+        size = next_size(size, len(batch), batch_size, largest)
 
     consume(stop, step)
 
@@ -77,6 +102,7 @@ def main(env: Mapping[str, str] | None = None) -> None:
     configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
     service = start_when_ready(lambda: build_service(settings, queue=True))
     batch_size = int(settings.number("CONSUMER_BATCH", 100, 1, 1000))
+    largest_batch = int(settings.number("CONSUMER_BATCH_MAX", max(batch_size, 1000), 1, 5000))
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -86,7 +112,7 @@ def main(env: Mapping[str, str] | None = None) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     log.info("consumer started", extra={"queue": settings.queue_url.scheme})
-    run(service, stop, batch_size)
+    run(service, stop, batch_size, largest_batch=largest_batch)
     log.info("consumer stopped")
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
-from .base import Message, Queue, decode
+from .base import POLL_INTERVAL, Message, Queue, decode
 
 
 class PostgresQueue(Queue):
@@ -49,36 +50,52 @@ class PostgresQueue(Queue):
         return message_id.hex
 
     def _receive_once(self, wait: float) -> Message | None:
+        batch = self._receive_batch(1)
+        return batch[0] if batch else None
+
+    def _receive_batch(self, limit: int) -> list[Message]:
+        """Take up to ``limit`` visible messages from the head of the queue in one transaction
+        (one commit). Exhausted ones met there go to the dead letters instead, and more are
+        taken in their place; the sweep stops at the batch, so its cost does not grow with
+        the depth of the queue."""
+        rows: list[dict[str, Any]] = []
         with self.db.transaction() as cursor:
-            cursor.execute(
-                f"""
-                WITH dead AS (
-                    DELETE FROM {self.table} WHERE id IN (
-                        SELECT id FROM {self.table}
-                        WHERE visible_at <= now() AND deliveries >= %(max)s
-                        FOR UPDATE SKIP LOCKED)
-                    RETURNING id, body, deliveries)
-                INSERT INTO {self.table}_dead (id, body, deliveries)
-                SELECT id, body, deliveries FROM dead ON CONFLICT (id) DO NOTHING
-                """,
-                {"max": self.max_deliveries},
-            )
-            cursor.execute(
-                f"""
-                UPDATE {self.table} SET deliveries = deliveries + 1, receipt = gen_random_uuid(),
-                    visible_at = now() + make_interval(secs => %(timeout)s)
-                WHERE id = (
-                    SELECT id FROM {self.table}
-                    WHERE visible_at <= now() AND deliveries < %(max)s
-                    ORDER BY visible_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
-                RETURNING id, body, deliveries, receipt
-                """,
-                {"timeout": self.visibility_timeout, "max": self.max_deliveries},
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        return Message(row["id"].hex, decode(row["body"]), row["deliveries"], row["receipt"])
+            while len(rows) < limit:
+                cursor.execute(
+                    f"""
+                    WITH picked AS MATERIALIZED (
+                        SELECT id, deliveries FROM {self.table} WHERE visible_at <= now()
+                        ORDER BY visible_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED),
+                    dead AS (
+                        DELETE FROM {self.table}
+                        WHERE id IN (SELECT id FROM picked WHERE deliveries >= %(max)s)
+                        RETURNING id, body, deliveries),
+                    buried AS (
+                        INSERT INTO {self.table}_dead (id, body, deliveries)
+                        SELECT id, body, deliveries FROM dead ON CONFLICT (id) DO NOTHING),
+                    taken AS (
+                        UPDATE {self.table} SET deliveries = deliveries + 1,
+                            receipt = gen_random_uuid(),
+                            visible_at = now() + make_interval(secs => %(timeout)s)
+                        WHERE id IN (SELECT id FROM picked WHERE deliveries < %(max)s)
+                        RETURNING id, body, deliveries, receipt, seq)
+                    SELECT id, body, deliveries, receipt, seq FROM taken
+                    UNION ALL SELECT NULL, NULL, NULL, NULL, NULL FROM dead
+                    """,
+                    {
+                        "timeout": self.visibility_timeout,
+                        "max": self.max_deliveries,
+                        "limit": limit - len(rows),
+                    },
+                )
+                answer = cursor.fetchall()
+                rows.extend(row for row in answer if row["id"] is not None)
+                if all(row["id"] is not None for row in answer):
+                    break  # no dead letter among them: the visible messages are exhausted
+        rows.sort(key=lambda row: row["seq"])
+        return [
+            Message(r["id"].hex, decode(r["body"]), r["deliveries"], r["receipt"]) for r in rows
+        ]
 
     def ack(self, message: Message) -> None:
         with self.db.transaction() as cursor:
@@ -88,31 +105,13 @@ class PostgresQueue(Queue):
             )
 
     def receive_many(self, limit: int, wait: float = 0) -> list[Message]:
-        first = self.receive(wait=wait)  # also moves exhausted messages to the dead letters
-        if first is None or limit <= 1:
-            return [first] if first is not None else []
-        with self.db.transaction() as cursor:
-            cursor.execute(
-                f"""
-                UPDATE {self.table} SET deliveries = deliveries + 1, receipt = gen_random_uuid(),
-                    visible_at = now() + make_interval(secs => %(timeout)s)
-                WHERE id IN (
-                    SELECT id FROM {self.table}
-                    WHERE visible_at <= now() AND deliveries < %(max)s
-                    ORDER BY visible_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
-                RETURNING id, body, deliveries, receipt
-                """,
-                {
-                    "timeout": self.visibility_timeout,
-                    "max": self.max_deliveries,
-                    "limit": limit - 1,
-                },
-            )
-            rows = cursor.fetchall()
-        rest = [
-            Message(r["id"].hex, decode(r["body"]), r["deliveries"], r["receipt"]) for r in rows
-        ]
-        return [first, *rest]
+        """One transaction per attempt: the dead-letter move and the whole batch together."""
+        deadline = time.monotonic() + wait
+        while True:
+            batch = self._receive_batch(max(1, limit))
+            if batch or time.monotonic() >= deadline:
+                return batch
+            time.sleep(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
 
     def ack_many(self, messages: list[Message]) -> None:
         if not messages:

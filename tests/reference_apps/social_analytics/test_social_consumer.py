@@ -8,13 +8,15 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from reference_apps.social_analytics import Service, build_service, load_settings
+from reference_apps.social_analytics import Service, build_service, load_settings, shared_pg
 from reference_apps.social_analytics.aggregates import hour_key, minute_key, series
-from reference_apps.social_analytics.consumer import handle, receive_batch
+from reference_apps.social_analytics.consumer import handle, next_size, receive_batch, run
 from reference_apps.social_analytics.posts import make_message
+from reference_apps.social_analytics.shared_pg import shared_database
 
 NOW = datetime(2026, 11, 30, 12, 34, 56, tzinfo=UTC)
 
@@ -130,3 +132,121 @@ def test_two_consumers_racing_count_every_post_once(svc: Service) -> None:
         thread.join()
     assert sum(totals) == 200
     assert svc.kv.get(minute_key("solar", "2026-11-30T12:34"))["count"] == 200
+
+
+def test_one_database_commits_counts_and_ack_together(
+    svc: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert shared_database(svc.queue, svc.kv)
+    svc.queue.send(post(1, "solar is great", ["solar"]))
+    svc.queue.send(post(2, "solar is bad", ["solar"], NOW + timedelta(hours=1)))
+    counted = []
+
+    def crash(cursor: object, queue: object, messages: list) -> None:
+        # The counts are written in this transaction; the consumer's session dies before the
+        # ack, as when its process is killed there.
+        counted.append(len(messages))
+        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(shared_pg, "acknowledge", crash)
+    batch = receive_batch(svc, 10, 0)
+    assert handle(svc, batch) == 0 and counted == [2]
+    assert svc.kv.get(minute_key("solar", "2026-11-30T12:34")) is None  # rolled back together
+    assert svc.kv.get(hour_key("solar", "2026-11-30T13")) is None
+    monkeypatch.undo()
+    for message in batch:
+        svc.queue.release(message)  # what the visibility timeout does, without the wait
+    assert consume_all(svc) == 2
+    assert svc.queue.receive() is None and svc.queue.dead_letters() == []
+    minute = svc.kv.get(minute_key("solar", "2026-11-30T12:34"))
+    assert (minute["count"], minute["uids"]) == (1, ["test:1"])
+    assert svc.kv.get(hour_key("solar", "2026-11-30T12"))["count"] == 1
+    assert svc.kv.get(hour_key("solar", "2026-11-30T13"))["count"] == 1
+
+
+def test_a_stale_delivery_is_counted_once_on_one_database(svc: Service) -> None:
+    svc.queue.send(post(1, "solar is great", ["solar"]))
+    first = receive_batch(svc, 10, 0)
+    svc.queue.release(first[0])  # its visibility timeout ran out: another consumer takes it
+    second = receive_batch(svc, 10, 0)
+    assert second[0].deliveries == 2
+    assert handle(svc, first) == 1  # counted; its old receipt deletes nothing
+    assert svc.queue.receive_many(10) == []  # still hidden by the second delivery
+    assert handle(svc, second) == 1  # already counted: only acked
+    minute = svc.kv.get(minute_key("solar", "2026-11-30T12:34"))
+    assert (minute["count"], len(minute["uids"])) == (1, 1)
+    assert svc.kv.get(hour_key("solar", "2026-11-30T12"))["count"] == 1
+    svc.queue.release(second[0])  # nothing left to make visible: it was deleted
+    assert svc.queue.receive() is None
+
+
+@pytest.fixture
+def split_svc(postgres_dsn: str, fresh_pg_table: str, tmp_path) -> Service:
+    """The queue and the table in two databases of the cluster: the generic path."""
+    with psycopg.connect(postgres_dsn, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {fresh_pg_table}")
+    other = postgres_dsn.rsplit("/", 1)[0] + f"/{fresh_pg_table}"
+    env = {
+        "DATA_DIR": str(tmp_path),
+        "QUEUE_URL": f"{postgres_dsn}?table={fresh_pg_table}_q",
+        "KV_URL": f"{other}?table={fresh_pg_table}_kv",
+        "QUEUE_MAX_DELIVERIES": "3",
+    }
+    return build_service(load_settings(env, web=False), queue=True)
+
+
+def test_two_databases_take_the_generic_path_and_count_once(split_svc: Service) -> None:
+    svc = split_svc
+    assert not shared_database(svc.queue, svc.kv)
+    svc.queue.send(post(1, "solar is great", ["solar"]))
+    svc.queue.send_raw("not json at all")
+    batch = receive_batch(svc, 10, 0)
+    original = svc.queue.ack_many
+
+    def crash(_messages: list) -> None:
+        raise ConnectionError("killed between the counts and the ack")
+
+    svc.queue.ack_many = crash  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        handle(svc, batch)
+    assert svc.kv.get(minute_key("solar", "2026-11-30T12:34"))["count"] == 1  # committed alone
+    svc.queue.ack_many = original  # type: ignore[method-assign]
+    for message in batch:
+        svc.queue.release(message)
+    assert consume_all(svc) == 1
+    assert svc.queue.receive() is None and len(svc.queue.dead_letters()) == 1
+    minute = svc.kv.get(minute_key("solar", "2026-11-30T12:34"))
+    assert (minute["count"], len(minute["uids"])) == (1, 1)
+    assert svc.kv.get(hour_key("solar", "2026-11-30T12"))["count"] == 1
+
+
+def test_sqlite_backends_take_the_generic_path(tmp_path) -> None:
+    svc = build_service(load_settings({"DATA_DIR": str(tmp_path)}, web=False), queue=True)
+    assert not shared_database(svc.queue, svc.kv)
+    for number in range(3):
+        svc.queue.send(post(number, "solar is great", ["solar"]))
+    assert consume_all(svc) == 3
+    assert svc.kv.get(minute_key("solar", "2026-11-30T12:34"))["count"] == 3
+    assert svc.queue.receive() is None
+
+
+def test_batches_grow_while_the_queue_is_deep(svc: Service) -> None:
+    for number in range(40):
+        svc.queue.send(post(number, f"solar post {number}", ["solar"]))
+    sizes: list[int] = []
+    stop = threading.Event()
+    receive_many = svc.queue.receive_many
+
+    def spy(limit: int, wait: float = 0) -> list:
+        sizes.append(limit)
+        batch = receive_many(limit, wait=0)
+        if not batch:
+            stop.set()
+        return batch
+
+    svc.queue.receive_many = spy  # type: ignore[method-assign]
+    run(svc, stop, 4, poll_seconds=0, largest_batch=16)
+    # 4 + 8 + 16 = 28 full batches, then 12 of 16 (partial): back to 4, which finds none.
+    assert sizes == [4, 8, 16, 16, 4]
+    assert svc.kv.get(minute_key("solar", "2026-11-30T12:34"))["count"] == 40
+    assert next_size(3, 3, 3, 5) == 5 and next_size(5, 5, 3, 5) == 5 and next_size(5, 2, 3, 5) == 3
