@@ -88,6 +88,9 @@ class Settings:
     """The git repository that hosts run ansible-pull from (your fork)."""
     repo_ref: str = "main"
     gcp_project: str = ""
+    ssh_key_pair: str = ""
+    """AWS: the name of an EC2 key pair for operators. Set, the hosts accept SSH from an EC2
+    Instance Connect Endpoint in the private subnets and nowhere else; empty, nothing admits SSH."""
     sizing: Sizing = field(default_factory=Sizing)
 
     @property
@@ -120,6 +123,7 @@ _KEYS = {
     "alertEmail": "alert_email",
     "repoUrl": "repo_url",
     "repoRef": "repo_ref",
+    "sshKeyPair": "ssh_key_pair",
     "sizing": "sizing",
 }
 _REGION_KEYS = {"aws": "aws:region", "gcp": "gcp:region", "azure": "azure-native:location"}
@@ -242,6 +246,10 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     else:
         raise SettingsError("tierstack:zones must be a list of zone names")
     values["gcp_project"] = str(config.get("gcp:project", "tierstack-dev"))
+    if ours.get("sshKeyPair"):
+        if cloud != "aws":
+            raise SettingsError("tierstack:sshKeyPair is an EC2 key pair name: AWS stacks only")
+        values["ssh_key_pair"] = str(ours["sshKeyPair"])
     values["sizing"] = _parse_sizing(env, ours.get("sizing"))
 
     settings = Settings(**values)
