@@ -11,6 +11,13 @@ hadoop-streaming.jar`. The
 blueprint's code store stays the apps' upload store; its log store is not used on Azure: YARN
 keeps the job logs in the cluster file system (`/app-logs`).
 
+The job runner reaches the gateway through a private endpoint (sub-resource "gateway") in the
+endpoints subnet, registered in the private DNS zone `privatelink.azurehdinsight.net` linked to
+the VNet: with private link on, the public name `<cluster>.azurehdinsight.net` is a CNAME to
+`<cluster>.privatelink.azurehdinsight.net`, which only that zone answers ("Enable Private Link on
+an HDInsight cluster", steps 5 and 6, learn.microsoft.com/azure/hdinsight/hdinsight-private-link).
+The cluster's subnet has private-link service network policies disabled (stacks/azure/network.py).
+
 Tiers granted "submit" (the job-runner) get the built-in HDInsight Cluster Operator role on this
 cluster only: HDInsight has no finer Azure role, and job submission itself goes through the
 cluster gateway (Livy/WebHCat), whose credentials that role can read (getGatewaySettings)."""
@@ -23,7 +30,14 @@ from pathlib import Path
 import pulumi
 import pulumi_random as random
 import pulumi_tls as tls
-from pulumi_azure_native import authorization, hdinsight, keyvault, managedidentity, storage
+from pulumi_azure_native import (
+    authorization,
+    hdinsight,
+    keyvault,
+    managedidentity,
+    network,
+    storage,
+)
 
 from stacks.azure.common import (
     child,
@@ -44,6 +58,10 @@ from stacks.common.args import MapReduceClusterArgs
 from stacks.common.contracts import Principal
 
 CLUSTER_VERSION = "5.1"
+PRIVATE_DNS_ZONE = "privatelink.azurehdinsight.net"
+"""The zone Azure documents for HDInsight private endpoints (gateway and headnode)."""
+GATEWAY_GROUP = "gateway"
+"""The private-link sub-resource behind Ambari, Livy and WebHCat: what the job runner calls."""
 FILE_SYSTEM = "cluster"
 STREAMING_JAR = "/usr/hdp/current/hadoop-mapreduce-client/hadoop-streaming.jar"
 SSH_USER = "sshuser"
@@ -200,6 +218,10 @@ class MapReduceCluster(pulumi.ComponentResource):
             }
         }
         in_vnet = {"id": net.vnet_id, "subnet": net.subnet_ids["mapreduce"]}
+        # The zone is linked to the VNet before the cluster exists, so the endpoint's records
+        # land in a zone the VNet already resolves.
+        zone = net.private_dns_zone(PRIVATE_DNS_ZONE)
+        zone_link = net.dns_zone_links[PRIVATE_DNS_ZONE]
 
         def role_profile(role_name: str, size: str, count: int) -> dict:
             return {
@@ -264,12 +286,41 @@ class MapReduceCluster(pulumi.ComponentResource):
                 },
             },
             tags=tags,
-            opts=child(self, depends_on=[data_owner, file_system]),
+            opts=child(
+                self,
+                depends_on=[data_owner, file_system, net.subnets["mapreduce"], zone_link],
+            ),
+        )
+        gateway_endpoint = network.PrivateEndpoint(
+            f"{name}-gateway-endpoint",
+            private_endpoint_name=f"{context.prefix}-{spec.name}-gateway-pe",
+            resource_group_name=net.resource_group_name,
+            location=net.location,
+            subnet={"id": net.subnet_ids["endpoints"]},
+            private_link_service_connections=[
+                {
+                    "name": GATEWAY_GROUP,
+                    "private_link_service_id": self.cluster.id,
+                    "group_ids": [GATEWAY_GROUP],
+                }
+            ],
+            tags=tags,
+            opts=child(self),
+        )
+        self.gateway_dns = network.PrivateDnsZoneGroup(
+            f"{name}-gateway-endpoint-dns",
+            private_dns_zone_group_name="default",
+            private_endpoint_name=gateway_endpoint.name,
+            resource_group_name=net.resource_group_name,
+            private_dns_zone_configs=[{"name": GATEWAY_GROUP, "private_dns_zone_id": zone.id}],
+            opts=child(self, depends_on=[zone_link]),
         )
         self.physical_name: pulumi.Output[str] = self.cluster.name
-        self.backend_url: pulumi.Output[str] = pulumi.Output.concat(
-            "hdinsight://", self.cluster.name
-        )
+        # From the DNS records' own output: the job runner boots only once the gateway's
+        # private name resolves in the VNet.
+        self.backend_url: pulumi.Output[str] = pulumi.Output.all(
+            self.cluster.name, self.gateway_dns.id
+        ).apply(lambda values: f"hdinsight://{values[0]}")
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
