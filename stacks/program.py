@@ -117,6 +117,9 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
             app_env[use.env_var] = components[use.target].backend_url
             if use.env_var == "DATABASE_URL":
                 app_env["DATABASE_PASSWORD_REF"] = components[use.target].password_ref
+            # What a backend needs besides its URL (Azure's SMTP relay: a username and a
+            # password reference), on the clouds whose component declares it.
+            app_env.update(getattr(components[use.target], "credentials_env", {}))
         return bootstrap_script(context, tier_kind, app_env, worker_tier)
 
     tiers: list[pulumi.ComponentResource] = []

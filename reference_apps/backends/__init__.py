@@ -90,5 +90,5 @@ def open_backends(settings: Settings, *, queue: bool, kv: bool, db: bool, mail: 
         else None,
         kv=_open(settings.kv_url, open_kv) if kv else None,
         db=_open(settings.database_url, open_database) if db else None,
-        mail=_open(settings.mail_url, open_mailer, sender) if mail else None,
+        mail=_open(settings.mail_url, open_mailer, sender, settings.extra) if mail else None,
     )

@@ -14,6 +14,7 @@ import ssl
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -77,15 +78,24 @@ class TlsRequired(smtplib.SMTPException):
 
 
 class SmtpMailer(Mailer):
-    """An SMTP relay; credentials from ``SMTP_USERNAME``/``SMTP_PASSWORD`` when set."""
+    """An SMTP relay, with credentials when the relay wants them."""
 
-    def __init__(self, host: str, port: int, sender: str, require_tls: bool = False) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        require_tls: bool = False,
+        username: str = "",
+        password: str = "",
+    ) -> None:
         super().__init__(sender)
         self.host, self.port = host, port
         self.require_tls = require_tls
+        self.username, self.password = username, password
 
     def _connect(self) -> smtplib.SMTP:
-        username = os.environ.get("SMTP_USERNAME")
+        username = self.username
         client = smtplib.SMTP(self.host, self.port, timeout=10)
         try:
             client.ehlo()
@@ -99,7 +109,7 @@ class SmtpMailer(Mailer):
                     " send in clear"
                 )
             if username:
-                client.login(username, os.environ.get("SMTP_PASSWORD", ""))
+                client.login(username, self.password)
         except BaseException:
             client.close()
             raise
@@ -134,9 +144,12 @@ class SesMailer(Mailer):
         self.client.get_send_quota()
 
 
-def open_mailer(url: BackendUrl, sender: str) -> Mailer:
+def open_mailer(url: BackendUrl, sender: str, env: Mapping[str, str] | None = None) -> Mailer:
     """The mailer named by ``MAIL_URL``; the sender is its ``from=`` parameter when given (the
-    stack knows the relay's allowed sender), else ``sender`` (``MAIL_FROM``)."""
+    stack knows the relay's allowed sender), else ``sender`` (``MAIL_FROM``). SMTP credentials
+    are ``SMTP_USERNAME`` and ``SMTP_PASSWORD`` of ``env`` (the settings, where a
+    ``SMTP_PASSWORD_REF`` has been read from the secret store; ``os.environ`` when not given)."""
+    env = os.environ if env is None else env
     if "from" in url.query:
         sender = url.query["from"].strip()
         if not EMAIL.match(sender):
@@ -151,7 +164,14 @@ def open_mailer(url: BackendUrl, sender: str) -> Mailer:
         starttls = url.query.get("starttls", "false").lower()
         if starttls not in {"true", "false"}:
             raise url.fail(f"starttls={starttls}: use true or false")
-        return SmtpMailer(url.host, url.port or 25, sender, require_tls=starttls == "true")
+        return SmtpMailer(
+            url.host,
+            url.port or 25,
+            sender,
+            require_tls=starttls == "true",
+            username=env.get("SMTP_USERNAME", ""),
+            password=env.get("SMTP_PASSWORD", ""),
+        )
     if not url.netloc:
         raise url.fail("use ses://region, e.g. ses://eu-west-1")
     return SesMailer(url.netloc, sender)

@@ -6,6 +6,7 @@ account, managed identity), so a secret can be rotated without touching a host:
 
   SECRET_KEY_REF=<reference>         becomes SECRET_KEY
   DATABASE_PASSWORD_REF=<reference>  becomes the password inside DATABASE_URL
+  SMTP_PASSWORD_REF=<reference>      becomes SMTP_PASSWORD (the mail relay's password)
 
 A reference is one of
   aws-secretsmanager://<secret ARN or name>[#<key of a JSON secret>]
@@ -41,6 +42,11 @@ def resolve_references(env: Mapping[str, str]) -> dict[str, str]:
         if resolved.get("SECRET_KEY"):
             raise ConfigError("SECRET_KEY and SECRET_KEY_REF are both set: keep one")
         resolved["SECRET_KEY"] = read_secret("SECRET_KEY_REF", key_ref)
+    smtp_ref = resolved.get("SMTP_PASSWORD_REF", "").strip()
+    if smtp_ref:
+        if resolved.get("SMTP_PASSWORD"):
+            raise ConfigError("SMTP_PASSWORD and SMTP_PASSWORD_REF are both set: keep one")
+        resolved["SMTP_PASSWORD"] = read_secret("SMTP_PASSWORD_REF", smtp_ref)
     password_ref = resolved.get("DATABASE_PASSWORD_REF", "").strip()
     if password_ref:
         database_url = resolved.get("DATABASE_URL", "")

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from stacks.aws.common import child, tags
+from stacks.aws.network import SSH_PORT
 from stacks.aws.relational_db import RelationalDb
 from stacks.aws.sizes import DEBIAN_12_IMAGE, INSTANCE_TYPES, ROOT_VOLUME_GB
 from stacks.blueprints.model import SizeClass
@@ -33,7 +34,8 @@ def host_security_group(
     network: pulumi.ComponentResource,
     description: str,
 ) -> aws.ec2.SecurityGroup:
-    """No ingress here (no SSH: Session Manager); egress to HTTP(S) only."""
+    """Egress to HTTP(S) only. The one ingress here is SSH from the network's EC2 Instance
+    Connect Endpoint, when the stack has one (`sshKeyPair`); the tiers add their own."""
     group = aws.ec2.SecurityGroup(
         name,
         name=f"{context.prefix}-{name}",
@@ -53,6 +55,19 @@ def host_security_group(
             cidr_ipv4="0.0.0.0/0",
             description=purpose,
             tags=tags(context, f"{name}-out-{port}"),
+            opts=child(parent),
+        )
+    operator_group = getattr(network, "operator_access_group_id", None)
+    if operator_group is not None:
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-in-ssh",
+            security_group_id=group.id,
+            referenced_security_group_id=operator_group,
+            ip_protocol="tcp",
+            from_port=SSH_PORT,
+            to_port=SSH_PORT,
+            description="SSH from the EC2 Instance Connect Endpoint only",
+            tags=tags(context, f"{name}-in-ssh"),
             opts=child(parent),
         )
     return group
@@ -113,6 +128,8 @@ def launch_template(
         image_id=DEBIAN_12_IMAGE,
         instance_type=INSTANCE_TYPES[size],
         iam_instance_profile={"arn": identity.instance_profile_arn},
+        # Debian's cloud-init authorises the key pair for the `admin` user; without one, no key.
+        key_name=context.settings.ssh_key_pair or None,
         metadata_options={
             "http_endpoint": "enabled",
             "http_tokens": "required",

@@ -1,5 +1,7 @@
 """Network: a VPC over two or more zones with public subnets (load balancer, NAT) and private
-subnets (hosts, database, cluster), NAT egress and flow logs."""
+subnets (hosts, database, cluster), NAT egress and flow logs; with `sshKeyPair` set, an EC2
+Instance Connect Endpoint as the operators' only way in (no agent on the hosts, no public
+address, every tunnel authorised by IAM and logged by CloudTrail)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from stacks.common.args import NetworkArgs
 
 EMR_MANAGED_TAG = {"for-use-with-amazon-emr-managed-policies": "true"}
 """EMR's v2 service policy acts only on subnets and security groups that carry this tag."""
+SSH_PORT = 22
 SUBNET_BITS = 4
 """Each subnet is 1/16th of the network: a /16 gives /20 subnets (4091 addresses each)."""
 
@@ -25,6 +28,9 @@ class Network(pulumi.ComponentResource):
     zones: tuple[str, ...]
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
+    operator_access_group_id: pulumi.Output[str] | None
+    """The EC2 Instance Connect Endpoint's security group: the one source host groups admit SSH
+    from. None without `sshKeyPair` (no endpoint, no SSH rule anywhere)."""
 
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
@@ -129,6 +135,9 @@ class Network(pulumi.ComponentResource):
             self.egress_ready += [routes, association]
 
         self._flow_logs(name, args, vpc)
+        self.operator_access_group_id = None
+        if context.settings.ssh_key_pair:
+            self.operator_access_group_id = self._instance_connect_endpoint(name, args, vpc)
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
@@ -136,6 +145,47 @@ class Network(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
             }
         )
+
+    def _instance_connect_endpoint(
+        self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc
+    ) -> pulumi.Output[str]:
+        """The endpoint in a private subnet, its group allowed SSH out to the VPC only.
+
+        Its group needs no ingress rule: traffic reaches the endpoint from the EC2 Instance
+        Connect service, and who may open a tunnel is decided by IAM (ec2-instance-connect:
+        OpenTunnel). Client IP preservation is off, so the hosts see the endpoint's private
+        address and their SSH rule can name its group ("Security groups for EC2 Instance Connect
+        Endpoint", Amazon EC2 User Guide)."""
+        context = args.context
+        group = aws.ec2.SecurityGroup(
+            f"{name}-operator-access",
+            name=f"{context.prefix}-operator-access",
+            description="EC2 Instance Connect Endpoint: SSH to the hosts, nothing else",
+            vpc_id=vpc.id,
+            revoke_rules_on_delete=True,
+            tags=tags(context, "operator-access"),
+            opts=child(self),
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-operator-access-out-ssh",
+            security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=SSH_PORT,
+            to_port=SSH_PORT,
+            cidr_ipv4=args.cidr,
+            description="SSH to hosts inside the VPC",
+            tags=tags(context, "operator-access-out-ssh"),
+            opts=child(self),
+        )
+        aws.ec2transitgateway.InstanceConnectEndpoint(
+            f"{name}-instance-connect",
+            subnet_id=self.private_subnet_ids[0],
+            security_group_ids=[group.id],
+            preserve_client_ip=False,
+            tags=tags(context, "instance-connect"),
+            opts=child(self),
+        )
+        return group.id
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc) -> None:
         """All traffic to CloudWatch Logs through a role that may write to that one group."""

@@ -1,6 +1,8 @@
 """TierIdentity: the IAM role and instance profile of one tier, granted exactly what the tier
-uses (each data component states its own least-privilege statements) plus Session Manager's
-five calls."""
+uses (each data component states its own least-privilege statements) and nothing else. Operators
+reach hosts through an EC2 Instance Connect Endpoint (stacks/aws/network.py), which needs no
+agent and no permission on the host's role: Debian's AMIs ship no SSM agent, so Session Manager
+calls granted here would only widen the role."""
 
 from __future__ import annotations
 
@@ -13,19 +15,6 @@ import pulumi_aws as aws
 from stacks.aws.common import assume_role_policy, child, policy_json, tags
 from stacks.common.args import Grant, TierIdentityArgs
 from stacks.common.contracts import Principal
-
-SESSION_MANAGER_ACTIONS = [
-    "ssm:UpdateInstanceInformation",
-    "ssmmessages:CreateControlChannel",
-    "ssmmessages:CreateDataChannel",
-    "ssmmessages:OpenControlChannel",
-    "ssmmessages:OpenDataChannel",
-]
-"""Session Manager access replaces SSH: no key pairs, no port 22, every session audited. These
-are the calls the SSM agent makes for Session Manager alone (AWS's own
-AWSCloud9SSMInstanceProfile policy holds exactly these); AmazonSSMManagedInstanceCore would also
-let every host read every SSM parameter of the account (ssm:GetParameter* on *), its documents
-and its associations."""
 
 
 class TierIdentity(pulumi.ComponentResource):
@@ -47,15 +36,6 @@ class TierIdentity(pulumi.ComponentResource):
             description=f"Hosts of the {args.tier} tier of {context.prefix}",
             assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
             tags=tags(context, args.tier),
-            opts=child(self),
-        )
-        aws.iam.RolePolicy(
-            f"{name}-session-manager",
-            name="session-manager",
-            role=role.id,
-            policy=policy_json(
-                [{"Effect": "Allow", "Action": SESSION_MANAGER_ACTIONS, "Resource": "*"}]
-            ),
             opts=child(self),
         )
         if self.grants:

@@ -1,5 +1,6 @@
-"""MapReduceCluster: an HDInsight Hadoop cluster inside the VNet (outbound-only resource
-provider connection, private link, TLS 1.2, encryption in transit), whose default file system is
+"""MapReduceCluster: an HDInsight cluster (kind spark: YARN, Hadoop streaming and Livy) inside
+the VNet (outbound-only resource provider connection, private link, TLS 1.2, encryption in
+transit), whose default file system is
 a dedicated ADLS Gen2 account reached with the cluster's managed identity (secure transfer, no
 shared keys), plus the streaming jobs.
 
@@ -14,6 +15,13 @@ keeps the job logs in the cluster file system (`/app-logs`).
 The cluster is of kind "spark": it keeps YARN and Hadoop streaming (the submit commands above
 run unchanged) and adds Livy, the REST gateway (`https://<cluster>.azurehdinsight.net/livy`) the
 job runner submits each job through, as a Spark batch running the same mapper and reducer.
+
+The job runner reaches the gateway through a private endpoint (sub-resource "gateway") in the
+endpoints subnet, registered in the private DNS zone `privatelink.azurehdinsight.net` linked to
+the VNet: with private link on, the public name `<cluster>.azurehdinsight.net` is a CNAME to
+`<cluster>.privatelink.azurehdinsight.net`, which only that zone answers ("Enable Private Link on
+an HDInsight cluster", steps 5 and 6, learn.microsoft.com/azure/hdinsight/hdinsight-private-link).
+The cluster's subnet has private-link service network policies disabled (stacks/azure/network.py).
 
 Tiers granted "submit" (the job-runner) get the built-in HDInsight Cluster Operator role on this
 cluster only (HDInsight has no finer Azure role), Storage Blob Data Contributor on the cluster's
@@ -30,7 +38,14 @@ from pathlib import Path
 import pulumi
 import pulumi_random as random
 import pulumi_tls as tls
-from pulumi_azure_native import authorization, hdinsight, keyvault, managedidentity, storage
+from pulumi_azure_native import (
+    authorization,
+    hdinsight,
+    keyvault,
+    managedidentity,
+    network,
+    storage,
+)
 
 from stacks.azure.app_secret import SECRETS_USER_ROLE, keyvault_ref
 from stacks.azure.common import (
@@ -56,6 +71,10 @@ CLUSTER_VERSION = "5.1"
 SPARK_VERSION = "3.3"  # the Spark of HDInsight 5.1
 GATEWAY_USER = "admin"
 FILE_SYSTEM_WRITER_ROLE = "storage-blob-data-contributor"
+PRIVATE_DNS_ZONE = "privatelink.azurehdinsight.net"
+"""The zone Azure documents for HDInsight private endpoints (gateway and headnode)."""
+GATEWAY_GROUP = "gateway"
+"""The private-link sub-resource behind Ambari, Livy and WebHCat: what the job runner calls."""
 FILE_SYSTEM = "cluster"
 STREAMING_JAR = "/usr/hdp/current/hadoop-mapreduce-client/hadoop-streaming.jar"
 SSH_USER = "sshuser"
@@ -213,6 +232,10 @@ class MapReduceCluster(pulumi.ComponentResource):
             }
         }
         in_vnet = {"id": net.vnet_id, "subnet": net.subnet_ids["mapreduce"]}
+        # The zone is linked to the VNet before the cluster exists, so the endpoint's records
+        # land in a zone the VNet already resolves.
+        zone = net.private_dns_zone(PRIVATE_DNS_ZONE)
+        zone_link = net.dns_zone_links[PRIVATE_DNS_ZONE]
 
         def role_profile(role_name: str, size: str, count: int) -> dict:
             return {
@@ -278,7 +301,34 @@ class MapReduceCluster(pulumi.ComponentResource):
                 },
             },
             tags=tags,
-            opts=child(self, depends_on=[data_owner, file_system]),
+            opts=child(
+                self,
+                depends_on=[data_owner, file_system, net.subnets["mapreduce"], zone_link],
+            ),
+        )
+        gateway_endpoint = network.PrivateEndpoint(
+            f"{name}-gateway-endpoint",
+            private_endpoint_name=f"{context.prefix}-{spec.name}-gateway-pe",
+            resource_group_name=net.resource_group_name,
+            location=net.location,
+            subnet={"id": net.subnet_ids["endpoints"]},
+            private_link_service_connections=[
+                {
+                    "name": GATEWAY_GROUP,
+                    "private_link_service_id": self.cluster.id,
+                    "group_ids": [GATEWAY_GROUP],
+                }
+            ],
+            tags=tags,
+            opts=child(self),
+        )
+        self.gateway_dns = network.PrivateDnsZoneGroup(
+            f"{name}-gateway-endpoint-dns",
+            private_dns_zone_group_name="default",
+            private_endpoint_name=gateway_endpoint.name,
+            resource_group_name=net.resource_group_name,
+            private_dns_zone_configs=[{"name": GATEWAY_GROUP, "private_dns_zone_id": zone.id}],
+            opts=child(self, depends_on=[zone_link]),
         )
         self.physical_name: pulumi.Output[str] = self.cluster.name
         self.network = net
@@ -288,12 +338,19 @@ class MapReduceCluster(pulumi.ComponentResource):
             net.vault_id, "/secrets/", gateway_secret.name
         )
         # What the job runner needs, by reference: the gateway login, the file system it
-        # uploads to, the Key Vault secret holding the gateway password (never the value).
-        self.backend_url: pulumi.Output[str] = pulumi.Output.concat(
-            f"hdinsight://{GATEWAY_USER}@",
+        # uploads to, the Key Vault secret holding the gateway password (never the value). Built
+        # from the DNS records' own output: the job runner boots only once the gateway's private
+        # name resolves in the VNet.
+        self.backend_url: pulumi.Output[str] = pulumi.Output.all(
             self.cluster.name,
-            f"?storage=azblob://{self.account_name}/{FILE_SYSTEM}&gateway_password_ref=",
+            self.gateway_dns.id,
             keyvault_ref(net.vault.name, gateway_secret.name),
+        ).apply(
+            lambda values: (
+                f"hdinsight://{GATEWAY_USER}@{values[0]}"
+                f"?storage=azblob://{self.account_name}/{FILE_SYSTEM}"
+                f"&gateway_password_ref={values[2]}"
+            )
         )
         self.register_outputs(
             {

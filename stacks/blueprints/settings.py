@@ -88,6 +88,12 @@ class Settings:
     """The git repository that hosts run ansible-pull from (your fork)."""
     repo_ref: str = "main"
     gcp_project: str = ""
+    ssh_key_pair: str = ""
+    """AWS: the name of an EC2 key pair for operators. Set, the hosts accept SSH from an EC2
+    Instance Connect Endpoint in the private subnets and nowhere else; empty, nothing admits SSH."""
+    smtp_app_id: str = ""
+    """Azure: the Entra application id the Communication Services SMTP relay authenticates;
+    its client secret is the secret config value `smtpPassword` (never held here)."""
     sizing: Sizing = field(default_factory=Sizing)
     iot_devices: tuple[str, ...] = ("gateway-01",)
     """Device accounts of an IoT ingest that has its own MQTT brokers (GCP): one per fog gateway,
@@ -123,9 +129,14 @@ _KEYS = {
     "alertEmail": "alert_email",
     "repoUrl": "repo_url",
     "repoRef": "repo_ref",
+    "sshKeyPair": "ssh_key_pair",
+    "smtpAppId": "smtp_app_id",
     "sizing": "sizing",
     "iotDevices": "iot_devices",
 }
+_SECRET_ONLY_KEYS = {"smtpPassword"}
+"""Keys the program reads as Pulumi secrets where they are used, never into Settings."""
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _REGION_KEYS = {"aws": "aws:region", "gcp": "gcp:region", "azure": "azure-native:location"}
 _DEFAULT_REGION = {"aws": "eu-west-1", "gcp": "europe-west1", "azure": "westeurope"}
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -197,7 +208,7 @@ def _coerce(key: str, type_name: Any, value: Any) -> Any:
 def parse_settings(config: Mapping[str, Any]) -> Settings:
     """Builds Settings from the flat stack config ({"tierstack:cloud": "aws", ...})."""
     ours = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("tierstack:")}
-    unknown = sorted(set(ours) - set(_KEYS))
+    unknown = sorted(set(ours) - set(_KEYS) - _SECRET_ONLY_KEYS)
     if unknown:
         raise SettingsError(
             f"tierstack:{unknown[0]} is not a tierstack setting (known: {', '.join(sorted(_KEYS))})"
@@ -252,6 +263,23 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     values["gcp_project"] = str(config.get("gcp:project", "tierstack-dev"))
     if "iotDevices" in ours:
         values["iot_devices"] = _parse_devices(ours["iotDevices"])
+    if ours.get("sshKeyPair"):
+        if cloud != "aws":
+            raise SettingsError("tierstack:sshKeyPair is an EC2 key pair name: AWS stacks only")
+        values["ssh_key_pair"] = str(ours["sshKeyPair"])
+    if ours.get("smtpAppId") or ours.get("smtpPassword"):
+        if cloud != "azure":
+            raise SettingsError(
+                "tierstack:smtpAppId and tierstack:smtpPassword are the Communication Services "
+                "SMTP credentials: Azure stacks only"
+            )
+        app_id = str(ours.get("smtpAppId") or "").lower()
+        if not _GUID.match(app_id) or not ours.get("smtpPassword"):
+            raise SettingsError(
+                "tierstack:smtpAppId (the Entra application id, a GUID) and tierstack:smtpPassword "
+                "(its client secret, set with --secret) go together"
+            )
+        values["smtp_app_id"] = app_id
     values["sizing"] = _parse_sizing(env, ours.get("sizing"))
 
     settings = Settings(**values)

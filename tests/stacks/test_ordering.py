@@ -16,6 +16,7 @@ import yaml
 
 import tierstack
 from stacks.azure.common import dashed_name
+from stacks.blueprints import BLUEPRINTS
 from stacks.blueprints.settings import parse_settings
 from stacks.common.args import StackContext
 from tierstack.preview.engine import preview_many
@@ -260,3 +261,45 @@ def test_gcp_dataproc_job_waits_for_input_under_its_prefix(graphs) -> None:
     )
     assert inputs, f"nothing under {source}"
     assert graph.missing(job, inputs) == []
+
+
+def test_azure_hdinsight_gateway_is_resolvable_before_the_job_runner_boots(graphs) -> None:
+    """HDInsight with private link: the cluster subnet's private-link service policies must be
+    disabled before the cluster creates its private link services (step 2), the private
+    endpoint on the cluster's "gateway" sub-resource can only follow the cluster (step 5), and
+    its records land in `privatelink.azurehdinsight.net` once that zone is linked to the VNet
+    (step 6; learn.microsoft.com/azure/hdinsight/hdinsight-private-link). The job runner calls
+    the gateway from its first boot, so its scale set waits for the records."""
+    graph = graphs["azure-mapreduce"]
+    [cluster] = graph.of_type("azure-native:hdinsight:Cluster")
+    [subnet] = graph.of_type(
+        "azure-native:network:Subnet", lambda s: s["inputs"]["subnetName"] == "mapreduce"
+    )
+    assert subnet["inputs"]["privateLinkServiceNetworkPolicies"] == "Disabled"
+    [zone] = graph.of_type(
+        "azure-native:privatedns:PrivateZone",
+        lambda z: z["inputs"]["privateZoneName"] == "privatelink.azurehdinsight.net",
+    )
+    [link] = graph.of_type(
+        "azure-native:privatedns:VirtualNetworkLink", lambda r: r["parent"] == zone["urn"]
+    )
+    assert graph.missing(cluster, [subnet, link]) == []
+    [endpoint] = graph.of_type(
+        "azure-native:network:PrivateEndpoint", lambda e: "gateway" in str(e["inputs"])
+    )
+    assert graph.missing(endpoint, [cluster]) == []
+    [records] = graph.of_type(
+        "azure-native:network:PrivateDnsZoneGroup",
+        lambda g: endpoint["urn"] in g["propertyDependencies"].get("privateEndpointName", []),
+    )
+    assert graph.missing(records, [endpoint, zone, link]) == []
+    blueprint = BLUEPRINTS["mapreduce"]()
+    cluster_name = blueprint.mapreduce.name
+    tiers = {w.name for w in blueprint.workers if any(u.target == cluster_name for u in w.uses)}
+    runners = graph.of_type(
+        "azure-native:compute:VirtualMachineScaleSet",
+        lambda v: v["name"].removesuffix("-vmss") in tiers,
+    )
+    assert tiers and len(runners) == len(tiers), "no scale set submits to the cluster"
+    for runner in runners:
+        assert graph.missing(runner, [records]) == [], runner["name"]

@@ -25,6 +25,7 @@ NO_COMPUTED = {
     "aws:ec2/eip:Eip",
     "aws:ec2/natGateway:NatGateway",
     "aws:ec2/flowLog:FlowLog",
+    "aws:ec2transitgateway/instanceConnectEndpoint:InstanceConnectEndpoint",
     "aws:ec2/securityGroup:SecurityGroup",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",

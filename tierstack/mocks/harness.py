@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,12 +134,15 @@ def run_pulumi(
     config: Mapping[str, Any] | None = None,
     project: str = "tierstack",
     stack: str = "test",
+    secret_keys: Sequence[str] = (),
 ) -> Run:
     """Runs `program` (which declares resources and may return outputs) and waits for
     everything; `Run.result` holds what it returned, fully resolved."""
     run = Run()
     mocks = _Mocks(computed, invokes or {})
-    pulumi.runtime.set_all_config({k: _config_value(v) for k, v in (config or {}).items()})
+    pulumi.runtime.set_all_config(
+        {k: _config_value(v) for k, v in (config or {}).items()}, secret_keys=list(secret_keys)
+    )
     pulumi.runtime.set_mocks(
         mocks, project=project, stack=stack, preview=False, monitor=_RecordingMonitor(mocks, run)
     )
@@ -185,6 +188,7 @@ def run_stack(
     computed: Computed,
     invokes: Mapping[str, Invoke] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    secret_keys: Sequence[str] = (),
 ) -> Run:
     """Runs the real program (stacks.program.deploy) for a stack file; Run.result = its outputs."""
     from stacks.blueprints.settings import parse_settings
@@ -195,7 +199,14 @@ def run_stack(
     def program() -> Any:
         return deploy(parse_settings(config), stack)
 
-    return run_pulumi(program, computed=computed, invokes=invokes, config=config, stack=stack)
+    return run_pulumi(
+        program,
+        computed=computed,
+        invokes=invokes,
+        config=config,
+        stack=stack,
+        secret_keys=secret_keys,
+    )
 
 
 def inventory(run: Run, key_properties: Mapping[str, list[str]]) -> dict[str, Any]:

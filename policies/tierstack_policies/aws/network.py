@@ -47,8 +47,8 @@ def _ingress_findings(rule: Any, cidr_keys: tuple[str, ...]) -> Iterable[str]:
     level="mandatory",
     types=(SECURITY_GROUP, SG_RULE, SG_INGRESS_RULE),
     description="No security group rule opens SSH, RDP or all ports to 0.0.0.0/0 or ::/0.",
-    remediation="Restrict the rule's CIDR to a bastion or VPN range, or use SSM Session Manager "
-    "instead of SSH.",
+    remediation="Admit SSH only from an EC2 Instance Connect Endpoint's security group "
+    "(tierstack:sshKeyPair) or a bastion or VPN range.",
 )
 def _check_admin_ingress(props: Props, _config: Config, type_: str) -> Findings:
     if type_ == SECURITY_GROUP:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import socket
 import ssl
 from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
 
+import boto3
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -19,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from reference_apps.backends import ConfigError, DependencyDown
+from reference_apps.backends import ConfigError, DependencyDown, Settings, open_backends
 from reference_apps.backends.mail import SmtpMailer, TlsRequired, open_mailer
 from reference_apps.backends.settings import BackendUrl, parse_url
 
@@ -194,6 +196,42 @@ def test_credentials_go_over_verified_tls(
     )
     assert server.logins == [(b"relay-user", b"relay-secret", True)]
     assert len(server.messages) == 1
+
+
+def test_the_relay_password_comes_from_its_secret_reference(
+    tls_relay: tuple[int, Relay], aws_env: str, tmp_path: Path
+) -> None:
+    """What an Azure stack gives its publishing tier: a user name and a reference to the
+    password in the secret store (moto's Secrets Manager here), never the password."""
+    port, server = tls_relay
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = client.create_secret(Name=f"smtp-{port}", SecretString="from-the-store")["ARN"]
+    settings = Settings.from_env(
+        "notifier",
+        {
+            "DATA_DIR": str(tmp_path),
+            "MAIL_URL": f"smtp://127.0.0.1:{port}?starttls=true",
+            "SMTP_USERNAME": "relay-user",
+            "SMTP_PASSWORD_REF": f"aws-secretsmanager://{arn}",
+        },
+    )
+    mailer = open_backends(settings, queue=False, kv=False, db=False, mail=True).mail
+    assert mailer is not None
+    mailer.send("ada@example.org", "s", "b")
+    assert server.logins == [(b"relay-user", b"from-the-store", True)]
+    assert "SMTP_PASSWORD" not in os.environ
+
+
+def test_both_a_relay_password_and_its_reference_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SMTP_PASSWORD and SMTP_PASSWORD_REF are both set"):
+        Settings.from_env(
+            "notifier",
+            {
+                "DATA_DIR": str(tmp_path),
+                "SMTP_PASSWORD": "x",
+                "SMTP_PASSWORD_REF": "aws-secretsmanager://x",
+            },
+        )
 
 
 def test_an_untrusted_certificate_is_refused(

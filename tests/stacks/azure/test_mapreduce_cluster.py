@@ -148,3 +148,39 @@ def test_cluster_grants_nothing_but_submit(access):
 
     with pytest.raises(Exception, match=f"grants only 'submit' access, not '{access}'"):
         run_pulumi(program, computed=computed, invokes=INVOKES)
+
+
+def test_the_job_runner_reaches_the_gateway_through_a_private_endpoint_and_private_dns(analytics):
+    """With private link on, `<cluster>.azurehdinsight.net` is a CNAME to
+    `<cluster>.privatelink.azurehdinsight.net`, answered only by a private DNS zone of that name
+    holding the private endpoint's address ("Enable Private Link on an HDInsight cluster", steps
+    5 and 6, learn.microsoft.com/azure/hdinsight/hdinsight-private-link; the zone name is the one
+    "Azure Private Endpoint private DNS zone values" lists for Microsoft.HDInsight/clusters)."""
+    zone = analytics.one("azure-native:privatedns:PrivateZone").inputs
+    assert zone["privateZoneName"] == "privatelink.azurehdinsight.net"
+    link = analytics.one("azure-native:privatedns:VirtualNetworkLink").inputs
+    assert link["privateZoneName"] == "privatelink.azurehdinsight.net"
+    assert link["virtualNetwork"] == {"id": "network-vnet-id"}
+    assert link["registrationEnabled"] is False
+    endpoint = analytics.named("hadoop-gateway-endpoint").inputs
+    # In the endpoints subnet (the job runner's NSG path to it: 443 from the worker subnet).
+    assert endpoint["subnet"] == {"id": "network-endpoints-id"}
+    assert endpoint["privateLinkServiceConnections"] == [
+        {"name": "gateway", "privateLinkServiceId": "hadoop-cluster-id", "groupIds": ["gateway"]}
+    ]
+    dns = analytics.named("hadoop-gateway-endpoint-dns").inputs
+    assert dns["privateEndpointName"] == endpoint["privateEndpointName"]
+    [config] = dns["privateDnsZoneConfigs"]
+    zone_resource = analytics.one("azure-native:privatedns:PrivateZone").name
+    assert config["privateDnsZoneId"] == f"{zone_resource}-id"  # the mocks' id of the zone
+
+
+def test_cluster_subnet_disables_private_link_service_policies_only_there(analytics):
+    """The private link services HDInsight creates need the cluster subnet's
+    privateLinkServiceNetworkPolicies disabled (same page, step 2); no other subnet does."""
+    subnets = {
+        s.inputs["subnetName"]: s.inputs["privateLinkServiceNetworkPolicies"]
+        for s in analytics.of_type("azure-native:network:Subnet")
+    }
+    assert subnets.pop("mapreduce") == "Disabled"
+    assert set(subnets.values()) == {"Enabled"}
