@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO, free_port, stop
+from conftest import REPO, Gunicorn, free_port, stop
 
 BIN = Path(sys.executable).parent
 
@@ -172,3 +172,31 @@ def test_consumer_starts_on_the_cloud_tables(tmp_path: Path, env: dict[str, str]
     assert '"consumer started"' in started, started
     process.send_signal(signal.SIGTERM)
     assert process.wait(15) == 0
+
+
+def test_fog_api_waits_for_firestore_credentials(tmp_path: Path) -> None:
+    """A GCP VM whose service account has no token yet: the API answers 503 with Retry-After
+    (the load balancer keeps it out of rotation) and keeps running, instead of exiting into a
+    systemd restart loop."""
+    server = Gunicorn(
+        "reference_apps.iot_gateway.wsgi:app",
+        {
+            "HOME": str(tmp_path),
+            "DATA_DIR": str(tmp_path / "data"),
+            "KV_URL": "firestore://readings?database=iot-gateway-dev-readings",
+            "NO_GCE_CHECK": "True",  # no metadata server here: no credentials at all
+        },
+        tmp_path / "api.log",
+        wait=False,
+        workers=1,
+    )
+    try:
+        response = server.first_answer("/readyz")
+        assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"].isdigit()
+        assert response.json()["error"].startswith("starting:")
+        time.sleep(2)
+        assert server.process.poll() is None, server.log.read_text()
+        assert "default credentials were not found" in server.log.read_text()
+    finally:
+        server.stop()
