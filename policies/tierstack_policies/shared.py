@@ -156,6 +156,20 @@ def required_tags_check(tag_key: str, noun: str) -> ResourceCheck:
     return check
 
 
+def min_tls_check(accepted: Sequence[str], *, unset: str, suffix: str = "") -> ResourceCheck:
+    """A check that the resource's `minimumTlsVersion` is one of `accepted` (a value known only
+    at deploy time passes); `unset` names what an absent minimum means, `suffix` ends the
+    message. Azure spells the versions per service ('TLS1_2' for storage, '1.2' for Service
+    Bus), so the accepted spellings are the caller's."""
+
+    def check(props: Mapping[str, Any], _config: Mapping[str, Any], _type: str) -> Iterable[str]:
+        version = value(props, "minimumTlsVersion")
+        if version not in (*accepted, UNKNOWN):
+            yield f"minimumTlsVersion is {version or unset}{suffix}"
+
+    return check
+
+
 REQUIRED_TAGS_SCHEMA: Schema = {
     "requiredTags": {
         "type": "array",

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from stacks.aws.common import StatementGrants, child, tags
+from stacks.aws.common import StatementGrants, allow, child, tags
 from stacks.common.args import AppSecretArgs
 
 REF_SCHEME = "aws-secretsmanager://"
@@ -67,10 +67,6 @@ class AppSecret(StatementGrants, pulumi.ComponentResource):
             raise ValueError(f"AppSecret grants only 'read' access, not {access!r}")
         return self.arn.apply(
             lambda arn: [
-                {
-                    "Effect": "Allow",
-                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    "Resource": [arn],
-                }
+                allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], [arn])
             ]
         )

@@ -52,6 +52,11 @@ def policy_json(statements: list[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
+def allow(actions: str | list[str], resources: str | list[str]) -> dict[str, Any]:
+    """An IAM statement allowing `actions` on `resources`."""
+    return {"Effect": "Allow", "Action": actions, "Resource": resources}
+
+
 def assume_role_policy(service: str) -> str:
     """A trust policy that lets exactly one AWS service assume the role."""
     return policy_json(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from stacks.aws.common import arn_part, child, policy_json, service_role, tags
+from stacks.aws.common import allow, arn_part, child, policy_json, service_role, tags
 from stacks.common.args import IoTIngestArgs
 
 THING_NAME = "${iot:Connection.Thing.ThingName}"
@@ -64,24 +64,7 @@ class IoTIngest(pulumi.ComponentResource):
             f"{name}-rule",
             service="iot.amazonaws.com",
             policy_name="forward-to-queue",
-            policy=pulumi.Output.all(queue.arn, errors.arn).apply(
-                lambda arns: policy_json(
-                    [
-                        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arns[0]},
-                        {
-                            "Effect": "Allow",
-                            # The CloudWatch Logs rule action needs all three (AWS IoT developer
-                            # guide, "CloudWatch Logs" rule action).
-                            "Action": [
-                                "logs:CreateLogStream",
-                                "logs:DescribeLogStreams",
-                                "logs:PutLogEvents",
-                            ],
-                            "Resource": f"{arns[1]}:*",
-                        },
-                    ]
-                )
-            ),
+            policy=pulumi.Output.all(queue.arn, errors.arn).apply(lambda arns: _rule_policy(*arns)),
         )
         aws.iot.TopicRule(
             name,
@@ -111,6 +94,20 @@ class IoTIngest(pulumi.ComponentResource):
         )
 
 
+def _rule_policy(queue_arn: str, errors_arn: str) -> str:
+    """The topic rule sends to the queue and logs its errors; the CloudWatch Logs rule action
+    needs all three log actions (AWS IoT developer guide, "CloudWatch Logs" rule action)."""
+    return policy_json(
+        [
+            allow("sqs:SendMessage", queue_arn),
+            allow(
+                ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                f"{errors_arn}:*",
+            ),
+        ]
+    )
+
+
 def _device_policy(queue_arn: str, topic_filter: str) -> str:
     """Region and account come from the queue ARN, so no lookup is needed."""
     base = f"arn:aws:iot:{arn_part(queue_arn, 3)}:{arn_part(queue_arn, 4)}"
@@ -122,10 +119,6 @@ def _device_policy(queue_arn: str, topic_filter: str) -> str:
                 "Resource": f"{base}:client/{THING_NAME}",
                 "Condition": {"Bool": {"iot:Connection.Thing.IsAttached": "true"}},
             },
-            {
-                "Effect": "Allow",
-                "Action": "iot:Publish",
-                "Resource": f"{base}:topic/{device_topic(topic_filter)}",
-            },
+            allow("iot:Publish", f"{base}:topic/{device_topic(topic_filter)}"),
         ]
     )

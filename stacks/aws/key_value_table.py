@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stacks.aws.common import StatementGrants, child, tags
+from stacks.aws.common import StatementGrants, allow, child, tags
 from stacks.common.args import KeyValueTableArgs
 
 READ_ACTIONS = [
@@ -76,6 +76,4 @@ class KeyValueTable(StatementGrants, pulumi.ComponentResource):
     def policy_statements(self, access: str) -> pulumi.Output[list[dict[str, Any]]]:
         """Item-level actions on this table only (no table management)."""
         actions = READ_ACTIONS + (WRITE_ACTIONS if access == "read-write" else [])
-        return self.arn.apply(
-            lambda arn: [{"Effect": "Allow", "Action": actions, "Resource": [arn]}]
-        )
+        return self.arn.apply(lambda arn: [allow(actions, [arn])])

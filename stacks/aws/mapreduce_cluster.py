@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from stacks.aws.common import (
     StatementGrants,
+    allow,
     child,
     policy_json,
     service_role,
@@ -136,22 +137,7 @@ class MapReduceCluster(StatementGrants, pulumi.ComponentResource):
             service="elasticmapreduce.amazonaws.com",
             policy_name="pass-node-role-and-disk-key",
             policy=pulumi.Output.all(node_role.arn, disk_key.arn).apply(
-                lambda arns: policy_json(
-                    [
-                        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": arns[0]},
-                        {
-                            "Effect": "Allow",
-                            "Action": [
-                                "kms:CreateGrant",
-                                "kms:Decrypt",
-                                "kms:DescribeKey",
-                                "kms:GenerateDataKeyWithoutPlaintext",
-                                "kms:ReEncrypt*",
-                            ],
-                            "Resource": arns[1],
-                        },
-                    ]
-                )
+                lambda arns: _service_policy(*arns)
             ),
         )
         service_attachment = aws.iam.RolePolicyAttachment(
@@ -251,9 +237,26 @@ class MapReduceCluster(StatementGrants, pulumi.ComponentResource):
         """submit: add, describe, list and cancel steps of this cluster — no other cluster."""
         if access != "submit":
             raise ValueError(f"a MapReduce cluster grants only 'submit', not {access!r}")
-        return self.arn.apply(
-            lambda arn: [{"Effect": "Allow", "Action": SUBMIT_ACTIONS, "Resource": [arn]}]
-        )
+        return self.arn.apply(lambda arn: [allow(SUBMIT_ACTIONS, [arn])])
+
+
+def _service_policy(node_role_arn: str, key_arn: str) -> str:
+    """EMR passes the node role to the instances it starts and uses the disk key for them."""
+    return policy_json(
+        [
+            allow("iam:PassRole", node_role_arn),
+            allow(
+                [
+                    "kms:CreateGrant",
+                    "kms:Decrypt",
+                    "kms:DescribeKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:ReEncrypt*",
+                ],
+                key_arn,
+            ),
+        ]
+    )
 
 
 def _node_policy(

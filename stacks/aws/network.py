@@ -10,7 +10,7 @@ import ipaddress
 import pulumi
 import pulumi_aws as aws
 
-from stacks.aws.common import assume_role_policy, child, policy_json, tags
+from stacks.aws.common import allow, assume_role_policy, child, policy_json, tags
 from stacks.common.args import NetworkArgs
 
 EMR_MANAGED_TAG = {"for-use-with-amazon-emr-managed-policies": "true"}
@@ -209,23 +209,21 @@ class Network(pulumi.ComponentResource):
             policy=group.arn.apply(
                 lambda arn: policy_json(
                     [
-                        {
-                            "Effect": "Allow",
-                            "Action": [
+                        allow(
+                            [
                                 "logs:CreateLogStream",
                                 "logs:PutLogEvents",
                                 "logs:DescribeLogStreams",
                             ],
-                            "Resource": [arn, f"{arn}:*"],
-                        },
+                            [arn, f"{arn}:*"],
+                        ),
                         # Flow logs check the destination group exists ("IAM role for publishing
                         # flow logs to CloudWatch Logs", VPC user guide); it lists, so the
                         # resource is the account's log groups.
-                        {
-                            "Effect": "Allow",
-                            "Action": ["logs:DescribeLogGroups"],
-                            "Resource": [arn.split(":log-group:")[0] + ":log-group:*"],
-                        },
+                        allow(
+                            ["logs:DescribeLogGroups"],
+                            [arn.split(":log-group:")[0] + ":log-group:*"],
+                        ),
                     ]
                 )
             ),

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stacks.aws.common import StatementGrants, arn_part, child, tags
+from stacks.aws.common import StatementGrants, allow, arn_part, child, tags
 from stacks.common.args import NotificationsArgs
 
 SES_SEND_ACTIONS = ["ses:SendEmail", "ses:SendRawEmail"]
@@ -61,14 +61,13 @@ class Notifications(StatementGrants, pulumi.ComponentResource):
         """Publish to this topic; send mail only through this configuration set."""
         return pulumi.Output.all(self.arn, self.configuration_set_arn).apply(
             lambda arns: [
-                {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": [arns[0]]},
-                {
-                    "Effect": "Allow",
-                    "Action": SES_SEND_ACTIONS,
-                    "Resource": [
+                allow(["sns:Publish"], [arns[0]]),
+                allow(
+                    SES_SEND_ACTIONS,
+                    [
                         arns[1],
                         f"arn:aws:ses:{arn_part(arns[0], 3)}:{arn_part(arns[0], 4)}:identity/*",
                     ],
-                },
+                ),
             ]
         )

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 
 from stacks.aws.buckets import secure_bucket, version_rules
-from stacks.aws.common import StatementGrants
+from stacks.aws.common import StatementGrants, allow
 from stacks.common.args import ObjectStoreArgs
 
 READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
@@ -48,7 +48,7 @@ class ObjectStore(StatementGrants, pulumi.ComponentResource):
         actions = READ_ACTIONS + (WRITE_ACTIONS if access == "read-write" else [])
         return self.arn.apply(
             lambda arn: [
-                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [arn]},
-                {"Effect": "Allow", "Action": actions, "Resource": [f"{arn}/*"]},
+                allow(["s3:ListBucket"], [arn]),
+                allow(actions, [f"{arn}/*"]),
             ]
         )

@@ -9,7 +9,14 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from stacks.aws.common import StatementGrants, child, deny_insecure_transport, policy_json, tags
+from stacks.aws.common import (
+    StatementGrants,
+    allow,
+    child,
+    deny_insecure_transport,
+    policy_json,
+    tags,
+)
 from stacks.common.args import QueueArgs
 
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
@@ -102,12 +109,10 @@ class Queue(StatementGrants, pulumi.ComponentResource):
         move a poison message to its dead-letter queue (the backend does so itself past
         max_deliveries, so a consumer without this grant fails at the first poison message)."""
         if access == "publish":
-            return self.arn.apply(
-                lambda arn: [{"Effect": "Allow", "Action": PUBLISH_ACTIONS, "Resource": [arn]}]
-            )
+            return self.arn.apply(lambda arn: [allow(PUBLISH_ACTIONS, [arn])])
         return pulumi.Output.all(self.arn, self.dead_letter_arn).apply(
             lambda arns: [
-                {"Effect": "Allow", "Action": CONSUME_ACTIONS, "Resource": [arns[0]]},
-                {"Effect": "Allow", "Action": DEAD_LETTER_ACTIONS, "Resource": [arns[1]]},
+                allow(CONSUME_ACTIONS, [arns[0]]),
+                allow(DEAD_LETTER_ACTIONS, [arns[1]]),
             ]
         )

@@ -157,6 +157,10 @@ COMPONENTS: dict[str, str] = {
 }
 """Every component class each cloud exports, with the Args (stacks/common/args.py) it takes."""
 
+EXPORTS: tuple[str, ...] = (*COMPONENTS, "host_env")
+"""Each cloud package's `__all__`: its component classes and `host_env(context)`, the cloud's
+settings for every host's environment (stacks/program.py looks them all up by name)."""
+
 
 def declared_outputs(contract: type) -> list[str]:
     """The attributes a contract declares as `pulumi.Output`, which are also registered."""

@@ -853,3 +853,44 @@ def test_sharpened_rules_leave_the_safe_forms_alone():
         )
 
     assert [r for r in run(program) if r["policy"].startswith("azure-")] == []
+
+
+def _namespace(**overrides) -> None:
+    azure.servicebus.Namespace(
+        "bus", resource_group_name=RG, tags=T, sku={"name": "Standard"}, **overrides
+    )
+
+
+@pytest.mark.parametrize(
+    ("policy", "program", "messages"),
+    [
+        (
+            "azure-storage-min-tls-1-2",
+            lambda: account(minimum_tls_version="TLS1_0"),
+            ["docs: minimumTlsVersion is TLS1_0"],
+        ),
+        (
+            "azure-storage-min-tls-1-2",
+            lambda: account(minimum_tls_version=None),
+            ["docs: minimumTlsVersion is unset (TLS1_0 on older API versions)"],
+        ),
+        ("azure-storage-min-tls-1-2", lambda: account(minimum_tls_version="TLS1_3"), []),
+        (
+            "azure-servicebus-min-tls-1-2",
+            lambda: _namespace(minimum_tls_version="1.1"),
+            ["bus: minimumTlsVersion is 1.1, not 1.2"],
+        ),
+        (
+            "azure-servicebus-min-tls-1-2",
+            _namespace,
+            ["bus: minimumTlsVersion is unset, not 1.2"],
+        ),
+        ("azure-servicebus-min-tls-1-2", lambda: _namespace(minimum_tls_version="1.3"), []),
+    ],
+    ids=["storage-old", "storage-unset", "storage-1-3", "bus-old", "bus-unset", "bus-1-3"],
+)
+def test_tls_minimums_accept_each_services_spelling(policy, program, messages):
+    """Each service spells its minimum its own way: storage accounts 'TLS1_0' to 'TLS1_3'
+    (@azure/arm-storage KnownMinimumTlsVersion), Service Bus namespaces '1.0' to '1.3' (Azure
+    docs, "Configure the minimum TLS version for a Service Bus namespace": `--min-tls 1.3`)."""
+    assert [result["message"] for result in fired(run(program), policy)] == messages

@@ -116,7 +116,11 @@ def _of_kind(items: list[Built], kind: str) -> Iterator[Built]:
 @pytest.mark.parametrize("cloud", CLOUDS)
 def test_every_component_class_exists_with_its_args(cloud: str) -> None:
     module = importlib.import_module(f"stacks.{cloud}")
-    exported = {name for name in module.__all__ if inspect.isclass(getattr(module, name))}
+    exported = {
+        name
+        for name, value in vars(module).items()
+        if inspect.isclass(value) and issubclass(value, pulumi.ComponentResource)
+    }
     assert exported == set(COMPONENTS), f"{cloud} exports {sorted(exported ^ set(COMPONENTS))}"
     for name, args_name in COMPONENTS.items():
         cls = getattr(module, name)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..registry import Config, Family, Findings, Props
-from ..values import UNKNOWN, switched_off, value
+from ..shared import min_tls_check
+from ..values import switched_off
 from .types import SB_NAMESPACE, SB_QUEUE, SB_SUBSCRIPTION
 
 family = Family("azure", "queues")
@@ -23,15 +24,11 @@ def _check_dead_lettering(props: Props, _config: Config, _type: str) -> Findings
         yield "deadLetteringOnMessageExpiration is not true (expired messages are dropped)"
 
 
-@family.resource(
+family.resource(
     "azure-servicebus-min-tls-1-2",
     severity="medium",
     level="mandatory",
     types=[SB_NAMESPACE],
     description="Service Bus namespaces require TLS 1.2 (data is always encrypted at rest).",
     remediation="Set minimum_tls_version='1.2'.",
-)
-def _check_sb_tls(props: Props, _config: Config, _type: str) -> Findings:
-    version = value(props, "minimumTlsVersion")
-    if version not in ("1.2", "1.3", UNKNOWN):
-        yield f"minimumTlsVersion is {version or 'unset'}, not 1.2"
+)(min_tls_check(("1.2", "1.3"), unset="unset", suffix=", not 1.2"))

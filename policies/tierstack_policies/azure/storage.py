@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..registry import Config, Family, Findings, Props, Resources, StackFindings
-from ..shared import linked_urns, of_type, uncovered
+from ..shared import linked_urns, min_tls_check, of_type, uncovered
 from ..values import UNKNOWN, elements, falsy, truthy, value
 from .types import BLOB_CONTAINER, BLOB_SERVICE, MANAGEMENT_POLICY, STORAGE_ACCOUNT
 
@@ -23,18 +23,14 @@ def _check_https_only(props: Props, _config: Config, _type: str) -> Findings:
         yield "enableHttpsTrafficOnly is false"
 
 
-@family.resource(
+family.resource(
     "azure-storage-min-tls-1-2",
     severity="high",
     level="mandatory",
     types=[STORAGE_ACCOUNT],
     description="Storage accounts require TLS 1.2 or newer.",
     remediation="Set minimum_tls_version='TLS1_2'.",
-)
-def _check_min_tls(props: Props, _config: Config, _type: str) -> Findings:
-    version = value(props, "minimumTlsVersion")
-    if version not in ("TLS1_2", "TLS1_3", UNKNOWN):
-        yield f"minimumTlsVersion is {version or 'unset (TLS1_0 on older API versions)'}"
+)(min_tls_check(("TLS1_2", "TLS1_3"), unset="unset (TLS1_0 on older API versions)"))
 
 
 @family.resource(

@@ -11,6 +11,7 @@ import pytest
 
 import stacks.gcp
 from stacks.blueprints.settings import APPS
+from stacks.common.contracts import EXPORTS
 from tests.playbook_check import assert_boot_script_converges_its_tier
 from tests.stacks.gcp.conftest import INVOKES, computed
 from tests.stacks.harness import Run, inventory, run_stack, stack_names
@@ -100,27 +101,9 @@ def test_every_gcp_stack_file_is_tested() -> None:
 
 
 def test_package_exports_every_component_the_program_uses() -> None:
-    assert sorted(stacks.gcp.__all__) == sorted(
-        [
-            "Alarms",
-            "AppSecret",
-            "AppTier",
-            "IoTIngest",
-            "KeyValueTable",
-            "LoadBalancer",
-            "MapReduceCluster",
-            "Network",
-            "Notifications",
-            "ObjectStore",
-            "Queue",
-            "RelationalDb",
-            "TierIdentity",
-            "WorkerTier",
-            "host_env",
-        ]
-    )
-    for name in stacks.gcp.__all__:
-        assert getattr(stacks.gcp, name).__module__.startswith("stacks.gcp.")
+    assert sorted(stacks.gcp.__all__) == sorted(EXPORTS)
+    for name in EXPORTS:
+        assert getattr(stacks.gcp, name).__module__.startswith("stacks.gcp."), name
 
 
 @pytest.mark.parametrize("stack", STACKS)
