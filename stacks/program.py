@@ -111,6 +111,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
             **cloud.host_env(context),
             **extra_env,
         }
+        role_vars: dict[str, pulumi.Input[object]] = {}
         for use in uses:
             if not use.env_var:
                 continue
@@ -120,7 +121,10 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
             # What a backend needs besides its URL (Azure's SMTP relay: a username and a
             # password reference), on the clouds whose component declares it.
             app_env.update(getattr(components[use.target], "credentials_env", {}))
-        return bootstrap_script(context, tier_kind, app_env, worker_tier)
+            # What it needs of the hosts (the CA that signed a database's certificate, for
+            # sslmode=verify-full), on the clouds whose component declares it.
+            role_vars.update(getattr(components[use.target], "host_role_vars", {}))
+        return bootstrap_script(context, tier_kind, app_env, worker_tier, role_vars)
 
     tiers: list[pulumi.ComponentResource] = []
     load_balancer = None

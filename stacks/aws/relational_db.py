@@ -1,24 +1,60 @@
 """RelationalDb: RDS PostgreSQL in private subnets, encrypted, TLS-only, backed up, with a
-generated password held as a Pulumi secret and in Secrets Manager for the hosts."""
+generated password held as a Pulumi secret and in Secrets Manager for the hosts. The hosts verify
+the server (sslmode=verify-full) against the Amazon RDS root CAs the repository holds."""
 
 from __future__ import annotations
 
 import json
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
+from cryptography import x509
 
 from stacks.aws.common import StatementGrants, child, tags
 from stacks.aws.sizes import DB_INSTANCE_CLASSES
 from stacks.common.args import RelationalDbArgs
+from stacks.common.database_tls import VERIFY_FULL
 
 PORT = 5432
 MASTER_USER = "tierstack"
 PASSWORD_LENGTH = 32
 PASSWORD_SPECIALS = "!#$%^&*()-_=+[]{}<>:?"
 """RDS refuses '/', '@', '"' and spaces in master passwords."""
+CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
+"""The CA that signs the instance's server certificate, pinned so a changed account default
+cannot move it to a root the hosts lack (docs.aws.amazon.com/AmazonRDS/latest/UserGuide/
+UsingWithRDS.SSL.html: rds-ca-rsa2048-g1 is the default CA, chained to the region's
+"Amazon RDS <region> Root CA RSA2048 G1"; its certificates name the endpoint)."""
+CA_BUNDLE = "amazon-rds-global-bundle.pem"
+"""The Amazon RDS roots, shipped with the blueprint_host role (its header gives the source)."""
+CA_BUNDLE_PATH = Path(__file__).resolve().parents[2] / "roles/blueprint_host/files" / CA_BUNDLE
+
+
+@cache
+def bundle_roots() -> frozenset[str]:
+    """The common names of the roots in the bundle the hosts install."""
+    return frozenset(
+        attribute.value
+        for cert in x509.load_pem_x509_certificates(CA_BUNDLE_PATH.read_bytes())
+        for attribute in cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        if isinstance(attribute.value, str)
+    )
+
+
+def region_root(region: str) -> str:
+    """The root of the region's rds-ca-rsa2048-g1 certificates; a region whose root the bundle
+    lacks fails the preview (every connection would fail verify-full)."""
+    root = f"Amazon RDS {region} Root CA RSA2048 G1"
+    if root not in bundle_roots():
+        raise ValueError(
+            f"region {region}: {CA_BUNDLE} has no '{root}'; refresh the bundle from the source "
+            "its header names"
+        )
+    return root
 
 
 class RelationalDb(StatementGrants, pulumi.ComponentResource):
@@ -32,6 +68,7 @@ class RelationalDb(StatementGrants, pulumi.ComponentResource):
     logical_name: str
     physical_name: pulumi.Output[str]
     backend_url: pulumi.Output[str]
+    host_role_vars: dict[str, object]
     port: int = PORT
 
     def __init__(
@@ -42,6 +79,10 @@ class RelationalDb(StatementGrants, pulumi.ComponentResource):
         context, spec, network = args.context, args.spec, args.network
         sizing = context.settings.sizing
         identifier = f"{context.prefix}-{spec.name}"
+        region_root(context.settings.region)
+        # The hosts of the tiers that use this database write the bundle to the file DATABASE_URL
+        # names as sslrootcert.
+        self.host_role_vars = {"blueprint_host_database_ca_bundles": [CA_BUNDLE]}
 
         password = random.RandomPassword(
             f"{name}-password",
@@ -109,6 +150,7 @@ class RelationalDb(StatementGrants, pulumi.ComponentResource):
             final_snapshot_identifier=f"{identifier}-final" if context.settings.is_prod else None,
             copy_tags_to_snapshot=True,
             iam_database_authentication_enabled=True,
+            ca_cert_identifier=CA_CERT_IDENTIFIER,
             auto_minor_version_upgrade=True,
             enabled_cloudwatch_logs_exports=["postgresql"],
             tags=tags(context, spec.name),
@@ -151,7 +193,7 @@ class RelationalDb(StatementGrants, pulumi.ComponentResource):
         self.endpoint = instance.address
         self.physical_name = instance.identifier
         self.backend_url = instance.address.apply(
-            lambda host: f"postgresql://{MASTER_USER}@{host}:{PORT}/{spec.database}?sslmode=require"
+            lambda host: f"postgresql://{MASTER_USER}@{host}:{PORT}/{spec.database}?{VERIFY_FULL}"
         )
         self.register_outputs(
             {

@@ -31,13 +31,18 @@ ANSIBLE_REQUIREMENTS = "playbooks/requirements-ansible.txt"
 
 
 def host_vars(
-    context: StackContext, tier: str, app_env: Mapping[str, str], worker_tier: str = ""
+    context: StackContext,
+    tier: str,
+    app_env: Mapping[str, str],
+    worker_tier: str = "",
+    role_vars: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """The variables file the playbooks read (tierstack_* and python_app_env), plus the role
     variables only the cloud knows: where its load balancers and health checks connect from
     (the host firewall must admit them) and which time source its network lets hosts reach.
     A worker VM also gets its blueprint tier's name: it runs that tier's consumer and no other
-    (its identity is granted for that one)."""
+    (its identity is granted for that one). `role_vars` are what the tier's backends ask of
+    its hosts (a database's CA certificate), on top of the cloud's."""
     settings = context.settings
     cloud = importlib.import_module(f"stacks.{settings.cloud}.common")
     blueprint = BLUEPRINTS[settings.app]()
@@ -50,6 +55,7 @@ def host_vars(
         "python_app_env": dict(sorted(app_env.items())),
         **({"tierstack_worker_tier": worker_tier} if worker_tier else {}),
         **cloud.host_role_vars(app_port),
+        **(role_vars or {}),
     }
 
 
@@ -189,14 +195,25 @@ def bootstrap_script(
     tier: str,
     app_env: Mapping[str, pulumi.Input[str]],
     worker_tier: str = "",
+    role_vars: Mapping[str, pulumi.Input[object]] | None = None,
 ) -> pulumi.Output[str]:
-    """The boot script with the components' resolved names filled in."""
+    """The boot script with the components' resolved names (and role variables) filled in."""
     names = sorted(app_env)
-    values = pulumi.Output.all(*(app_env[name] for name in names))
+    extra = dict(role_vars or {})
+    var_names = sorted(extra)
+    values = pulumi.Output.all(
+        *(app_env[name] for name in names), *(extra[name] for name in var_names)
+    )
     return values.apply(
         lambda resolved: render_script(
             context,
-            host_vars(context, tier, dict(zip(names, resolved, strict=True)), worker_tier),
+            host_vars(
+                context,
+                tier,
+                dict(zip(names, resolved[: len(names)], strict=True)),
+                worker_tier,
+                dict(zip(var_names, resolved[len(names) :], strict=True)),
+            ),
         )
     )
 

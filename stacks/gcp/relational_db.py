@@ -9,6 +9,7 @@ import pulumi_random as random
 
 from stacks.blueprints.model import Access
 from stacks.common.args import RelationalDbArgs
+from stacks.common.database_tls import VERIFY_CA
 from stacks.gcp.app_secret import secret_reference
 from stacks.gcp.common import BindingGrants, labels, physical
 from stacks.gcp.sizes import DB_TIERS
@@ -28,11 +29,23 @@ AUDIT_FLAGS = {
 }
 """The CIS benchmark's logging flags for Cloud SQL PostgreSQL (schema changes logged as
 statements, every statement's duration, client host names, pgAudit available)."""
+SERVER_CA_MODE = "GOOGLE_MANAGED_INTERNAL_CA"
+"""A CA of this instance's own signs its server certificate (cloud.google.com/sql/docs/postgres/
+authorize-ssl, "Certificate authority (CA) hierarchies": the per-instance CA). Google documents
+hostname verification (verify-full) only by the instance's DNS name, never by its IP address
+(docs/postgres/configure-ssl-instance): with the shared CA (GOOGLE_MANAGED_CAS_CA) the
+certificate names INSTANCE_UID.PROJECT_DNS_LABEL.REGION.sql-psa.goog, which the VPC would have to
+resolve through a private DNS zone. The hosts connect to the private IP, so they check the chain
+(verify-ca) against this instance's CA, which signs for no other server: a valid chain is this
+instance."""
 
 
 class RelationalDb(BindingGrants, pulumi.ComponentResource):
-    """Hosts connect straight to the private address with `sslmode=require` and read the password
-    from Secret Manager; the only grant a tier needs is secretAccessor on this one secret."""
+    """Hosts connect straight to the private address with `sslmode=verify-ca` against the
+    instance's own CA (`host_role_vars`: its certificate, which the hosts of the tiers that use
+    the database write to the sslrootcert file) and read the password from Secret Manager; the
+    only grant a tier needs is secretAccessor on this one secret. Not verify-full: the server
+    certificate cannot name the private IP the hosts dial (SERVER_CA_MODE)."""
 
     def __init__(
         self, name: str, args: RelationalDbArgs, opts: pulumi.ResourceOptions | None = None
@@ -63,7 +76,9 @@ class RelationalDb(BindingGrants, pulumi.ComponentResource):
                 "ip_configuration": {
                     "ipv4_enabled": False,
                     "private_network": args.network.vpc.id,
+                    # TLS only, password authentication (no client certificate).
                     "ssl_mode": "ENCRYPTED_ONLY",
+                    "server_ca_mode": SERVER_CA_MODE,
                     "enable_private_path_for_google_cloud_services": True,
                 },
                 "backup_configuration": {
@@ -132,8 +147,16 @@ class RelationalDb(BindingGrants, pulumi.ComponentResource):
             self.endpoint,
             f":{POSTGRES_PORT}/",
             spec.database,
-            "?sslmode=require",
+            f"?{VERIFY_CA}",
         )
+        # The instance's CA certificates (the active one, and one prepared for a rotation when
+        # there is one): each of its per-instance CAs signs for this instance only.
+        self.ca_cert: pulumi.Output[str] = self.instance.server_ca_certs.apply(
+            lambda certs: "\n".join(cert.cert.strip() for cert in certs if cert.cert) + "\n"
+        )
+        self.host_role_vars: dict[str, pulumi.Input[object]] = {
+            "blueprint_host_database_ca": self.ca_cert
+        }
         self.register_outputs(
             {
                 "physical_name": self.physical_name,

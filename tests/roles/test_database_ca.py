@@ -98,3 +98,42 @@ def test_a_given_ca_is_written_as_it_is(tmp_path: Path) -> None:
 def test_an_unknown_root_name_fails_the_converge(tmp_path: Path) -> None:
     with pytest.raises(AssertionError, match="Not_A_Root_In_The_Store"):
         write_ca_file(tmp_path, blueprint_host_database_ca_system_roots=["Not_A_Root_In_The_Store"])
+
+
+def test_a_bundle_of_the_role_is_written_without_its_header(tmp_path: Path) -> None:
+    """The AWS stacks name the Amazon RDS bundle: every certificate of it, and nothing else."""
+    bundle = REPO / "roles/blueprint_host/files/amazon-rds-global-bundle.pem"
+    dest, changes = write_ca_file(
+        tmp_path, blueprint_host_database_ca_bundles=["amazon-rds-global-bundle.pem"]
+    )
+    written = dest.read_text()
+    assert not written.startswith("#") and "Source:" not in written
+    certs = x509.load_pem_x509_certificates(written.encode())
+    assert certs == x509.load_pem_x509_certificates(bundle.read_bytes())
+    assert len(certs) > 80
+    assert all(cert.issuer == cert.subject for cert in certs)  # roots only
+    names = {cert.subject.rfc4514_string() for cert in certs}
+    assert any("CN=Amazon RDS eu-west-1 Root CA RSA2048 G1" in name for name in names)
+    assert changes == [2, 0]
+
+
+def test_a_given_ca_comes_before_a_bundle(tmp_path: Path) -> None:
+    cert = self_signed(
+        ec.generate_private_key(ec.SECP256R1()),
+        ["tierstack test CA"],
+        valid_for=datetime.timedelta(days=1),
+        ca=True,
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    dest, _ = write_ca_file(
+        tmp_path,
+        blueprint_host_database_ca=pem,
+        blueprint_host_database_ca_bundles=["amazon-rds-global-bundle.pem"],
+    )
+    certs = x509.load_pem_x509_certificates(dest.read_bytes())
+    assert certs[0] == cert and len(certs) > 80
+
+
+def test_an_unknown_bundle_fails_the_converge(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError, match=r"no-such-bundle\.pem"):
+        write_ca_file(tmp_path, blueprint_host_database_ca_bundles=["no-such-bundle.pem"])

@@ -15,6 +15,8 @@ REGION = "europe-west1"
 API = "https://www.googleapis.com/compute/v1"
 EXTERNAL_ADDRESSES = {"address": "203.0.113.10", "device-ingest-address": "203.0.113.20"}
 DB_PRIVATE_IP = "10.40.128.3"
+DB_SERVER_CA = "-----BEGIN CERTIFICATE-----\nMIIBmockCloudSQLserverCA\n-----END CERTIFICATE-----\n"
+"""The instance's server CA certificate (serverCaCerts[0].cert) as the mocks report it."""
 CONFIG = {"gcp:project": PROJECT, "gcp:region": REGION}
 
 
@@ -38,6 +40,7 @@ def computed(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     if type_ == "gcp:sql/databaseInstance:DatabaseInstance":
         return {
             "privateIpAddress": DB_PRIVATE_IP,
+            "serverCaCerts": [{"cert": DB_SERVER_CA, "commonName": "C=US,O=Google\\, Inc"}],
             "connectionName": f"{PROJECT}:{inputs['region']}:{inputs['name']}",
         }
     if type_ == "gcp:monitoring/notificationChannel:NotificationChannel":

@@ -102,6 +102,7 @@ def app_stack(context):
             "DATABASE_URL": db.backend_url,
             "DATABASE_PASSWORD_REF": db.password_ref,
         },
+        role_vars=db.host_role_vars,
     )
     AppTier("web", AppTierArgs(context, app_spec, net, lb, identity, boot))
     worker_identity = TierIdentity(

@@ -3,6 +3,7 @@ templates, user data that runs ansible-pull with the app's variables, CPU scalin
 
 from __future__ import annotations
 
+from stacks.common.database_tls import VERIFY_FULL
 from tests.stacks.aws.conftest import (
     ACCOUNT,
     MOCK_APP_SECRET_SEED,
@@ -55,10 +56,11 @@ def test_user_data_runs_ansible_pull_with_the_app_vars_and_no_secret(context):
         "tierstack_network_cidr": "10.40.0.0/16",
         "tierstack_tier": "app",
         "common_ntp_servers": ["169.254.169.123"],  # Amazon Time Sync: no UDP 123 egress
+        "blueprint_host_database_ca_bundles": ["amazon-rds-global-bundle.pem"],
         "python_app_env": {
             "APP_ENV": "production",
             "DATABASE_PASSWORD_REF": f"aws-secretsmanager://{DB_SECRET_ARN}#password",
-            "DATABASE_URL": f"postgresql://tierstack@{host}:5432/app?sslmode=require",
+            "DATABASE_URL": f"postgresql://tierstack@{host}:5432/app?{VERIFY_FULL}",
             "OBJECT_STORE_URL": "s3://image-processing-dev-images-20260101abcdef",
             "QUEUE_URL": "sqs://image-processing-dev-jobs",
             "SECRET_KEY_REF": f"aws-secretsmanager://{SESSION_KEY_ARN}",

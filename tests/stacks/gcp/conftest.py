@@ -17,6 +17,7 @@ from tierstack.mocks.gcp import (  # noqa: F401  (re-exported for the tests)
     API,
     CONFIG,
     DB_PRIVATE_IP,
+    DB_SERVER_CA,
     EXTERNAL_ADDRESSES,
     INVOKES,
     PROJECT,

@@ -6,8 +6,9 @@ from pulumi.runtime import rpc
 
 from stacks.blueprints.model import RelationalDb as DbSpec
 from stacks.common.args import NetworkArgs, RelationalDbArgs, StackContext
+from stacks.common.database_tls import HOST_CA_FILE
 from stacks.gcp import Network, RelationalDb
-from tests.stacks.gcp.conftest import DB_PRIVATE_IP, PROJECT, context_for, run
+from tests.stacks.gcp.conftest import DB_PRIVATE_IP, DB_SERVER_CA, PROJECT, context_for, run
 
 MEMBER = "serviceAccount:tier@tierstack-dev.iam.gserviceaccount.com"
 
@@ -33,6 +34,7 @@ def _database(context: StackContext) -> tuple:
             "secret": db.password.is_secret(),
             "password_ref": db.password_ref,
             "ref_secret": db.password_ref.is_secret(),
+            "host_role_vars": db.host_role_vars,
         }
 
     result = run(program)
@@ -55,8 +57,9 @@ def test_database_is_private_tls_only_backed_up_and_its_password_secret() -> Non
     password = "generated-drive-db-password-Zq8v"
     assert result.result["secret"] is True
     assert result.result["password"] == password
-    assert (
-        result.result["url"] == f"postgresql://drive_app@{DB_PRIVATE_IP}:5432/drive?sslmode=require"
+    assert result.result["url"] == (
+        f"postgresql://drive_app@{DB_PRIVATE_IP}:5432/drive"
+        f"?sslmode=verify-ca&sslrootcert={HOST_CA_FILE}"
     )
     assert password not in result.result["url"]
     assert secret_value(result.one("gcp:sql/user:User").inputs["password"]) == password
@@ -88,3 +91,38 @@ def test_prod_database_is_regional_and_deletion_protected() -> None:
     assert settings["deletionProtectionEnabled"] is True
     assert settings["tier"] == "db-custom-2-7680"
     assert settings["backupConfiguration"]["backupRetentionSettings"]["retainedBackups"] == 14
+
+
+def test_hosts_verify_the_server_against_the_instances_own_ca() -> None:
+    """TLS only with password authentication (no client certificates), a CA of the instance's
+    own (the per-instance CA: cloud.google.com/sql/docs/postgres/authorize-ssl), whose
+    certificate the hosts get for the sslrootcert file. verify-ca, not verify-full: Google
+    documents hostname verification only by the instance's DNS name, and hosts dial the IP."""
+    result, instance = _database(context_for("cloud-drive"))
+    ip = instance["settings"]["ipConfiguration"]
+    assert (ip["sslMode"], ip["serverCaMode"]) == ("ENCRYPTED_ONLY", "GOOGLE_MANAGED_INTERNAL_CA")
+    assert result.result["host_role_vars"] == {"blueprint_host_database_ca": DB_SERVER_CA}
+    assert result.result["url"].endswith(f"?sslmode=verify-ca&sslrootcert={HOST_CA_FILE}")
+
+
+def test_tiers_that_use_the_database_get_its_url_and_ca_and_no_other_tier_does() -> None:
+    """The whole program: the hosts of a tier with DATABASE_URL write the instance's CA to the
+    file that URL names; a tier without a database writes no CA."""
+    from tests.stacks.gcp.support import TEMPLATE, startup_vars
+    from tests.stacks.gcp.test_stacks import stack_run
+
+    result = stack_run("gcp-cloud-drive")
+    with_db = 0
+    for template in result.of_type(TEMPLATE):
+        host_vars = startup_vars(template)
+        env = host_vars["python_app_env"]
+        if "DATABASE_URL" not in env:
+            assert "blueprint_host_database_ca" not in host_vars, template.name
+            continue
+        with_db += 1
+        assert env["DATABASE_URL"] == (
+            f"postgresql://drive_app@{DB_PRIVATE_IP}:5432/drive"
+            f"?sslmode=verify-ca&sslrootcert={HOST_CA_FILE}"
+        )
+        assert host_vars["blueprint_host_database_ca"] == DB_SERVER_CA
+    assert with_db >= 1
