@@ -145,6 +145,26 @@ def test_aws_emr_groups_have_explicit_egress(graphs) -> None:
         assert any(group["urn"] in rule["dependencies"] for rule in egress), group["name"]
 
 
+def test_aws_emr_steps_wait_for_input_under_their_prefix(graphs) -> None:
+    """Hadoop's FileInputFormat fails a job whose input path matches no file ("Input path does
+    not exist"): the deploy-time streaming step would end FAILED while `pulumi up` succeeds. The
+    cluster, whose steps run as soon as it is up, waits for a non-empty object under each job's
+    input prefix (the step's -input, asserted in tests/stacks/aws/test_mapreduce_cluster.py)."""
+    graph = graphs["aws-mapreduce"]
+    [cluster] = graph.of_type("aws:emr/cluster:Cluster")
+    jobs = BLUEPRINTS["mapreduce"]().mapreduce.jobs
+    assert jobs
+    for job in jobs:
+        inputs = graph.of_type(
+            "aws:s3/bucketObjectv2:BucketObjectv2",
+            lambda o, prefix=job.input_prefix: (
+                o["inputs"]["key"].startswith(prefix) and bool(o["inputs"].get("content"))
+            ),
+        )
+        assert inputs, f"nothing under {job.input_prefix}"
+        assert graph.missing(cluster, inputs) == [], job.name
+
+
 @pytest.mark.parametrize("stack", _stacks("azure-"))
 def test_azure_scale_sets_wait_for_the_gateway_whose_pool_they_join(graphs, stack) -> None:
     """ARM validates the backend pool a scale set's NIC names: the Application Gateway must

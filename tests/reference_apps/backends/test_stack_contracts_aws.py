@@ -1,15 +1,15 @@
 """Stack <-> app contracts on AWS: every data resource of each AWS stack is created in the moto
 server from the stack's own resolved inputs (table key schema and TTL, queue and dead-letter
-names and redrive policy, bucket, secret), each tier gets an IAM user holding exactly the inline
-policy the stack grants that tier's role, and the app's backends, opened from the environment the
-stack writes into the tier's vars.yml, run against it under that user with moto's IAM
-enforcement on. A key name the backend does not write, a grant the backend needs and the stack
-omits, or a region the host is not told fails here, not at the first `pulumi up`.
+names and redrive policy, bucket, secret, the SES sender), each tier gets an IAM user holding
+exactly the inline policy the stack grants that tier's role, and the app's backends, opened from
+the environment the stack writes into the tier's vars.yml, run against it under that user with
+moto's IAM enforcement on. A key name the backend does not write, a grant the backend needs and
+the stack omits, or a region the host is not told fails here, not at the first `pulumi up`.
 
 moto evaluates IAM policies against the resource ARN only where its handler names one (SQS calls
-with a queue URL, S3); for DynamoDB, Secrets Manager and SQS GetQueueUrl it checks against "*",
-which no least-privilege policy allows. `_name_resources` fills in the ARN those requests act on,
-so every call is judged by the real policy evaluator against the right resource."""
+with a queue URL, S3); for DynamoDB, Secrets Manager, SES and SQS GetQueueUrl it checks against
+"*", which no least-privilege policy allows. `_name_resources` fills in the ARN those requests
+act on, so every call is judged by the real policy evaluator against the right resource."""
 
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ def _name_resources(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.dynamodb.responses import DynamoHandler
     from moto.s3.responses import ACTION_MAP
     from moto.secretsmanager.responses import SecretsManagerResponse
+    from moto.ses.responses import EmailResponse
     from moto.sqs.responses import SQSResponse
 
     def dynamodb(self: Any) -> str:
@@ -68,6 +69,15 @@ def _name_resources(monkeypatch: pytest.MonkeyPatch) -> None:
     def secret(self: Any) -> str:
         secret_id = self._get_param("SecretId") or "*"
         return secret_id if secret_id.startswith("arn:") else "*"
+
+    def ses(self: Any) -> str:
+        # SendRawEmail is authorised against the sending identity ("Amazon SES API
+        # permissions reference", SES developer guide): the sender's domain here.
+        source = self._get_param("Source") or ""
+        domain = source.rpartition("@")[2]
+        return (
+            f"arn:aws:ses:{self.region}:{self.current_account}:identity/{domain}" if domain else "*"
+        )
 
     queue_resource = SQSResponse._determine_resource
 
@@ -84,6 +94,7 @@ def _name_resources(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(DynamoHandler, "_determine_resource", dynamodb, raising=False)
     monkeypatch.setattr(SecretsManagerResponse, "_determine_resource", secret, raising=False)
     monkeypatch.setattr(SQSResponse, "_determine_resource", sqs)
+    monkeypatch.setattr(EmailResponse, "_determine_resource", ses, raising=False)
 
 
 @contextlib.contextmanager
@@ -239,11 +250,15 @@ def test_tier_backends_work_under_exactly_the_stacks_grant(
     with _enforcing(moto_endpoint, monkeypatch):
         env = _as_tier(monkeypatch, moto_endpoint, deployed, tier)
         settings = Settings.from_env(tier, env, web="SECRET_KEY_REF" in env)
+        mail = "MAIL_URL" in uses
         backends = open_backends(
-            settings, queue="QUEUE_URL" in uses, kv="KV_URL" in uses, db=False, mail=False
+            settings, queue="QUEUE_URL" in uses, kv="KV_URL" in uses, db=False, mail=mail
         )
-        for check in backends.checks().values():
-            check()  # what /readyz runs
+        for name, check in backends.checks().items():
+            if name != "mail":  # mail's check runs only in /readyz, and no web tier mails
+                check()  # what /readyz runs
+        if backends.mail is not None:
+            _send_mail(deployed, backends.mail, moto_endpoint)
         if uses.get("OBJECT_STORE_URL") == "read-write":
             object_store_contract(backends.objects)
         elif "OBJECT_STORE_URL" in uses:
@@ -260,6 +275,15 @@ def test_tier_backends_work_under_exactly_the_stacks_grant(
             _consume(deployed, backends.queue, moto_endpoint)
     if backends.kv is not None and uses["KV_URL"] == "read-write":
         _assert_expiry_written(moto_endpoint, table)
+
+
+def _send_mail(deployed: Deployed, mailer: Any, endpoint: str) -> None:
+    """The tier sends through SES as the sender its MAIL_URL names (verified first, as the
+    README's first-deploy prerequisites ask), under its own policy."""
+    _inspector("ses", endpoint, deployed).verify_domain_identity(
+        Domain=mailer.sender.rpartition("@")[2]
+    )
+    mailer.send("someone@example.org", "Your job is done", "Download it from the link.")
 
 
 def _consume(deployed: Deployed, queue: Any, endpoint: str) -> None:

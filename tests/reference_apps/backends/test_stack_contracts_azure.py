@@ -6,8 +6,10 @@ object-store contract (read-write) or a listing (read).
 Azurite does not evaluate Azure RBAC, so every Blob service operation the backend sends is
 recorded and must be allowed by the roles the stack assigns to that tier's managed identity on
 that container (or its account): two tables below, written from Microsoft's documentation, stand
-in for the RBAC evaluator (an in-process stand-in: no RBAC-enforcing Azure emulator exists). Service
-Bus, Cosmos DB and Key Vault have no emulator here; their grants are checked by the Azure stack
+in for the RBAC evaluator (an in-process stand-in: no RBAC-enforcing Azure emulator exists). Each
+Cosmos DB table is created in Azurite's Table service, which speaks the same Table API, and the
+tier's key-value backend runs against it; its data-plane grant is checked on the assignment.
+Service Bus and Key Vault have no emulator here; their grants are checked by the Azure stack
 tests (tests/stacks/azure)."""
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import pytest
 import requests
 import yaml
 from azure.storage.blob import BlobServiceClient
-from backend_contracts import object_store_contract
+from backend_contracts import kv_contract, object_store_contract
 
 from reference_apps.backends import Settings, open_backends
-from stacks.azure.common import ROLES
+from stacks.azure.common import COSMOS_TABLE_ROLES, ROLES
 from stacks.blueprints import BLUEPRINTS
 from tests.playbook_check import boot_vars
 from tests.stacks.harness import Run, run_stack, stack_config, stack_names
@@ -176,3 +178,68 @@ def test_tier_object_store_calls_only_what_the_stack_assigns(
         if not actions <= granted.get(container, set())
     ]
     assert refused == [], f"{stack} {tier}: Azure RBAC would refuse these calls"
+
+
+def _kv_tiers() -> list[tuple[str, str]]:
+    cases = []
+    for stack in STACKS:
+        blueprint = BLUEPRINTS[stack_config(stack)["tierstack:app"]]()
+        tiers = [t.name for t in (blueprint.app, *blueprint.workers) if t]
+        cases += [(stack, t) for t in tiers if "KV_URL" in _uses(stack, t)]
+    return cases
+
+
+@pytest.mark.parametrize(("stack", "tier"), _kv_tiers())
+def test_tier_key_value_table_is_the_table_the_stack_creates_and_grants(
+    stack: str, tier: str, azurite_connection_string: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Cosmos DB table is created in Azurite's Table service (the API the Cosmos Table
+    endpoint speaks) under the name the stack gives it, and the tier's backend, opened from its
+    KV_URL, runs the key-value contract there: a table name the URL and the stack disagree on
+    fails. Azurite does not evaluate Cosmos DB data-plane RBAC, so the grant is checked on the
+    assignment alone: the tier holds Cosmos DB Built-in Data Contributor (writes) or Reader on
+    the very account its URL names ("Configure role-based access control with Microsoft Entra
+    ID for Azure Cosmos DB for Table", learn.microsoft.com/azure/cosmos-db/table/security/
+    how-to-grant-data-plane-role-based-access)."""
+    from azure.data.tables import TableServiceClient
+
+    run = stack_run(stack)
+    access = _uses(stack, tier)["KV_URL"]
+    url = _env(run, tier)["KV_URL"]
+    [table] = [
+        t.inputs
+        for t in run.of_type("azure-native:cosmosdb:TableResourceTable")
+        if url.startswith(f"aztable://{t.inputs['accountName']}/")
+    ]
+    assert url == f"aztable://{table['accountName']}/{table['tableName']}?service=cosmos"
+    service = TableServiceClient.from_connection_string(azurite_connection_string)
+    service.delete_table(table["resource"]["id"])
+    service.create_table(table["resource"]["id"])
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite_connection_string)
+    kv = open_backends(
+        Settings.from_env(tier, {"KV_URL": url}, web=False),
+        queue=False,
+        kv=True,
+        db=False,
+        mail=False,
+    ).kv
+    assert kv is not None
+    kv.check()  # what /readyz runs
+    if access == "read-write":
+        kv_contract(kv)
+    else:
+        assert kv.get("absent") is None
+
+    identity = run.one("azure-native:managedidentity:UserAssignedIdentity", f"{tier}-identity-mi")
+    account_id = next(
+        f"{a.name}-id"
+        for a in run.of_type("azure-native:cosmosdb:DatabaseAccount")
+        if a.inputs["accountName"] == table["accountName"]
+    )
+    roles = {
+        a.inputs["roleDefinitionId"].rsplit("/", 1)[1]
+        for a in run.of_type("azure-native:cosmosdb:TableResourceTableRoleAssignment")
+        if a.inputs["principalId"] == identity.outputs["principalId"]
+        and a.inputs["scope"] == account_id
+    }
+    assert roles == {COSMOS_TABLE_ROLES[access]}, f"{stack} {tier}: {roles}"

@@ -11,9 +11,12 @@ true, so it is set to false for the hosts to see the endpoint's own address."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
+import stacks.aws
 from stacks.blueprints.settings import SettingsError, parse_settings
 from tests.stacks.aws.conftest import computed, make_context
 from tests.stacks.aws.support import user_data
@@ -103,3 +106,19 @@ def test_ssh_key_pair_is_refused_outside_aws():
         parse_settings({"tierstack:cloud": "gcp", "tierstack:app": "mapreduce", **KEY_PAIR})
     assert make_context(sshKeyPair="ops").settings.ssh_key_pair == "ops"
     assert make_context().settings.ssh_key_pair == ""
+
+
+def test_readme_promises_no_session_manager_access():
+    """The README's operator instructions match the code above: no SSM agent and no `ssm:` grant
+    on the hosts, so it must not send operators to Session Manager, and its first-deploy section
+    says how to reach a host through the Instance Connect Endpoint."""
+    readme = (Path(stacks.aws.__file__).parent / "README.md").read_text()
+    first_deploy = readme.split("## First deploy", 1)[1].split("\n## ", 1)[0]
+    assert "--connection-type eice" in first_deploy
+    claims = [
+        line
+        for line in readme.splitlines()
+        if re.search(r"(?<!resolve:)\bssm(messages)?:[A-Z*]|AmazonSSMManagedInstanceCore", line)
+        or ("Session Manager" in line and not re.search(r"\b(no|not)\b", line))
+    ]
+    assert claims == []

@@ -16,7 +16,7 @@ from stacks.azure.mapreduce_cluster import CLUSTER_OPERATOR_ROLE
 from stacks.blueprints import BLUEPRINTS
 from tests.playbook_check import assert_boot_script_converges_its_tier, boot_vars
 from tests.stacks.azure.conftest import INVOKES, PROD, computed
-from tests.stacks.harness import Registered, Run, inventory, run_stack, stack_names
+from tests.stacks.harness import REPO_ROOT, Registered, Run, inventory, run_stack, stack_names
 from tests.stacks.snapshots import check_snapshot
 
 STACKS = stack_names("azure")
@@ -406,3 +406,51 @@ def test_every_tier_boots_with_variables_its_playbook_accepts(stack, tmp_path):
         tiers[name] = assert_boot_script_converges_its_tier(script, tmp_path)["tierstack_tier"]
     assert "app" in tiers.values()
     assert len(tiers) == len(run.of_type("azure-native:compute:VirtualMachineScaleSet"))
+
+
+RESOURCE_PROVIDERS = {
+    # The resource provider namespace behind each azure-native module the stacks use (Azure
+    # docs, "Resource providers for Azure services", learn.microsoft.com/azure/azure-resource-
+    # manager/management/azure-services-resource-providers). Microsoft.Resources and
+    # Microsoft.Authorization are registered on every subscription by default (same page).
+    "authorization": None,
+    "resources": None,
+    "communication": "Microsoft.Communication",
+    "compute": "Microsoft.Compute",
+    "cosmosdb": "Microsoft.DocumentDB",
+    "dbforpostgresql": "Microsoft.DBforPostgreSQL",
+    "hdinsight": "Microsoft.HDInsight",
+    "iothub": "Microsoft.Devices",
+    "keyvault": "Microsoft.KeyVault",
+    "managedidentity": "Microsoft.ManagedIdentity",
+    "monitor": "Microsoft.Insights",
+    "network": "Microsoft.Network",
+    "operationalinsights": "Microsoft.OperationalInsights",
+    "privatedns": "Microsoft.Network",
+    "servicebus": "Microsoft.ServiceBus",
+    "storage": "Microsoft.Storage",
+}
+
+
+def _documented_providers() -> set[str]:
+    """The namespaces the README's first-deploy `az provider register` loop registers."""
+    readme = (REPO_ROOT / "stacks" / "azure" / "README.md").read_text()
+    loop = re.search(r"for ns in ((?:[^;])+); do az provider register", readme)
+    assert loop, "stacks/azure/README.md has no `az provider register` loop"
+    return set(re.findall(r"Microsoft\.\w+", loop.group(1)))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_first_deploy_registers_every_resource_provider_the_stack_uses(stack: str) -> None:
+    """The program does not register resource providers (that needs subscription-level
+    rights): the README's first-deploy loop does, and must name the namespace of every
+    resource the stack creates, or a fresh subscription answers MissingSubscriptionRegistration."""
+    modules = {
+        r.type.split(":")[1]
+        for r in stack_run(stack).resources
+        if r.type.startswith("azure-native:")
+    }
+    unknown = modules - RESOURCE_PROVIDERS.keys()
+    assert not unknown, f"which provider serves {sorted(unknown)}? add it to RESOURCE_PROVIDERS"
+    needed = {RESOURCE_PROVIDERS[m] for m in modules} - {None}
+    assert needed - _documented_providers() == set()

@@ -1,6 +1,7 @@
 """The boot script every cloud VM runs: vars for the playbooks, ansible-pull of this repo."""
 
 import base64
+import re
 import subprocess
 
 import yaml
@@ -97,3 +98,31 @@ def test_outputs_resolve_into_the_script() -> None:
     document = yaml.safe_load(base64.b64decode(run.result).decode())
     script = document["write_files"][0]["content"]
     assert vars_in(script)["python_app_env"] == {"KV_URL": "dynamodb://t"}
+
+
+def test_network_steps_retry_until_the_network_is_ready() -> None:
+    """A VM can boot before its NAT route or DNS answers: every step that fetches over the
+    network goes through `retry`, which runs the command again until it succeeds."""
+    script = render_script(CONTEXT, host_vars(CONTEXT, "app", {}))
+    fetching = re.compile(r"\b(apt-get (update|install)|git clone|git -C \S+ fetch|pip install)\b")
+    steps = [line.strip() for line in script.splitlines() if fetching.search(line)]
+    assert len(steps) == 5
+    assert [step for step in steps if not step.startswith("retry ")] == []
+    function = re.search(r"^retry\(\) \{\n.*?^\}\n", script, re.S | re.M)
+    assert function
+    # The command fails twice, then succeeds; `sleep` is stubbed so the test does not wait.
+    probe = (
+        "set -euo pipefail\nsleep() { :; }\n"
+        + function.group(0)
+        + 'n=0\nflaky() { n=$((n + 1)); [ "$n" -ge 3 ]; }\nretry flaky\necho "$n"\n'
+    )
+    done = subprocess.run(["bash"], input=probe, text=True, capture_output=True, check=True)
+    assert done.stdout.strip() == "3"
+    assert done.stderr.count("retrying") == 2
+
+
+def test_converge_timer_is_started_not_only_enabled() -> None:
+    """`systemctl enable` alone takes effect at the next boot: an autoscaled VM may never
+    reboot, so the timer that heals drift is started as well (`enable --now`)."""
+    script = render_script(CONTEXT, host_vars(CONTEXT, "app", {}))
+    assert "systemctl enable --now tierstack-converge.timer" in script.splitlines()

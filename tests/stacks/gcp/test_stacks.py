@@ -4,7 +4,9 @@ inventory snapshot, stack-wide security invariants, and prod sizing through the 
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -227,3 +229,47 @@ def test_every_tier_boots_with_variables_its_playbook_accepts(stack, tmp_path) -
     assert len(tiers) == len(
         run.of_type("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
     )
+
+
+SERVICE_APIS = {
+    # The API that serves each resource module the stacks create. Project IAM bindings go
+    # through Resource Manager's setIamPolicy, custom roles and service accounts through the
+    # IAM API (Service Usage docs, "Enabling services", cloud.google.com/service-usage/docs/
+    # enable-disable; each resource's REST reference names its service endpoint).
+    "compute": {"compute.googleapis.com"},
+    "dataproc": {"dataproc.googleapis.com"},
+    "firestore": {"firestore.googleapis.com"},
+    "monitoring": {"monitoring.googleapis.com"},
+    "projects": {"cloudresourcemanager.googleapis.com", "iam.googleapis.com"},
+    "pubsub": {"pubsub.googleapis.com"},
+    "secretmanager": {"secretmanager.googleapis.com"},
+    "serviceaccount": {"iam.googleapis.com"},
+    "servicenetworking": {"servicenetworking.googleapis.com"},
+    "sql": {"sqladmin.googleapis.com"},
+    "storage": {"storage.googleapis.com"},
+}
+
+
+def _documented_apis() -> set[str]:
+    """The APIs the README's first-deploy `gcloud services enable` command enables."""
+    readme = (Path(stacks.gcp.__file__).parent / "README.md").read_text()
+    command = re.search(r"gcloud services enable ((?:[^`]|\\\n)+?)\n\s*```", readme)
+    assert command, "stacks/gcp/README.md has no `gcloud services enable` command"
+    return set(re.findall(r"[a-z]+\.googleapis\.com", command.group(1)))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_first_deploy_enables_every_api_the_stack_calls(stack: str) -> None:
+    """The program does not enable APIs (that needs a Service Usage admin role, and a
+    `disable_on_destroy` mistake would switch an API off for the whole project): the README's
+    first-deploy command does, and must name the API of every resource the stack creates, or
+    the first `pulumi up` on a new project answers 403 "... API has not been used in project"."""
+    modules = {
+        r.type.split(":")[1].split("/")[0]
+        for r in stack_run(stack).resources
+        if r.type.startswith("gcp:")
+    }
+    unknown = modules - SERVICE_APIS.keys()
+    assert not unknown, f"which API serves {sorted(unknown)}? add it to SERVICE_APIS"
+    needed = set().union(*(SERVICE_APIS[m] for m in modules))
+    assert needed - _documented_apis() == set()
