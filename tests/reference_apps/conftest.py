@@ -7,6 +7,7 @@ scripts/setup.d/20-emulators.sh and the Python lock; a missing one fails the tes
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import gunicorn_hooks
@@ -157,9 +159,13 @@ def png(width: int = 64, height: int = 48) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(scope="session")
-def postgres_dsn() -> Iterator[str]:
-    """A throw-away PostgreSQL 15 cluster (trust auth on 127.0.0.1 only)."""
+@contextlib.contextmanager
+def postgres_cluster(
+    options: str = "", hba: str | None = None, files: dict[str, bytes] | None = None
+) -> Iterator[tuple[int, Path]]:
+    """A throw-away PostgreSQL 15 cluster on 127.0.0.1: (port, data directory). ``hba``
+    replaces pg_hba.conf (default: initdb's trust for all); ``files`` are written into the data
+    directory before the server starts (e.g. its TLS key and certificate), owned by its user."""
     if not (PG_BIN / "initdb").exists():
         pytest.fail("PostgreSQL 15 is missing: run make setup (scripts/setup.d/20-emulators.sh)")
     root = Path(tempfile.mkdtemp(prefix="refapps-pg-"))
@@ -184,6 +190,14 @@ def postgres_dsn() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
+    for name, content in {
+        **(files or {}),
+        **({"pg_hba.conf": hba.encode()} if hba else {}),
+    }.items():
+        (data / name).write_bytes(content)
+        (data / name).chmod(0o600)
+        if as_postgres:
+            shutil.chown(data / name, "postgres", "postgres")
     subprocess.run(
         [
             *as_postgres,
@@ -194,20 +208,103 @@ def postgres_dsn() -> Iterator[str]:
             "-l",
             str(root / "log"),
             "-o",
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off {options}",
             "start",
         ],
         check=True,
         capture_output=True,
     )
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield port, data
     finally:
         subprocess.run(
             [*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A throw-away PostgreSQL 15 cluster (trust auth on 127.0.0.1 only)."""
+    with postgres_cluster() as (port, _):
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+@dataclass(frozen=True)
+class TlsPostgres:
+    """A PostgreSQL server as the clouds run theirs: TLS with a certificate from a CA of its
+    own (``ca_file``, naming 127.0.0.1), and only TLS with a password (scram-sha-256) for every
+    role but the superuser the tests set up with (``admin_dsn``, trust)."""
+
+    port: int
+    admin_dsn: str
+    ca_file: Path
+
+
+def _test_ca_and_server_cert() -> tuple[bytes, bytes, bytes]:
+    """(CA certificate, server certificate, server key) in PEM, the server's naming 127.0.0.1."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tierstack test database CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    key_pem = key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return ca.public_bytes(pem), server.public_bytes(pem), key_pem
+
+
+@pytest.fixture(scope="session")
+def postgres_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsPostgres]:
+    ca, cert, key = _test_ca_and_server_cert()
+    ca_file = tmp_path_factory.mktemp("database-ca") / "database-ca.pem"
+    ca_file.write_bytes(ca)
+    hba = (
+        "local all postgres trust\n"
+        "host all postgres 127.0.0.1/32 trust\n"
+        "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+    )
+    files = {"server.crt": cert, "server.key": key}
+    options = "-c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
+    with postgres_cluster(options, hba, files) as (port, _):
+        yield TlsPostgres(port, f"postgresql://postgres@127.0.0.1:{port}/postgres", ca_file)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ import boto3
 import pytest
 import requests
 from backend_contracts import kv_contract, object_store_contract
+from database_contract import database_contract, provision, revealed
 
 from reference_apps.backends import KeyValue, Settings, open_backends
 from reference_apps.backends.kv import DynamoKeyValue
@@ -317,3 +318,45 @@ def _assert_expiry_written(endpoint: str, table: dict[str, Any]) -> None:
     item = _admin("dynamodb", endpoint).get_item(TableName=table["name"], Key=key)["Item"]
     expires = int(item[table["ttl"]["attributeName"]]["N"])
     assert time.time() + 86400 < expires < time.time() + 400 * 86400
+
+
+def _database_tiers() -> list[tuple[str, str]]:
+    return [(stack, tier) for stack, tier in _tiers() if "DATABASE_URL" in _uses(stack, tier)]
+
+
+@pytest.mark.parametrize(("stack", "tier"), _database_tiers())
+def test_tier_database_is_the_database_the_stack_creates(
+    stack: str,
+    tier: str,
+    moto_endpoint: str,
+    postgres_tls: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """The RDS instance's database and master user, with the password the stack generated, are
+    created in a local PostgreSQL server that, like RDS with rds.force_ssl, takes only TLS with a
+    password; the tier's DATABASE_URL, with only its host and port (the instance's endpoint)
+    pointed there and its sslrootcert at the test CA, and its DATABASE_PASSWORD_REF, read from
+    the Secrets Manager secret in moto under exactly the tier's policy, open the app's database:
+    cloud-drive's schema migration, a registration and a login run as that user in that
+    database. A database name, user name, password key or URL form the stack and the instance
+    disagree on fails here."""
+    run = stack_run(stack)
+    [instance] = run.of_type("aws:rds/instance:Instance")
+    inputs = instance.inputs
+    provision(
+        postgres_tls.admin_dsn, inputs["dbName"], inputs["username"], revealed(inputs["password"])
+    )
+    deployed = _deployed(stack, moto_endpoint)
+    with _enforcing(moto_endpoint, monkeypatch):
+        env = _as_tier(monkeypatch, moto_endpoint, deployed, tier)
+        database_contract(
+            env,
+            endpoint=f"{instance.outputs['address']}:{int(inputs['port'])}",
+            port=postgres_tls.port,
+            ca_file=postgres_tls.ca_file,
+            sslmode="verify-full",
+            database=inputs["dbName"],
+            user=inputs["username"],
+            tmp_path=tmp_path,
+        )

@@ -9,14 +9,19 @@ that container (or its account): two tables below, written from Microsoft's docu
 in for the RBAC evaluator (an in-process stand-in: no RBAC-enforcing Azure emulator exists). Each
 Cosmos DB table is created in Azurite's Table service, which speaks the same Table API, and the
 tier's key-value backend runs against it; its data-plane grant is checked on the assignment.
-Service Bus and Key Vault have no emulator here; their grants are checked by the Azure stack
-tests (tests/stacks/azure)."""
+The database is created in a local PostgreSQL server (TLS and passwords only) from the stack's
+names and generated password, and the app's schema and queries run there. Key Vault has no
+emulator here: the tier's secret references are resolved by the app's own reader from a stand-in
+holding exactly the secrets the stack creates, and checked against the tier's assignments.
+Service Bus has no emulator here; its grants are checked by the Azure stack tests
+(tests/stacks/azure)."""
 
 from __future__ import annotations
 
 import base64
 import functools
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,8 +29,10 @@ import requests
 import yaml
 from azure.storage.blob import BlobServiceClient
 from backend_contracts import kv_contract, object_store_contract
+from database_contract import database_contract, provision, revealed
 
 from reference_apps.backends import Settings, open_backends
+from reference_apps.backends import secrets as secret_refs
 from stacks.azure.common import COSMOS_TABLE_ROLES, ROLES
 from stacks.blueprints import BLUEPRINTS
 from tests.playbook_check import boot_vars
@@ -243,3 +250,127 @@ def test_tier_key_value_table_is_the_table_the_stack_creates_and_grants(
         and a.inputs["scope"] == account_id
     }
     assert roles == {COSMOS_TABLE_ROLES[access]}, f"{stack} {tier}: {roles}"
+
+
+class _KeyVault:
+    """Key Vault holding what the stack stores: each secret it creates, in the vault it names,
+    with the value it sets; any other vault or secret name is SecretNotFound. Records the
+    resource of each read (`<vault resource>/secrets/<name>`, as role assignments scope it). No
+    Key Vault emulator exists here: this checks names and grants, not calls."""
+
+    def __init__(self, run: Run) -> None:
+        vaults = {v.inputs["vaultName"]: f"{v.name}-id" for v in run.of_type(VAULT)}
+        self.values: dict[tuple[str, str], str] = {
+            (f"https://{s.inputs['vaultName']}.vault.azure.net", s.inputs["secretName"]): (
+                revealed(s.inputs["properties"])["value"]
+            )
+            for s in run.of_type("azure-native:keyvault:Secret")
+        }
+        self.scopes = {
+            (f"https://{name}.vault.azure.net", secret): f"{vault_id}/secrets/{secret}"
+            for name, vault_id in vaults.items()
+            for _, secret in self.values
+        }
+        self.read: list[str] = []
+
+    def client(self, vault_url: str) -> Any:
+        def get_secret(name: str) -> Any:
+            if (vault_url, name) not in self.values:
+                raise LookupError(f"SecretNotFound: {vault_url} {name}")
+            self.read.append(self.scopes[vault_url, name])
+            return SimpleNamespace(value=self.values[vault_url, name])
+
+        return SimpleNamespace(get_secret=get_secret)
+
+
+VAULT = "azure-native:keyvault:Vault"
+
+
+def _secrets_user_scopes(run: Run, tier: str) -> set[str]:
+    """Scopes on which the tier's identity holds Key Vault Secrets User ("Azure built-in roles
+    for Security", learn.microsoft.com/azure/role-based-access-control/built-in-roles/security:
+    read secret contents); a vault-wide assignment covers each of its secrets."""
+    identity = run.one("azure-native:managedidentity:UserAssignedIdentity", f"{tier}-identity-mi")
+    scopes = {
+        a.inputs["scope"]
+        for a in run.of_type("azure-native:authorization:RoleAssignment")
+        if a.inputs["principalId"] == identity.outputs["principalId"]
+        and a.inputs["roleDefinitionId"].rsplit("/", 1)[1] == ROLES["key-vault-secrets-user"]
+    }
+    return scopes
+
+
+def _covered(scope: str, granted: set[str]) -> bool:
+    return scope in granted or scope.split("/secrets/", 1)[0] in granted
+
+
+def _all_tiers() -> list[tuple[str, str]]:
+    cases = []
+    for stack in STACKS:
+        blueprint = BLUEPRINTS[stack_config(stack)["tierstack:app"]]()
+        cases += [(stack, t.name) for t in (blueprint.app, *blueprint.workers) if t]
+    return cases
+
+
+@pytest.mark.parametrize(
+    ("stack", "tier"), [c for c in _all_tiers() if "DATABASE_URL" in _uses(*c)]
+)
+def test_tier_database_is_the_database_the_stack_creates(
+    stack: str, tier: str, postgres_tls: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """The Flexible Server's database and administrator login, with the password the stack
+    generated, are created in a local PostgreSQL server that, like the server
+    (require_secure_transport), takes only TLS with a password; the tier's DATABASE_URL, with
+    only its host and port (the server's FQDN) pointed there and its sslrootcert at the test CA,
+    opens the app's database: cloud-drive's schema migration, a registration and a login run as
+    that login in that database. Its DATABASE_PASSWORD_REF is read from a stand-in holding
+    exactly the Key Vault secrets the stack creates (no Key Vault emulator exists here), and the
+    tier's identity must hold Key Vault Secrets User on that secret."""
+    run = stack_run(stack)
+    [server] = run.of_type("azure-native:dbforpostgresql:Server")
+    [database] = run.of_type("azure-native:dbforpostgresql:Database")
+    assert database.inputs["serverName"] == server.inputs["serverName"]
+    name, login = database.inputs["databaseName"], server.inputs["administratorLogin"]
+    provision(
+        postgres_tls.admin_dsn, name, login, revealed(server.inputs["administratorLoginPassword"])
+    )
+    vault = _KeyVault(run)
+    monkeypatch.setattr(secret_refs, "azure_client", vault.client)
+    database_contract(
+        _env(run, tier),
+        # Flexible Server's host name is <server>.postgres.database.azure.com, port 5432
+        # ("Connect ... Azure Database for PostgreSQL flexible server",
+        # learn.microsoft.com/azure/postgresql/flexible-server/quickstart-create-server).
+        endpoint=f"{server.inputs['serverName']}.postgres.database.azure.com:5432",
+        port=postgres_tls.port,
+        ca_file=postgres_tls.ca_file,
+        sslmode="verify-full",
+        database=name,
+        user=login,
+        tmp_path=tmp_path,
+    )
+    granted = _secrets_user_scopes(run, tier)
+    assert vault.read, f"{tier}: the password was not read from Key Vault"
+    assert [s for s in vault.read if not _covered(s, granted)] == []
+
+
+@pytest.mark.parametrize(("stack", "tier"), _all_tiers())
+def test_tier_secret_references_name_secrets_the_stack_creates_and_grants(
+    stack: str, tier: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every *_REF the tier gets (SECRET_KEY_REF, DATABASE_PASSWORD_REF, SMTP_PASSWORD_REF) is
+    read by the app's own resolver from a stand-in holding exactly the Key Vault secrets the
+    stack creates, in the vault it creates, and yields the value the stack stored; the tier's
+    identity holds Key Vault Secrets User on each. No Key Vault emulator exists here, so this
+    checks names and grants, not calls."""
+    run = stack_run(stack)
+    env = _env(run, tier)
+    references = [k for k in env if k.endswith("_REF")]
+    vault = _KeyVault(run)
+    monkeypatch.setattr(secret_refs, "azure_client", vault.client)
+    resolved = secret_refs.resolve_references(env)
+    assert len(vault.read) == len(references), references
+    granted = _secrets_user_scopes(run, tier)
+    assert [s for s in vault.read if not _covered(s, granted)] == [], f"{stack} {tier}"
+    if "SECRET_KEY_REF" in env:
+        assert resolved["SECRET_KEY"] in vault.values.values()

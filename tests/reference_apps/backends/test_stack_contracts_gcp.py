@@ -21,20 +21,23 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import grpc
 import pytest
 import requests
 from backend_contracts import object_store_contract
+from database_contract import database_contract, provision, revealed
 from google.cloud import pubsub_v1, storage
 
 from reference_apps.backends import Settings, open_backends
+from reference_apps.backends import secrets as secret_refs
 from reference_apps.backends.queue import PubSubQueue
 from stacks.blueprints import BLUEPRINTS
 from tests.playbook_check import boot_vars
 from tests.stacks.harness import Registered, Run, run_stack, stack_config, stack_names
-from tierstack.mocks.gcp import INVOKES, PROJECT, computed
+from tierstack.mocks.gcp import INVOKES, PROJECT, PROJECT_NUMBER, computed
 
 STACKS = stack_names("gcp")
 
@@ -345,3 +348,98 @@ def _consume(queue: Any, publisher: Any, subscriber: Any) -> None:
         request={"subscription": queue.dead_subscription, "max_messages": 10}, timeout=10
     )
     assert marker.encode() in [item.message.data for item in response.received_messages]
+
+
+class _SecretManager:
+    """Secret Manager holding what the stack stores: each secret it creates, by its name
+    (project id or number), with the data of the version the stack adds. AccessSecretVersion of
+    any other secret, or of a version other than `latest`, is NOT_FOUND. No Secret Manager
+    emulator exists here: this checks names, not calls."""
+
+    def __init__(self, run: Run) -> None:
+        versions = {
+            version.inputs["secret"]: revealed(version.inputs["secretData"])
+            for version in run.of_type("gcp:secretmanager/secretVersion:SecretVersion")
+        }
+        self.values: dict[str, str] = {}
+        for secret in run.of_type("gcp:secretmanager/secret:Secret"):
+            for project in (PROJECT, PROJECT_NUMBER):
+                name = f"projects/{project}/secrets/{secret.inputs['secretId']}"
+                self.values[name] = versions[f"{secret.name}-id"]
+        self.accessed: list[str] = []
+
+    def access_secret_version(self, name: str) -> Any:
+        secret, _, version = name.partition("/versions/")
+        if secret not in self.values or version != "latest":
+            raise LookupError(f"404 NOT_FOUND: {name}")
+        self.accessed.append(secret.replace(f"/{PROJECT_NUMBER}/", f"/{PROJECT}/"))
+        return SimpleNamespace(payload=SimpleNamespace(data=self.values[secret].encode()))
+
+
+def _database_tiers() -> list[tuple[str, str]]:
+    return [(stack, tier) for stack, tier in _tiers() if "DATABASE_URL" in _uses(stack, tier)]
+
+
+@pytest.mark.parametrize(("stack", "tier"), _database_tiers())
+def test_tier_database_is_the_database_the_stack_creates(
+    stack: str,
+    tier: str,
+    postgres_tls: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """The Cloud SQL database and user, with the password the stack generated, are created in a
+    local PostgreSQL server that, like the instance (ssl_mode ENCRYPTED_ONLY), takes only TLS
+    with a password; the tier's DATABASE_URL, with only its host and port (the instance's private
+    IP) pointed there and its sslrootcert at the test CA, opens the app's database: cloud-drive's
+    schema migration, a registration and a login run as that user in that database. Its
+    DATABASE_PASSWORD_REF is read from a stand-in holding exactly the secrets and versions the
+    stack creates (no Secret Manager emulator exists here), and the tier's service account must
+    hold secretAccessor on that secret."""
+    run = stack_run(stack)
+    [instance] = run.of_type("gcp:sql/databaseInstance:DatabaseInstance")
+    [database] = run.of_type("gcp:sql/database:Database")
+    [user] = run.of_type("gcp:sql/user:User")
+    assert database.inputs["instance"] == user.inputs["instance"] == instance.inputs["name"]
+    name, login = database.inputs["name"], user.inputs["name"]
+    provision(postgres_tls.admin_dsn, name, login, revealed(user.inputs["password"]))
+    declared = _tier(run, tier)
+    store = _SecretManager(run)
+    monkeypatch.setattr(secret_refs, "gcp_client", lambda: store)
+    database_contract(
+        declared.env,
+        # Cloud SQL for PostgreSQL listens on 5432 ("Connect to Cloud SQL for PostgreSQL from
+        # Compute Engine", cloud.google.com/sql/docs/postgres/connect-compute-engine).
+        endpoint=f"{instance.outputs['privateIpAddress']}:5432",
+        port=postgres_tls.port,
+        ca_file=postgres_tls.ca_file,
+        sslmode="verify-ca",
+        database=name,
+        user=login,
+        tmp_path=tmp_path,
+    )
+    assert store.accessed, f"{tier}: the password was not read from Secret Manager"
+    for secret in store.accessed:
+        assert declared.allows(secret, {"secretmanager.versions.access"}), f"{tier}: {secret}"
+
+
+@pytest.mark.parametrize(("stack", "tier"), _tiers())
+def test_tier_secret_references_name_secrets_the_stack_creates_and_grants(
+    stack: str, tier: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every *_REF the tier gets (SECRET_KEY_REF, DATABASE_PASSWORD_REF, SMTP_PASSWORD_REF) is
+    read by the app's own resolver from a stand-in holding exactly the secrets the stack creates,
+    and yields the very value the stack stored; the tier's account holds secretAccessor on each.
+    No Secret Manager emulator exists here, so this checks names and grants, not calls."""
+    run = stack_run(stack)
+    declared = _tier(run, tier)
+    references = {k: v for k, v in declared.env.items() if k.endswith("_REF")}
+    store = _SecretManager(run)
+    monkeypatch.setattr(secret_refs, "gcp_client", lambda: store)
+    resolved = secret_refs.resolve_references(declared.env)
+    assert len(store.accessed) == len(references), references
+    for secret in store.accessed:
+        assert declared.allows(secret, {"secretmanager.versions.access"}), f"{tier}: {secret}"
+    if "SECRET_KEY_REF" in references:
+        key_secret = references["SECRET_KEY_REF"].removeprefix("gcp-secretmanager://")
+        assert resolved["SECRET_KEY"] == store.values[key_secret.split("/versions/")[0]]
