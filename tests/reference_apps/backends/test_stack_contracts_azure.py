@@ -33,6 +33,7 @@ from database_contract import database_contract, provision, revealed
 
 from reference_apps.backends import Settings, open_backends
 from reference_apps.backends import secrets as secret_refs
+from reference_apps.backends.settings import parse_url
 from stacks.azure.common import COSMOS_TABLE_ROLES, ROLES
 from stacks.blueprints import BLUEPRINTS
 from tests.playbook_check import boot_vars
@@ -374,3 +375,56 @@ def test_tier_secret_references_name_secrets_the_stack_creates_and_grants(
     assert [s for s in vault.read if not _covered(s, granted)] == [], f"{stack} {tier}"
     if "SECRET_KEY_REF" in env:
         assert resolved["SECRET_KEY"] in vault.values.values()
+
+
+class _ServiceBusClient:
+    """Records which entities the app's Service Bus adapter opens. No Service Bus emulator runs
+    here: this checks names and grants, not calls."""
+
+    def __init__(self) -> None:
+        self.opened: list[tuple[str, str]] = []
+
+    def get_queue_sender(self, queue: str) -> object:
+        self.opened.append(("sender", queue))
+        return object()
+
+    def get_queue_receiver(self, queue: str) -> object:
+        self.opened.append(("receiver", queue))
+        return object()
+
+
+# The role each access needs on the queue ("Azure built-in roles for Integration",
+# learn.microsoft.com/azure/role-based-access-control/built-in-roles/integration: Azure Service
+# Bus Data Sender sends, Data Receiver receives, completes and dead-letters).
+SERVICE_BUS_ROLE = {
+    "publish": ROLES["service-bus-data-sender"],
+    "consume": ROLES["service-bus-data-receiver"],
+}
+
+
+@pytest.mark.parametrize(("stack", "tier"), [c for c in _all_tiers() if "QUEUE_URL" in _uses(*c)])
+def test_tier_queue_is_the_service_bus_queue_the_stack_creates_and_grants(
+    stack: str, tier: str
+) -> None:
+    from reference_apps.backends.queue.azure import ServiceBusQueue
+
+    run = stack_run(stack)
+    url = parse_url("QUEUE_URL", _env(run, tier)["QUEUE_URL"], ("servicebus",))
+    client = _ServiceBusClient()
+    queue = ServiceBusQueue(url.netloc, url.path_parts[0], 5, 60, client=client)
+    assert queue.queue == url.path_parts[0]
+    [namespace] = run.of_type("azure-native:servicebus:Namespace")
+    [created] = run.of_type("azure-native:servicebus:Queue")
+    assert url.netloc == namespace.inputs["namespaceName"]
+    assert client.opened == [
+        ("sender", created.inputs["queueName"]),
+        ("receiver", created.inputs["queueName"]),
+    ]
+    identity = run.one("azure-native:managedidentity:UserAssignedIdentity", f"{tier}-identity-mi")
+    roles_on_queue = {
+        a.inputs["roleDefinitionId"].rsplit("/", 1)[1]
+        for a in run.of_type("azure-native:authorization:RoleAssignment")
+        if a.inputs["principalId"] == identity.outputs["principalId"]
+        and a.inputs["scope"] == f"{created.name}-id"  # the mocks' id of the queue
+    }
+    assert roles_on_queue == {SERVICE_BUS_ROLE[_uses(stack, tier)["QUEUE_URL"]]}
