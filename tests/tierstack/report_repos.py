@@ -36,6 +36,8 @@ def project_copy(root: Path, stacks: list[str]) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(REPO / "stacks", root / "stacks", ignore=ignore)
     shutil.copytree(REPO / "policies", root / "policies", ignore=ignore)
+    # The AWS database checks its region's root in the CA bundle the hosts get from this role.
+    shutil.copytree(REPO / "roles/blueprint_host/files", root / "roles/blueprint_host/files")
     for config in (root / "stacks" / "config").glob("Pulumi.*.yaml"):
         if config.name[len("Pulumi.") : -len(".yaml")] not in stacks:
             config.unlink()
