@@ -27,6 +27,7 @@ from tierstack.local.inventory import (
     GATEWAY_ID,
     GATEWAY_UNIT,
     SIMULATOR_PASSWORDS,
+    SIMULATOR_UNIT,
     device_secret,
 )
 from tierstack.local.target import LocalTarget
@@ -71,9 +72,11 @@ class Site:
     def now(self) -> int:
         return int(self.gateway.check_output("date +%s"))
 
-    def run_devices(self, count: int, interval: float) -> dict[str, Any]:
+    def run_devices(self, count: int, interval: float) -> tuple[dict[str, Any], int, int]:
         """Runs the simulator once on the gateway host (10 devices, ``count`` readings each, no
-        gaps or spikes) and returns its report; it waits for every PUBACK before it exits."""
+        gaps or spikes); returns its report and the seconds it started and ended in. The
+        deployed simulator uses the same devices (and MQTT client ids), so it stops meanwhile
+        and starts again a second after, its readings outside that range."""
         env = {
             "BROKER_URL": "mqtts://localhost:8883",
             "BROKER_CA_FILE": BROKER_CA,
@@ -87,11 +90,18 @@ class Site:
             "LOG_LEVEL": "WARNING",
         }
         assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
-        out = self.gateway.check_output(
-            f"cd /opt/tierstack/src && env {assignments} timeout 300"
-            f" {PYTHON} -m reference_apps.iot_gateway.simulator 2>/dev/null"
-        )
-        return json.loads(out.splitlines()[-1])
+        self.gateway.check_output(f"systemctl stop {SIMULATOR_UNIT}")
+        try:
+            since = self.now()
+            out = self.gateway.check_output(
+                f"cd /opt/tierstack/src && env {assignments} timeout 300"
+                f" {PYTHON} -m reference_apps.iot_gateway.simulator 2>/dev/null"
+            )
+            until = self.now()
+        finally:
+            time.sleep(1.1)
+            self.gateway.check_output(f"systemctl start {SIMULATOR_UNIT}")
+        return json.loads(out.splitlines()[-1]), since, until
 
     def stored(self, since: int, until: int) -> dict[str, tuple[int, int, int, int]]:
         """Readings stored from simulator runs started in [since, until] (the reading id is
@@ -168,11 +178,9 @@ def site(target: LocalTarget, hosts: dict[str, Any]) -> Iterator[Site]:
 
 
 def test_a_fixed_run_is_stored_exactly_once(site: Site) -> None:
-    since = site.now()
     started = time.monotonic()
-    report = site.run_devices(READINGS, RUN_INTERVAL)
+    report, since, until = site.run_devices(READINGS, RUN_INTERVAL)
     run_seconds = time.monotonic() - started
-    until = site.now()
     assert {name: entry["published"] for name, entry in report.items()} == {
         name: READINGS for name in DEVICES
     }
@@ -198,9 +206,7 @@ def test_a_cut_uplink_buffers_then_drains_losing_and_doubling_nothing(site: Site
             lambda: site.fresh_status(cut_at)["uplink_state"] == "down", 30, "the uplink down"
         )
         before = site.fresh_status(time.time())["buffer_depth"]
-        since = site.now()
-        report = site.run_devices(BURST, 0.02)
-        until = site.now()
+        report, since, until = site.run_devices(BURST, 0.02)
         assert all(entry["published"] == BURST for entry in report.values())
         # Hold the link down for 30 s in all, watching the buffer grow.
         time.sleep(max(0.0, cut_at + 30 - time.time()))
@@ -229,9 +235,7 @@ def test_a_gateway_restarted_with_a_full_buffer_loses_nothing(site: Site) -> Non
         wait_until(
             lambda: site.fresh_status(cut_at)["uplink_state"] == "down", 30, "the uplink down"
         )
-        since = site.now()
-        site.run_devices(BURST // 2, 0.02)
-        until = site.now()
+        _, since, until = site.run_devices(BURST // 2, 0.02)
         held = site.fresh_status(time.time())["buffer_depth"]
         assert held >= len(DEVICES) * BURST // 2
         pid = site.gateway.check_output(f"systemctl show -p MainPID --value {GATEWAY_UNIT}")
@@ -289,6 +293,20 @@ def test_an_anomaly_raises_an_alert_and_the_device_obeys_the_command(site: Site)
     device = DEVICES[5]
     password = site.keys[device_secret(device)]
     log = f"/tmp/e2e-commands-{token}.txt"
+    # The deployed simulator's device is connected (and subscribed to its commands) once a
+    # reading it sent after now is stored.
+    since = time.time()
+    wait_until(
+        lambda: (
+            site.sql(
+                f"select count(*) from kv where device_id = '{device}' and kind = 'reading'"
+                f" and ts > {since} and id not like '%:e2e-%'"
+            )
+            != "0"
+        ),
+        60,
+        f"a reading of the deployed simulator's {device}",
+    )
     # Listen as the device (another client id) to its commands and acknowledgements.
     site.gateway.check_output(
         f"nohup timeout 90 mosquitto_sub -h localhost -p 8883 --cafile {BROKER_CA} -q 1 -v"
