@@ -305,7 +305,16 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                     "hosts": host(
                         GATEWAY_HOST,
                         tierstack_firewall_allow=[ssh, {"port": 8883, "source": cidr}],
-                        **(gateway_vars(target, keys) if "iot-gateway" in target.apps else {}),
+                        **(
+                            {
+                                # A worker host of no app's consumers: the gateway's own units.
+                                "tierstack_tier": "worker",
+                                "local_blueprint_apps": [],
+                                **gateway_vars(target, keys),
+                            }
+                            if "iot-gateway" in target.apps
+                            else {}
+                        ),
                     )
                 },
                 "tier_lb": {
