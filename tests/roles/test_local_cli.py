@@ -191,6 +191,8 @@ def test_iot_gateway_has_its_own_host_forwarding_to_the_services_queue(
     env = inventory["vars"]["tierstack_app_envs"]["iot-gateway"]
     gateway = inventory["children"]["tier_gateway"]["hosts"]["gateway"]
     assert gateway["ansible_host"] == "10.9.8.15"
+    # blueprint_host's worker tier runs the gateway's units only (no app's consumers).
+    assert (gateway["tierstack_tier"], gateway["local_blueprint_apps"]) == ("worker", [])
     assert {"port": 8883, "source": "10.9.8.0/24"} in gateway["tierstack_firewall_allow"]
     devices = gateway["mqtt_broker_devices"]
     assert [d["name"] for d in devices] == [f"sensor-{n:02d}" for n in range(10)]
