@@ -56,7 +56,7 @@ def target() -> Iterator[LocalTarget]:
 
 @pytest.fixture(scope="session")
 def hosts(target: LocalTarget) -> dict[str, Any]:
-    """testinfra hosts by name: lb, app1, app2, worker, services."""
+    """testinfra hosts by name: lb, app1, app2, worker, services, gateway."""
     return {
         spec.name: testinfra.get_host(f"podman://{target.container(spec.name)}") for spec in HOSTS
     }

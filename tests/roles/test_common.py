@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.hosts
 
-HOSTS = ("lb", "app1", "app2", "worker", "services")
+HOSTS = ("lb", "app1", "app2", "worker", "services", "gateway")
 
 
 @pytest.mark.parametrize("name", HOSTS)

@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = pytest.mark.hosts
 
-HOSTS = ("lb", "app1", "app2", "worker", "services")
+HOSTS = ("lb", "app1", "app2", "worker", "services", "gateway")
 
 
 @pytest.mark.parametrize("name", HOSTS)
@@ -79,6 +79,12 @@ def test_app_and_worker_units_expose_at_most_2(hosts: dict[str, Any], target: An
         units.append(("worker", "image-processing-worker"))
     if "social-analytics" in target.apps:
         units += [("worker", "social-analytics-listener"), ("worker", "social-analytics-consumer")]
+    if "iot-gateway" in target.apps:
+        units += [
+            ("worker", "iot-gateway-consumer"),
+            ("gateway", "iot-gateway-gateway"),
+            ("gateway", "iot-gateway-simulator"),
+        ]
     exposure = {f"{name}/{unit}": _exposure(hosts[name], unit) for name, unit in units}
     assert all(value <= 2.0 for value in exposure.values()), exposure
 

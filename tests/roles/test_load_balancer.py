@@ -67,7 +67,14 @@ def test_every_backend_server_passes_its_health_check(hosts: dict[str, Any], tar
         (app, f"app{n}_{port}")
         for app in target.apps
         for n in (1, 2)
-        for port in [{"image-processing": 8001, "cloud-drive": 8002, "social-analytics": 8004}[app]]
+        for port in [
+            {
+                "image-processing": 8001,
+                "cloud-drive": 8002,
+                "social-analytics": 8004,
+                "iot-gateway": 8005,
+            }[app]
+        ]
     }
     assert {key for key in servers if key[0] in target.apps} == expected
     assert all(servers[key].startswith("UP") for key in expected), servers

@@ -178,6 +178,46 @@ def test_social_analytics_shares_the_services_backends_and_replays_gently(
     )
 
 
+def test_iot_gateway_has_its_own_host_forwarding_to_the_services_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway host runs the broker with the target's certificate and one account per
+    simulated device, the fog gateway whose uplink is the app's queue on the services host, and
+    the simulator; the fog API reaches that broker with its own account."""
+    monkeypatch.setattr(LocalTarget, "state_dir", property(lambda self: tmp_path))
+    target = LocalTarget(name="unit", subnet="10.9.8.0/24", apps=["iot-gateway"])
+    inventory = target.inventory()["all"]
+    keys = target.secrets()
+    env = inventory["vars"]["tierstack_app_envs"]["iot-gateway"]
+    gateway = inventory["children"]["tier_gateway"]["hosts"]["gateway"]
+    assert gateway["ansible_host"] == "10.9.8.15"
+    # blueprint_host's worker tier runs the gateway's units only (no app's consumers).
+    assert (gateway["tierstack_tier"], gateway["local_blueprint_apps"]) == ("worker", [])
+    assert {"port": 8883, "source": "10.9.8.0/24"} in gateway["tierstack_firewall_allow"]
+    devices = gateway["mqtt_broker_devices"]
+    assert [d["name"] for d in devices] == [f"sensor-{n:02d}" for n in range(10)]
+    assert len({d["password"] for d in devices}) == 10
+    assert gateway["local_gateway_passwords"].splitlines() == [
+        f"{d['name']}:{d['password']}" for d in devices
+    ]
+    assert gateway["mqtt_broker_tls_ca"] == inventory["vars"]["blueprint_host_database_ca"]
+    units = {unit["name"]: unit for unit in gateway["local_gateway_units"]}
+    assert units["iot-gateway-gateway"]["env"]["UPLINK_URL"] == env["QUEUE_URL"]
+    assert "@services:5432/iot_gateway?" in env["QUEUE_URL"]
+    assert units["iot-gateway-gateway"]["env"]["BROKER_URL"] == (
+        f"mqtts://gateway:{keys['mqtt_gateway']}@localhost:8883"
+    )
+    simulator = units["iot-gateway-simulator"]["env"]
+    assert (simulator["SIM_DEVICES"], simulator["SIM_INTERVAL"]) == ("10", "5")
+    assert env["BROKER_URL"] == f"mqtts://fogapi:{keys['mqtt_fogapi']}@gateway:8883"
+    users = {user["name"]: user for user in gateway["mqtt_broker_users"]}
+    assert users["fogapi"]["write"] == ["devices/+/commands"]
+    assert users["gateway"]["read"] == ["devices/+/telemetry"]
+    # Without the app the gateway host is only a baseline host.
+    other = LocalTarget(name="unit", apps=["cloud-drive"]).inventory()["all"]["children"]
+    assert "local_gateway_units" not in other["tier_gateway"]["hosts"]["gateway"]
+
+
 def test_converge_runs_mitogens_free_strategy_from_the_pinned_package(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -310,6 +350,7 @@ def test_status_shows_hosts_services_health_urls_and_commit(target: LocalTarget)
         "app2",
         "worker",
         "lb",
+        "gateway",
     ]
     for host in status["hosts"]:
         assert (host["state"], host["address"]) == ("running", target.ip(host["name"]))

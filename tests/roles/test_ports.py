@@ -31,10 +31,11 @@ def expected_public(name: str, apps: list[str]) -> set[int]:
         # SeaweedFS binds its S3 gRPC port (S3 port + 10000) beside the S3 port; the firewall
         # drops it (test_seaweedfs_grpc_is_firewalled).
         "services": {22, 5432, 8333, 18333, 1025, 8883},
+        "gateway": {22, *([8883] if "iot-gateway" in apps else [])},
     }[name]
 
 
-@pytest.mark.parametrize("name", ["lb", "app1", "app2", "worker", "services"])
+@pytest.mark.parametrize("name", ["lb", "app1", "app2", "worker", "services", "gateway"])
 def test_only_intended_ports_listen_beyond_localhost(
     hosts: dict[str, Any], target: Any, name: str
 ) -> None:

@@ -22,15 +22,29 @@ class AppSpec:
         return self.package
 
 
-LOCAL_APPS = ("image-processing", "cloud-drive", "social-analytics")
-"""The blueprints the local target deploys. mapreduce and iot-gateway need hosts it does not
-have yet (a Spark cluster, a fog gateway)."""
+LOCAL_APPS = ("image-processing", "cloud-drive", "social-analytics", "iot-gateway")
+"""The blueprints the local target deploys. mapreduce needs hosts it does not have yet (a Spark
+cluster)."""
 
 LOCAL_SETTINGS: dict[str, dict[str, str]] = {
     # Live charts from the bundled replay at a rate two shared cores carry beside everything else.
     "social-analytics": {"REPLAY_RATE": "2"},
+    # The fog API's live gateway status and commands: the gateway host's broker, as the fog API
+    # account, verified against the target's CA (the file the app hosts already hold).
+    "iot-gateway": {
+        "BROKER_URL": "mqtts://fogapi:{mqtt_fogapi}@gateway:8883",
+        "BROKER_CA_FILE": "/etc/tierstack/database-ca.pem",
+    },
 }
-"""Settings an app gets on the local target only, on top of its backend URLs."""
+"""Settings an app gets on the local target only, on top of its backend URLs; `{key}` names a
+generated secret."""
+
+IOT_DEVICES = tuple(f"sensor-{n:02d}" for n in range(10))
+"""The simulated devices on the gateway host, one broker account each (the simulator's names)."""
+
+IOT_SIMULATOR_INTERVAL = "5"
+"""Seconds between two readings of one simulated device: 10 devices make 2 readings/s, which two
+shared cores carry beside everything else."""
 
 
 def _from_blueprint(name: str) -> AppSpec:

@@ -79,7 +79,7 @@ def authorize(target: LocalTarget, host: str | HostSpec) -> None:
 
 
 def create_hosts(target: LocalTarget, on_host: Callable[[str], None] | None = None) -> None:
-    """Creates (or starts) the network, the data volumes and the five hosts; `on_host` hears
+    """Creates (or starts) the network, the data volumes and the hosts; `on_host` hears
     of each host as it is up."""
     podman.require_podman()
     ensure_wheelhouse()  # the hosts mount it: it must exist before they are created
@@ -104,8 +104,8 @@ def create_hosts(target: LocalTarget, on_host: Callable[[str], None] | None = No
 def create_host(target: LocalTarget, spec: HostSpec) -> None:
     """Creates (or starts) one systemd host on the target's network and admits our SSH key.
 
-    Every host resolves the five hosts of HOSTS by name; app, worker and services hosts
-    mount the wheelhouse; lb publishes the HTTP(S) ports on 127.0.0.1.
+    Every host resolves the other hosts of HOSTS by name; app, worker, services and gateway
+    hosts mount the wheelhouse; lb publishes the HTTP(S) ports on 127.0.0.1.
     """
     name = target.container(spec.name)
     if podman.exists("container", name):
@@ -132,7 +132,7 @@ def create_host(target: LocalTarget, spec: HostSpec) -> None:
         target.ip(spec),
         *add_hosts,
     ]
-    if spec.group in ("app", "worker", "services"):
+    if spec.group in ("app", "worker", "services", "gateway"):
         args += ["-v", f"{WHEELHOUSE}:{HOST_WHEELHOUSE}:ro"]
     for suffix, mount in spec.volumes:
         args += ["-v", f"{target.name}-{suffix}:{mount}"]

@@ -1,5 +1,5 @@
 """What a converge is given: the generated secrets, each app's environment and the Ansible
-inventory of the five hosts."""
+inventory of the hosts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tierstack.local import ca
-from tierstack.local.catalog import APPS, LOCAL_SETTINGS, AppSpec
+from tierstack.local.catalog import (
+    APPS,
+    IOT_DEVICES,
+    IOT_SIMULATOR_INTERVAL,
+    LOCAL_SETTINGS,
+    AppSpec,
+)
 from tierstack.local.errors import TargetError
 from tierstack.local.wheelhouse import HOST_WHEELHOUSE
 
@@ -36,11 +42,17 @@ def write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def device_secret(device: str) -> str:
+    """The key of a simulated device's broker password among the generated secrets."""
+    return "mqtt_" + device.replace("-", "_")
+
+
 def generated_secrets(target: LocalTarget) -> dict[str, str]:
     """Passwords and keys, generated once and kept (mode 0600) with the target's state."""
     path = target.state_dir / "secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
-    wanted = ["mqtt_sensor_1", "mqtt_ingest"]
+    wanted = ["mqtt_sensor_1", "mqtt_ingest", "mqtt_gateway", "mqtt_fogapi"]
+    wanted += [device_secret(device) for device in IOT_DEVICES]
     for app in APPS.values():
         wanted += [
             f"{app.package}_db",
@@ -94,8 +106,88 @@ def app_env(app: AppSpec, keys: dict[str, str]) -> dict[str, str]:
         env["KV_URL"] = f"{db_url}&table=kv"
     if "db" in app.backends:
         env["DATABASE_URL"] = db_url
-    env.update(LOCAL_SETTINGS.get(app.name, {}))
+    env.update(
+        {key: value.format(**keys) for key, value in LOCAL_SETTINGS.get(app.name, {}).items()}
+    )
     return env
+
+
+GATEWAY_HOST = "gateway"
+"""iot-gateway's fog gateway host: the broker's certificate carries this name."""
+GATEWAY_ID = "gateway-1"
+"""The fog gateway's id: its broker session, status topic and batches."""
+GATEWAY_UNIT = "iot-gateway-gateway"
+SIMULATOR_UNIT = "iot-gateway-simulator"
+SIMULATOR_PASSWORDS = f"/etc/tierstack/{SIMULATOR_UNIT}.passwords"
+"""The simulated devices' passwords (`name:password` lines), readable by the simulator only."""
+BROKER_CA = "/etc/mosquitto/ca.crt"
+"""The broker's CA as the mqtt_broker role publishes it for the host's own clients."""
+
+
+def gateway_vars(target: LocalTarget, keys: dict[str, str]) -> dict[str, Any]:
+    """The gateway host: mosquitto with the target's certificate, one account per simulated
+    device, the gateway's and the fog API's accounts; the fog gateway forwarding to the services
+    host's queue (the app's QUEUE_URL) and the simulator publishing at a gentle rate."""
+    app = APPS["iot-gateway"]
+    env = app_env(app, keys)
+    cert, key = ca.server_certificate(
+        target, "mqtt", [GATEWAY_HOST, "localhost"], [target.ip(GATEWAY_HOST)]
+    )
+    common = {key: env[key] for key in ("APP_ENV", "SECRET_KEY", "AWS_DEFAULT_REGION")}
+    broker = "mqtts://{user}@localhost:8883"
+    return {
+        "mqtt_broker_server_names": [GATEWAY_HOST, "localhost"],
+        "mqtt_broker_tls_cert": cert,
+        "mqtt_broker_tls_key": key,
+        "mqtt_broker_tls_ca": ca.ca_pem(target),
+        "mqtt_broker_devices": [
+            {"name": device, "password": keys[device_secret(device)]} for device in IOT_DEVICES
+        ],
+        "mqtt_broker_users": [
+            {
+                "name": "gateway",
+                "password": keys["mqtt_gateway"],
+                "read": ["devices/+/telemetry"],
+                "write": ["devices/+/commands", f"gateways/{GATEWAY_ID}/#"],
+            },
+            {
+                "name": "fogapi",
+                "password": keys["mqtt_fogapi"],
+                "read": ["gateways/+/status"],
+                "write": ["devices/+/commands"],
+            },
+        ],
+        "local_gateway_passwords": "".join(
+            f"{device}:{keys[device_secret(device)]}\n" for device in IOT_DEVICES
+        ),
+        "local_gateway_units": [
+            {
+                "name": GATEWAY_UNIT,
+                "module": "reference_apps.iot_gateway.gateway",
+                "env": {
+                    **common,
+                    "GATEWAY_ID": GATEWAY_ID,
+                    "BROKER_URL": broker.format(user=f"gateway:{keys['mqtt_gateway']}"),
+                    "BROKER_CA_FILE": BROKER_CA,
+                    "UPLINK_URL": env["QUEUE_URL"],
+                    "DATA_DIR": f"/var/lib/{GATEWAY_UNIT}",
+                },
+            },
+            {
+                "name": SIMULATOR_UNIT,
+                "module": "reference_apps.iot_gateway.simulator",
+                "env": {
+                    **common,
+                    "BROKER_URL": "mqtts://localhost:8883",
+                    "BROKER_CA_FILE": BROKER_CA,
+                    "DEVICE_PASSWORDS_FILE": SIMULATOR_PASSWORDS,
+                    "SIM_DEVICES": str(len(IOT_DEVICES)),
+                    "SIM_INTERVAL": IOT_SIMULATOR_INTERVAL,
+                    "DATA_DIR": f"/var/lib/{SIMULATOR_UNIT}",
+                },
+            },
+        ],
+    }
 
 
 def connection_vars(target: LocalTarget) -> dict[str, str]:
@@ -208,6 +300,22 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                 },
                 "tier_worker": {
                     "hosts": host("worker", tierstack_tier="worker", tierstack_firewall_allow=[ssh])
+                },
+                "tier_gateway": {
+                    "hosts": host(
+                        GATEWAY_HOST,
+                        tierstack_firewall_allow=[ssh, {"port": 8883, "source": cidr}],
+                        **(
+                            {
+                                # A worker host of no app's consumers: the gateway's own units.
+                                "tierstack_tier": "worker",
+                                "local_blueprint_apps": [],
+                                **gateway_vars(target, keys),
+                            }
+                            if "iot-gateway" in target.apps
+                            else {}
+                        ),
+                    )
                 },
                 "tier_lb": {
                     "hosts": host(

@@ -52,6 +52,8 @@ def expected_units(target: LocalTarget, spec: HostSpec) -> list[str]:
             .get(app, {})
             .get("workers", [])
         ]
+    if spec.group == "gateway" and "iot-gateway" in target.apps:
+        units += ["mosquitto", "iot-gateway-gateway", "iot-gateway-simulator"]
     return units
 
 

@@ -1,5 +1,5 @@
-"""The local target: five Podman systemd hosts on a private network (lb, app1, app2, worker,
-services), converged by playbooks/local.yml and checked by the testinfra suite.
+"""The local target: six Podman systemd hosts on a private network (lb, app1, app2, worker,
+services, gateway), converged by playbooks/local.yml and checked by the testinfra suite.
 
 Everything a target needs to be found again (ports, apps, generated secrets) is kept in
 `.tierstack/<name>/` at the repo root, so `verify` and `down` work from a new process and the

@@ -26,4 +26,6 @@ HOSTS: tuple[HostSpec, ...] = (
     HostSpec("app2", 12, "app"),
     HostSpec("worker", 13, "worker"),
     HostSpec("lb", 10, "lb"),
+    # iot-gateway's fog gateway: its MQTT broker, the gateway service and the simulated devices.
+    HostSpec("gateway", 15, "gateway"),
 )
