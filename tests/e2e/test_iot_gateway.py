@@ -32,7 +32,7 @@ from tierstack.local.inventory import (
 )
 from tierstack.local.target import LocalTarget
 
-pytestmark = pytest.mark.hosts
+pytestmark = [pytest.mark.hosts, pytest.mark.faults]  # stops the simulator, cuts the uplink
 
 APP = "iot-gateway"
 DEVICES = [f"sensor-{n:02d}" for n in range(10)]
@@ -178,9 +178,7 @@ def site(target: LocalTarget, hosts: dict[str, Any]) -> Iterator[Site]:
 
 
 def test_a_fixed_run_is_stored_exactly_once(site: Site) -> None:
-    started = time.monotonic()
     report, since, until = site.run_devices(READINGS, RUN_INTERVAL)
-    run_seconds = time.monotonic() - started
     assert {name: entry["published"] for name, entry in report.items()} == {
         name: READINGS for name in DEVICES
     }
@@ -191,7 +189,6 @@ def test_a_fixed_run_is_stored_exactly_once(site: Site) -> None:
         f"{READINGS} readings of each device in the time series",
     )
     assert stored == expected
-    assert run_seconds < 90, run_seconds
     # The API through the load balancer serves them (the newest first).
     response = site.lb.get(f"/api/v1/devices/{DEVICES[3]}/readings", params={"limit": 5})
     assert response.status_code == 200, response.text
