@@ -30,6 +30,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from paho.mqtt.client import MQTT_ERR_NO_CONN, MQTT_ERR_SUCCESS
+
 from ..backends.settings import ConfigError, Settings, parse_url
 from ..web import configure_logging
 from . import load_settings
@@ -164,6 +166,10 @@ class Simulator:
         device.anomalies += anomaly
         payload = json.dumps(device.reading(anomaly))
         info = device.link.client.publish(f"devices/{device.name}/telemetry", payload, qos=1)
+        if info.rc == MQTT_ERR_NO_CONN:
+            # The broker is away (restarting): paho keeps a QoS 1 message and sends it once it
+            # has reconnected, but the code it returned makes is_published() raise for good.
+            info.rc = MQTT_ERR_SUCCESS
         device.published += 1
         device.unacked.append(info)
         while device.unacked and device.unacked[0].is_published():

@@ -17,6 +17,7 @@ import re
 import shlex
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -193,6 +194,34 @@ def test_a_fixed_run_is_stored_exactly_once(site: Site) -> None:
     response = site.lb.get(f"/api/v1/devices/{DEVICES[3]}/readings", params={"limit": 5})
     assert response.status_code == 200, response.text
     assert len(response.json()["readings"]) == 5
+
+
+def test_a_broker_restart_under_traffic_loses_and_doubles_nothing(site: Site) -> None:
+    """mosquitto restarted on the gateway host while ten devices publish: the devices and the
+    gateway reconnect by themselves, and every reading is stored exactly once."""
+    count = 200
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        run = pool.submit(site.run_devices, count, RUN_INTERVAL)
+        wait_until(
+            lambda: site.gateway.run("pgrep -f reference_apps.iot_gateway.simulator").rc == 0,
+            30,
+            "the simulator run started",
+        )
+        time.sleep(3)
+        restarted_at = site.now()
+        site.gateway.check_output("systemctl restart mosquitto")
+        report, since, until = run.result(timeout=300)
+    assert since < restarted_at < until, "the broker restarted outside the run: nothing tested"
+    assert {name: entry["published"] for name, entry in report.items()} == {
+        name: count for name in DEVICES
+    }
+    expected = {name: (count, count, 1, count) for name in DEVICES}
+    stored = wait_until(
+        lambda: (found := site.stored(since, until)) == expected and found,
+        120,
+        f"{count} readings of each device in the time series after the broker restart",
+    )
+    assert stored == expected
 
 
 def test_a_cut_uplink_buffers_then_drains_losing_and_doubling_nothing(site: Site) -> None:
