@@ -4,7 +4,8 @@ tests/conftest.py, shared with tests/roles)."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -80,3 +81,14 @@ def lb_servers(hosts: dict[str, Any]) -> Any:
         }
 
     return read
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.3) -> Any:
+    """Polls ``check`` until it returns something truthy (no fixed sleep); its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

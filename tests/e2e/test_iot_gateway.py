@@ -16,13 +16,13 @@ import os
 import re
 import shlex
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LbClient
+from tests.e2e.conftest import LbClient, wait_until
 from tierstack.local.inventory import (
     BROKER_CA,
     GATEWAY_ID,
@@ -42,17 +42,6 @@ RUN_INTERVAL = 0.05
 BURST = 100  # per device while the uplink is cut
 CUT_TABLE = "e2e_uplink_cut"
 PYTHON = "/opt/tierstack/venv/bin/python"
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Polls ``check`` until it returns something truthy (no fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Site:

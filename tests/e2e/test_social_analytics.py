@@ -15,8 +15,7 @@ import random
 import shlex
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +34,7 @@ from reference_apps.social_analytics.posts import (
 )
 from reference_apps.social_analytics.sources import DATASET
 from tests.browser import browser_trusting
-from tests.e2e.conftest import LbClient
+from tests.e2e.conftest import LbClient, wait_until
 from tierstack.local.target import LocalTarget
 
 pytestmark = pytest.mark.hosts
@@ -60,17 +59,6 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[3], Pre
         uids += [json.loads(line)["uid"] for line in gzip.decompress(body).splitlines()]
 print(json.dumps(uids))
 """
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Polls ``check`` until it returns something truthy (no fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @dataclass
