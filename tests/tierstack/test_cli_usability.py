@@ -118,7 +118,7 @@ def test_logs_of_an_unknown_host_lists_the_hosts() -> None:
     done = run_cli("logs", "local", "db1")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "tierstack: unknown host 'db1': choose one of services, app1, app2, worker, lb"
+        "tierstack: unknown host 'db1': choose one of services, app1, app2, worker, lb, gateway"
     ]
 
 
@@ -147,13 +147,14 @@ def test_status_json_is_built_from_the_targets_state(
     healthy (Podman answers for real: it lists no container of that name)."""
     from tierstack.local import status
     from tierstack.local.target import LocalTarget
+    from tierstack.local.topology import HOSTS
 
     if shutil.which("podman") is None:
         pytest.fail("podman is installed by scripts/setup.sh")
     monkeypatch.setattr(LocalTarget, "state_dir", property(lambda self: tmp_path))
     target = LocalTarget(name="tscli-gone", subnet="10.234.9.0/24", apps=["cloud-drive"])
     report = status.collect(target)
-    assert [host["state"] for host in report["hosts"]] == ["missing"] * 5
+    assert [host["state"] for host in report["hosts"]] == ["missing"] * len(HOSTS)
     assert report["hosts"][0]["address"] == "10.234.9.14"
     assert report["apps"] == [
         {
