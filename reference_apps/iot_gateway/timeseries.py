@@ -25,6 +25,28 @@ if TYPE_CHECKING:
 KINDS = ("reading", "summary", "alert")
 
 
+class NewestFirstReads:
+    """``recent`` and ``alerts`` for the adapters whose ``range`` reads newest first with a
+    limit (Azure Tables, Firestore): written once, over their own ``range``."""
+
+    def range(
+        self,
+        device_id: str,
+        kind: str,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def recent(self, device_id: str, kind: str, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` items of a kind for a device, oldest first."""
+        return list(reversed(self.range(device_id, kind, limit=limit)))
+
+    def alerts(self, limit: int) -> list[dict[str, Any]]:
+        return self.range("", "alert", limit=limit)
+
+
 class TimeSeries:
     def __init__(self, url: BackendUrl, ttl_seconds: float) -> None:
         self.table = url.table("readings")

@@ -41,6 +41,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..backends.queue import PoisonMessage
+from .timeseries import NewestFirstReads
 
 TTL_ATTRIBUTE = "expires_at"
 """The blueprint's TTL attribute of the readings table (stacks/blueprints/iot_gateway.py)."""
@@ -73,7 +74,7 @@ def _moment(epoch: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC)
 
 
-class AzureTableTimeSeries:
+class AzureTableTimeSeries(NewestFirstReads):
     """Readings, summaries and alerts by device and time in one Azure table (see module doc)."""
 
     def __init__(self, table: Any, ttl_seconds: float) -> None:
@@ -272,13 +273,6 @@ class AzureTableTimeSeries:
         if kind == "alert":
             items = [a for a in items if device_id in ("", a["device_id"])][:limit]
         return items
-
-    def recent(self, device_id: str, kind: str, limit: int) -> list[dict[str, Any]]:
-        """The newest ``limit`` items of a kind for a device, oldest first."""
-        return list(reversed(self.range(device_id, kind, limit=limit)))
-
-    def alerts(self, limit: int) -> list[dict[str, Any]]:
-        return self.range("", "alert", limit=limit)
 
     def devices(self) -> list[dict[str, Any]]:
         from azure.core.exceptions import ResourceNotFoundError

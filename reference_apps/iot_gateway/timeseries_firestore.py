@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 from ..backends.queue import PoisonMessage
+from .timeseries import NewestFirstReads
 
 TTL_FIELD = "expires_at"
 """The blueprint's TTL attribute of the readings table (stacks/blueprints/iot_gateway.py)."""
@@ -61,7 +62,7 @@ def _partition(item: dict[str, Any]) -> str:
     }[item["kind"]]
 
 
-class FirestoreTimeSeries:
+class FirestoreTimeSeries(NewestFirstReads):
     """Readings, summaries and alerts by device and time in one Firestore collection."""
 
     def __init__(self, client: Any, collection: str, ttl_seconds: float) -> None:
@@ -168,13 +169,6 @@ class FirestoreTimeSeries:
         if kind == "alert":
             items = [a for a in items if device_id in ("", a["device_id"])][:limit]
         return items
-
-    def recent(self, device_id: str, kind: str, limit: int) -> list[dict[str, Any]]:
-        """The newest ``limit`` items of a kind for a device, oldest first."""
-        return list(reversed(self.range(device_id, kind, limit=limit)))
-
-    def alerts(self, limit: int) -> list[dict[str, Any]]:
-        return self.range("", "alert", limit=limit)
 
     def _device_ids(self) -> list[str]:
         return sorted(row[SORT] for row in self._query(DEVICES))
