@@ -13,3 +13,9 @@ VERIFY_FULL = f"sslmode=verify-full&sslrootcert={HOST_CA_FILE}"
 VERIFY_CA = f"sslmode=verify-ca&sslrootcert={HOST_CA_FILE}"
 """The query for a server reached by an address its certificate cannot name (Cloud SQL's private
 IP): the chain is checked against a CA that signs for that one server only."""
+
+
+def app_role(database: str) -> str:
+    """The app's own login on every cloud: it owns `database` and nothing else (the admin
+    login creates it at converge, reference_apps/backends/database_roles.py)."""
+    return f"{database}_app"

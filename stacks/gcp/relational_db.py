@@ -15,6 +15,9 @@ from stacks.gcp.common import BindingGrants, labels, physical
 from stacks.gcp.sizes import DB_TIERS
 
 POSTGRES_PORT = 5432
+ADMIN_USER = "tierstack_admin"
+"""The login Cloud SQL makes through its API (a member of cloudsqlsuperuser): it only creates
+the app role at converge; the apps never connect as it."""
 AUDIT_FLAGS = {
     "log_connections": "on",
     "log_disconnections": "on",
