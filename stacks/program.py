@@ -117,7 +117,14 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
                 continue
             app_env[use.env_var] = components[use.target].backend_url
             if use.env_var == "DATABASE_URL":
-                app_env["DATABASE_PASSWORD_REF"] = components[use.target].password_ref
+                database = components[use.target]
+                app_env["DATABASE_PASSWORD_REF"] = database.password_ref
+                # Root's converge step creates the app's login with the admin's password; the
+                # app's environment never names the admin (blueprint_host's database_role.yml).
+                role_vars["blueprint_host_database_admin_user"] = database.admin_user
+                role_vars["blueprint_host_database_admin_password_ref"] = (
+                    database.admin_password_ref
+                )
             # What a backend needs besides its URL (Azure's SMTP relay: a username and a
             # password reference), on the clouds whose component declares it.
             app_env.update(getattr(components[use.target], "credentials_env", {}))

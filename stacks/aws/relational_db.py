@@ -17,7 +17,7 @@ from cryptography import x509
 from stacks.aws.common import StatementGrants, child, tags
 from stacks.aws.sizes import DB_INSTANCE_CLASSES
 from stacks.common.args import RelationalDbArgs
-from stacks.common.database_tls import VERIFY_FULL
+from stacks.common.database_tls import VERIFY_FULL, app_role
 
 PORT = 5432
 MASTER_USER = "tierstack"
@@ -64,6 +64,8 @@ class RelationalDb(StatementGrants, pulumi.ComponentResource):
     password: pulumi.Output[str]
     secret_arn: pulumi.Output[str]
     password_ref: pulumi.Output[str]
+    admin_password_ref: pulumi.Output[str]
+    admin_user: str = MASTER_USER
     security_group_id: pulumi.Output[str]
     logical_name: str
     physical_name: pulumi.Output[str]
@@ -92,6 +94,15 @@ class RelationalDb(StatementGrants, pulumi.ComponentResource):
             opts=child(self),
         )
         self.password = pulumi.Output.secret(password.result)
+        # The app's own login (created at converge by the master user, see the README).
+        self.app_user = app_role(spec.database)
+        app_password = random.RandomPassword(
+            f"{name}-app-password",
+            length=PASSWORD_LENGTH,
+            special=True,
+            override_special=PASSWORD_SPECIALS,
+            opts=child(self),
+        )
 
         subnets = aws.rds.SubnetGroup(
             name,
@@ -185,15 +196,47 @@ class RelationalDb(StatementGrants, pulumi.ComponentResource):
             ),
             opts=child(self),
         )
+        app_secret = aws.secretsmanager.Secret(
+            f"{name}-app",
+            name=f"tierstack/{identifier}/app",
+            description=f"Credentials of the app's own login on the {spec.name} database",
+            recovery_window_in_days=7 if context.settings.is_prod else 0,
+            tags=tags(context, spec.name),
+            opts=child(self),
+        )
+        app_version = aws.secretsmanager.SecretVersion(
+            f"{name}-app",
+            secret_id=app_secret.id,
+            secret_string=pulumi.Output.secret(
+                pulumi.Output.all(instance.address, app_password.result).apply(
+                    lambda values: json.dumps(
+                        {
+                            "engine": "postgres",
+                            "host": values[0],
+                            "port": PORT,
+                            "dbname": spec.database,
+                            "username": self.app_user,
+                            "password": values[1],
+                        }
+                    )
+                )
+            ),
+            opts=child(self),
+        )
         self.secret_arn = secret.arn
-        # DATABASE_PASSWORD_REF: resolves once the credentials are stored (hosts boot after).
-        self.password_ref = pulumi.Output.all(secret.arn, version.id).apply(
+        self.app_secret_arn = app_secret.arn
+        # The references resolve once the credentials are stored (hosts boot after).
+        self.admin_password_ref = pulumi.Output.all(secret.arn, version.id).apply(
+            lambda values: f"aws-secretsmanager://{values[0]}#password"
+        )
+        # DATABASE_PASSWORD_REF: the app role's password.
+        self.password_ref = pulumi.Output.all(app_secret.arn, app_version.id).apply(
             lambda values: f"aws-secretsmanager://{values[0]}#password"
         )
         self.endpoint = instance.address
         self.physical_name = instance.identifier
         self.backend_url = instance.address.apply(
-            lambda host: f"postgresql://{MASTER_USER}@{host}:{PORT}/{spec.database}?{VERIFY_FULL}"
+            lambda host: f"postgresql://{self.app_user}@{host}:{PORT}/{spec.database}?{VERIFY_FULL}"
         )
         self.register_outputs(
             {
@@ -202,18 +245,21 @@ class RelationalDb(StatementGrants, pulumi.ComponentResource):
                 "backend_url": self.backend_url,
                 "secret_arn": self.secret_arn,
                 "password_ref": self.password_ref,
+                "admin_password_ref": self.admin_password_ref,
                 "password": self.password,
             }
         )
 
     def policy_statements(self, _access: str) -> pulumi.Output[list[dict[str, Any]]]:
-        """Reading the credentials secret; network access comes from the tier's security group."""
-        return self.secret_arn.apply(
-            lambda arn: [
+        """Reading the app role's secret (the app) and the master's (root's converge step that
+        creates the app role: a VM has one identity); network access comes from the tier's
+        security group."""
+        return pulumi.Output.all(self.app_secret_arn, self.secret_arn).apply(
+            lambda arns: [
                 {
                     "Effect": "Allow",
                     "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    "Resource": [arn],
+                    "Resource": list(arns),
                 }
             ]
         )

@@ -19,7 +19,7 @@ from stacks.azure.sizes import DB_SKUS
 from stacks.blueprints.model import Access
 from stacks.common.args import RelationalDbArgs
 from stacks.common.contracts import Principal
-from stacks.common.database_tls import VERIFY_FULL
+from stacks.common.database_tls import VERIFY_FULL, app_role
 
 ADMIN_LOGIN = "tierstack_admin"
 PORT = 5432
@@ -150,7 +150,31 @@ class RelationalDb(pulumi.ComponentResource):
         )
         self.password_secret_uri = f"{net.vault_uri}secrets/{self.secret_name}"
         # From the secret's outputs, so hosts (and the grant) wait until the secret exists.
-        self.password_ref: pulumi.Output[str] = keyvault_ref(net.vault.name, self.secret.name)
+        self.admin_user = ADMIN_LOGIN
+        self.admin_password_ref: pulumi.Output[str] = keyvault_ref(net.vault.name, self.secret.name)
+        # The app's own login, created at converge by the administrator.
+        self.app_user = app_role(spec.database)
+        app_password = random.RandomPassword(
+            f"{name}-app-password",
+            length=32,
+            special=True,
+            override_special="-_.~",
+            opts=child(self),
+        )
+        self.app_secret_name = f"{spec.name}-app-password"
+        self.app_secret = keyvault.Secret(
+            f"{name}-app-password-secret",
+            secret_name=self.app_secret_name,
+            vault_name=net.vault.name,
+            resource_group_name=net.resource_group_name,
+            properties={
+                "value": pulumi.Output.secret(app_password.result),
+                "content_type": "text/plain",
+            },
+            tags=context.tags,
+            opts=child(self),
+        )
+        self.password_ref: pulumi.Output[str] = keyvault_ref(net.vault.name, self.app_secret.name)
         monitor.DiagnosticSetting(
             f"{name}-diagnostics",
             name="to-log-analytics",
@@ -164,7 +188,7 @@ class RelationalDb(pulumi.ComponentResource):
         self.physical_name: pulumi.Output[str] = self.server.name
         self.backend_url = pulumi.Output.concat(
             "postgresql://",
-            ADMIN_LOGIN,
+            self.app_user,
             "@",
             self.endpoint,
             f":{PORT}/{spec.database}",
@@ -177,20 +201,27 @@ class RelationalDb(pulumi.ComponentResource):
                 "endpoint": self.endpoint,
                 "password": self.password,
                 "password_ref": self.password_ref,
+                "admin_password_ref": self.admin_password_ref,
             }
         )
 
     def grant(self, principal: Principal, access: Access) -> list[pulumi.Resource]:
         """Key Vault Secrets User on the password secret only (the SQL rights are the login's)."""
         role = "key-vault-secrets-user"
+        # The app role's password for the app; the admin's for root's converge step that
+        # creates the app role (a VM has one identity).
         return [
             grant_role(
-                f"{principal.name}-{self.secret_name}-{access}",
+                f"{principal.name}-{secret_name}-{access}",
                 role=role,
-                scope=pulumi.Output.concat(self.network.vault_id, "/secrets/", self.secret.name),
+                scope=pulumi.Output.concat(self.network.vault_id, "/secrets/", secret.name),
                 principal_id=principal.id,
                 subscription_id=self.network.subscription_id,
-                guid_parts=(principal.name, self.server_name, role),
+                guid_parts=(principal.name, self.server_name, role, *suffix),
                 parent=principal.parent,
+            )
+            for secret_name, secret, suffix in (
+                (self.secret_name, self.secret, ()),
+                (self.app_secret_name, self.app_secret, ("app",)),
             )
         ]

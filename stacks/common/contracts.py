@@ -80,9 +80,15 @@ class Database(DataComponent, Protocol):
     endpoint: pulumi.Output[str]
     """The server's private host name or address (stack output `db_endpoint`)."""
     password: pulumi.Output[str]
-    """The generated password, a Pulumi secret (stack output `db_password`)."""
+    """The admin login's generated password, a Pulumi secret (stack output `db_password`)."""
     password_ref: pulumi.Output[str]
-    """DATABASE_PASSWORD_REF: where hosts read the password at start, never the value."""
+    """DATABASE_PASSWORD_REF: where hosts read the app role's password at start (backend_url
+    names that role, never the admin)."""
+    admin_user: str
+    """The admin login the cloud makes with the server; only root's converge step uses it, to
+    create the app role (reference_apps/backends/database_roles.py)."""
+    admin_password_ref: pulumi.Output[str]
+    """Where that step reads the admin's password; never in an app's environment."""
 
 
 @runtime_checkable

@@ -9,7 +9,7 @@ import pulumi_random as random
 
 from stacks.blueprints.model import Access
 from stacks.common.args import RelationalDbArgs
-from stacks.common.database_tls import VERIFY_CA
+from stacks.common.database_tls import VERIFY_CA, app_role
 from stacks.gcp.app_secret import secret_reference
 from stacks.gcp.common import BindingGrants, labels, physical
 from stacks.gcp.sizes import DB_TIERS
@@ -59,7 +59,8 @@ class RelationalDb(BindingGrants, pulumi.ComponentResource):
         sizing = settings.sizing
         child = pulumi.ResourceOptions(parent=self)
         self.logical_name = name
-        self.user_name = f"{spec.database}_app"
+        self.user_name = app_role(spec.database)
+        self.admin_user = ADMIN_USER
         private_services = args.network.private_services_access()
 
         self.instance = gcp.sql.DatabaseInstance(
@@ -118,7 +119,7 @@ class RelationalDb(BindingGrants, pulumi.ComponentResource):
         self.password: pulumi.Output[str] = pulumi.Output.secret(generated.result)
         self.user = gcp.sql.User(
             f"{name}-app-user",
-            name=self.user_name,
+            name=ADMIN_USER,
             instance=self.instance.name,
             password=self.password,
             # PostgreSQL refuses to drop a role that still owns objects; keep it on destroy.
@@ -138,8 +139,29 @@ class RelationalDb(BindingGrants, pulumi.ComponentResource):
             secret_data=self.password,
             opts=child,
         )
-        self.password_ref: pulumi.Output[str] = secret_reference(
+        self.admin_password_ref: pulumi.Output[str] = secret_reference(
             self.password_secret, password_version
+        )
+        # The app's own login, created at converge by ADMIN_USER (not through the API, which
+        # would make it a member of cloudsqlsuperuser).
+        app_generated = random.RandomPassword(
+            f"{name}-app-password", length=32, special=True, override_special="-_.~", opts=child
+        )
+        self.app_password_secret = gcp.secretmanager.Secret(
+            f"{name}-app-password-secret",
+            secret_id=physical(context, f"{spec.name}-app-password"),
+            replication={"user_managed": {"replicas": [{"location": settings.region}]}},
+            labels=labels(context),
+            opts=child,
+        )
+        app_version = gcp.secretmanager.SecretVersion(
+            f"{name}-app-password-version",
+            secret=self.app_password_secret.id,
+            secret_data=pulumi.Output.secret(app_generated.result),
+            opts=child,
+        )
+        self.password_ref: pulumi.Output[str] = secret_reference(
+            self.app_password_secret, app_version
         )
         self.physical_name: pulumi.Output[str] = self.instance.name
         self.endpoint: pulumi.Output[str] = self.instance.private_ip_address
@@ -167,6 +189,7 @@ class RelationalDb(BindingGrants, pulumi.ComponentResource):
                 "backend_url": self.backend_url,
                 "password_secret": self.password_secret.id,
                 "password_ref": self.password_ref,
+                "admin_password_ref": self.admin_password_ref,
                 "password": self.password,
             }
         )
@@ -178,12 +201,21 @@ class RelationalDb(BindingGrants, pulumi.ComponentResource):
         business (its roles), not IAM's."""
         if access not in ("read", "read-write"):
             raise ValueError(f"database {self.logical_name}: access {access!r} does not apply")
+        # The app role's password for the app; the admin's for root's converge step that
+        # creates the app role (a VM has one service account).
         return [
             gcp.secretmanager.SecretIamMember(
                 name,
+                secret_id=self.app_password_secret.id,
+                role="roles/secretmanager.secretAccessor",
+                member=member,
+                opts=pulumi.ResourceOptions(parent=parent),
+            ),
+            gcp.secretmanager.SecretIamMember(
+                f"{name}-admin",
                 secret_id=self.password_secret.id,
                 role="roles/secretmanager.secretAccessor",
                 member=member,
                 opts=pulumi.ResourceOptions(parent=parent),
-            )
+            ),
         ]

@@ -10,6 +10,8 @@ from typing import Any
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 MOCK_DB_PASSWORD = "Mock-DB-Password-7f3Q"
+MOCK_DB_APP_PASSWORD = "Mock-DB-App-Password-4kWz"
+"""The app role's password: distinct from the admin's, so a test can tell which one a place got."""
 """Distinctive, so tests can prove it appears nowhere but in the secret."""
 MOCK_APP_SECRET_SEED = "MockAppSecret7f3Q"
 """RandomPassword without specials (AppSecret) -> this, repeated to the requested length."""
@@ -65,7 +67,7 @@ def _random_password(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     if inputs.get("special") is False:
         length = int(inputs["length"])
         return {"result": (MOCK_APP_SECRET_SEED * length)[:length]}
-    return {"result": MOCK_DB_PASSWORD}
+    return {"result": MOCK_DB_APP_PASSWORD if name.endswith("-app-password") else MOCK_DB_PASSWORD}
 
 
 def _queue(name: str, inputs: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from database_contract import OTHER_DATABASE, provision
 from psycopg import sql
 
 from reference_apps.backends import Settings
@@ -27,29 +28,6 @@ APP_PASSWORD = "app-Pa55-word"
 [SPEC] = BLUEPRINTS["cloud-drive"]().databases
 
 
-def managed_server(admin_dsn: str, admin: str, database: str, other: str) -> None:
-    """What the cloud makes: an admin login that may create roles and databases but is no
-    superuser, the app's database owned by it, and another database on the same server."""
-    with psycopg.connect(admin_dsn, autocommit=True) as root:
-        for name in (database, other):
-            root.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-        for name in (app_role(database), admin):
-            root.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
-        root.execute(
-            sql.SQL("CREATE ROLE {} LOGIN CREATEROLE CREATEDB PASSWORD {}").format(
-                sql.Identifier(admin), sql.Literal(ADMIN_PASSWORD)
-            )
-        )
-        for name in (database, other):
-            root.execute(
-                sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(name), sql.Identifier(admin)
-                )
-            )
-
-
 def app_url(port: int, ca_file: Path, database: str, role: str) -> str:
     return (
         f"postgresql://{role}@127.0.0.1:{port}/{database}?sslmode=verify-full&sslrootcert={ca_file}"
@@ -58,13 +36,14 @@ def app_url(port: int, ca_file: Path, database: str, role: str) -> str:
 
 @pytest.mark.parametrize("admin", [MASTER_USER, ADMIN_USER, ADMIN_LOGIN])
 def test_app_role_runs_the_app_and_nothing_more(postgres_tls, admin: str, tmp_path: Path) -> None:
-    """After the step, the app role migrates cloud-drive's schema and logs a user in over
-    verified TLS; it is no superuser, cannot create roles or databases, and cannot connect to
-    the server's other database (whose own step took CONNECT from PUBLIC); a second run changes
-    nothing."""
+    """On a server as the cloud makes it (database_contract.provision: an admin login that may
+    create roles and databases but is no superuser), after the step the app role migrates
+    cloud-drive's schema and logs a user in over verified TLS; it is no superuser, cannot create
+    roles or databases, and cannot connect to the server's other database (whose own step took
+    CONNECT from PUBLIC), nor that app's role to this one; a second run changes nothing."""
     database, role = SPEC.database, app_role(SPEC.database)
-    other = "other_app"
-    managed_server(postgres_tls.admin_dsn, admin, database, other)
+    other = OTHER_DATABASE
+    provision(postgres_tls.admin_dsn, database, admin, ADMIN_PASSWORD)
     url = app_url(postgres_tls.port, postgres_tls.ca_file, database, role)
     target = Target.from_url(url)
     # An earlier release ran the app as the admin: its tables move to the app role.
@@ -110,7 +89,7 @@ def test_the_step_changes_a_stale_password_and_strips_rights(postgres_tls) -> No
     are members of cloudsqlsuperuser) is brought back to a plain login with the secret's
     password."""
     database, role, admin = SPEC.database, app_role(SPEC.database), ADMIN_USER
-    managed_server(postgres_tls.admin_dsn, admin, database, "other_app")
+    provision(postgres_tls.admin_dsn, database, admin, ADMIN_PASSWORD)
     with psycopg.connect(postgres_tls.admin_dsn, autocommit=True) as root:
         root.execute("DROP ROLE IF EXISTS powerful")
         root.execute("CREATE ROLE powerful CREATEROLE")

@@ -26,7 +26,7 @@ import boto3
 import pytest
 import requests
 from backend_contracts import kv_contract, object_store_contract
-from database_contract import database_contract, provision, revealed
+from database_contract import admin_step_env, database_contract, provision, revealed
 
 from reference_apps.backends import KeyValue, Settings, open_backends
 from reference_apps.backends.kv import DynamoKeyValue
@@ -50,6 +50,7 @@ class Deployed:
     """What the stack created in moto: per tier, the app environment and the user's keys."""
 
     env: dict[str, dict[str, str]] = field(default_factory=dict)
+    admin: dict[str, dict[str, str]] = field(default_factory=dict)  # root's app-role step
     keys: dict[str, dict[str, str]] = field(default_factory=dict)
     dead_letter: dict[str, str] = field(default_factory=dict)  # queue name -> its DLQ name
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> stack inputs
@@ -179,6 +180,10 @@ def _deployed(stack: str, endpoint: str) -> Deployed:
         deployed.env[tier] = {
             key: substitute(str(value)) for key, value in variables["python_app_env"].items()
         }
+        if "blueprint_host_database_admin_user" in variables:
+            deployed.admin[tier] = {
+                key: substitute(value) for key, value in admin_step_env(variables).items()
+            }
         user = f"{stack}-{tier}-{uuid.uuid4().hex[:6]}"
         iam.create_user(UserName=user)
         policy = run.one("aws:iam/rolePolicy:RolePolicy", f"{tier}-identity-grants")
@@ -352,6 +357,7 @@ def test_tier_database_is_the_database_the_stack_creates(
         env = _as_tier(monkeypatch, moto_endpoint, deployed, tier)
         database_contract(
             env,
+            admin=deployed.admin[tier],
             endpoint=f"{instance.outputs['address']}:{int(inputs['port'])}",
             port=postgres_tls.port,
             ca_file=postgres_tls.ca_file,

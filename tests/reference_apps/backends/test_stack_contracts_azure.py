@@ -29,7 +29,7 @@ import requests
 import yaml
 from azure.storage.blob import BlobServiceClient
 from backend_contracts import kv_contract, object_store_contract
-from database_contract import database_contract, provision, revealed
+from database_contract import admin_step_env, database_contract, provision, revealed
 
 from reference_apps.backends import Settings, open_backends
 from reference_apps.backends import secrets as secret_refs
@@ -96,13 +96,17 @@ def _uses(stack: str, tier: str) -> dict[str, str]:
     return {use.env_var: use.access for use in spec.uses if use.env_var}
 
 
-def _env(run: Run, tier: str) -> dict[str, str]:
-    """The app environment the stack writes into the tier's vars.yml (cloud-config user data)."""
+def _vars(run: Run, tier: str) -> dict[str, Any]:
+    """The tier's vars.yml (cloud-config user data)."""
     scale_set = run.one("azure-native:compute:VirtualMachineScaleSet", f"{tier}-vmss")
     custom = scale_set.inputs["virtualMachineProfile"]["osProfile"]["customData"]
     document = yaml.safe_load(base64.b64decode(custom).decode())
-    variables = boot_vars(document["write_files"][0]["content"])
-    return {key: str(value) for key, value in variables["python_app_env"].items()}
+    return boot_vars(document["write_files"][0]["content"])
+
+
+def _env(run: Run, tier: str) -> dict[str, str]:
+    """The app environment the stack writes into the tier's vars.yml."""
+    return {key: str(value) for key, value in _vars(run, tier)["python_app_env"].items()}
 
 
 def _granted(run: Run, tier: str) -> dict[str, set[str]]:
@@ -339,6 +343,7 @@ def test_tier_database_is_the_database_the_stack_creates(
     monkeypatch.setattr(secret_refs, "azure_client", vault.client)
     database_contract(
         _env(run, tier),
+        admin=admin_step_env(_vars(run, tier)),
         # Flexible Server's host name is <server>.postgres.database.azure.com, port 5432
         # ("Connect ... Azure Database for PostgreSQL flexible server",
         # learn.microsoft.com/azure/postgresql/flexible-server/quickstart-create-server).

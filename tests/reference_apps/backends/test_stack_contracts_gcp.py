@@ -28,7 +28,7 @@ import grpc
 import pytest
 import requests
 from backend_contracts import object_store_contract
-from database_contract import database_contract, provision, revealed
+from database_contract import admin_step_env, database_contract, provision, revealed
 from google.cloud import pubsub_v1, storage
 
 from reference_apps.backends import Settings, open_backends
@@ -118,6 +118,7 @@ class Tier:
 
     env: dict[str, str]
     granted: dict[str, set[str]] = field(default_factory=dict)  # resource -> permissions
+    role_vars: dict[str, Any] = field(default_factory=dict)  # the rest of vars.yml
 
     def allows(self, resource: str, needed: set[str]) -> bool:
         return needed <= self.granted.get(resource, set()) | self.granted.get(PROJECT_WIDE, set())
@@ -168,7 +169,9 @@ def _tier(run: Run, name: str) -> Tier:
     template = run.one("gcp:compute/instanceTemplate:InstanceTemplate", f"{name}-template")
     member = f"serviceAccount:{template.inputs['serviceAccount']['email']}"
     variables = boot_vars(str(template.inputs["metadata"]["startup-script"]))
-    tier = Tier(env={k: str(v) for k, v in variables["python_app_env"].items()})
+    tier = Tier(
+        env={k: str(v) for k, v in variables["python_app_env"].items()}, role_vars=variables
+    )
     names = _resource_names(run)
     roles = dict(ROLE_PERMISSIONS)  # and the stack's own custom roles, with what they list
     for custom in run.of_type("gcp:projects/iAMCustomRole:IAMCustomRole"):
@@ -408,6 +411,7 @@ def test_tier_database_is_the_database_the_stack_creates(
     monkeypatch.setattr(secret_refs, "gcp_client", lambda: store)
     database_contract(
         declared.env,
+        admin=admin_step_env(declared.role_vars),
         # Cloud SQL for PostgreSQL listens on 5432 ("Connect to Cloud SQL for PostgreSQL from
         # Compute Engine", cloud.google.com/sql/docs/postgres/connect-compute-engine).
         endpoint=f"{instance.outputs['privateIpAddress']}:5432",

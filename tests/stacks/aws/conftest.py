@@ -14,6 +14,7 @@ from tierstack.mocks.aws import (  # noqa: F401  (re-exported for the tests)
     ACCOUNT,
     COMPUTED,
     MOCK_APP_SECRET_SEED,
+    MOCK_DB_APP_PASSWORD,
     MOCK_DB_PASSWORD,
     NO_COMPUTED,
     REGION,

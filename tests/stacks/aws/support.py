@@ -42,6 +42,7 @@ SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRETS = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tierstack/image-processing-dev"
 SESSION_KEY_ARN = f"{SECRETS}/web-session-key-AbCdEf"
 DB_SECRET_ARN = f"{SECRETS}-db/master-AbCdEf"
+DB_APP_SECRET_ARN = f"{SECRETS}-db/app-AbCdEf"
 
 
 def network(context: StackContext) -> Network:
@@ -102,7 +103,11 @@ def app_stack(context):
             "DATABASE_URL": db.backend_url,
             "DATABASE_PASSWORD_REF": db.password_ref,
         },
-        role_vars=db.host_role_vars,
+        role_vars={
+            **db.host_role_vars,
+            "blueprint_host_database_admin_user": db.admin_user,
+            "blueprint_host_database_admin_password_ref": db.admin_password_ref,
+        },
     )
     AppTier("web", AppTierArgs(context, app_spec, net, lb, identity, boot))
     worker_identity = TierIdentity(

@@ -18,9 +18,9 @@ SECRET_ARN = (
     f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:"
     "tierstack/image-processing-dev/web-session-key-AbCdEf"
 )
-DB_SECRET_ARN = (
+DB_APP_SECRET_ARN = (
     f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:"
-    "tierstack/image-processing-dev-drive-db/master-AbCdEf"
+    "tierstack/image-processing-dev-drive-db/app-AbCdEf"
 )
 
 
@@ -119,6 +119,6 @@ def test_relational_db_password_ref_points_at_the_password_key_of_its_secret(con
 
     run = run_pulumi(program, computed=computed)
     assert run.result == {
-        "ref": f"aws-secretsmanager://{DB_SECRET_ARN}#password",
+        "ref": f"aws-secretsmanager://{DB_APP_SECRET_ARN}#password",
         "ref_is_secret": False,
     }

@@ -11,7 +11,13 @@ from tests.stacks.aws.conftest import (
     REGION,
     computed,
 )
-from tests.stacks.aws.support import DB_SECRET_ARN, SESSION_KEY_ARN, app_stack, user_data
+from tests.stacks.aws.support import (
+    DB_APP_SECRET_ARN,
+    DB_SECRET_ARN,
+    SESSION_KEY_ARN,
+    app_stack,
+    user_data,
+)
 from tests.stacks.harness import run_pulumi
 
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -57,10 +63,15 @@ def test_user_data_runs_ansible_pull_with_the_app_vars_and_no_secret(context):
         "tierstack_tier": "app",
         "common_ntp_servers": ["169.254.169.123"],  # Amazon Time Sync: no UDP 123 egress
         "blueprint_host_database_ca_bundles": ["amazon-rds-global-bundle.pem"],
+        # Root's converge step alone: it creates app_app as the master user.
+        "blueprint_host_database_admin_user": "tierstack",
+        "blueprint_host_database_admin_password_ref": (
+            f"aws-secretsmanager://{DB_SECRET_ARN}#password"
+        ),
         "python_app_env": {
             "APP_ENV": "production",
-            "DATABASE_PASSWORD_REF": f"aws-secretsmanager://{DB_SECRET_ARN}#password",
-            "DATABASE_URL": f"postgresql://tierstack@{host}:5432/app?{VERIFY_FULL}",
+            "DATABASE_PASSWORD_REF": f"aws-secretsmanager://{DB_APP_SECRET_ARN}#password",
+            "DATABASE_URL": f"postgresql://app_app@{host}:5432/app?{VERIFY_FULL}",
             "OBJECT_STORE_URL": "s3://image-processing-dev-images-20260101abcdef",
             "QUEUE_URL": "sqs://image-processing-dev-jobs",
             "SECRET_KEY_REF": f"aws-secretsmanager://{SESSION_KEY_ARN}",

@@ -12,7 +12,13 @@ from stacks.aws.relational_db import CA_BUNDLE_PATH, region_root
 from stacks.blueprints import model
 from stacks.common.args import RelationalDbArgs
 from stacks.common.database_tls import HOST_CA_FILE
-from tests.stacks.aws.conftest import ACCOUNT, MOCK_DB_PASSWORD, REGION, computed
+from tests.stacks.aws.conftest import (
+    ACCOUNT,
+    MOCK_DB_APP_PASSWORD,
+    MOCK_DB_PASSWORD,
+    REGION,
+    computed,
+)
 from tests.stacks.aws.support import is_secret, network, user_data
 from tests.stacks.harness import run_pulumi, run_stack
 
@@ -30,6 +36,9 @@ def _database(context):
             "url": db.backend_url,
             "password_is_secret": pulumi.Output.from_input(db.password.is_secret()),
             "grant": db.policy_statements("read-write"),
+            "password_ref": db.password_ref,
+            "admin_password_ref": db.admin_password_ref,
+            "admin_user": db.admin_user,
             "host_role_vars": db.host_role_vars,
         }
 
@@ -41,9 +50,10 @@ def test_relational_db_private_encrypted_with_secret_password(context):
     host = f"image-processing-dev-drive-db.c0ffee.{REGION}.rds.amazonaws.com"
     assert run.result["endpoint"] == host
     assert run.result["url"] == (
-        f"postgresql://tierstack@{host}:5432/drive?sslmode=verify-full&sslrootcert={HOST_CA_FILE}"
+        f"postgresql://drive_app@{host}:5432/drive?sslmode=verify-full&sslrootcert={HOST_CA_FILE}"
     )
     assert MOCK_DB_PASSWORD not in run.result["url"]
+    assert MOCK_DB_APP_PASSWORD not in run.result["url"]
     assert run.result["password_is_secret"] is True
     db = run.one("aws:rds/instance:Instance").inputs
     assert db["publiclyAccessible"] is False
@@ -61,16 +71,28 @@ def test_relational_db_private_encrypted_with_secret_password(context):
     params = run.one("aws:rds/parameterGroup:ParameterGroup").inputs
     assert params["family"] == "postgres16"
     assert {"name": "rds.force_ssl", "value": "1"} in params["parameters"]
-    version = run.one("aws:secretsmanager/secretVersion:SecretVersion").inputs["secretString"]
-    assert is_secret(version)
-    assert json.loads(version["value"])["password"] == MOCK_DB_PASSWORD
+    secrets = {
+        s.name: json.loads(s.inputs["secretString"]["value"])
+        for s in run.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+        if is_secret(s.inputs["secretString"])
+    }
+    assert {name: (v["username"], v["password"]) for name, v in secrets.items()} == {
+        "drive-db": ("tierstack", MOCK_DB_PASSWORD),
+        "drive-db-app": ("drive_app", MOCK_DB_APP_PASSWORD),
+    }
+    arn = (
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tierstack/image-processing-dev-drive-db"
+    )
+    assert run.result["password_ref"] == f"aws-secretsmanager://{arn}/app-AbCdEf#password"
+    assert run.result["admin_password_ref"] == (
+        f"aws-secretsmanager://{arn}/master-AbCdEf#password"
+    )
+    assert run.result["admin_user"] == "tierstack"
     group = run.one("aws:ec2/securityGroup:SecurityGroup", "drive-db").inputs
     assert "ingress" not in group or not group["ingress"]
+    # The app role's secret, and the master's for root's converge step (one identity per VM).
     [grant] = run.result["grant"]
-    assert grant["Resource"] == [
-        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:"
-        "tierstack/image-processing-dev-drive-db/master-AbCdEf"
-    ]
+    assert grant["Resource"] == [f"{arn}/app-AbCdEf", f"{arn}/master-AbCdEf"]
 
 
 def test_relational_db_prod_is_multi_az_and_protected(prod_context):
@@ -115,8 +137,18 @@ def test_tiers_that_use_the_database_get_its_url_and_the_bundle_and_no_other_tie
             continue
         with_db += 1
         assert env["DATABASE_URL"] == (
-            f"postgresql://tierstack@{host}:5432/drive"
+            f"postgresql://drive_app@{host}:5432/drive"
             f"?sslmode=verify-full&sslrootcert={HOST_CA_FILE}"
         )
         assert host_vars["blueprint_host_database_ca_bundles"] == [CA_BUNDLE_PATH.name]
+        # The app gets the app role's password; only root's step gets the master's.
+        arn = (
+            f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:tierstack/cloud-drive-dev-drive-db"
+        )
+        assert env["DATABASE_PASSWORD_REF"] == f"aws-secretsmanager://{arn}/app-AbCdEf#password"
+        assert host_vars["blueprint_host_database_admin_user"] == "tierstack"
+        assert host_vars["blueprint_host_database_admin_password_ref"] == (
+            f"aws-secretsmanager://{arn}/master-AbCdEf#password"
+        )
+        assert not any("/master-" in str(value) for value in env.values()), env
     assert with_db >= 1

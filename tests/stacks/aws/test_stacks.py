@@ -202,15 +202,15 @@ def test_only_tiers_with_a_database_get_its_password_reference(stack):
 
 def test_cloud_drive_app_reads_the_db_password_by_reference():
     run = run_stack("aws-cloud-drive", computed=computed)
-    db_secret = run.one("aws:secretsmanager/secret:Secret", "drive-db")
+    db_secret = run.one("aws:secretsmanager/secret:Secret", "drive-db-app")
     db_arn = db_secret.outputs["arn"]
-    assert db_arn.endswith(":secret:tierstack/cloud-drive-dev-drive-db/master-AbCdEf")
+    assert db_arn.endswith(":secret:tierstack/cloud-drive-dev-drive-db/app-AbCdEf")
     app_env = user_data(run.one("aws:ec2/launchTemplate:LaunchTemplate", "web"))[2][
         "python_app_env"
     ]
     assert app_env["DATABASE_PASSWORD_REF"] == f"aws-secretsmanager://{db_arn}#password"
     assert app_env["DATABASE_PASSWORD_REF"].endswith("#password")
-    assert app_env["DATABASE_URL"].startswith("postgresql://tierstack@")
+    assert app_env["DATABASE_URL"].startswith("postgresql://drive_app@")
     assert app_env["AWS_DEFAULT_REGION"] == "eu-west-1"  # boto3 does not read it from IMDS
     assert sorted(app_env) == [
         "APP_ENV",

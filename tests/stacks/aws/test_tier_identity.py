@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from tests.stacks.aws.conftest import ACCOUNT, REGION, computed
-from tests.stacks.aws.support import DB_SECRET_ARN, SESSION_KEY_ARN, app_stack, document
+from tests.stacks.aws.support import (
+    DB_APP_SECRET_ARN,
+    DB_SECRET_ARN,
+    SESSION_KEY_ARN,
+    app_stack,
+    document,
+)
 from tests.stacks.harness import run_pulumi
 
 BUCKET_ARN = "arn:aws:s3:::image-processing-dev-images-20260101abcdef"
@@ -19,7 +25,15 @@ def test_identity_grants_exactly_the_used_resources(context):
     ]
     resources = sorted(r for s in statements for r in s["Resource"])
     assert resources == sorted(
-        [BUCKET_ARN, f"{BUCKET_ARN}/*", QUEUE_ARN, DB_SECRET_ARN, SESSION_KEY_ARN]
+        # The database: the app role's secret, and the master's for root's converge step.
+        [
+            BUCKET_ARN,
+            f"{BUCKET_ARN}/*",
+            QUEUE_ARN,
+            DB_APP_SECRET_ARN,
+            DB_SECRET_ARN,
+            SESSION_KEY_ARN,
+        ]
     )
     assert all("*" not in s["Action"] for s in statements)
     actions = {a for s in statements for a in s["Action"]}

@@ -51,7 +51,7 @@ def test_secret_references_name_the_vault_and_the_secret_and_are_not_secret(dev)
         f"azure-keyvault://{vault}.vault.azure.net/web-session-key"
     )
     assert dev.result["password_ref"] == (
-        f"azure-keyvault://{vault}.vault.azure.net/app-db-admin-password"
+        f"azure-keyvault://{vault}.vault.azure.net/app-db-app-password"
     )
     assert dev.result["session_key_ref_is_secret"] is False
     assert dev.result["password_ref_is_secret"] is False

@@ -38,7 +38,7 @@ def test_database_is_private_with_backups_and_no_password_in_its_url(dev):
     password = dev.result["password"]
     assert dev.result["password_is_secret"] is True
     assert dev.result["db"] == (
-        f"postgresql://tierstack_admin@{dev.result['endpoint']}:5432/app"
+        f"postgresql://app_app@{dev.result['endpoint']}:5432/app"
         "?sslmode=verify-full&sslrootcert=/etc/tierstack/database-ca.pem"
     )
     # The server's certificate names <server>.postgres.database.azure.com: the URL uses that name.

@@ -325,10 +325,33 @@ def test_tiers_boot_in_production_mode_with_secret_references(stack):
         env = _app_env(run, tier.name)
         databases = [use.target for use in tier.uses if use.env_var == "DATABASE_URL"]
         if databases:
-            expected = _keyvault_ref(run, f"{databases[0]}-admin-password")
+            expected = _keyvault_ref(run, f"{databases[0]}-app-password")
             assert env["DATABASE_PASSWORD_REF"] == expected
         else:
             assert "DATABASE_PASSWORD_REF" not in env
+
+
+def test_the_app_connects_as_its_own_role_and_only_root_gets_the_admin():
+    """cloud-drive's web tier: DATABASE_URL names the app role and DATABASE_PASSWORD_REF its
+    secret; the administrator's login and secret reach only the vars root's converge step
+    reads. The tier's identity reads both secrets (root's step runs with the VM's identity)."""
+    run = stack_run("azure-cloud-drive")
+    vmss = run.one("azure-native:compute:VirtualMachineScaleSet", "web-vmss")
+    host_vars = boot_vars(_boot_script(_decoded_custom_data(vmss)))
+    env = host_vars["python_app_env"]
+    server = run.one("azure-native:dbforpostgresql:Server").inputs
+    assert server["administratorLogin"] == "tierstack_admin"
+    assert env["DATABASE_URL"].startswith("postgresql://drive_app@")
+    assert env["DATABASE_PASSWORD_REF"] == _keyvault_ref(run, "drive-db-app-password")
+    admin_ref = _keyvault_ref(run, "drive-db-admin-password")
+    assert admin_ref not in env.values()
+    assert "tierstack_admin" not in env["DATABASE_URL"]
+    assert host_vars["blueprint_host_database_admin_user"] == "tierstack_admin"
+    assert host_vars["blueprint_host_database_admin_password_ref"] == admin_ref
+    for secret in ("drive-db-app-password", "drive-db-admin-password"):
+        assert _assignments_on(run, f"network-vault-id/secrets/{secret}") == [
+            ("principal-cloud-drive-dev-web-id", SECRETS_USER)
+        ]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -388,10 +411,10 @@ def test_cloud_drive_app_reads_the_database_password_by_reference():
         "PROXY_HOPS",
         "SECRET_KEY_REF",
     }
-    assert env["DATABASE_PASSWORD_REF"] == _keyvault_ref(run, "drive-db-admin-password")
-    secret = run.one("azure-native:keyvault:Secret", "drive-db-password-secret").inputs
-    assert secret["secretName"] == "drive-db-admin-password"
-    assert _assignments_on(run, "network-vault-id/secrets/drive-db-admin-password") == [
+    assert env["DATABASE_PASSWORD_REF"] == _keyvault_ref(run, "drive-db-app-password")
+    secret = run.one("azure-native:keyvault:Secret", "drive-db-app-password-secret").inputs
+    assert secret["secretName"] == "drive-db-app-password"
+    assert _assignments_on(run, "network-vault-id/secrets/drive-db-app-password") == [
         ("principal-cloud-drive-dev-web-id", SECRETS_USER)
     ]
     assert run.result["db_password"] not in _custom_data(run)["web-vmss"]

@@ -24,7 +24,9 @@ def test_identities_get_exactly_their_grants_on_exactly_those_resources(dev):
     assert _assignments(dev, "principal-image-processing-dev-web-id") == {
         ("images-container-id", ROLES["storage-blob-data-contributor"]),
         ("jobs-queue-id", ROLES["service-bus-data-sender"]),
+        # The app role's password, and the admin's for root's converge step.
         ("network-vault-id/secrets/app-db-admin-password", ROLES["key-vault-secrets-user"]),
+        ("network-vault-id/secrets/app-db-app-password", ROLES["key-vault-secrets-user"]),
         ("network-vault-id/secrets/web-session-key", ROLES["key-vault-secrets-user"]),
     }
     assert _assignments(dev, "principal-image-processing-dev-filter-worker-id") == {

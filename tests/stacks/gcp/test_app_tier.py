@@ -139,8 +139,8 @@ def test_no_secret_value_reaches_a_startup_script(app: str) -> None:
 
 def test_cloud_drive_app_reads_the_database_password_by_reference() -> None:
     result = stack("cloud-drive")
-    password_secret = result.one(SECRET, "drive-db-password-secret").inputs["secretId"]
-    assert password_secret == "cloud-drive-dev-drive-db-password"
+    password_secret = result.one(SECRET, "drive-db-app-password-secret").inputs["secretId"]
+    assert password_secret == "cloud-drive-dev-drive-db-app-password"
     env = startup_vars(result.one(TEMPLATE, "web-template"))["python_app_env"]
     assert env["DATABASE_URL"].startswith("postgresql://drive_app@")
     assert env["DATABASE_PASSWORD_REF"] == secret_ref(password_secret)
@@ -150,7 +150,12 @@ def test_cloud_drive_app_reads_the_database_password_by_reference() -> None:
         for g in result.of_type(SECRET_GRANT)
         if g.inputs["member"] == account("cloud-drive", "web") and g.inputs["role"] == ACCESSOR
     }
-    assert web_secrets == {"drive-db-password-secret-id", "web-session-key-secret-id"}
+    # The admin's password is for root's converge step, which creates the app role.
+    assert web_secrets == {
+        "drive-db-app-password-secret-id",
+        "drive-db-password-secret-id",
+        "web-session-key-secret-id",
+    }
 
 
 BALANCER = "tierstack:gcp:LoadBalancer"

@@ -34,6 +34,8 @@ def _database(context: StackContext) -> tuple:
             "secret": db.password.is_secret(),
             "password_ref": db.password_ref,
             "ref_secret": db.password_ref.is_secret(),
+            "admin_password_ref": db.admin_password_ref,
+            "admin_user": db.admin_user,
             "host_role_vars": db.host_role_vars,
         }
 
@@ -61,24 +63,39 @@ def test_database_is_private_tls_only_backed_up_and_its_password_secret() -> Non
         f"postgresql://drive_app@{DB_PRIVATE_IP}:5432/drive"
         f"?sslmode=verify-ca&sslrootcert={HOST_CA_FILE}"
     )
-    assert password not in result.result["url"]
-    assert secret_value(result.one("gcp:sql/user:User").inputs["password"]) == password
-    version = result.one("gcp:secretmanager/secretVersion:SecretVersion").inputs
-    assert version["secret"] == "drive-db-password-secret-id"
-    assert secret_value(version["secretData"]) == password
-    secret = result.one("gcp:secretmanager/secret:Secret").inputs
-    assert secret["secretId"] == "cloud-drive-dev-drive-db-password"
-    assert result.result["password_ref"] == (
-        f"gcp-secretmanager://projects/{PROJECT}/secrets/cloud-drive-dev-drive-db-password"
-        "/versions/latest"
+    app_password = "generated-drive-db-app-password-Zq8v"
+    assert password not in result.result["url"] and app_password not in result.result["url"]
+    # The API's user is the admin (a cloudsqlsuperuser member); the app role is made at
+    # converge by that admin, never through the API.
+    user = result.one("gcp:sql/user:User").inputs
+    assert (user["name"], secret_value(user["password"])) == ("tierstack_admin", password)
+    assert result.result["admin_user"] == "tierstack_admin"
+    versions = {
+        v.inputs["secret"]: secret_value(v.inputs["secretData"])
+        for v in result.of_type("gcp:secretmanager/secretVersion:SecretVersion")
+    }
+    assert versions == {
+        "drive-db-password-secret-id": password,
+        "drive-db-app-password-secret-id": app_password,
+    }
+    secrets = sorted(
+        s.inputs["secretId"] for s in result.of_type("gcp:secretmanager/secret:Secret")
     )
+    assert secrets == ["cloud-drive-dev-drive-db-app-password", "cloud-drive-dev-drive-db-password"]
+    base = f"gcp-secretmanager://projects/{PROJECT}/secrets/cloud-drive-dev-drive-db"
+    assert result.result["password_ref"] == f"{base}-app-password/versions/latest"
+    assert result.result["admin_password_ref"] == f"{base}-password/versions/latest"
     assert result.result["ref_secret"] is False
-    grant = result.one("gcp:secretmanager/secretIamMember:SecretIamMember").inputs
-    assert (grant["secretId"], grant["role"], grant["member"]) == (
-        "drive-db-password-secret-id",
-        "roles/secretmanager.secretAccessor",
-        MEMBER,
+    # The app role's password for the app, the admin's for root's converge step (one service
+    # account per VM).
+    grants = sorted(
+        (g.inputs["secretId"], g.inputs["role"], g.inputs["member"])
+        for g in result.of_type("gcp:secretmanager/secretIamMember:SecretIamMember")
     )
+    assert grants == [
+        ("drive-db-app-password-secret-id", "roles/secretmanager.secretAccessor", MEMBER),
+        ("drive-db-password-secret-id", "roles/secretmanager.secretAccessor", MEMBER),
+    ]
 
 
 def test_prod_database_is_regional_and_deletion_protected() -> None:
@@ -125,4 +142,13 @@ def test_tiers_that_use_the_database_get_its_url_and_ca_and_no_other_tier_does()
             f"?sslmode=verify-ca&sslrootcert={HOST_CA_FILE}"
         )
         assert host_vars["blueprint_host_database_ca"] == DB_SERVER_CA
+        # The app gets the app role's password; only root's step gets the admin's.
+        base = f"gcp-secretmanager://projects/{PROJECT}/secrets/cloud-drive-dev-drive-db"
+        assert env["DATABASE_PASSWORD_REF"] == f"{base}-app-password/versions/latest"
+        assert host_vars["blueprint_host_database_admin_user"] == "tierstack_admin"
+        assert host_vars["blueprint_host_database_admin_password_ref"] == (
+            f"{base}-password/versions/latest"
+        )
+        assert f"{base}-password/versions/latest" not in env.values()
+        assert "tierstack_admin" not in env["DATABASE_URL"]
     assert with_db >= 1

@@ -82,10 +82,12 @@ def test_only_the_app_tier_may_read_the_session_key(app: str) -> None:
         for g in result.of_type(SECRET_GRANT)
         if g.inputs["member"] == account(app, tier)
     }
+    # A database: the app role's password, and the admin's for root's converge step.
     databases = {
-        f"{use.target}-password-secret-id"
+        f"{use.target}-{kind}password-secret-id"
         for use in blueprint.app.uses
         if use.env_var == "DATABASE_URL"
+        for kind in ("", "app-")
     }
     assert app_secrets == {session_key} | databases
     for worker in blueprint.workers:
