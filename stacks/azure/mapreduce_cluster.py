@@ -43,7 +43,6 @@ from pulumi_azure_native import (
     hdinsight,
     keyvault,
     managedidentity,
-    network,
     storage,
 )
 
@@ -58,6 +57,7 @@ from stacks.azure.common import (
     stable_guid,
 )
 from stacks.azure.object_store import SOFT_DELETE_DAYS
+from stacks.azure.private_endpoint import PrivateEndpoint, PrivateEndpointArgs
 from stacks.azure.sizes import (
     HDINSIGHT_HEAD_NODE,
     HDINSIGHT_WORKER_NODE,
@@ -234,7 +234,7 @@ class MapReduceCluster(pulumi.ComponentResource):
         in_vnet = {"id": net.vnet_id, "subnet": net.subnet_ids["mapreduce"]}
         # The zone is linked to the VNet before the cluster exists, so the endpoint's records
         # land in a zone the VNet already resolves.
-        zone = net.private_dns_zone(PRIVATE_DNS_ZONE)
+        net.private_dns_zone(PRIVATE_DNS_ZONE)
         zone_link = net.dns_zone_links[PRIVATE_DNS_ZONE]
 
         def role_profile(role_name: str, size: str, count: int) -> dict:
@@ -306,30 +306,20 @@ class MapReduceCluster(pulumi.ComponentResource):
                 depends_on=[data_owner, file_system, net.subnets["mapreduce"], zone_link],
             ),
         )
-        gateway_endpoint = network.PrivateEndpoint(
+        self.gateway_endpoint = PrivateEndpoint(
             f"{name}-gateway-endpoint",
-            private_endpoint_name=f"{context.prefix}-{spec.name}-gateway-pe",
-            resource_group_name=net.resource_group_name,
-            location=net.location,
-            subnet={"id": net.subnet_ids["endpoints"]},
-            private_link_service_connections=[
-                {
-                    "name": GATEWAY_GROUP,
-                    "private_link_service_id": self.cluster.id,
-                    "group_ids": [GATEWAY_GROUP],
-                }
-            ],
-            tags=tags,
+            PrivateEndpointArgs(
+                network=net,
+                endpoint_name=f"{context.prefix}-{spec.name}-gateway-pe",
+                target_id=self.cluster.id,
+                sub_resource=GATEWAY_GROUP,
+                connection_name=GATEWAY_GROUP,
+                dns_zone=PRIVATE_DNS_ZONE,
+                tags=tags,
+            ),
             opts=child(self),
         )
-        self.gateway_dns = network.PrivateDnsZoneGroup(
-            f"{name}-gateway-endpoint-dns",
-            private_dns_zone_group_name="default",
-            private_endpoint_name=gateway_endpoint.name,
-            resource_group_name=net.resource_group_name,
-            private_dns_zone_configs=[{"name": GATEWAY_GROUP, "private_dns_zone_id": zone.id}],
-            opts=child(self, depends_on=[zone_link]),
-        )
+        self.gateway_dns = self.gateway_endpoint.dns_zone_group
         self.physical_name: pulumi.Output[str] = self.cluster.name
         self.network = net
         self.file_system_id: pulumi.Output[str] = file_system.id
