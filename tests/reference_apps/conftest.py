@@ -25,6 +25,8 @@ import pytest
 import requests
 from PIL import Image
 
+from reference_apps.backends.queue import PubSubQueue
+
 REPO = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 BIN = Path(sys.executable).parent
@@ -392,6 +394,23 @@ def gcs_emulator_host() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+def pubsub_queue(project: str, topic: str, subscription: str) -> PubSubQueue:
+    """A fresh Pub/Sub queue on the emulator (PUBSUB_EMULATOR_HOST set): the topic and
+    subscription and their "-dead-letter" pair, as the GCP stack creates them; max 5 deliveries,
+    30 s visibility."""
+    from google.cloud import pubsub_v1
+
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    for suffix in ("", "-dead-letter"):
+        path = publisher.create_topic(name=publisher.topic_path(project, topic + suffix)).name
+        subscriber.create_subscription(
+            name=subscriber.subscription_path(project, subscription + suffix),
+            topic=path,
+            ack_deadline_seconds=30,
+        )
+    return PubSubQueue(project, topic, subscription, 5, 30)
 
 
 @pytest.fixture(scope="session")
