@@ -244,6 +244,26 @@ class TlsPostgres:
     ca_file: Path
 
 
+@dataclass(frozen=True)
+class LoopbackTls:
+    """A test CA and a server certificate it issued for 127.0.0.1, written as PEM files: the
+    server loads ``cert``/``key``, the client trusts ``ca`` only (verified TLS, as in prod)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def loopback_tls(folder: Path) -> LoopbackTls:
+    """Writes ca.pem, server.crt and server.key (a new CA and key pair each call) to ``folder``."""
+    ca, cert, key = _test_ca_and_server_cert()
+    files = LoopbackTls(folder / "ca.pem", folder / "server.crt", folder / "server.key")
+    files.ca.write_bytes(ca)
+    files.cert.write_bytes(cert)
+    files.key.write_bytes(key)
+    return files
+
+
 def _test_ca_and_server_cert() -> tuple[bytes, bytes, bytes]:
     """(CA certificate, server certificate, server key) in PEM, the server's naming 127.0.0.1."""
     import datetime
@@ -256,7 +276,7 @@ def _test_ca_and_server_cert() -> tuple[bytes, bytes, bytes]:
 
     now = datetime.datetime.now(datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tierstack test database CA")])
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tierstack test CA")])
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -295,18 +315,16 @@ def _test_ca_and_server_cert() -> tuple[bytes, bytes, bytes]:
 
 @pytest.fixture(scope="session")
 def postgres_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsPostgres]:
-    ca, cert, key = _test_ca_and_server_cert()
-    ca_file = tmp_path_factory.mktemp("database-ca") / "database-ca.pem"
-    ca_file.write_bytes(ca)
+    tls = loopback_tls(tmp_path_factory.mktemp("database-tls"))
     hba = (
         "local all postgres trust\n"
         "host all postgres 127.0.0.1/32 trust\n"
         "hostssl all all 127.0.0.1/32 scram-sha-256\n"
     )
-    files = {"server.crt": cert, "server.key": key}
+    files = {"server.crt": tls.cert.read_bytes(), "server.key": tls.key.read_bytes()}
     options = "-c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
     with postgres_cluster(options, hba, files) as (port, _):
-        yield TlsPostgres(port, f"postgresql://postgres@127.0.0.1:{port}/postgres", ca_file)
+        yield TlsPostgres(port, f"postgresql://postgres@127.0.0.1:{port}/postgres", tls.ca)
 
 
 @pytest.fixture
