@@ -10,6 +10,7 @@ nothing.
 
 from __future__ import annotations
 
+import heapq
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -98,9 +99,23 @@ def minute_change(
             item["count"] += 1
             item[label(compound)] += 1
             item["score_sum"] += compound
-        summaries = [summary(post, compound) for post, compound in fresh]
-        positives = [entry for entry in summaries if entry["score"] >= POSITIVE_AT]
-        negatives = [entry for entry in summaries if entry["score"] <= -POSITIVE_AT]
+        # Only the TOP candidates of each side can enter the lists: summarise just those.
+        positives = [
+            summary(post, compound)
+            for compound, _, post in heapq.nlargest(
+                TOP,
+                ((c, p["uid"], p) for p, c in fresh if c >= POSITIVE_AT),
+                key=lambda entry: entry[:2],  # never compares the posts themselves
+            )
+        ]
+        negatives = [
+            summary(post, compound)
+            for compound, _, post in heapq.nsmallest(
+                TOP,
+                ((c, p["uid"], p) for p, c in fresh if c <= -POSITIVE_AT),
+                key=lambda entry: entry[:2],  # never compares the posts themselves
+            )
+        ]
         item["top_positive"] = merge_top(item.get("top_positive", []), positives, True)
         item["top_negative"] = merge_top(item.get("top_negative", []), negatives, False)
         return item
@@ -135,10 +150,13 @@ def minute_changes(units: list[Unit]) -> dict[str, Change]:
     unique: dict[str, Unit] = {}
     for unit in units:  # the same message twice in one batch (a redelivery) is scored once
         unique.setdefault(unit.id, unit)
+    minutes: dict[str, str] = {}  # created_at → minute: an envelope's posts share a few
     for unit in unique.values():
         for post in unit.posts:
             compound = score(post["text"])
-            minute = minute_of(parse_time(post["created_at"]))
+            minute = minutes.get(post["created_at"])
+            if minute is None:
+                minute = minutes[post["created_at"]] = minute_of(parse_time(post["created_at"]))
             for keyword in post["keywords"]:
                 groups.setdefault((keyword, minute), []).append((unit.id, post, compound))
     return {

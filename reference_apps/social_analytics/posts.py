@@ -10,6 +10,7 @@ whole); inside a well-formed envelope each post is checked on its own (:func:`pa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -180,8 +181,16 @@ def parse_post(body: Any, max_chars: int) -> dict[str, Any]:
         or not all(isinstance(word, str) and KEYWORD.match(word) for word in keywords)
     ):
         raise InvalidPost(f"keywords must be a non-empty list of keywords: {keywords!r:.80}")
-    try:
-        parse_time(body["created_at"])
-    except ValueError:
-        raise InvalidPost(f"created_at {body['created_at'][:40]!r} is no ISO 8601 time") from None
+    if not is_time(body["created_at"]):
+        raise InvalidPost(f"created_at {body['created_at'][:40]!r} is no ISO 8601 time")
     return body
+
+
+@functools.lru_cache(maxsize=4096)
+def is_time(raw: str) -> bool:
+    """Whether ``raw`` is an ISO 8601 instant (the posts of an envelope share a few times)."""
+    try:
+        parse_time(raw)
+    except ValueError:
+        return False
+    return True
