@@ -3,6 +3,9 @@
 Backends: a throw-away PostgreSQL 15 (queue and key-value table, as on the local target's
 services host), the archive on local files.
 - direct:   VADER's polarity_scores over the bundled posts in this process (one core), posts/s
+- in-process: one consumer's loop in this process over BENCH_POSTS posts in envelopes: posts/s,
+            and the CPU time VADER alone needs for them over the CPU time of the consumer plus
+            PostgreSQL's server processes (a ratio the load of other jobs barely moves)
 - consumer: `python -m reference_apps.social_analytics.consumer`, one process per core, draining
             a queue pre-filled with BENCH_POSTS posts in envelopes of BENCH_ENVELOPE (100, the
             listener's default; 1 = the single-post messages of the format before envelopes);
@@ -164,9 +167,27 @@ def prefill(service: Service) -> None:
         service.queue.send(chunk[0] if ENVELOPE == 1 else make_envelope(chunk))
 
 
-def in_process(dsn: str, root: Path) -> float:
+def postgres_cpu(root: Path) -> float:
+    """CPU seconds used so far by the cluster's server processes (the postmaster's children)."""
+    pid = int((root / "data" / "postmaster.pid").read_text().split()[0])
+    total = 0
+    for child in [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]:
+        try:
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (proc(5))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def in_process(dsn: str, root: Path) -> tuple[float, float]:
     """One consumer in this process, timed around its loop until the queue is empty (no process
-    start, no second consumer): posts/s."""
+    start, no second consumer): posts/s, and the ratio of CPU time VADER alone needs for the same
+    posts to the CPU time of the consumer plus PostgreSQL's server processes (what a quiet
+    machine's throughput ratio tends to; unlike wall-clock rates it does not move with the
+    load of other jobs)."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
     from reference_apps.social_analytics import consumer
 
     env = environment(dsn, root, "inproc", ASYNC_COMMIT)
@@ -182,9 +203,17 @@ def in_process(dsn: str, root: Path) -> float:
         return batch
 
     service.queue.receive_many = receive  # type: ignore[method-assign]
-    started = time.perf_counter()
+    analyzer = SentimentIntensityAnalyzer()
+    texts = [post["text"] for post in dataset()]
+    cpu = time.process_time()
+    for number in range(POSTS):
+        analyzer.polarity_scores(texts[number % len(texts)])
+    vader_cpu = time.process_time() - cpu
+    server, cpu, started = postgres_cpu(root), time.process_time(), time.perf_counter()
     consumer.run(service, stop, 10, poll_seconds=0, largest_batch=50)
-    return POSTS / (time.perf_counter() - started)
+    rate = POSTS / (time.perf_counter() - started)
+    used = time.process_time() - cpu + postgres_cpu(root) - server
+    return rate, vader_cpu / used
 
 
 def consumer_throughput(dsn: str, root: Path, run_id: str, extra: str = "") -> tuple[float, float]:
@@ -306,10 +335,11 @@ def main() -> None:
         dsn = start_postgres(root)
         rate = direct(texts)
         print(f"VADER directly, one process: {rate:.0f} posts/s")
-        alone = in_process(dsn, root)
+        alone, cpu_ratio = in_process(dsn, root)
         print(
             f"one consumer in this process, {POSTS} posts in envelopes of {ENVELOPE}, async"
-            f" commit: {alone:.0f} posts/s = {alone / rate:.2f}x direct"
+            f" commit: {alone:.0f} posts/s = {alone / rate:.2f}x direct; CPU time: VADER alone"
+            f" = {cpu_ratio:.2f}x (consumer + PostgreSQL)"
         )
         for run_id, extra in (("sync", ""), ("async", ASYNC_COMMIT)):
             overall, steady = consumer_throughput(dsn, root, run_id, extra)
