@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -147,9 +148,18 @@ def parse_body(body: Any, max_chars: int) -> Unit:
     return unit
 
 
+REJECTED_POST_CHARS = 16_000
+"""A refused post larger than this as JSON is kept as its first characters: the dead letter must
+fit every queue's message limit (64 KiB on Azure Queue Storage)."""
+
+
 def rejection(unit: Unit, index: int, error: str, post: Any) -> dict[str, Any]:
     """The dead letter of one refused post of an envelope: what, where from and why."""
-    return {"rejected": "post", "error": error, "envelope": unit.id, "index": index, "post": post}
+    letter = {"rejected": "post", "error": error, "envelope": unit.id, "index": index}
+    raw = json.dumps(post)
+    if len(raw) <= REJECTED_POST_CHARS:
+        return {**letter, "post": post}
+    return {**letter, "post_start": raw[:REJECTED_POST_CHARS], "post_chars": len(raw)}
 
 
 def parse_message(body: Any, max_chars: int) -> dict[str, Any]:

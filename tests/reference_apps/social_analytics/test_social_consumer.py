@@ -353,3 +353,20 @@ def test_a_malformed_post_is_dead_lettered_alone_and_the_rest_counted(
     )
     if shared_database(svc.queue, svc.kv):
         assert len(dead_letters) == 1  # written with the counts, once
+
+
+def test_an_envelope_of_bad_posts_is_acked_and_each_post_dead_lettered(any_svc: Service) -> None:
+    """Even a 1 MB post: its dead letter keeps the start of it, small enough for any queue."""
+    svc = any_svc
+    huge = post(1, "solar " + "y" * 1024 * 1024, ["solar"])
+    body = make_envelope([huge, {**post(2, "solar", ["solar"]), "keywords": []}])
+    svc.queue.send(body)
+    consume_all(svc)
+    assert svc.queue.receive() is None
+    assert svc.kv.get(minute_key("solar", "2026-11-30T12:34")) is None  # nothing to count
+    dead = sorted(svc.queue.dead_letters(), key=lambda letter: letter["index"])
+    assert [letter["index"] for letter in dead] == [0, 1]
+    assert "exceeds 5000" in dead[0]["error"] and dead[0]["post_chars"] > 1024 * 1024
+    assert dead[0]["post_start"].startswith('{"uid": "test:1"')
+    assert len(json.dumps(dead[0])) < 20_000
+    assert "keywords" in dead[1]["error"] and dead[1]["post"]["uid"] == "test:2"
