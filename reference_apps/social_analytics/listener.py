@@ -1,12 +1,16 @@
 """The listener: ``python -m reference_apps.social_analytics.listener``.
 
-Polls every source in SOURCES, keeps the posts that mention a keyword in KEYWORDS, enqueues each
-one once and archives the raw posts to the object store in gzip batches per source and minute
-(``raw/<source>/<YYYY-MM-DD>/<HHMM>/<first>-<count>.jsonl.gz``). After each archive write the
+Polls every source in SOURCES, keeps the posts that mention a keyword in KEYWORDS, enqueues each one
+once, in envelopes (one queue message for up to LISTENER_ENVELOPE_MAX posts, or what arrived within
+LISTENER_LINGER_MS, or LISTENER_ENVELOPE_BYTES of JSON, whichever comes first; its id is derived
+from its posts' ids) and archives the raw posts to the object store in gzip batches per source and
+minute (``raw/<source>/<YYYY-MM-DD>/<HHMM>/<first>-<count>.jsonl.gz``). After each archive write the
 sources' positions and the recently seen ids are saved (``state/listener.json``), so a restart
-resumes where the archive ends: posts collected after the last save come again, are archived
-and enqueued again, and the consumer counts them once. A failing source is logged and retried
-later with backoff; the others keep running. SIGTERM/SIGINT: archive, save, hand the lease
+resumes where the archive ends: posts collected after the last save come again, are archived and
+enqueued again. The consumer counts an envelope once, however often it is delivered; posts that come
+again after a restart may travel in differently cut envelopes, so a crash (not a SIGTERM, which
+saves first) can count up to ARCHIVE_FLUSH_SECONDS of posts twice. A failing source is logged and
+retried later with backoff; the others keep running. SIGTERM/SIGINT: archive, save, hand the lease
 over, exit.
 
 Several listeners may run (the blueprint keeps a standby in production): only the one holding
@@ -34,7 +38,7 @@ from typing import Any
 from ..backends import Backoff, ConfigError, ObjectNotFound, is_outage, start_when_ready
 from ..web import configure_logging
 from . import Service, build_service, load_settings
-from .posts import clean_text, keyword_pattern, make_message, match_keywords
+from .posts import clean_text, keyword_pattern, make_envelope, make_message, match_keywords
 from .sources import RawPost, Source, SourceError, open_source
 
 log = logging.getLogger("social_analytics.listener")
@@ -51,21 +55,41 @@ class Listener:
     """Sources → de-duplicated, keyword-matched messages → queue, and raw batches → archive."""
 
     def __init__(
-        self, service: Service, sources: list[Source], flush_seconds: float = 10.0
+        self,
+        service: Service,
+        sources: list[Source],
+        flush_seconds: float = 10.0,
+        envelope_max: int = 100,
+        linger: float = 0.2,
+        envelope_bytes: int = 48_000,
     ) -> None:
         self.service = service
         self.sources = sources
         self.flush_seconds = flush_seconds
+        self.envelope_max = envelope_max
+        self.linger = linger
+        self.envelope_bytes = envelope_bytes
+        self.outbox: list[dict[str, Any]] = []  # posts of the envelope being filled
+        self.outbox_bytes = 0
+        self.outbox_since = 0.0
         self.pattern = keyword_pattern(service.keywords)
         self.seen: dict[str, OrderedDict[str, None]] = {src.name: OrderedDict() for src in sources}
         self.pending: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.last_flush = time.monotonic()
-        self.counts = {"enqueued": 0, "duplicates": 0, "skipped": 0, "archived": 0}
+        self.counts = {
+            "enqueued": 0,
+            "envelopes": 0,
+            "duplicates": 0,
+            "skipped": 0,
+            "archived": 0,
+        }
 
     def restore(self) -> None:
         """Continue from the last saved state: positions, recently seen ids; what was collected
         after that save and not archived is dropped here and comes again from the sources."""
         self.pending.clear()
+        self.outbox.clear()
+        self.outbox_bytes = 0
         try:
             state = json.loads(self.service.objects.get(STATE_KEY))
         except ObjectNotFound:
@@ -93,6 +117,8 @@ class Listener:
                 continue
             for post in posts:
                 self.accept(source.name, post)
+        if self.outbox and time.monotonic() - self.outbox_since >= self.linger:
+            self.send_envelope()
         if time.monotonic() - self.last_flush >= self.flush_seconds or self._minute_turned():
             self.flush()
 
@@ -101,7 +127,8 @@ class Listener:
         return any(minute != current for _, minute in self.pending)
 
     def accept(self, source: str, post: RawPost) -> bool:
-        """Enqueue one post unless it is a duplicate, empty or about no keyword."""
+        """Put one post in the envelope being filled unless it is a duplicate, empty or about no
+        keyword; a full envelope is sent at once."""
         seen = self.seen.setdefault(source, OrderedDict())
         if post.id in seen:
             self.counts["duplicates"] += 1
@@ -114,17 +141,37 @@ class Listener:
         message = make_message(
             source, post.id, text, keywords, post.created_at, post.url, post.author
         )
-        self.service.queue.send(message)
+        size = len(json.dumps(message))
+        if self.outbox and self.outbox_bytes + size > self.envelope_bytes:
+            self.send_envelope()
+        if not self.outbox:
+            self.outbox_since = time.monotonic()
+        self.outbox.append(message)
+        self.outbox_bytes += size
         seen[post.id] = None
         while len(seen) > SEEN_PER_SOURCE:
             seen.popitem(last=False)
         minute = datetime.now(UTC).strftime("%Y-%m-%d/%H%M")
         self.pending.setdefault((source, minute), []).append({**message, "raw": post.raw})
-        self.counts["enqueued"] += 1
+        if len(self.outbox) >= self.envelope_max:
+            self.send_envelope()
         return True
 
+    def send_envelope(self) -> None:
+        """Send the posts collected so far as one message. On a failure they stay here (the
+        loop then resumes from the saved state, as after a restart)."""
+        if not self.outbox:
+            return
+        self.service.queue.send(make_envelope(self.outbox))
+        self.counts["enqueued"] += len(self.outbox)
+        self.counts["envelopes"] += 1
+        self.outbox = []
+        self.outbox_bytes = 0
+
     def flush(self) -> None:
-        """Write each pending batch, then save the positions that batch covers."""
+        """Send the envelope being filled, write each pending batch, then save the positions
+        that batch covers (never a position past a post not yet sent)."""
+        self.send_envelope()
         for (source, minute), batch in sorted(self.pending.items()):
             first = batch[0]["uid"].rsplit(":", 1)[-1]
             key = f"raw/{slug(source)}/{minute}/{int(time.time() * 1000)}-{slug(first)}.jsonl.gz"
@@ -224,7 +271,15 @@ def main(env: Mapping[str, str] | None = None) -> None:
         except (ValueError, OSError) as error:
             raise ConfigError(f"SOURCES: {url}: {error}") from None
     flush = settings.number("ARCHIVE_FLUSH_SECONDS", 10, 0.1, 60)
-    listener = Listener(service, sources, flush)
+    linger = settings.number("LISTENER_LINGER_MS", 200, 0, 10_000) / 1000
+    listener = Listener(
+        service,
+        sources,
+        flush,
+        envelope_max=int(settings.number("LISTENER_ENVELOPE_MAX", 100, 1, 1000)),
+        linger=linger,
+        envelope_bytes=int(settings.number("LISTENER_ENVELOPE_BYTES", 48_000, 4_000, 1_000_000)),
+    )
     lease = Lease(service, settings.number("LISTENER_LEASE_SECONDS", 30, 3, 3600))
     stop = threading.Event()
 
@@ -235,7 +290,7 @@ def main(env: Mapping[str, str] | None = None) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     log.info("listener started", extra={"sources": [s.name for s in sources]})
-    run(listener, stop, lease)
+    run(listener, stop, lease, tick=min(0.2, max(0.01, linger / 4)))
     log.info("listener stopped", extra=listener.counts)
 
 
