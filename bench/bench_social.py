@@ -10,6 +10,10 @@ services host), the archive on local files.
             a queue pre-filled with BENCH_POSTS posts in envelopes of BENCH_ENVELOPE (100, the
             listener's default; 1 = the single-post messages of the format before envelopes);
             posts/s, and per core (target >= 0.7x direct)
+- listener: the listener's loop in this process collecting BENCH_POSTS replayed posts as fast as
+            the source gives them: envelopes of 100, each journaled to the archive store before it
+            is sent (the write-ahead journal), archive and state saves every second; posts/s and
+            the CPU time of this process per envelope
 - latency:  the listener's loop (replay source at 100 posts/s) in this process -> queue -> one
             consumer process -> the dashboard's API under gunicorn, polled continuously; per post,
             from the listener accepting it (so the envelope's linger is included) to the first API
@@ -253,6 +257,23 @@ def consumer_throughput(dsn: str, root: Path, run_id: str, extra: str = "") -> t
     return POSTS / (finished - launched), POSTS / (finished - ready)
 
 
+def listener_throughput(dsn: str, root: Path) -> tuple[float, float, int]:
+    """The listener's loop over BENCH_POSTS posts as fast as the replay gives them, until every
+    post is enqueued and saved: posts/s, CPU ms of this process per envelope, envelopes."""
+    env = environment(dsn, root, "listener")
+    service = build_service(load_settings(env, web=False), queue=True)
+    source = open_source(f"replay:?rate=100000&limit={POSTS}&loop=true", {})
+    listener = Listener(service, [source], flush_seconds=1)
+    listener.restore()
+    cpu, started = time.process_time(), time.perf_counter()
+    while source.emitted < POSTS or listener.outbox:
+        listener.step()
+    listener.flush()
+    elapsed = time.perf_counter() - started
+    envelopes = listener.counts["envelopes"]
+    return POSTS / elapsed, (time.process_time() - cpu) * 1000 / envelopes, envelopes
+
+
 def latency(dsn: str, root: Path) -> list[float]:
     env = {**environment(dsn, root, "latency"), "DASHBOARD_REFRESH_SECONDS": "60"}
     port = free_port()
@@ -349,6 +370,12 @@ def main() -> None:
                     f" {through:.0f} posts/s = {through / CORES:.0f} per core ="
                     f" {through / CORES / rate:.2f}x direct (target >= 0.7x)"
                 )
+        posts_per_second, cpu_ms, envelopes = listener_throughput(dsn, root)
+        print(
+            f"listener, {POSTS} posts collected as fast as replayed, {envelopes} envelopes,"
+            f" journal + queue + archive: {posts_per_second:.0f} posts/s,"
+            f" {cpu_ms:.2f} ms CPU per envelope"
+        )
         delays = latency(dsn, root)
         quantiles = statistics.quantiles(delays, n=100)
         print(

@@ -397,8 +397,9 @@ def run(
     backoff: Backoff | None = None,
 ) -> None:
     """Collect while holding the lease. A backend outage (queue, archive, table) pauses the loop
-    with backoff and, once the backends answer, resumes from the saved state, as a restart would:
-    posts sent but not archived come again and the consumer counts them once."""
+    with backoff and, once the backends answer, resumes from the saved state and the journal, as
+    a restart would: envelopes sent but not yet saved go again unchanged and the consumer counts
+    them once."""
     backoff = backoff or Backoff()
     active = False
     renewed = -float("inf")
