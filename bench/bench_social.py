@@ -260,7 +260,7 @@ def consumer_throughput(dsn: str, root: Path, run_id: str, extra: str = "") -> t
 def listener_throughput(dsn: str, root: Path) -> tuple[float, float, int]:
     """The listener's loop over BENCH_POSTS posts as fast as the replay gives them, until every
     post is enqueued and saved: posts/s, CPU ms of this process per envelope, envelopes."""
-    env = environment(dsn, root, "listener")
+    env = {**environment(dsn, root, "listener"), "DATA_DIR": str(root / "listener")}  # own state
     service = build_service(load_settings(env, web=False), queue=True)
     source = open_source(f"replay:?rate=100000&limit={POSTS}&loop=true", {})
     listener = Listener(service, [source], flush_seconds=1)
