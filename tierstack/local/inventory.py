@@ -51,7 +51,7 @@ def generated_secrets(target: LocalTarget) -> dict[str, str]:
     """Passwords and keys, generated once and kept (mode 0600) with the target's state."""
     path = target.state_dir / "secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
-    wanted = ["mqtt_sensor_1", "mqtt_ingest", "mqtt_gateway", "mqtt_fogapi"]
+    wanted = ["mqtt_gateway", "mqtt_fogapi"]
     wanted += [device_secret(device) for device in IOT_DEVICES]
     for app in APPS.values():
         wanted += [
@@ -246,7 +246,7 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
         return {name: {"ansible_host": target.ip(name), **hostvars}}
 
     app_ports = [{"port": app.port, "source": cidr} for app in apps]
-    services_ports = [{"port": port, "source": cidr} for port in (5432, 8333, 1025, 8883)]
+    services_ports = [{"port": port, "source": cidr} for port in (5432, 8333, 1025)]
     db_cert, db_key = ca.server_certificate(
         target, "postgres", [DATABASE_HOST], [target.ip(DATABASE_HOST)]
     )
@@ -296,22 +296,6 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                                 "buckets": [app.name],
                             }
                             for app in APPS.values()
-                        ],
-                        mqtt_broker_server_names=["services", "localhost"],
-                        mqtt_broker_devices=[
-                            {
-                                "name": "sensor-1",
-                                "password": keys["mqtt_sensor_1"],
-                                "read": ["commands/sensor-1"],
-                            }
-                        ],
-                        mqtt_broker_users=[
-                            {
-                                "name": "ingest",
-                                "password": keys["mqtt_ingest"],
-                                "read": ["devices/#"],
-                                "write": ["commands/#"],
-                            }
                         ],
                     )
                 },
