@@ -30,7 +30,7 @@ def expected_public(name: str, apps: list[str]) -> set[int]:
         "worker": {22},
         # SeaweedFS binds its S3 gRPC port (S3 port + 10000) beside the S3 port; the firewall
         # drops it (test_seaweedfs_grpc_is_firewalled).
-        "services": {22, 5432, 8333, 18333, 1025, 8883},
+        "services": {22, 5432, 8333, 18333, 1025},
         "gateway": {22, *([8883] if "iot-gateway" in apps else [])},
     }[name]
 

@@ -51,7 +51,7 @@ def generated_secrets(target: LocalTarget) -> dict[str, str]:
     """Passwords and keys, generated once and kept (mode 0600) with the target's state."""
     path = target.state_dir / "secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
-    wanted = ["mqtt_sensor_1", "mqtt_ingest", "mqtt_gateway", "mqtt_fogapi"]
+    wanted = ["mqtt_gateway", "mqtt_fogapi"]
     wanted += [device_secret(device) for device in IOT_DEVICES]
     for app in APPS.values():
         wanted += [
@@ -106,10 +106,39 @@ def app_env(app: AppSpec, keys: dict[str, str]) -> dict[str, str]:
         env["KV_URL"] = f"{db_url}&table=kv"
     if "db" in app.backends:
         env["DATABASE_URL"] = db_url
-    env.update(
-        {key: value.format(**keys) for key, value in LOCAL_SETTINGS.get(app.name, {}).items()}
-    )
-    return env
+    return env | local_settings(app, app.tier, keys)
+
+
+def local_settings(app: AppSpec, tier: str, keys: dict[str, str]) -> dict[str, str]:
+    """The target-only settings of one tier of the app (LOCAL_SETTINGS), secrets filled in."""
+    settings = LOCAL_SETTINGS.get(app.name, {}).get(tier, {})
+    return {key: value.format(**keys) for key, value in settings.items()}
+
+
+COMPANIONS = {
+    "QUEUE_URL": ("QUEUE_VISIBILITY_TIMEOUT",),
+    "OBJECT_STORE_URL": (
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+    ),
+}
+"""What a backend URL needs beside it on the local target (the object store's credentials)."""
+
+
+def worker_envs(app: AppSpec, keys: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each worker tier's environment: only the backends its blueprint tier uses (as a cloud
+    worker VM's user data holds, stacks/program.py), plus that tier's own local settings. No
+    session key and nothing of the app tier's (the fog API's broker password): each unit holds
+    the credentials of its own work only."""
+    full = app_env(app, keys)
+    envs: dict[str, dict[str, str]] = {}
+    for tier, uses in app.workers:
+        names = ["APP_ENV", *uses, *(c for use in uses for c in COMPANIONS.get(use, ()))]
+        env = {name: full[name] for name in names if name in full}
+        envs[tier] = env | local_settings(app, tier, keys)
+    return envs
 
 
 GATEWAY_HOST = "gateway"
@@ -133,7 +162,8 @@ def gateway_vars(target: LocalTarget, keys: dict[str, str]) -> dict[str, Any]:
     cert, key = ca.server_certificate(
         target, "mqtt", [GATEWAY_HOST, "localhost"], [target.ip(GATEWAY_HOST)]
     )
-    common = {key: env[key] for key in ("APP_ENV", "SECRET_KEY", "AWS_DEFAULT_REGION")}
+    # Neither signs sessions nor reaches the object store: no SECRET_KEY, no S3 settings.
+    common = {"APP_ENV": env["APP_ENV"]}
     broker = "mqtts://{user}@localhost:8883"
     return {
         "mqtt_broker_server_names": [GATEWAY_HOST, "localhost"],
@@ -216,7 +246,7 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
         return {name: {"ansible_host": target.ip(name), **hostvars}}
 
     app_ports = [{"port": app.port, "source": cidr} for app in apps]
-    services_ports = [{"port": port, "source": cidr} for port in (5432, 8333, 1025, 8883)]
+    services_ports = [{"port": port, "source": cidr} for port in (5432, 8333, 1025)]
     db_cert, db_key = ca.server_certificate(
         target, "postgres", [DATABASE_HOST], [target.ip(DATABASE_HOST)]
     )
@@ -228,6 +258,7 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                 "tierstack_network_cidr": cidr,
                 "tierstack_local_apps": list(target.apps),
                 "tierstack_app_envs": {app.name: app_env(app, keys) for app in apps},
+                "tierstack_worker_envs": {app.name: worker_envs(app, keys) for app in apps},
                 "python_app_pip_find_links": HOST_WHEELHOUSE,
                 "python_app_forwarded_allow_ips": target.ip("lb"),
                 "object_store_pip_find_links": HOST_WHEELHOUSE,
@@ -265,22 +296,6 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                                 "buckets": [app.name],
                             }
                             for app in APPS.values()
-                        ],
-                        mqtt_broker_server_names=["services", "localhost"],
-                        mqtt_broker_devices=[
-                            {
-                                "name": "sensor-1",
-                                "password": keys["mqtt_sensor_1"],
-                                "read": ["commands/sensor-1"],
-                            }
-                        ],
-                        mqtt_broker_users=[
-                            {
-                                "name": "ingest",
-                                "password": keys["mqtt_ingest"],
-                                "read": ["devices/#"],
-                                "write": ["commands/#"],
-                            }
                         ],
                     )
                 },
