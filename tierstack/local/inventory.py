@@ -109,6 +109,10 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
 
     app_ports = [{"port": app.port, "source": cidr} for app in apps]
     services_ports = [{"port": port, "source": cidr} for port in (5432, 8333, 1025, 8883)]
+    # Spark: the master's cluster port from the private network, the worker's RPC port from the
+    # master only (the driver and executors share the worker host).
+    spark_master = {"port": 7077, "source": cidr}
+    spark_worker = {"port": 7078, "source": f"{target.ip('services')}/32"}
     return {
         "all": {
             "vars": {
@@ -120,12 +124,15 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                 "python_app_pip_find_links": HOST_WHEELHOUSE,
                 "python_app_forwarded_allow_ips": target.ip("lb"),
                 "object_store_pip_find_links": HOST_WHEELHOUSE,
+                "spark_pip_find_links": HOST_WHEELHOUSE,
+                "spark_master_host": target.ip("services"),
             },
             "children": {
                 "tier_services": {
                     "hosts": host(
                         "services",
-                        tierstack_firewall_allow=[ssh, *services_ports],
+                        tierstack_firewall_allow=[ssh, *services_ports, spark_master],
+                        spark_roles=["master"],
                         postgres_databases=[
                             {
                                 "name": app.db_name,
@@ -178,7 +185,13 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                     }
                 },
                 "tier_worker": {
-                    "hosts": host("worker", tierstack_tier="worker", tierstack_firewall_allow=[ssh])
+                    "hosts": host(
+                        "worker",
+                        tierstack_tier="worker",
+                        tierstack_firewall_allow=[ssh, spark_worker],
+                        spark_roles=["worker"],
+                        spark_local_host=target.ip("worker"),
+                    )
                 },
                 "tier_lb": {
                     "hosts": host(
