@@ -17,7 +17,8 @@ def listening(host: Any) -> tuple[set[int], set[int]]:
     loopback: set[int] = set()
     for line in host.check_output("ss -Htln").splitlines():
         address, _, port = line.split()[3].rpartition(":")
-        is_loopback = address.startswith("127.") or address in ("[::1]", "::1")
+        # Java binds IPv4 addresses on dual-stack sockets: [::ffff:127.0.0.1] is loopback too.
+        is_loopback = address.startswith(("127.", "[::ffff:127.")) or address in ("[::1]", "::1")
         (loopback if is_loopback else public).add(int(port))
     return public, loopback - public
 
@@ -27,10 +28,10 @@ def expected_public(name: str, apps: list[str]) -> set[int]:
         "lb": {22, 80, 443},
         "app1": {22, *(APPS[app].port for app in apps)},
         "app2": {22, *(APPS[app].port for app in apps)},
-        "worker": {22},
+        "worker": {22, 7078},  # the Spark worker's RPC port (the master connects to it)
         # SeaweedFS binds its S3 gRPC port (S3 port + 10000) beside the S3 port; the firewall
-        # drops it (test_seaweedfs_grpc_is_firewalled).
-        "services": {22, 5432, 8333, 18333, 1025, 8883},
+        # drops it (test_seaweedfs_grpc_is_firewalled). 7077: the Spark master's cluster port.
+        "services": {22, 5432, 8333, 18333, 1025, 8883, 7077},
         "gateway": {22, *([8883] if "iot-gateway" in apps else [])},
     }[name]
 

@@ -220,6 +220,10 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
     db_cert, db_key = ca.server_certificate(
         target, "postgres", [DATABASE_HOST], [target.ip(DATABASE_HOST)]
     )
+    # Spark: the master's cluster port from the private network, the worker's RPC port from the
+    # master only (the driver and executors share the worker host).
+    spark_master = {"port": 7077, "source": cidr}
+    spark_worker = {"port": 7078, "source": f"{target.ip('services')}/32"}
     return {
         "all": {
             "vars": {
@@ -239,12 +243,15 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                         "authorized_keys": [target.ssh_key.with_suffix(".pub").read_text().strip()],
                     }
                 ],
+                "spark_pip_find_links": HOST_WHEELHOUSE,
+                "spark_master_host": target.ip("services"),
             },
             "children": {
                 "tier_services": {
                     "hosts": host(
                         "services",
-                        tierstack_firewall_allow=[ssh, *services_ports],
+                        tierstack_firewall_allow=[ssh, *services_ports, spark_master],
+                        spark_roles=["master"],
                         postgres_databases=[
                             {
                                 "name": app.db_name,
@@ -299,7 +306,13 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                     }
                 },
                 "tier_worker": {
-                    "hosts": host("worker", tierstack_tier="worker", tierstack_firewall_allow=[ssh])
+                    "hosts": host(
+                        "worker",
+                        tierstack_tier="worker",
+                        tierstack_firewall_allow=[ssh, spark_worker],
+                        spark_roles=["worker"],
+                        spark_local_host=target.ip("worker"),
+                    )
                 },
                 "tier_gateway": {
                     "hosts": host(
