@@ -91,3 +91,22 @@ def test_the_firewall_admits_only_the_cluster_ports_from_the_private_network(
     assert app1.run(f"{probe} {target.ip('services')} 7077").rc == 0
     assert app1.run(f"{probe} {target.ip('services')} 8090").rc != 0
     assert app1.run(f"{probe} {target.ip('worker')} 7078").rc != 0
+
+
+def test_the_job_runner_imports_pyspark_from_the_roles_virtualenv_and_apps_carry_no_java(
+    hosts: dict[str, Any], target: LocalTarget
+) -> None:
+    """mapreduce's job runner holds the Spark driver: it imports pyspark from the link the role
+    publishes, as its own user; app hosts carry neither Java nor Spark (a cheap cold start)."""
+    if "mapreduce" not in target.apps:
+        pytest.skip("mapreduce is not deployed")
+    worker = hosts["worker"]
+    version = worker.check_output(
+        "runuser -u mapreduce-worker -- env PYTHONPATH=/opt/spark/site-packages"
+        " /opt/tierstack/venv/bin/python -c 'import pyspark; print(pyspark.__version__)'"
+    )
+    assert version.strip() == "4.3.0"
+    assert worker.run("/opt/tierstack/venv/bin/python -c 'import pyspark'").rc != 0
+    for name in ("app1", "app2", "lb", "gateway"):
+        assert not hosts[name].package("openjdk-17-jre-headless").is_installed, name
+        assert not hosts[name].file("/opt/spark").exists, name

@@ -210,9 +210,10 @@ def mapreduce_env(target: LocalTarget) -> dict[str, str]:
                 f"spark.blockManager.port={SPARK_EXECUTOR_BLOCK_MANAGER_PORT}",
                 # No hunting for a free port: a taken port is an error, not a hole elsewhere.
                 "spark.port.maxRetries=0",
-                # The driver's heap inside the job runner's unit (MemoryMax 1G).
-                "spark.driver.memory=384m",
-                "spark.executor.memory=384m",
+                # Spark's floor (450 MB of heap): the driver inside the job runner's unit
+                # (MemoryMax 1G); the executor takes the whole of the Spark worker's memory.
+                "spark.driver.memory=512m",
+                "spark.executor.memory=512m",
             ]
         ),
         "PYTHONPATH": SPARK_PYTHONPATH,
