@@ -250,6 +250,38 @@ def test_iot_gateway_has_its_own_host_forwarding_to_the_services_queue(
     assert "local_gateway_units" not in other["tier_gateway"]["hosts"]["gateway"]
 
 
+def test_mapreduce_runs_its_jobs_on_the_targets_spark_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job runner's engine is the master on services; its driver binds the worker host's
+    address on pinned ports, and only the master is admitted to the driver's port there."""
+    monkeypatch.setattr(LocalTarget, "state_dir", property(lambda self: tmp_path))
+    target = LocalTarget(name="unit", subnet="10.9.8.0/24", apps=["mapreduce"], https_port=9443)
+    inventory = target.inventory()["all"]
+    env = inventory["vars"]["tierstack_worker_envs"]["mapreduce"]["job-runner"]
+    # The web tier submits to the queue only: no cluster, no driver settings.
+    web = inventory["vars"]["tierstack_app_envs"]["mapreduce"]
+    assert not {"MAPREDUCE_CLUSTER_URL", "SPARK_CONF", "SPARK_DRIVER_HOST"} & set(web)
+    assert float(web["JOB_TIME_LIMIT"]) <= float(web["QUEUE_VISIBILITY_TIMEOUT"])
+    assert env["MAPREDUCE_CLUSTER_URL"] == "spark://10.9.8.14:7077"
+    assert (
+        env["SPARK_DRIVER_HOST"]
+        == inventory["children"]["tier_worker"]["hosts"]["worker"]["ansible_host"]
+    )
+    conf = dict(pair.split("=", 1) for pair in env["SPARK_CONF"].split(";"))
+    assert conf["spark.driver.port"] == "7079" and conf["spark.port.maxRetries"] == "0"
+    assert env["PUBLIC_URL"] == "https://mapreduce.localhost:9443"
+    # The runner refuses a time limit above the visibility timeout.
+    assert float(env["JOB_TIME_LIMIT"]) <= float(env["QUEUE_VISIBILITY_TIMEOUT"])
+    worker = inventory["children"]["tier_worker"]["hosts"]["worker"]
+    assert {"port": 7079, "source": "10.9.8.14/32"} in worker["tierstack_firewall_allow"]
+    assert [rule["port"] for rule in worker["tierstack_firewall_allow"]] == [22, 7078, 7079]
+    # Without mapreduce, no driver port is open on the worker host.
+    other = LocalTarget(name="unit", subnet="10.9.8.0/24", apps=["cloud-drive"]).inventory()
+    rules = other["all"]["children"]["tier_worker"]["hosts"]["worker"]["tierstack_firewall_allow"]
+    assert [rule["port"] for rule in rules] == [22, 7078]
+
+
 def test_converge_runs_mitogens_free_strategy_from_the_pinned_package(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

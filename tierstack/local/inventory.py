@@ -15,6 +15,12 @@ from tierstack.local.catalog import (
     IOT_DEVICES,
     IOT_SIMULATOR_INTERVAL,
     LOCAL_SETTINGS,
+    SPARK_DRIVER_BLOCK_MANAGER_PORT,
+    SPARK_DRIVER_PORT,
+    SPARK_EXECUTOR_BLOCK_MANAGER_PORT,
+    SPARK_MASTER_PORT,
+    SPARK_PYTHONPATH,
+    SPARK_WORKER_PORT,
     AppSpec,
 )
 from tierstack.local.errors import TargetError
@@ -220,6 +226,31 @@ def gateway_vars(target: LocalTarget, keys: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def mapreduce_env(target: LocalTarget) -> dict[str, str]:
+    """mapreduce's job runner on the worker host: the Spark master on services, its driver on
+    the worker host's private address with pinned ports (the firewall admits the master to the
+    driver's), the e-mailed links pointing at the load balancer."""
+    return {
+        "MAPREDUCE_CLUSTER_URL": f"spark://{target.ip('services')}:{SPARK_MASTER_PORT}",
+        "SPARK_DRIVER_HOST": target.ip("worker"),
+        "SPARK_CONF": ";".join(
+            [
+                f"spark.driver.port={SPARK_DRIVER_PORT}",
+                f"spark.driver.blockManager.port={SPARK_DRIVER_BLOCK_MANAGER_PORT}",
+                f"spark.blockManager.port={SPARK_EXECUTOR_BLOCK_MANAGER_PORT}",
+                # No hunting for a free port: a taken port is an error, not a hole elsewhere.
+                "spark.port.maxRetries=0",
+                # Spark's floor (450 MB of heap): the driver inside the job runner's unit
+                # (MemoryMax 1G); the executor takes the whole of the Spark worker's memory.
+                "spark.driver.memory=512m",
+                "spark.executor.memory=512m",
+            ]
+        ),
+        "PYTHONPATH": SPARK_PYTHONPATH,
+        "PUBLIC_URL": target.urls().get("mapreduce", "").rstrip("/"),
+    }
+
+
 def connection_vars(target: LocalTarget) -> dict[str, str]:
     """How Ansible reaches this target's hosts: SSH as root with the target's own key,
     host keys checked against the ones pinned by `authorize`."""
@@ -250,6 +281,18 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
     db_cert, db_key = ca.server_certificate(
         target, "postgres", [DATABASE_HOST], [target.ip(DATABASE_HOST)]
     )
+    # Spark: the master's cluster port from the private network; on the worker host the Spark
+    # worker's RPC port and the job runner's driver port from the master only (executors and the
+    # driver share the worker host: their block managers are reached from that host only).
+    spark_master = {"port": SPARK_MASTER_PORT, "source": cidr}
+    from_master = f"{target.ip('services')}/32"
+    spark_worker = [{"port": SPARK_WORKER_PORT, "source": from_master}]
+    if "mapreduce" in target.apps:
+        spark_worker.append({"port": SPARK_DRIVER_PORT, "source": from_master})
+    envs = {app.name: app_env(app, keys) for app in apps}
+    worker_env_sets = {app.name: worker_envs(app, keys) for app in apps}
+    if "mapreduce" in worker_env_sets:
+        worker_env_sets["mapreduce"]["job-runner"].update(mapreduce_env(target))
     return {
         "all": {
             "vars": {
@@ -257,8 +300,8 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                 "tierstack_env": "dev",
                 "tierstack_network_cidr": cidr,
                 "tierstack_local_apps": list(target.apps),
-                "tierstack_app_envs": {app.name: app_env(app, keys) for app in apps},
-                "tierstack_worker_envs": {app.name: worker_envs(app, keys) for app in apps},
+                "tierstack_app_envs": envs,
+                "tierstack_worker_envs": worker_env_sets,
                 "python_app_pip_find_links": HOST_WHEELHOUSE,
                 "python_app_forwarded_allow_ips": target.ip("lb"),
                 "object_store_pip_find_links": HOST_WHEELHOUSE,
@@ -270,12 +313,15 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                         "authorized_keys": [target.ssh_key.with_suffix(".pub").read_text().strip()],
                     }
                 ],
+                "spark_pip_find_links": HOST_WHEELHOUSE,
+                "spark_master_host": target.ip("services"),
             },
             "children": {
                 "tier_services": {
                     "hosts": host(
                         "services",
-                        tierstack_firewall_allow=[ssh, *services_ports],
+                        tierstack_firewall_allow=[ssh, *services_ports, spark_master],
+                        spark_roles=["master"],
                         postgres_databases=[
                             {
                                 "name": app.db_name,
@@ -314,7 +360,13 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                     }
                 },
                 "tier_worker": {
-                    "hosts": host("worker", tierstack_tier="worker", tierstack_firewall_allow=[ssh])
+                    "hosts": host(
+                        "worker",
+                        tierstack_tier="worker",
+                        tierstack_firewall_allow=[ssh, *spark_worker],
+                        spark_roles=["worker"],
+                        spark_local_host=target.ip("worker"),
+                    )
                 },
                 "tier_gateway": {
                     "hosts": host(
