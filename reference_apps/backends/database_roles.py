@@ -9,7 +9,15 @@ database run this step as root, once per converge and before the app starts:
     DATABASE_PASSWORD_REF=<reference>        the app role's password
     DATABASE_ADMIN_USER=<admin login>
     DATABASE_ADMIN_PASSWORD_REF=<reference>  the admin's password
+    DATABASE_ROLE_WAIT=<seconds>             how long to wait for the server (default 60)
     python -m reference_apps.backends.database_roles
+
+On a cloud VM this runs at first boot, possibly while the server is still being created. It
+waits for the server (up to DATABASE_ROLE_WAIT seconds, with backoff) before reading any secret,
+so a server that is not there yet never looks like a bad setting. If the server (or the secret
+store) still does not answer, it prints one line on stderr, ``pending`` on stdout and exits 3:
+the converge goes on, the reconverge timer tries again, and the app's readiness stays red until
+its role exists. A wrong admin password, a missing database or a bad setting exit 2 with one line.
 
 It makes the app role a plain login (no superuser, no CREATEDB, no CREATEROLE, member of no
 other role), hands it the database and what the admin owns in its public schema (tables an
@@ -22,18 +30,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import os
 import secrets
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg import sql
 
-from .secrets import read_secret
+from .resilience import Backoff
+from .secrets import SecretUnavailable, read_secret
 from .settings import ConfigError
+
+PENDING_EXIT = 3
+"""The exit code of a run that found no server (or secret store) to talk to within the wait: not
+a failure of the converge, and nothing changed."""
+DEFAULT_WAIT = 60.0
+"""Seconds to wait for the server by default: a fresh VM often boots before its database is."""
 
 SCRAM_ITERATIONS = 4096
 """PostgreSQL's own default (scram_iterations) for the verifier sent instead of the password."""
@@ -64,6 +81,32 @@ class Target:
                 params[key] = unquote(value)
         conninfo = psycopg.conninfo.make_conninfo(**params)
         return cls(unquote(parts.username), database, conninfo)
+
+    @property
+    def address(self) -> str:
+        info = psycopg.conninfo.conninfo_to_dict(self.conninfo)
+        return f"{info.get('host')}:{info.get('port')}"
+
+    def answers(self, timeout: float) -> bool:
+        """Whether a server answers at the address (libpq's ping: no login, so no secret is
+        needed; a server still starting up does not count)."""
+        seconds = max(2, math.ceil(timeout))  # libpq's smallest connect_timeout
+        info = psycopg.conninfo.make_conninfo(
+            self.conninfo, dbname=self.database, connect_timeout=seconds
+        )
+        return psycopg.pq.PGconn.ping(info.encode()) == psycopg.pq.Ping.OK
+
+    def why_not(self) -> str:
+        """libpq's reason for not reaching the server (refused, timed out, certificate)."""
+        conn = psycopg.pq.PGconn.connect(
+            psycopg.conninfo.make_conninfo(
+                self.conninfo, dbname=self.database, connect_timeout=2
+            ).encode()
+        )
+        try:
+            return _first_line(conn.get_error_message())
+        finally:
+            conn.finish()
 
     def connect(self, user: str, password: str, database: str | None = None) -> psycopg.Connection:
         return psycopg.connect(
@@ -179,8 +222,87 @@ def ensure_app_role(target: Target, admin_user: str, admin_password: str, passwo
     return changed
 
 
+def _first_line(text: str | bytes | None) -> str:
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    lines = (text or "").strip().splitlines()
+    return lines[0].strip()[:300] if lines else "no reason given"
+
+
+class Unreachable(Exception):
+    """The server or the secret store did not answer: worth trying again, unlike a ConfigError.
+    ``server`` says which, for the reason given when giving up."""
+
+    def __init__(self, message: str, *, server: bool) -> None:
+        super().__init__(message)
+        self.server = server
+
+
+def _attempt(
+    target: Target, admin_user: str, admin_ref: str, password_ref: str, timeout: float
+) -> bool:
+    """One try: reach the server, then read the secrets, then make the role."""
+    if not target.answers(timeout):
+        raise Unreachable(f"the database server {target.address} does not answer", server=True)
+    try:
+        admin_password = read_secret("DATABASE_ADMIN_PASSWORD_REF", admin_ref)
+        password = read_secret("DATABASE_PASSWORD_REF", password_ref)
+    except SecretUnavailable as error:
+        raise Unreachable(error.message, server=False) from None
+    try:
+        return ensure_app_role(target, admin_user, admin_password, password)
+    except psycopg.OperationalError as error:
+        # The server answered a moment ago: a refused login or a missing database, unless it
+        # went away in between.
+        if not target.answers(timeout):
+            raise Unreachable(
+                f"the database server {target.address} went away", server=True
+            ) from None
+        raise ConfigError(f"{admin_user} on {target.address}: {_first_line(str(error))}") from None
+    except psycopg.Error as error:
+        raise ConfigError(f"{admin_user} on {target.address}: {_first_line(str(error))}") from None
+
+
+def converge(
+    target: Target,
+    admin_user: str,
+    admin_ref: str,
+    password_ref: str,
+    wait: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """`_attempt` until it gets an answer or `wait` seconds have passed (then Unreachable)."""
+    deadline = time.monotonic() + wait
+    backoff = Backoff(first=0.5, cap=10.0)
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            return _attempt(target, admin_user, admin_ref, password_ref, min(10.0, remaining))
+        except Unreachable:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise
+            sleep(min(backoff.delay(), remaining))
+            backoff.failures += 1
+
+
+def wait_setting(env: Mapping[str, str]) -> float:
+    raw = env.get("DATABASE_ROLE_WAIT", "").strip()
+    if not raw:
+        return DEFAULT_WAIT
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= 3600:
+        raise ConfigError(f"DATABASE_ROLE_WAIT={raw}: give seconds between 0 and 3600")
+    return wait
+
+
 def main(env: Mapping[str, str] | None = None) -> int:
-    """The converge step: prints `changed` or `ok`; a bad setting exits 2 with one line."""
+    """The converge step: prints `changed` or `ok`; a bad setting, a refused login or a missing
+    database exit 2 with one line; a server that does not answer in time prints `pending` and
+    exits 3."""
     env = os.environ if env is None else env
     try:
         missing = [
@@ -198,16 +320,29 @@ def main(env: Mapping[str, str] | None = None) -> int:
         target = Target.from_url(env["DATABASE_URL"])
         admin_user = env["DATABASE_ADMIN_USER"].strip()
         if target.role == admin_user:
-            raise ConfigError(f"DATABASE_URL names the admin login {admin_user}: name the app's")
-        changed = ensure_app_role(
+            raise ConfigError(
+                f"DATABASE_URL names the admin login {admin_user}: name the app's role"
+            )
+        wait = wait_setting(env)
+        changed = converge(
             target,
             admin_user,
-            read_secret("DATABASE_ADMIN_PASSWORD_REF", env["DATABASE_ADMIN_PASSWORD_REF"].strip()),
-            read_secret("DATABASE_PASSWORD_REF", env["DATABASE_PASSWORD_REF"].strip()),
+            env["DATABASE_ADMIN_PASSWORD_REF"].strip(),
+            env["DATABASE_PASSWORD_REF"].strip(),
+            wait,
         )
     except ConfigError as error:
-        print(f"database role: {error}", file=sys.stderr)
+        print(f"database role: {error.message}", file=sys.stderr)
         return 2
+    except Unreachable as error:
+        reason = f" ({target.why_not()})" if error.server else ""
+        print(
+            f"database role: pending after {wait:g} s: {error}{reason}; the next converge tries"
+            " again",
+            file=sys.stderr,
+        )
+        print("pending")
+        return PENDING_EXIT
     print("changed" if changed else "ok")
     return 0
 

@@ -4,6 +4,16 @@ superuser), with each cloud's admin login name and the blueprint's database."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -12,7 +22,7 @@ from database_contract import OTHER_DATABASE, provision
 from psycopg import sql
 
 from reference_apps.backends import Settings
-from reference_apps.backends.database_roles import Target, ensure_app_role, main
+from reference_apps.backends.database_roles import PENDING_EXIT, Target, ensure_app_role, main
 from reference_apps.backends.object_store import open_object_store
 from reference_apps.backends.settings import parse_url
 from reference_apps.backends.sql import open_database
@@ -22,6 +32,7 @@ from stacks.azure.relational_db import ADMIN_LOGIN
 from stacks.blueprints import BLUEPRINTS
 from stacks.common.database_tls import app_role
 from stacks.gcp.relational_db import ADMIN_USER
+from tierstack.local.target import REPO
 
 ADMIN_PASSWORD = "admin-Pa55-word"
 APP_PASSWORD = "app-Pa55-word"
@@ -121,3 +132,146 @@ def test_bad_settings_exit_2_with_one_line(capsys: pytest.CaptureFixture[str]) -
     }
     assert main(env) == 2
     assert "names the admin login tierstack" in capsys.readouterr().err
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound once and released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server_appearing_after(delay: float, upstream: int) -> Iterator[int]:
+    """A port that refuses connections for `delay` seconds, then relays them to the real server
+    on `upstream` byte for byte (TLS included): a database that is still being created when the
+    VM boots."""
+    port, stop = closed_port(), threading.Event()
+
+    def pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def serve() -> None:
+        if stop.wait(delay):
+            return
+        with socket.create_server(("127.0.0.1", port)) as listener:
+            listener.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    client, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                server = socket.create_connection(("127.0.0.1", upstream))
+                for pair in ((client, server), (server, client)):
+                    threading.Thread(target=pump, args=pair, daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def stored_secret(value: str) -> str:
+    """A reference to a new secret in the AWS emulator holding `value`."""
+    import boto3
+
+    name = f"role-test-{uuid.uuid4().hex}"
+    boto3.client("secretsmanager").create_secret(Name=name, SecretString=value)
+    return f"aws-secretsmanager://{name}"
+
+
+def step_env(url: str, admin_ref: str, app_ref: str, wait: float) -> dict[str, str]:
+    return {
+        "DATABASE_URL": url,
+        "DATABASE_PASSWORD_REF": app_ref,
+        "DATABASE_ADMIN_USER": MASTER_USER,
+        "DATABASE_ADMIN_PASSWORD_REF": admin_ref,
+        "DATABASE_ROLE_WAIT": str(wait),
+    }
+
+
+def test_an_unreachable_server_leaves_the_step_pending(
+    postgres_tls, aws_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A VM that boots before its database: after the configured wait the step prints `pending`
+    and exits 3 (the converge goes on) with one line naming the server, not a secret: the
+    references here point at secrets that do not exist, and none is read before the server
+    answers."""
+    port = closed_port()
+    url = app_url(port, postgres_tls.ca_file, SPEC.database, app_role(SPEC.database))
+    missing = "aws-secretsmanager://no-such-secret"
+    started = time.monotonic()
+    assert main(step_env(url, missing, missing, wait=1)) == PENDING_EXIT == 3
+    elapsed = time.monotonic() - started
+    assert 1 <= elapsed < 6, elapsed
+    out, err = capsys.readouterr()
+    assert out == "pending\n"
+    assert err.count("\n") == 1, err
+    assert f"127.0.0.1:{port} does not answer" in err and "Connection refused" in err, err
+    assert "secret" not in err, err
+
+
+def run_step(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The step as root's converge runs it: its own process (libpq's ping holds this one's
+    interpreter while it waits, so the relay below could not run beside it)."""
+    return subprocess.run(
+        [sys.executable, "-m", "reference_apps.backends.database_roles"],
+        env={**os.environ, **env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_server_that_comes_up_during_the_wait_gets_the_role(postgres_tls, aws_env: str) -> None:
+    """The database becomes reachable two seconds into the wait: the step makes the role."""
+    database, role = SPEC.database, app_role(SPEC.database)
+    provision(postgres_tls.admin_dsn, database, MASTER_USER, ADMIN_PASSWORD)
+    admin_ref, app_ref = stored_secret(ADMIN_PASSWORD), stored_secret(APP_PASSWORD)
+    with server_appearing_after(2.0, postgres_tls.port) as port:
+        url = app_url(port, postgres_tls.ca_file, database, role)
+        started = time.monotonic()
+        first = run_step(step_env(url, admin_ref, app_ref, wait=30))
+        assert time.monotonic() - started >= 2.0
+        assert (first.returncode, first.stdout, first.stderr) == (0, "changed\n", "")
+        with Target.from_url(url).connect(role, APP_PASSWORD) as app:
+            assert app.execute("SELECT current_user").fetchone() == (role,)
+        again = run_step(step_env(url, admin_ref, app_ref, wait=30))
+        assert (again.returncode, again.stdout) == (0, "ok\n")
+
+
+def test_a_wrong_admin_password_or_a_missing_database_fails_at_once(
+    postgres_tls, aws_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Waiting cannot fix these: exit 2 with one line, without using up the wait."""
+    database, role = SPEC.database, app_role(SPEC.database)
+    provision(postgres_tls.admin_dsn, database, MASTER_USER, ADMIN_PASSWORD)
+    app_ref = stored_secret(APP_PASSWORD)
+    url = app_url(postgres_tls.port, postgres_tls.ca_file, database, role)
+    cases = [
+        (url, stored_secret("not-the-password"), "password authentication failed"),
+        (url.replace(f"/{database}?", "/no_such_db?"), stored_secret(ADMIN_PASSWORD), "no_such_db"),
+    ]
+    for case_url, admin_ref, reason in cases:
+        started = time.monotonic()
+        assert main(step_env(case_url, admin_ref, app_ref, wait=30)) == 2
+        assert time.monotonic() - started < 10
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and reason in err, err
+    with psycopg.connect(postgres_tls.admin_dsn) as root:
+        assert root.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None
+
+
+@pytest.mark.parametrize("wait", ["soon", "-1", "nan", "7200"])
+def test_a_bad_wait_setting_exits_2(wait: str, capsys: pytest.CaptureFixture[str]) -> None:
+    env = step_env("postgresql://drive_app@db:5432/drive", "x", "y", wait=0)
+    assert main({**env, "DATABASE_ROLE_WAIT": wait}) == 2
+    assert f"DATABASE_ROLE_WAIT={wait}" in capsys.readouterr().err
