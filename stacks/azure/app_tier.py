@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pulumi
 
+from stacks.azure.common import component_opts
 from stacks.azure.scale_set import ScaleSetTier, autoscale, scale_rule
 from stacks.common.args import AppTierArgs
 
@@ -17,7 +18,7 @@ class AppTier(ScaleSetTier):
     def __init__(
         self, name: str, args: AppTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tierstack:azure:AppTier", name, args, opts)
+        super().__init__("tierstack:azure:AppTier", name, args, component_opts(opts))
         context, spec, net, sizing = args.context, args.spec, args.network, self.sizing
         # The tier opens its own subnet to the gateway, as the AWS tier opens its security group
         # to the load balancer's. (The rule was the LoadBalancer's child before: the alias keeps

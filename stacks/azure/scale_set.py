@@ -10,7 +10,7 @@ import pulumi
 import pulumi_tls as tls
 from pulumi_azure_native import compute, monitor
 
-from stacks.azure.common import child, component_opts
+from stacks.azure.common import child
 from stacks.azure.sizes import DEBIAN_IMAGE, VM_SIZES
 from stacks.blueprints.model import SizeClass
 from stacks.common.args import AppTierArgs, StackContext, WorkerTierArgs
@@ -232,21 +232,12 @@ def scale_rule(
 
 
 class ScaleSetTier(TierComponent):
-    """An Azure tier: one scale set, exposed as scale_set_id, scale_set_name and group_name
-    (the name whose CPU the Alarms component watches)."""
+    """An Azure tier (registered with `component_opts`): one scale set, exposed as scale_set_id,
+    scale_set_name and group_name (the name whose CPU the Alarms component watches)."""
 
     scale_set: compute.VirtualMachineScaleSet
     scale_set_id: pulumi.Output[str]
     scale_set_name: pulumi.Output[str]
-
-    def __init__(
-        self,
-        token: str,
-        name: str,
-        args: AppTierArgs | WorkerTierArgs,
-        opts: pulumi.ResourceOptions | None,
-    ) -> None:
-        super().__init__(token, name, args, component_opts(opts))
 
     def declare_scale_set(
         self,

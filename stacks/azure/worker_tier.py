@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pulumi
 
+from stacks.azure.common import component_opts
 from stacks.azure.scale_set import ScaleSetTier, autoscale, scale_rule
 from stacks.common.args import WorkerTierArgs
 
@@ -17,7 +18,7 @@ class WorkerTier(ScaleSetTier):
     def __init__(
         self, name: str, args: WorkerTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tierstack:azure:WorkerTier", name, args, opts)
+        super().__init__("tierstack:azure:WorkerTier", name, args, component_opts(opts))
         context, spec, net, queue = args.context, args.spec, args.network, args.queue
         sizing = self.sizing
         self.declare_scale_set(args, "worker", sizing.worker_size, sizing.worker_min)
