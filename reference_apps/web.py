@@ -247,6 +247,32 @@ def job_app(
     return app
 
 
+def service_app(
+    import_name: str,
+    settings: Settings,
+    build_service: Callable[[Settings], Any],
+    extension: str,
+    blueprints: tuple[Blueprint, Blueprint],
+    openapi: dict[str, Any],
+) -> Flask:
+    """`job_app` (API and pages `blueprints`) of a service object that holds the objects, queue
+    and kv backends (image-processing, mapreduce), kept in ``app.extensions[extension]``.
+    Logging is configured before the backends open, so that their messages are JSON too."""
+    configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
+    service = build_service(settings)
+    backends = Backends(objects=service.objects, queue=service.queue, kv=service.kv)
+    api, pages = blueprints
+    return job_app(
+        import_name,
+        settings,
+        api=api,
+        pages=pages,
+        backends=backends,
+        openapi=openapi,
+        extensions={extension: service},
+    )
+
+
 def install_common(
     app: Flask,
     settings: Settings,

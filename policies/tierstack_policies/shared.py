@@ -10,7 +10,7 @@ from typing import Any
 from pulumi_policy import PolicyResource
 
 from .registry import ResourceCheck, Schema
-from .values import UNKNOWN, _Unknown, number, value
+from .values import UNKNOWN, _Unknown, number, switched_off, value
 
 ENVIRONMENTS = ("dev", "prod")
 REQUIRED_TAGS = ["project", "env", "owner", "cost-center"]
@@ -166,6 +166,20 @@ def min_tls_check(accepted: Sequence[str], *, unset: str, suffix: str = "") -> R
         version = value(props, "minimumTlsVersion")
         if version not in (*accepted, UNKNOWN):
             yield f"minimumTlsVersion is {version or unset}{suffix}"
+
+    return check
+
+
+def flag_check(path: Sequence[str], message: str, *, prod_only: bool = False) -> ResourceCheck:
+    """A check that the flag at `path` is true (absent counts as off; a value known only at
+    deploy time passes): encryption, versioning, point-in-time recovery. With `prod_only` it
+    applies only to resources whose environment (`tag_env`) is prod; give it ENV_SCHEMA."""
+
+    def check(props: Mapping[str, Any], config: Mapping[str, Any], _type: str) -> Iterable[str]:
+        if prod_only and tag_env(props, config) != "prod":
+            return
+        if switched_off(props, *path):
+            yield message
 
     return check
 

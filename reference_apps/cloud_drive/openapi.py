@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..openapi_parts import BINARY, multipart_body
 from ..web import probe_paths
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -104,18 +105,7 @@ OPENAPI: dict[str, Any] = {
             "post": {
                 "summary": "Upload a file",
                 "parameters": [CSRF_HEADER],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["file"],
-                                "properties": {"file": {"type": "string", "format": "binary"}},
-                            }
-                        }
-                    },
-                },
+                "requestBody": multipart_body(["file"], {"file": BINARY}),
                 "responses": {
                     "201": {"description": "stored"},
                     "400": _error("empty file or missing CSRF token"),

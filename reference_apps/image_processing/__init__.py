@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 from flask import Flask
 
-from ..backends import Backends, Settings, open_backends
-from ..web import configure_logging, job_app
+from ..backends import Settings, open_backends
+from ..web import service_app
 from .api import api
 from .openapi import OPENAPI
 from .pages import pages
@@ -41,14 +41,4 @@ def build_service(settings: Settings) -> ImageService:
 def create_app(env: Mapping[str, str] | None = None) -> Flask:
     """App factory; ``env`` overrides environment variables (tests use it)."""
     settings = load_settings(env)
-    configure_logging(settings.extra.get("LOG_LEVEL", "INFO").upper())
-    service = build_service(settings)
-    return job_app(
-        __name__,
-        settings,
-        api=api,
-        pages=pages,
-        backends=Backends(objects=service.objects, queue=service.queue, kv=service.kv),
-        openapi=OPENAPI,
-        extensions={"image_service": service},
-    )
+    return service_app(__name__, settings, build_service, "image_service", (api, pages), OPENAPI)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..openapi_parts import BINARIES, BINARY, multipart_body
 from ..web import probe_paths
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -56,22 +57,14 @@ OPENAPI: dict[str, Any] = {
             "post": {
                 "summary": "Upload one image and a filter pipeline",
                 "security": [{}, {"ownerToken": []}],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["file", "filters"],
-                                "properties": {
-                                    "file": {"type": "string", "format": "binary"},
-                                    **UPLOAD_FIELDS,
-                                    "mode": {"type": "string", "enum": ["auto", "sync", "async"]},
-                                },
-                            }
-                        }
+                "requestBody": multipart_body(
+                    ["file", "filters"],
+                    {
+                        "file": BINARY,
+                        **UPLOAD_FIELDS,
+                        "mode": {"type": "string", "enum": ["auto", "sync", "async"]},
                     },
-                },
+                ),
                 "responses": {
                     "201": {
                         "description": "processed",
@@ -92,24 +85,9 @@ OPENAPI: dict[str, Any] = {
             "post": {
                 "summary": "Upload several images with one pipeline (always queued)",
                 "security": [{}, {"ownerToken": []}],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["file", "filters"],
-                                "properties": {
-                                    "file": {
-                                        "type": "array",
-                                        "items": {"type": "string", "format": "binary"},
-                                    },
-                                    **UPLOAD_FIELDS,
-                                },
-                            }
-                        }
-                    },
-                },
+                "requestBody": multipart_body(
+                    ["file", "filters"], {"file": BINARIES, **UPLOAD_FIELDS}
+                ),
                 "responses": {
                     "202": {"description": "queued"},
                     "400": _error("bad input"),

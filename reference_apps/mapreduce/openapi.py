@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..openapi_parts import BINARIES, BINARY, multipart_body
 from ..web import probe_paths
 from .programs import BUILT_IN, INPUT_FORMATS
 
@@ -49,28 +50,17 @@ OPENAPI: dict[str, Any] = {
                         "description": "repeat the key to get the first job back, not a new one",
                     }
                 ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["input", "job"],
-                                "properties": {
-                                    "input": {
-                                        "type": "array",
-                                        "items": {"type": "string", "format": "binary"},
-                                    },
-                                    "job": {"type": "string", "enum": [*BUILT_IN, "custom"]},
-                                    "input_format": {"type": "string", "enum": list(INPUT_FORMATS)},
-                                    "email": {"type": "string", "format": "email"},
-                                    "mapper": {"type": "string", "format": "binary"},
-                                    "reducer": {"type": "string", "format": "binary"},
-                                },
-                            }
-                        }
+                "requestBody": multipart_body(
+                    ["input", "job"],
+                    {
+                        "input": BINARIES,
+                        "job": {"type": "string", "enum": [*BUILT_IN, "custom"]},
+                        "input_format": {"type": "string", "enum": list(INPUT_FORMATS)},
+                        "email": {"type": "string", "format": "email"},
+                        "mapper": BINARY,
+                        "reducer": BINARY,
                     },
-                },
+                ),
                 "responses": {
                     "202": _job("queued"),
                     "200": _job("the first job of a repeated Idempotency-Key"),

@@ -14,25 +14,22 @@ from stacks.aws.hosts import (
     template_version,
 )
 from stacks.common.args import AppTierArgs
+from stacks.common.tier import TierComponent
 
 HEALTH_CHECK_GRACE_SECONDS = 300
 """Time for cloud-init and the first ansible-pull before the ALB health check counts."""
 
 
-class AppTier(pulumi.ComponentResource):
+class AppTier(TierComponent):
     """Reachable only from the load balancer's security group, on the app port."""
 
-    logical_name: str
-    group_name: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: AppTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tierstack:aws:AppTier", name, None, opts)
-        self.logical_name = name
-        context, spec, network = args.context, args.spec, args.network
-        sizing = context.settings.sizing
+        super().__init__("tierstack:aws:AppTier", name, args, opts)
+        context, spec, network, sizing = args.context, args.spec, args.network, self.sizing
         group = host_security_group(
             self, name, context, network, f"{spec.name} app servers: app port from the ALB only"
         )

@@ -14,25 +14,22 @@ from stacks.aws.hosts import (
     template_version,
 )
 from stacks.common.args import WorkerTierArgs
+from stacks.common.tier import TierComponent
 
 BACKLOG_EXPRESSION = "IF(running > 0, visible / running, visible)"
 """Backlog per instance; with no instance running the whole backlog counts, so 0 scales out."""
 
 
-class WorkerTier(pulumi.ComponentResource):
+class WorkerTier(TierComponent):
     """No ingress at all: workers only pull from the queue and call AWS APIs."""
 
-    logical_name: str
-    group_name: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: WorkerTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tierstack:aws:WorkerTier", name, None, opts)
-        self.logical_name = name
-        context, spec, network = args.context, args.spec, args.network
-        sizing = context.settings.sizing
+        super().__init__("tierstack:aws:WorkerTier", name, args, opts)
+        context, spec, network, sizing = args.context, args.spec, args.network, self.sizing
         group_name = f"{context.prefix}-{name}"
         group = host_security_group(
             self, name, context, network, f"{spec.name} workers: no ingress"

@@ -6,22 +6,20 @@ from __future__ import annotations
 import pulumi
 
 from stacks.azure.common import component_opts
-from stacks.azure.scale_set import ScaleSetSpec, autoscale, scale_rule, scale_set
+from stacks.azure.scale_set import ScaleSetTier, autoscale, scale_rule
 from stacks.common.args import AppTierArgs
 
 SCALE_IN_MARGIN = 25  # percent below the target before instances are removed
 
 
-class AppTier(pulumi.ComponentResource):
+class AppTier(ScaleSetTier):
     """Exposes group_name (the scale set's name, whose CPU the Alarms component watches)."""
 
     def __init__(
         self, name: str, args: AppTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tierstack:azure:AppTier", name, None, component_opts(opts))
-        self.logical_name = name
-        context, spec, net = args.context, args.spec, args.network
-        sizing = context.settings.sizing
+        super().__init__("tierstack:azure:AppTier", name, args, component_opts(opts))
+        context, spec, net, sizing = args.context, args.spec, args.network, self.sizing
         # The tier opens its own subnet to the gateway, as the AWS tier opens its security group
         # to the load balancer's. (The rule was the LoadBalancer's child before: the alias keeps
         # existing stacks from replacing it.)
@@ -35,26 +33,8 @@ class AppTier(pulumi.ComponentResource):
             parent=self,
             aliases=[pulumi.Alias(parent=args.load_balancer)],
         )
-        self.scale_set = scale_set(
-            self,
-            context,
-            net,
-            ScaleSetSpec(
-                name=name,
-                tier=spec.name,
-                subnet_id=net.subnet_ids["app"],
-                identity_id=args.identity.identity_id,
-                bootstrap=args.bootstrap,
-                size=sizing.app_size,
-                instances=max(sizing.app_min, 1),
-                backend_pool_id=args.load_balancer.backend_pool_id,
-                health_port=spec.port,
-                health_path=spec.health_path,
-            ),
-        )
-        self.scale_set_id: pulumi.Output[str] = self.scale_set.id
-        self.scale_set_name: pulumi.Output[str] = self.scale_set.name
-        self.group_name: pulumi.Output[str] = self.scale_set.name
+        health = (args.load_balancer.backend_pool_id, spec.port, spec.health_path)
+        self.declare_scale_set(args, "app", sizing.app_size, max(sizing.app_min, 1), health)
         target = float(spec.target_cpu_percent)
         autoscale(
             self,

@@ -13,8 +13,9 @@ from pulumi_azure_native import compute, monitor
 from stacks.azure.common import child
 from stacks.azure.sizes import DEBIAN_IMAGE, VM_SIZES
 from stacks.blueprints.model import SizeClass
-from stacks.common.args import StackContext
+from stacks.common.args import AppTierArgs, StackContext, WorkerTierArgs
 from stacks.common.bootstrap import cloud_config_base64
+from stacks.common.tier import TierComponent
 
 ADMIN_USER = "azureuser"
 
@@ -228,3 +229,40 @@ def scale_rule(
             "cooldown": cooldown,
         },
     }
+
+
+class ScaleSetTier(TierComponent):
+    """An Azure tier (registered with `component_opts`): one scale set, exposed as scale_set_id,
+    scale_set_name and group_name (the name whose CPU the Alarms component watches)."""
+
+    scale_set: compute.VirtualMachineScaleSet
+    scale_set_id: pulumi.Output[str]
+    scale_set_name: pulumi.Output[str]
+
+    def declare_scale_set(
+        self,
+        args: AppTierArgs | WorkerTierArgs,
+        subnet: str,
+        size: SizeClass,
+        instances: int,
+        health: tuple[pulumi.Input[str], int, str] | None = None,
+    ) -> None:
+        """The tier's scale set in its `subnet` of the network, running as the tier's identity;
+        `health`: (backend pool id, port, path) of a tier behind the gateway."""
+        pool, port, path = health or (None, None, None)
+        spec = ScaleSetSpec(
+            name=self.logical_name,
+            tier=args.spec.name,
+            subnet_id=args.network.subnet_ids[subnet],
+            identity_id=args.identity.identity_id,
+            bootstrap=args.bootstrap,
+            size=size,
+            instances=instances,
+            backend_pool_id=pool,
+            health_port=port,
+            health_path=path,
+        )
+        self.scale_set = scale_set(self, args.context, args.network, spec)
+        self.scale_set_id = self.scale_set.id
+        self.scale_set_name = self.scale_set.name
+        self.group_name = self.scale_set.name

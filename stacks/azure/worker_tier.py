@@ -6,39 +6,22 @@ from __future__ import annotations
 import pulumi
 
 from stacks.azure.common import component_opts
-from stacks.azure.scale_set import ScaleSetSpec, autoscale, scale_rule, scale_set
+from stacks.azure.scale_set import ScaleSetTier, autoscale, scale_rule
 from stacks.common.args import WorkerTierArgs
 
 SERVICE_BUS_NAMESPACE = "Microsoft.ServiceBus/namespaces"
 
 
-class WorkerTier(pulumi.ComponentResource):
+class WorkerTier(ScaleSetTier):
     """Exposes group_name (the scale set's name) and scale_set_id."""
 
     def __init__(
         self, name: str, args: WorkerTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tierstack:azure:WorkerTier", name, None, component_opts(opts))
-        self.logical_name = name
+        super().__init__("tierstack:azure:WorkerTier", name, args, component_opts(opts))
         context, spec, net, queue = args.context, args.spec, args.network, args.queue
-        sizing = context.settings.sizing
-        self.scale_set = scale_set(
-            self,
-            context,
-            net,
-            ScaleSetSpec(
-                name=name,
-                tier=spec.name,
-                subnet_id=net.subnet_ids["worker"],
-                identity_id=args.identity.identity_id,
-                bootstrap=args.bootstrap,
-                size=sizing.worker_size,
-                instances=sizing.worker_min,
-            ),
-        )
-        self.scale_set_id: pulumi.Output[str] = self.scale_set.id
-        self.scale_set_name: pulumi.Output[str] = self.scale_set.name
-        self.group_name: pulumi.Output[str] = self.scale_set.name
+        sizing = self.sizing
+        self.declare_scale_set(args, "worker", sizing.worker_size, sizing.worker_min)
         if queue is None:  # a producer: a fixed group, never scaled on the queue it fills
             self.register_outputs(
                 {"group_name": self.group_name, "scale_set_id": self.scale_set_id}

@@ -68,8 +68,7 @@ class AppSecret(BindingGrants, pulumi.ComponentResource):
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
     ) -> list[pulumi.CustomResource]:
         """Access "read" only: reading this one secret's value is all a tier does with it."""
-        if access != "read":
-            raise ValueError(f"app secret {self.logical_name}: access {access!r} does not apply")
+        self.require_access("app secret", access, ["read"])
         return [
             gcp.secretmanager.SecretIamMember(
                 name,

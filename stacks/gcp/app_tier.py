@@ -7,24 +7,21 @@ import pulumi
 import pulumi_gcp as gcp
 
 from stacks.common.args import AppTierArgs, StackContext
+from stacks.common.tier import TierComponent
 from stacks.gcp.common import labels, physical
 from stacks.gcp.instances import tier_hosts
 from stacks.gcp.load_balancer import LoadBalancer
 
 
-class AppTier(pulumi.ComponentResource):
+class AppTier(TierComponent):
     """The VMs converge with the app's Ansible roles at boot; the load balancer's health check
     also drives auto-healing, so a VM whose app stops answering is replaced."""
 
     def __init__(
         self, name: str, args: AppTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tierstack:gcp:AppTier", name, None, opts)
-        context, spec = args.context, args.spec
-        sizing = context.settings.sizing
-        self.logical_name = name
-        """The `tier` label on this tier's VMs (alarms select on it)."""
-
+        super().__init__("tierstack:gcp:AppTier", name, args, opts)
+        context, spec, sizing = args.context, args.spec, self.sizing
         self.template, self.group = tier_hosts(
             self,
             name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Collection
 
 import pulumi
 import pulumi_gcp as gcp
@@ -83,6 +84,12 @@ class BindingGrants:
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
     ) -> list[pulumi.CustomResource]:
         raise NotImplementedError
+
+    def require_access(self, kind: str, access: Access, offered: Collection[str]) -> None:
+        """Refuses an access this kind of component does not offer (no binding at all rather
+        than a wrong one)."""
+        if access not in offered:
+            raise ValueError(f"{kind} {self.logical_name}: access {access!r} does not apply")
 
     def grant(self, principal: Principal, access: Access) -> list[pulumi.CustomResource]:
         """The bindings for `access`, under the principal's identity in the tree."""

@@ -86,8 +86,7 @@ class KeyValueTable(BindingGrants, pulumi.ComponentResource):
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
     ) -> list[pulumi.CustomResource]:
         """A project-level Firestore role, valid only on this table's database."""
-        if access not in ROLES:
-            raise ValueError(f"table {self.logical_name}: access {access!r} does not apply")
+        self.require_access("table", access, ROLES)
         return [
             gcp.projects.IAMMember(
                 name,

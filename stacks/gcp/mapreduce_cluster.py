@@ -162,10 +162,7 @@ class MapReduceCluster(BindingGrants, pulumi.ComponentResource):
     ) -> list[pulumi.CustomResource]:
         """submit: use this cluster (a cluster-level binding) plus the project-level job
         permissions, which without `dataproc.clusters.use` reach no other cluster."""
-        if access != "submit":
-            raise ValueError(
-                f"mapreduce cluster {self.logical_name}: access {access!r} does not apply"
-            )
+        self.require_access("mapreduce cluster", access, ["submit"])
         child = pulumi.ResourceOptions(parent=parent)
         return [
             gcp.dataproc.ClusterIAMMember(

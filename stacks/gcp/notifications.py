@@ -44,8 +44,7 @@ class Notifications(BindingGrants, pulumi.ComponentResource):
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource
     ) -> list[pulumi.CustomResource]:
         """publish: publisher on this topic only."""
-        if access != "publish":
-            raise ValueError(f"notifications {self.logical_name}: access {access!r} does not apply")
+        self.require_access("notifications", access, ["publish"])
         return [
             gcp.pubsub.TopicIAMMember(
                 name,

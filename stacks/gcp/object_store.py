@@ -93,8 +93,7 @@ class ObjectStore(BindingGrants, pulumi.ComponentResource):
     ) -> list[pulumi.CustomResource]:
         """Binds `member` on this bucket only, with the narrowest role for `access`, plus
         reading the bucket's own metadata for the readiness check."""
-        if access not in ROLES:
-            raise ValueError(f"object store {self.logical_name}: access {access!r} does not apply")
+        self.require_access("object store", access, ROLES)
         return [
             gcp.storage.BucketIAMMember(
                 binding,

@@ -103,8 +103,7 @@ class Queue(BindingGrants, pulumi.ComponentResource):
         publisher on the dead-letter topic, where the apps move a message themselves when their
         delivery count runs out before Pub/Sub's does. Both: viewer on the subscription, whose
         metadata the apps' readiness check reads (subscriptions.get is in neither role)."""
-        if access not in ("publish", "consume"):
-            raise ValueError(f"queue {self.logical_name}: access {access!r} does not apply")
+        self.require_access("queue", access, ["publish", "consume"])
         bindings = [(f"{name}-readiness", self.subscription, "roles/pubsub.viewer")]
         if access == "publish":
             bindings.append((name, self.topic, PUBLISHER))

@@ -7,24 +7,22 @@ import pulumi
 import pulumi_gcp as gcp
 
 from stacks.common.args import WorkerTierArgs
+from stacks.common.tier import TierComponent
 from stacks.gcp.common import physical
 from stacks.gcp.instances import tier_hosts
 
 BACKLOG_METRIC = "pubsub.googleapis.com/subscription/num_undelivered_messages"
 
 
-class WorkerTier(pulumi.ComponentResource):
+class WorkerTier(TierComponent):
     """Workers take no inbound traffic (no firewall rule admits them anything but IAP SSH); the
     autoscaler keeps about `backlog_per_instance` undelivered messages per VM."""
 
     def __init__(
         self, name: str, args: WorkerTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("tierstack:gcp:WorkerTier", name, None, opts)
-        context, spec = args.context, args.spec
-        sizing = context.settings.sizing
-        self.logical_name = name
-
+        super().__init__("tierstack:gcp:WorkerTier", name, args, opts)
+        context, spec, sizing = args.context, args.spec, self.sizing
         self.template, self.group = tier_hosts(
             self,
             name,

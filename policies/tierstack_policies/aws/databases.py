@@ -6,12 +6,13 @@ from ..registry import Config, Family, Findings, Props, Resources, StackFindings
 from ..shared import (
     ENV_SCHEMA,
     STATEMENT_LOGGING,
+    flag_check,
     linked_urns,
     of_type,
     retention_schema,
     tag_env,
 )
-from ..values import UNKNOWN, elements, number, switched_off, truthy, value
+from ..values import UNKNOWN, elements, number, truthy, value
 from .types import (
     DYNAMODB_TABLE,
     RDS_CLUSTER,
@@ -36,17 +37,14 @@ def _check_rds_public(props: Props, _config: Config, _type: str) -> Findings:
         yield "publiclyAccessible is true"
 
 
-@family.resource(
+family.resource(
     "aws-rds-storage-encrypted",
     severity="high",
     level="mandatory",
     types=(RDS_INSTANCE, RDS_CLUSTER),
     description="RDS storage is encrypted.",
     remediation="Set storage_encrypted=True (optionally kms_key_id).",
-)
-def _check_rds_encrypted(props: Props, _config: Config, _type: str) -> Findings:
-    if switched_off(props, "storageEncrypted"):
-        yield "storageEncrypted is not true"
+)(flag_check(["storageEncrypted"], "storageEncrypted is not true"))
 
 
 @family.resource(
@@ -70,7 +68,7 @@ def _check_rds_backups(props: Props, config: Config, _type: str) -> Findings:
         yield f"backup retention {shown} is below {config['minRetentionDays']} days in prod"
 
 
-@family.resource(
+family.resource(
     "aws-rds-deletion-protection",
     severity="medium",
     level="mandatory",
@@ -78,23 +76,17 @@ def _check_rds_backups(props: Props, config: Config, _type: str) -> Findings:
     description="Prod RDS databases have deletion protection.",
     remediation="Set deletion_protection=True.",
     config=ENV_SCHEMA,
-)
-def _check_rds_deletion(props: Props, config: Config, _type: str) -> Findings:
-    if tag_env(props, config) == "prod" and switched_off(props, "deletionProtection"):
-        yield "deletionProtection is not true in prod"
+)(flag_check(["deletionProtection"], "deletionProtection is not true in prod", prod_only=True))
 
 
-@family.resource(
+family.resource(
     "aws-dynamodb-pitr-enabled",
     severity="medium",
     level="advisory",
     types=[DYNAMODB_TABLE],
     description="DynamoDB tables have point-in-time recovery (continuous backups).",
     remediation="Set point_in_time_recovery={'enabled': True}.",
-)
-def _check_dynamodb_pitr(props: Props, _config: Config, _type: str) -> Findings:
-    if switched_off(props, "pointInTimeRecovery", "enabled"):
-        yield "point-in-time recovery is not enabled"
+)(flag_check(["pointInTimeRecovery", "enabled"], "point-in-time recovery is not enabled"))
 
 
 @family.stack(

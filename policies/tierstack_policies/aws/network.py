@@ -7,8 +7,8 @@ from typing import Any
 
 from ..crosscloud import companion_required
 from ..registry import Config, Family, Findings, Props
-from ..shared import is_world, port_exposure
-from ..values import elements, number, scalars, switched_off, truthy, value
+from ..shared import flag_check, is_world, port_exposure
+from ..values import elements, number, scalars, truthy, value
 from .types import (
     EC2_INSTANCE,
     FLOW_LOG,
@@ -97,14 +97,11 @@ companion_required(
 )
 
 
-@family.resource(
+family.resource(
     "aws-lb-access-logs-enabled",
     severity="low",
     level="advisory",
     types=LOAD_BALANCERS,
     description="Load balancers write access logs.",
     remediation="Set access_logs={'bucket': logs_bucket.id, 'enabled': True} on the load balancer.",
-)
-def _check_lb_logs(props: Props, _config: Config, _type: str) -> Findings:
-    if switched_off(props, "accessLogs", "enabled"):
-        yield "access logs are not enabled (accessLogs.enabled)"
+)(flag_check(["accessLogs", "enabled"], "access logs are not enabled (accessLogs.enabled)"))

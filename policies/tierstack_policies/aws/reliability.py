@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..registry import Config, Family, Findings, Props
-from ..shared import ENV_SCHEMA, tag_env
-from ..values import UNKNOWN, elements, number, switched_off, value
+from ..shared import ENV_SCHEMA, flag_check, tag_env
+from ..values import UNKNOWN, elements, number, value
 from .types import ASG, RDS_INSTANCE
 
 family = Family("aws", "reliability")
@@ -36,7 +36,7 @@ def _check_asg_multi_az(props: Props, config: Config, _type: str) -> Findings:
         yield "spans fewer than 2 subnets/availability zones in prod"
 
 
-@family.resource(
+family.resource(
     "aws-rds-multi-az-prod",
     severity="high",
     level="mandatory",
@@ -44,7 +44,4 @@ def _check_asg_multi_az(props: Props, config: Config, _type: str) -> Findings:
     description="Prod RDS instances are Multi-AZ.",
     remediation="Set multi_az=True.",
     config=ENV_SCHEMA,
-)
-def _check_rds_multi_az(props: Props, config: Config, _type: str) -> Findings:
-    if tag_env(props, config) == "prod" and switched_off(props, "multiAz"):
-        yield "multiAz is not true in prod"
+)(flag_check(["multiAz"], "multiAz is not true in prod", prod_only=True))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from ..registry import Config, Family, Findings, Props
-from ..shared import min_tls_check
-from ..values import switched_off
+from ..registry import Family
+from ..shared import flag_check, min_tls_check
 from .types import SB_NAMESPACE, SB_QUEUE, SB_SUBSCRIPTION
 
 family = Family("azure", "queues")
 
 
-@family.resource(
+family.resource(
     "azure-servicebus-dead-lettering",
     severity="medium",
     level="mandatory",
@@ -18,10 +17,12 @@ family = Family("azure", "queues")
     description="Service Bus queues and topic subscriptions dead-letter expired messages.",
     remediation="Set dead_lettering_on_message_expiration=True (max_delivery_count bounds "
     "retries).",
+)(
+    flag_check(
+        ["deadLetteringOnMessageExpiration"],
+        "deadLetteringOnMessageExpiration is not true (expired messages are dropped)",
+    )
 )
-def _check_dead_lettering(props: Props, _config: Config, _type: str) -> Findings:
-    if switched_off(props, "deadLetteringOnMessageExpiration"):
-        yield "deadLetteringOnMessageExpiration is not true (expired messages are dropped)"
 
 
 family.resource(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import Config, Family, Findings, Props
-from ..shared import is_world, range_exposure
-from ..values import UNKNOWN, elements, scalars, switched_off, truthy, value
+from ..shared import flag_check, is_world, range_exposure
+from ..values import UNKNOWN, elements, scalars, truthy, value
 from .types import BACKEND_SERVICES, FIREWALL, HOSTS, SUBNETWORK
 
 family = Family("gcp", "network")
@@ -76,14 +76,11 @@ def _check_subnet_flow_logs(props: Props, _config: Config, _type: str) -> Findin
         yield "VPC flow logs are off (no logConfig)"
 
 
-@family.resource(
+family.resource(
     "gcp-compute-backend-logging",
     severity="low",
     level="advisory",
     types=BACKEND_SERVICES,
     description="Load balancer backend services log requests.",
     remediation="Set log_config={'enable': True, 'sample_rate': 1.0}.",
-)
-def _check_backend_logging(props: Props, _config: Config, _type: str) -> Findings:
-    if switched_off(props, "logConfig", "enable"):
-        yield "load balancer request logging is off (logConfig.enable)"
+)(flag_check(["logConfig", "enable"], "load balancer request logging is off (logConfig.enable)"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import Config, Family, Findings, Props
-from ..values import UNKNOWN, as_list, elements, json_document, scalars, switched_off, value
+from ..shared import flag_check
+from ..values import UNKNOWN, as_list, elements, json_document, scalars, value
 from .types import (
     ACL_ENTRIES,
     ACL_LISTS,
@@ -74,30 +75,29 @@ def _check_public_members(props: Props, _config: Config, type_: str) -> Findings
             yield f"grants {role} to {member}"
 
 
-@family.resource(
+family.resource(
     "gcp-storage-bucket-uniform-access",
     severity="high",
     level="mandatory",
     types=[BUCKET],
     description="Cloud Storage buckets use uniform bucket-level access (IAM only, no object ACLs).",
     remediation="Set uniform_bucket_level_access=True.",
+)(
+    flag_check(
+        ["uniformBucketLevelAccess"],
+        "uniformBucketLevelAccess is not true (object ACLs stay possible)",
+    )
 )
-def _check_uniform_access(props: Props, _config: Config, _type: str) -> Findings:
-    if switched_off(props, "uniformBucketLevelAccess"):
-        yield "uniformBucketLevelAccess is not true (object ACLs stay possible)"
 
 
-@family.resource(
+family.resource(
     "gcp-storage-bucket-versioning-enabled",
     severity="medium",
     level="mandatory",
     types=[BUCKET],
     description="Cloud Storage buckets keep object versions.",
     remediation="Set versioning={'enabled': True}.",
-)
-def _check_versioning(props: Props, _config: Config, _type: str) -> Findings:
-    if switched_off(props, "versioning", "enabled"):
-        yield "versioning is not enabled"
+)(flag_check(["versioning", "enabled"], "versioning is not enabled"))
 
 
 @family.resource(
