@@ -71,6 +71,7 @@ def test_every_backend_server_passes_its_health_check(hosts: dict[str, Any], tar
             {
                 "image-processing": 8001,
                 "cloud-drive": 8002,
+                "mapreduce": 8003,
                 "social-analytics": 8004,
                 "iot-gateway": 8005,
             }[app]
