@@ -1,13 +1,16 @@
 """Sentiment aggregates per keyword and minute, and per keyword and hour, in the key-value table.
 
-A minute item keeps the uids it has counted, so a redelivered post is skipped inside the same
-locked read-modify-write that would count it (``KeyValue.transform``): counting and
-de-duplicating cannot be separated by a crash. An hour item holds a copy of each minute's totals
-(set, not added), so rewriting it after a redelivery changes nothing.
+A minute item keeps the ids of the messages it has counted (``uids``: an envelope's id, or an old
+single-post message's post uid), so a redelivered message is skipped inside the same locked
+read-modify-write that would count it (``KeyValue.transform``): counting and de-duplicating cannot
+be separated by a crash. One id per envelope, not per post, keeps the items small. An hour item
+holds a copy of each minute's totals (set, not added), so rewriting it after a redelivery changes
+nothing.
 """
 
 from __future__ import annotations
 
+import heapq
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +18,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from ..backends import KeyValue
 from ..backends.kv import Change
-from .posts import parse_time
+from .posts import Unit, parse_time
 
 TOP = 5
 LABELS = ("positive", "neutral", "negative")
@@ -79,22 +82,40 @@ def merge_top(
     return ranked[:TOP]
 
 
-def minute_change(keyword: str, minute: str, scored: list[tuple[dict[str, Any], float]]) -> Any:
-    """Counts the posts not counted yet in this minute item."""
+def minute_change(
+    keyword: str, minute: str, scored: list[tuple[str, dict[str, Any], float]]
+) -> Any:
+    """Counts the posts of the messages (``(message id, post, score)``) not counted yet in this
+    minute item."""
 
     def change(item: dict[str, Any] | None) -> dict[str, Any]:
         item = item or {"keyword": keyword, "minute": minute, **empty_totals(), "uids": []}
-        seen = set(item["uids"])
-        fresh = [(post, compound) for post, compound in scored if post["uid"] not in seen]
-        for post, compound in fresh:
-            seen.add(post["uid"])
-            item["uids"].append(post["uid"])
+        counted = set(item["uids"])
+        fresh = [(post, compound) for unit, post, compound in scored if unit not in counted]
+        for unit in dict.fromkeys(unit for unit, _, _ in scored):
+            if unit not in counted:
+                item["uids"].append(unit)
+        for _post, compound in fresh:
             item["count"] += 1
             item[label(compound)] += 1
             item["score_sum"] += compound
-        summaries = [summary(post, compound) for post, compound in fresh]
-        positives = [entry for entry in summaries if entry["score"] >= POSITIVE_AT]
-        negatives = [entry for entry in summaries if entry["score"] <= -POSITIVE_AT]
+        # Only the TOP candidates of each side can enter the lists: summarise just those.
+        positives = [
+            summary(post, compound)
+            for compound, _, post in heapq.nlargest(
+                TOP,
+                ((c, p["uid"], p) for p, c in fresh if c >= POSITIVE_AT),
+                key=lambda entry: entry[:2],  # never compares the posts themselves
+            )
+        ]
+        negatives = [
+            summary(post, compound)
+            for compound, _, post in heapq.nsmallest(
+                TOP,
+                ((c, p["uid"], p) for p, c in fresh if c <= -POSITIVE_AT),
+                key=lambda entry: entry[:2],  # never compares the posts themselves
+            )
+        ]
         item["top_positive"] = merge_top(item.get("top_positive", []), positives, True)
         item["top_negative"] = merge_top(item.get("top_negative", []), negatives, False)
         return item
@@ -123,14 +144,21 @@ def hour_change(keyword: str, minute_items: list[dict[str, Any]]) -> Any:
     return change
 
 
-def minute_changes(posts: list[dict[str, Any]]) -> dict[str, Change]:
-    """Score checked posts and group them into the changes of their minute items."""
-    groups: dict[tuple[str, str], list[tuple[dict[str, Any], float]]] = {}
-    for post in posts:
-        compound = score(post["text"])
-        minute = minute_of(parse_time(post["created_at"]))
-        for keyword in post["keywords"]:
-            groups.setdefault((keyword, minute), []).append((post, compound))
+def minute_changes(units: list[Unit]) -> dict[str, Change]:
+    """Score the messages' checked posts and group them into the changes of their minute items."""
+    groups: dict[tuple[str, str], list[tuple[str, dict[str, Any], float]]] = {}
+    unique: dict[str, Unit] = {}
+    for unit in units:  # the same message twice in one batch (a redelivery) is scored once
+        unique.setdefault(unit.id, unit)
+    minutes: dict[str, str] = {}  # created_at → minute: an envelope's posts share a few
+    for unit in unique.values():
+        for post in unit.posts:
+            compound = score(post["text"])
+            minute = minutes.get(post["created_at"])
+            if minute is None:
+                minute = minutes[post["created_at"]] = minute_of(parse_time(post["created_at"]))
+            for keyword in post["keywords"]:
+                groups.setdefault((keyword, minute), []).append((unit.id, post, compound))
     return {
         minute_key(keyword, minute): minute_change(keyword, minute, scored)
         for (keyword, minute), scored in groups.items()
@@ -154,12 +182,13 @@ def hour_changes(minutes: list[dict[str, Any]]) -> dict[str, Change]:
     }
 
 
-def record(kv: KeyValue, posts: list[dict[str, Any]]) -> int:
-    """Score checked posts and add them to their minute items, then copy those into their hour
-    items: two transactions per batch where the table has them. Returns the posts scored."""
-    minutes = kv.transform_many(minute_changes(posts))
+def record(kv: KeyValue, units: list[Unit]) -> int:
+    """Score the messages' checked posts and add them to their minute items, then copy those
+    into their hour items: two transactions per batch where the table has them. Returns the
+    posts scored."""
+    minutes = kv.transform_many(minute_changes(units))
     kv.transform_many(hour_changes(list(minutes.values())))
-    return len(posts)
+    return sum(len(unit.posts) for unit in units)
 
 
 def series(

@@ -1,13 +1,23 @@
 """The listener: ``python -m reference_apps.social_analytics.listener``.
 
-Polls every source in SOURCES, keeps the posts that mention a keyword in KEYWORDS, enqueues each
-one once and archives the raw posts to the object store in gzip batches per source and minute
-(``raw/<source>/<YYYY-MM-DD>/<HHMM>/<first>-<count>.jsonl.gz``). After each archive write the
+Polls every source in SOURCES, keeps the posts that mention a keyword in KEYWORDS, enqueues each one
+once, in envelopes (one queue message for up to LISTENER_ENVELOPE_MAX posts, or what arrived within
+LISTENER_LINGER_MS, or LISTENER_ENVELOPE_BYTES of JSON, whichever comes first; its id is derived
+from its posts' ids) and archives the raw posts to the object store in gzip batches per source and
+minute (``raw/<source>/<YYYY-MM-DD>/<HHMM>/<first>-<count>.jsonl.gz``). After each archive write the
 sources' positions and the recently seen ids are saved (``state/listener.json``), so a restart
-resumes where the archive ends: posts collected after the last save come again, are archived
-and enqueued again, and the consumer counts them once. A failing source is logged and retried
-later with backoff; the others keep running. SIGTERM/SIGINT: archive, save, hand the lease
-over, exit.
+resumes where the archive ends.
+
+Write-ahead journal: the consumer counts an envelope once by its id, so a post must never travel
+again in a differently cut envelope. Each envelope (its posts as sent, and what the archive needs
+of them) is written to ``state/journal/`` *before* it is sent, and deleted once a state save
+covers its posts. On start the journaled envelopes are sent again, same ids, same contents, their
+posts marked seen and archived, before anything new is collected. Whatever the crash point:
+before the journal write, nothing of that envelope left the process (its posts come again from
+the sources); after it, the envelope goes again unchanged and the consumer counts it once. A
+journal entry that cannot be read is set aside under ``state/journal-rejected/`` with the reason
+logged. A failing source is logged and retried later with backoff; the others keep running.
+SIGTERM/SIGINT: archive, save, hand the lease over, exit.
 
 Several listeners may run (the blueprint keeps a standby in production): only the one holding
 the lease in the key-value table collects; the others check every few seconds and take over,
@@ -34,13 +44,107 @@ from typing import Any
 from ..backends import Backoff, ConfigError, ObjectNotFound, is_outage, start_when_ready
 from ..web import configure_logging
 from . import Service, build_service, load_settings
-from .posts import clean_text, keyword_pattern, make_message, match_keywords
+from .posts import (
+    ENVELOPE_VERSION,
+    MESSAGE_VERSION,
+    InvalidPost,
+    clean_text,
+    envelope_id,
+    keyword_pattern,
+    make_envelope,
+    make_message,
+    match_keywords,
+    parse_body,
+)
 from .sources import RawPost, Source, SourceError, open_source
 
 log = logging.getLogger("social_analytics.listener")
 STATE_KEY = "state/listener.json"
 LEASE_KEY = "lease#listener"  # <partition>#<sort>: on AWS the table is keyed by id and hour
 SEEN_PER_SOURCE = 20_000
+JOURNAL_PREFIX = "state/journal/"
+REJECTED_PREFIX = "state/journal-rejected/"
+JOURNAL_VERSION = 1
+JOURNAL_KEY = re.compile(r"^state/journal/\d{13}-([0-9a-f]{32})\.json$")
+MINUTE = re.compile(r"^\d{4}-\d\d-\d\d/\d{4}$")
+JOURNAL_MAX_CHARS = 100_000
+"""The largest POST_MAX_CHARS: a journaled post is checked against it, not the current setting,
+so lowering the setting does not set aside an envelope that may already have been counted."""
+FAULT_POINTS = ("before-journal", "before-send", "before-confirm", "before-forget")
+
+
+class JournalError(ValueError):
+    """A journal entry that cannot be sent again as it was written."""
+
+
+class Faults:
+    """Crash points for the crash tests, never set in production: ``LISTENER_FAULT=<point>:<n>``
+    kills this process with SIGKILL (no handler, no flush, as an OOM kill or a power cut would)
+    the n-th time it reaches ``<point>``: ``before-journal`` (an envelope is cut, nothing of it
+    written), ``before-send`` (journaled, not sent), ``before-confirm`` (sent, no state save
+    covers it yet), ``before-forget`` (a state save covers it, its journal entry not yet
+    deleted). Unset, it does nothing."""
+
+    def __init__(self, spec: str = "") -> None:
+        self.point, self.after, self.reached = "", 0, 0
+        if not spec.strip():
+            return
+        point, _, count = spec.strip().partition(":")
+        if point not in FAULT_POINTS or not count.isdigit() or int(count) < 1:
+            raise ConfigError(
+                f"LISTENER_FAULT: {spec!r}: use <point>:<n>, n >= 1, point one of"
+                f" {', '.join(FAULT_POINTS)}"
+            )
+        self.point, self.after = point, int(count)
+
+    def reach(self, point: str) -> None:
+        if point != self.point:
+            return
+        self.reached += 1
+        if self.reached == self.after:
+            log.warning("LISTENER_FAULT: killing this process", extra={"point": point})
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def read_journal_entry(key: str, data: bytes) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """A journal entry checked whole: the envelope exactly as sent and, per post, the minute and
+    raw post the archive needs. Raises JournalError saying what is wrong."""
+    try:
+        entry = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise JournalError(f"not JSON: {error}") from None
+    if not isinstance(entry, dict) or entry.get("v") != JOURNAL_VERSION:
+        raise JournalError(f"not a journal entry of version {JOURNAL_VERSION}")
+    envelope = entry.get("envelope")
+    if not isinstance(envelope, dict) or envelope.get("v") != ENVELOPE_VERSION:
+        raise JournalError(f"no envelope of version {ENVELOPE_VERSION}")
+    try:
+        unit = parse_body(envelope, JOURNAL_MAX_CHARS)
+    except InvalidPost as error:
+        raise JournalError(f"envelope: {error}") from None
+    if unit.rejected:
+        index, why, _post = unit.rejected[0]
+        raise JournalError(f"envelope post {index}: {why}")
+    if envelope_id([post["uid"] for post in unit.posts]) != unit.id:
+        raise JournalError(f"envelope id {unit.id} does not match its posts")
+    match = JOURNAL_KEY.match(key)
+    if not match or match.group(1) != unit.id[2:]:
+        raise JournalError(f"key does not name envelope {unit.id}")
+    archive = entry.get("archive")
+    if not isinstance(archive, list) or len(archive) != len(unit.posts):
+        raise JournalError("archive must list one [minute, raw post] per post")
+    items: list[tuple[str, Any]] = []
+    for index, (post, item) in enumerate(zip(unit.posts, archive, strict=True)):
+        if not post["uid"].startswith(post["source"] + ":"):
+            raise JournalError(f"post {index}: uid does not start with its source")
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+            raise JournalError(f"archive item {index} is not [minute, raw post]")
+        if not MINUTE.match(item[0]):
+            raise JournalError(
+                f"archive item {index}: minute {item[0][:20]!r} is no YYYY-MM-DD/HHMM"
+            )
+        items.append((item[0], item[1]))
+    return envelope, items
 
 
 def slug(name: str) -> str:
@@ -51,30 +155,103 @@ class Listener:
     """Sources → de-duplicated, keyword-matched messages → queue, and raw batches → archive."""
 
     def __init__(
-        self, service: Service, sources: list[Source], flush_seconds: float = 10.0
+        self,
+        service: Service,
+        sources: list[Source],
+        flush_seconds: float = 10.0,
+        envelope_max: int = 100,
+        linger: float = 0.2,
+        envelope_bytes: int = 48_000,
+        faults: Faults | None = None,
     ) -> None:
         self.service = service
+        self.faults = faults or Faults()
         self.sources = sources
         self.flush_seconds = flush_seconds
+        self.envelope_max = envelope_max
+        self.linger = linger
+        self.envelope_bytes = envelope_bytes
+        self.outbox: list[dict[str, Any]] = []  # posts of the envelope being filled
+        self.outbox_archive: list[tuple[str, Any]] = []  # their (minute, raw post)
+        self.journaled: list[str] = []  # journal keys of envelopes no state save covers yet
+        self.outbox_bytes = 0
+        self.outbox_since = 0.0
         self.pattern = keyword_pattern(service.keywords)
         self.seen: dict[str, OrderedDict[str, None]] = {src.name: OrderedDict() for src in sources}
         self.pending: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.last_flush = time.monotonic()
-        self.counts = {"enqueued": 0, "duplicates": 0, "skipped": 0, "archived": 0}
+        self.counts = {
+            "enqueued": 0,
+            "envelopes": 0,
+            "duplicates": 0,
+            "skipped": 0,
+            "archived": 0,
+            "resent": 0,
+            "journal_rejected": 0,
+        }
 
     def restore(self) -> None:
-        """Continue from the last saved state: positions, recently seen ids; what was collected
-        after that save and not archived is dropped here and comes again from the sources."""
+        """Continue from the last saved state: positions, recently seen ids; then send the
+        journaled envelopes again as they were. What was collected after that save and is in
+        no journaled envelope is dropped here and comes again from the sources."""
         self.pending.clear()
+        self.outbox.clear()
+        self.outbox_archive.clear()
+        self.outbox_bytes = 0
+        self.journaled.clear()
         try:
             state = json.loads(self.service.objects.get(STATE_KEY))
         except ObjectNotFound:
-            return
-        for source in self.sources:
-            saved = state.get("sources", {}).get(source.name, {})
-            source.restore(saved.get("position", {}))
-            self.seen[source.name] = OrderedDict.fromkeys(saved.get("seen", []))
-        log.info("resumed", extra={"sources": sorted(state.get("sources", {}))})
+            state = None
+        if state is not None:
+            for source in self.sources:
+                saved = state.get("sources", {}).get(source.name, {})
+                source.restore(saved.get("position", {}))
+                self.seen[source.name] = OrderedDict.fromkeys(saved.get("seen", []))
+            log.info("resumed", extra={"sources": sorted(state.get("sources", {}))})
+        if self.resend_journal():
+            self.flush()  # archive them and save: their entries can go
+
+    def resend_journal(self) -> int:
+        """Send every journaled envelope again, unchanged (the consumer counts each id once),
+        mark its posts seen (the sources, resumed from the saved position, deliver them again)
+        and queue them for the archive. Returns how many envelopes went."""
+        sent = 0
+        for key in self.service.objects.list(JOURNAL_PREFIX):
+            try:
+                data = self.service.objects.get(key)
+            except ObjectNotFound:
+                continue
+            try:
+                envelope, archive = read_journal_entry(key, data)
+            except JournalError as error:
+                self.set_aside(key, data, str(error))
+                continue
+            self.service.queue.send(envelope)
+            self.journaled.append(key)
+            for post, (minute, raw) in zip(envelope["posts"], archive, strict=True):
+                source = post["source"]
+                seen = self.seen.setdefault(source, OrderedDict())
+                seen[post["uid"].removeprefix(source + ":")] = None
+                while len(seen) > SEEN_PER_SOURCE:
+                    seen.popitem(last=False)
+                item = {"v": MESSAGE_VERSION, **post, "raw": raw}
+                self.pending.setdefault((source, minute), []).append(item)
+            self.counts["resent"] += len(envelope["posts"])
+            sent += 1
+        if sent:
+            log.info("journaled envelopes sent again", extra={"envelopes": sent})
+        return sent
+
+    def set_aside(self, key: str, data: bytes, why: str) -> None:
+        """A journal entry that cannot be sent again is kept for a person to look at, out of
+        the journal, so that it stops nobody (its posts, if never sent, come again from the
+        sources)."""
+        log.error("journal entry set aside", extra={"key": key, "error": why})
+        name = key.removeprefix(JOURNAL_PREFIX)
+        self.service.objects.put(REJECTED_PREFIX + name, data, "application/octet-stream")
+        self.service.objects.delete(key)
+        self.counts["journal_rejected"] += 1
 
     def step(self, now: float | None = None) -> None:
         """Poll the sources that are due, then archive if a batch is ready."""
@@ -93,6 +270,8 @@ class Listener:
                 continue
             for post in posts:
                 self.accept(source.name, post)
+        if self.outbox and time.monotonic() - self.outbox_since >= self.linger:
+            self.send_envelope()
         if time.monotonic() - self.last_flush >= self.flush_seconds or self._minute_turned():
             self.flush()
 
@@ -101,7 +280,8 @@ class Listener:
         return any(minute != current for _, minute in self.pending)
 
     def accept(self, source: str, post: RawPost) -> bool:
-        """Enqueue one post unless it is a duplicate, empty or about no keyword."""
+        """Put one post in the envelope being filled unless it is a duplicate, empty or about no
+        keyword; a full envelope is sent at once."""
         seen = self.seen.setdefault(source, OrderedDict())
         if post.id in seen:
             self.counts["duplicates"] += 1
@@ -114,17 +294,49 @@ class Listener:
         message = make_message(
             source, post.id, text, keywords, post.created_at, post.url, post.author
         )
-        self.service.queue.send(message)
+        size = len(json.dumps(message))
+        if self.outbox and self.outbox_bytes + size > self.envelope_bytes:
+            self.send_envelope()
+        if not self.outbox:
+            self.outbox_since = time.monotonic()
+        minute = datetime.now(UTC).strftime("%Y-%m-%d/%H%M")
+        self.outbox.append(message)
+        self.outbox_archive.append((minute, post.raw))
+        self.outbox_bytes += size
         seen[post.id] = None
         while len(seen) > SEEN_PER_SOURCE:
             seen.popitem(last=False)
-        minute = datetime.now(UTC).strftime("%Y-%m-%d/%H%M")
         self.pending.setdefault((source, minute), []).append({**message, "raw": post.raw})
-        self.counts["enqueued"] += 1
+        if len(self.outbox) >= self.envelope_max:
+            self.send_envelope()
         return True
 
+    def send_envelope(self) -> None:
+        """Journal the posts collected so far as one envelope, then send it. On a failure they
+        stay here (the loop then resumes from the saved state and the journal, as after a
+        restart)."""
+        if not self.outbox:
+            return
+        envelope = make_envelope(self.outbox)
+        self.faults.reach("before-journal")
+        key = f"{JOURNAL_PREFIX}{int(time.time() * 1000):013d}-{envelope['id'][2:]}.json"
+        entry = {"v": JOURNAL_VERSION, "envelope": envelope, "archive": self.outbox_archive}
+        self.service.objects.put(key, json.dumps(entry, default=str).encode(), "application/json")
+        self.journaled.append(key)
+        self.faults.reach("before-send")
+        self.service.queue.send(envelope)
+        self.faults.reach("before-confirm")
+        self.counts["enqueued"] += len(self.outbox)
+        self.counts["envelopes"] += 1
+        self.outbox = []
+        self.outbox_archive = []
+        self.outbox_bytes = 0
+
     def flush(self) -> None:
-        """Write each pending batch, then save the positions that batch covers."""
+        """Send the envelope being filled, write each pending batch, then save the positions
+        that batch covers (never a position past a post not yet sent), then delete the journal
+        entries of the envelopes that save covers."""
+        self.send_envelope()
         for (source, minute), batch in sorted(self.pending.items()):
             first = batch[0]["uid"].rsplit(":", 1)[-1]
             key = f"raw/{slug(source)}/{minute}/{int(time.time() * 1000)}-{slug(first)}.jsonl.gz"
@@ -141,6 +353,11 @@ class Listener:
         }
         self.service.objects.put(STATE_KEY, json.dumps(state).encode(), "application/json")
         self.last_flush = time.monotonic()
+        if self.journaled:
+            self.faults.reach("before-forget")
+        while self.journaled:
+            self.service.objects.delete(self.journaled[0])
+            self.journaled.pop(0)
 
 
 class Lease:
@@ -180,8 +397,9 @@ def run(
     backoff: Backoff | None = None,
 ) -> None:
     """Collect while holding the lease. A backend outage (queue, archive, table) pauses the loop
-    with backoff and, once the backends answer, resumes from the saved state, as a restart would:
-    posts sent but not archived come again and the consumer counts them once."""
+    with backoff and, once the backends answer, resumes from the saved state and the journal, as
+    a restart would: envelopes sent but not yet saved go again unchanged and the consumer counts
+    them once."""
     backoff = backoff or Backoff()
     active = False
     renewed = -float("inf")
@@ -224,7 +442,16 @@ def main(env: Mapping[str, str] | None = None) -> None:
         except (ValueError, OSError) as error:
             raise ConfigError(f"SOURCES: {url}: {error}") from None
     flush = settings.number("ARCHIVE_FLUSH_SECONDS", 10, 0.1, 60)
-    listener = Listener(service, sources, flush)
+    linger = settings.number("LISTENER_LINGER_MS", 200, 0, 10_000) / 1000
+    listener = Listener(
+        service,
+        sources,
+        flush,
+        envelope_max=int(settings.number("LISTENER_ENVELOPE_MAX", 100, 1, 1000)),
+        linger=linger,
+        envelope_bytes=int(settings.number("LISTENER_ENVELOPE_BYTES", 48_000, 4_000, 1_000_000)),
+        faults=Faults(settings.extra.get("LISTENER_FAULT", "")),
+    )
     lease = Lease(service, settings.number("LISTENER_LEASE_SECONDS", 30, 3, 3600))
     stop = threading.Event()
 
@@ -235,7 +462,7 @@ def main(env: Mapping[str, str] | None = None) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     log.info("listener started", extra={"sources": [s.name for s in sources]})
-    run(listener, stop, lease)
+    run(listener, stop, lease, tick=min(0.2, max(0.01, linger / 4)))
     log.info("listener stopped", extra=listener.counts)
 
 

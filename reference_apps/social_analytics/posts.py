@@ -1,19 +1,30 @@
 """Posts as they travel from the listener to the consumer: cleaned text, keywords, one id.
 
-The listener builds the message body with :func:`make_message`; the consumer reads it back with
-:func:`parse_message`, which rejects anything malformed with :class:`InvalidPost` (the message
-then goes to the dead-letter queue).
+The listener builds each post with :func:`make_message` and sends them in envelopes
+(:func:`make_envelope`): one queue message holding up to LISTENER_ENVELOPE_MAX posts, whose id
+is derived from the posts' ids. The consumer reads a message back with :func:`parse_body`: an
+envelope, or a single post of the format before envelopes (still accepted, for a rolling
+upgrade). A malformed message raises :class:`InvalidPost` (it then goes to the dead-letter queue
+whole); inside a well-formed envelope each post is checked on its own (:func:`parse_post`).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 KEYWORD = re.compile(r"^[a-z0-9][a-z0-9_+#.-]{0,39}$")
 MESSAGE_VERSION = 1
+"""A single post: the message format before envelopes, still accepted by the consumer."""
+ENVELOPE_VERSION = 2
+ENVELOPE_MAX_POSTS = 1000
+ENVELOPE_ID = re.compile(r"^e:[0-9a-f]{32}$")
 
 
 class InvalidPost(ValueError):
@@ -84,15 +95,89 @@ def make_message(
     }
 
 
+def envelope_id(uids: list[str]) -> str:
+    """Derived from the posts' ids, in order: sending the same posts again (a retry after a
+    failed send) gives the same id, so the consumer counts them once."""
+    digest = hashlib.sha256("\n".join(uids).encode()).hexdigest()
+    return f"e:{digest[:32]}"
+
+
+def make_envelope(posts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One queue message for several posts built by :func:`make_message`."""
+    inner = [{name: value for name, value in post.items() if name != "v"} for post in posts]
+    return {
+        "v": ENVELOPE_VERSION,
+        "id": envelope_id([post["uid"] for post in inner]),
+        "posts": inner,
+    }
+
+
+@dataclass
+class Unit:
+    """What one message brings: its id for exactly-once (the envelope's, or an old single
+    post's uid), the posts to count and the posts refused (index, reason, post as sent)."""
+
+    id: str
+    posts: list[dict[str, Any]]
+    rejected: list[tuple[int, str, Any]] = field(default_factory=list)
+
+
+def parse_body(body: Any, max_chars: int) -> Unit:
+    """A message: an envelope (each post checked on its own) or an old single post. Raises
+    InvalidPost when the message as a whole is malformed."""
+    if not isinstance(body, dict):
+        raise InvalidPost(f"message is not a JSON object: {str(body)[:80]!r}")
+    if "rejected" in body:
+        raise InvalidPost(f"post refused from envelope {str(body.get('envelope'))[:40]}")
+    if body.get("v") == MESSAGE_VERSION:
+        post = parse_message(body, max_chars)
+        return Unit(post["uid"], [post])
+    if body.get("v") != ENVELOPE_VERSION:
+        raise InvalidPost(f"unknown message version {body.get('v')!r}")
+    if not isinstance(body.get("id"), str) or not ENVELOPE_ID.match(body["id"]):
+        raise InvalidPost(f"envelope id {str(body.get('id'))[:80]!r} is not e:<32 hex digits>")
+    posts = body.get("posts")
+    if not isinstance(posts, list) or not 0 < len(posts) <= ENVELOPE_MAX_POSTS:
+        raise InvalidPost(f"envelope posts must be a list of 1-{ENVELOPE_MAX_POSTS} posts")
+    unit = Unit(body["id"], [])
+    for index, post in enumerate(posts):
+        try:
+            unit.posts.append(parse_post(post, max_chars))
+        except InvalidPost as error:
+            unit.rejected.append((index, str(error), post))
+    return unit
+
+
+REJECTED_POST_CHARS = 16_000
+"""A refused post larger than this as JSON is kept as its first characters: the dead letter must
+fit every queue's message limit (64 KiB on Azure Queue Storage)."""
+
+
+def rejection(unit: Unit, index: int, error: str, post: Any) -> dict[str, Any]:
+    """The dead letter of one refused post of an envelope: what, where from and why."""
+    letter = {"rejected": "post", "error": error, "envelope": unit.id, "index": index}
+    raw = json.dumps(post)
+    if len(raw) <= REJECTED_POST_CHARS:
+        return {**letter, "post": post}
+    return {**letter, "post_start": raw[:REJECTED_POST_CHARS], "post_chars": len(raw)}
+
+
 def parse_message(body: Any, max_chars: int) -> dict[str, Any]:
-    """The message body checked field by field; InvalidPost says what is wrong."""
+    """A single-post message (the format before envelopes) checked field by field."""
     if not isinstance(body, dict):
         raise InvalidPost(f"message is not a JSON object: {str(body)[:80]!r}")
     if body.get("v") != MESSAGE_VERSION:
         raise InvalidPost(f"unknown message version {body.get('v')!r}")
-    for field in ("uid", "source", "text", "created_at"):
-        if not isinstance(body.get(field), str):
-            raise InvalidPost(f"field {field!r} is missing or not a string")
+    return parse_post(body, max_chars)
+
+
+def parse_post(body: Any, max_chars: int) -> dict[str, Any]:
+    """One post checked field by field; InvalidPost says what is wrong."""
+    if not isinstance(body, dict):
+        raise InvalidPost(f"post is not a JSON object: {str(body)[:80]!r}")
+    for name in ("uid", "source", "text", "created_at"):
+        if not isinstance(body.get(name), str):
+            raise InvalidPost(f"field {name!r} is missing or not a string")
     if not body["text"].strip():
         raise InvalidPost("empty post")
     if len(body["text"]) > max_chars:
@@ -106,8 +191,16 @@ def parse_message(body: Any, max_chars: int) -> dict[str, Any]:
         or not all(isinstance(word, str) and KEYWORD.match(word) for word in keywords)
     ):
         raise InvalidPost(f"keywords must be a non-empty list of keywords: {keywords!r:.80}")
-    try:
-        parse_time(body["created_at"])
-    except ValueError:
-        raise InvalidPost(f"created_at {body['created_at'][:40]!r} is no ISO 8601 time") from None
+    if not is_time(body["created_at"]):
+        raise InvalidPost(f"created_at {body['created_at'][:40]!r} is no ISO 8601 time")
     return body
+
+
+@functools.lru_cache(maxsize=4096)
+def is_time(raw: str) -> bool:
+    """Whether ``raw`` is an ISO 8601 instant (the posts of an envelope share a few times)."""
+    try:
+        parse_time(raw)
+    except ValueError:
+        return False
+    return True

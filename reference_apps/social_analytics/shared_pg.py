@@ -1,24 +1,28 @@
 """The consumer's path when the queue and the key-value table are tables of one PostgreSQL
 database (the local target's services host): a batch's minute items, hour items and ack commit
-together, in one transaction of four statements.
+together, in one transaction of four statements (five when an envelope holds a refused post: its
+dead letter is written in the same transaction, once).
 
-Nothing is weakened by merging them: a crash before the commit leaves neither counts nor ack, so
-the batch comes again and is counted once; a crash after it leaves both. The minute items still
-list the uids they counted, so a delivery whose receipt went stale (its visibility timeout ran
-out and another consumer took it) is counted once by whichever consumer commits first, and the
-other one finds its uids already there. Keys are locked in sorted order in one statement, so
-consumers on this path, or on the generic one (``KeyValue.transform_many``), cannot deadlock.
+Nothing is weakened by merging them: a crash before the commit leaves neither counts nor ack, so the
+batch comes again and is counted once; a crash after it leaves both. The minute items still list the
+ids of the messages (envelopes) they counted, so a delivery whose receipt went stale (its visibility
+timeout ran out and another consumer took it) is counted once by whichever consumer commits first,
+and the other one finds its envelope ids already there. Keys are locked in sorted order in one
+statement, so consumers on this path, or on the generic one (``KeyValue.transform_many``), cannot
+deadlock.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from ..backends import KeyValue, Message, Queue
 from ..backends.kv import PostgresKeyValue
 from ..backends.queue.postgres import PostgresQueue
 from .aggregates import hour_changes, hour_of_minute_key, minute_changes
+from .posts import Unit, rejection
 
 
 def shared_database(queue: Queue | None, kv: KeyValue) -> bool:
@@ -31,11 +35,12 @@ def shared_database(queue: Queue | None, kv: KeyValue) -> bool:
 
 
 def record_and_ack(
-    queue: PostgresQueue, kv: PostgresKeyValue, posts: list[dict[str, Any]], messages: list[Message]
+    queue: PostgresQueue, kv: PostgresKeyValue, units: list[Unit], messages: list[Message]
 ) -> int:
-    """Score ``posts``, add them to their minute and hour items and delete ``messages`` (each
-    with its own receipt) in one transaction. Returns the posts scored."""
-    minutes = minute_changes(posts)  # VADER runs before the transaction: no lock held meanwhile
+    """Score the posts of ``units``, add them to their minute and hour items, dead-letter their
+    refused posts and delete ``messages`` (each with its own receipt) in one transaction.
+    Returns the posts scored."""
+    minutes = minute_changes(units)  # VADER runs before the transaction: no lock held meanwhile
     keys = sorted({*minutes, *(hour_of_minute_key(key) for key in minutes)})
     with kv.db.transaction() as cursor:
         # Create missing rows and lock every row, in key order, in one statement; the no-op
@@ -55,8 +60,29 @@ def record_and_ack(
             " FROM jsonb_each(%s::jsonb) AS v(key, value) WHERE t.key = v.key",
             (json.dumps(items),),
         )
+        bury(cursor, queue, units)
         acknowledge(cursor, queue, messages)
-    return len(posts)
+    return sum(len(unit.posts) for unit in units)
+
+
+def bury(cursor: Any, queue: PostgresQueue, units: list[Unit]) -> None:
+    """Write each refused post of an envelope straight into the dead letters, with an id
+    derived from the envelope and the post's place in it: a redelivery adds no second one."""
+    rows = [
+        {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{unit.id}#{index}")),
+            "body": json.dumps(rejection(unit, index, error, post)),
+        }
+        for unit in units
+        for index, error, post in unit.rejected
+    ]
+    if rows:
+        cursor.execute(
+            f"INSERT INTO {queue.table}_dead (id, body, deliveries)"
+            " SELECT id, body, 0 FROM jsonb_to_recordset(%s::jsonb) AS r(id uuid, body text)"
+            " ON CONFLICT (id) DO NOTHING",
+            (json.dumps(rows),),
+        )
 
 
 def acknowledge(cursor: Any, queue: PostgresQueue, messages: list[Message]) -> None:

@@ -4,7 +4,7 @@ the VNet, Entra ID only (no account keys), continuous backup, TLS 1.2."""
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import cosmosdb, monitor, network
+from pulumi_azure_native import cosmosdb, monitor
 
 from stacks.azure.common import (
     COSMOS_TABLE_ROLES,
@@ -14,6 +14,7 @@ from stacks.azure.common import (
     network_of,
     stable_guid,
 )
+from stacks.azure.private_endpoint import PrivateEndpoint, PrivateEndpointArgs
 from stacks.blueprints.model import Access
 from stacks.common.args import KeyValueTableArgs
 from stacks.common.contracts import Principal
@@ -75,30 +76,17 @@ class KeyValueTable(pulumi.ComponentResource):
             resource={"id": self.table_name},
             opts=child(self),
         )
-        endpoint = network.PrivateEndpoint(
+        self.endpoint = PrivateEndpoint(
             f"{name}-endpoint",
-            private_endpoint_name=f"{context.prefix}-{spec.name}-table-pe",
-            resource_group_name=net.resource_group_name,
-            location=net.location,
-            subnet={"id": net.subnet_ids["endpoints"]},
-            private_link_service_connections=[
-                {
-                    "name": "table",
-                    "private_link_service_id": self.account.id,
-                    "group_ids": ["Table"],
-                }
-            ],
-            tags=context.tags,
-            opts=child(self),
-        )
-        network.PrivateDnsZoneGroup(
-            f"{name}-endpoint-dns",
-            private_dns_zone_group_name="default",
-            private_endpoint_name=endpoint.name,
-            resource_group_name=net.resource_group_name,
-            private_dns_zone_configs=[
-                {"name": "table", "private_dns_zone_id": net.private_dns_zone(PRIVATE_DNS_ZONE).id}
-            ],
+            PrivateEndpointArgs(
+                network=net,
+                endpoint_name=f"{context.prefix}-{spec.name}-table-pe",
+                target_id=self.account.id,
+                sub_resource="Table",
+                connection_name="table",
+                dns_zone=PRIVATE_DNS_ZONE,
+                tags=context.tags,
+            ),
             opts=child(self),
         )
         monitor.DiagnosticSetting(

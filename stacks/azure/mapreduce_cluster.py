@@ -32,9 +32,6 @@ identity: shared keys are off) and Key Vault Secrets User on the gateway passwor
 
 from __future__ import annotations
 
-import shlex
-from pathlib import Path
-
 import pulumi
 import pulumi_random as random
 import pulumi_tls as tls
@@ -43,7 +40,6 @@ from pulumi_azure_native import (
     hdinsight,
     keyvault,
     managedidentity,
-    network,
     storage,
 )
 
@@ -57,13 +53,15 @@ from stacks.azure.common import (
     role_definition_id,
     stable_guid,
 )
+from stacks.azure.hdinsight_jobs import FILE_SYSTEM, submit_command, upload_command
 from stacks.azure.object_store import SOFT_DELETE_DAYS
+from stacks.azure.private_endpoint import PrivateEndpoint, PrivateEndpointArgs
 from stacks.azure.sizes import (
     HDINSIGHT_HEAD_NODE,
     HDINSIGHT_WORKER_NODE,
     HDINSIGHT_ZOOKEEPER_NODE,
 )
-from stacks.blueprints.model import Access, StreamingJob
+from stacks.blueprints.model import Access
 from stacks.common.args import MapReduceClusterArgs
 from stacks.common.contracts import Principal
 
@@ -75,51 +73,10 @@ PRIVATE_DNS_ZONE = "privatelink.azurehdinsight.net"
 """The zone Azure documents for HDInsight private endpoints (gateway and headnode)."""
 GATEWAY_GROUP = "gateway"
 """The private-link sub-resource behind Ambari, Livy and WebHCat: what the job runner calls."""
-FILE_SYSTEM = "cluster"
-STREAMING_JAR = "/usr/hdp/current/hadoop-mapreduce-client/hadoop-streaming.jar"
 SSH_USER = "sshuser"
 # Built-in "HDInsight Cluster Operator" (the same GUID in every tenant): read the cluster, read
 # and rotate its gateway settings, read/modify its configurations; no create, scale or delete.
 CLUSTER_OPERATOR_ROLE = "61ed4efc-fab3-44fd-b111-e24485cc132a"
-
-
-def upload_command(job: StreamingJob, account: str) -> str:
-    """Uploads the job's programs from a checkout of this repository as the signed-in Entra ID
-    identity, which needs Storage Blob Data Contributor on the account."""
-    return " && ".join(
-        " ".join(
-            [
-                "az storage fs file upload --auth-mode login --overwrite",
-                f"--account-name {account} --file-system {FILE_SYSTEM}",
-                f"--path jobs/{job.name}/{Path(script).name} --source {script}",
-            ]
-        )
-        for script in (job.mapper, job.reducer)
-    )
-
-
-def submit_command(job: StreamingJob, file_system_url: str) -> str:
-    """The Hadoop streaming command line for one job, with every path in the cluster's store."""
-    scripts = [
-        f"{file_system_url}/jobs/{job.name}/{Path(path).name}" for path in (job.mapper, job.reducer)
-    ]
-    return " ".join(
-        [
-            "hadoop",
-            "jar",
-            STREAMING_JAR,
-            "-files",
-            ",".join(scripts),
-            "-mapper",
-            shlex.quote(f"python3 {Path(job.mapper).name}"),
-            "-reducer",
-            shlex.quote(f"python3 {Path(job.reducer).name}"),
-            "-input",
-            f"{file_system_url}/{job.input_prefix}",
-            "-output",
-            f"{file_system_url}/{job.output_prefix}",
-        ]
-    )
 
 
 class MapReduceCluster(pulumi.ComponentResource):
@@ -234,7 +191,7 @@ class MapReduceCluster(pulumi.ComponentResource):
         in_vnet = {"id": net.vnet_id, "subnet": net.subnet_ids["mapreduce"]}
         # The zone is linked to the VNet before the cluster exists, so the endpoint's records
         # land in a zone the VNet already resolves.
-        zone = net.private_dns_zone(PRIVATE_DNS_ZONE)
+        net.private_dns_zone(PRIVATE_DNS_ZONE)
         zone_link = net.dns_zone_links[PRIVATE_DNS_ZONE]
 
         def role_profile(role_name: str, size: str, count: int) -> dict:
@@ -306,30 +263,20 @@ class MapReduceCluster(pulumi.ComponentResource):
                 depends_on=[data_owner, file_system, net.subnets["mapreduce"], zone_link],
             ),
         )
-        gateway_endpoint = network.PrivateEndpoint(
+        self.gateway_endpoint = PrivateEndpoint(
             f"{name}-gateway-endpoint",
-            private_endpoint_name=f"{context.prefix}-{spec.name}-gateway-pe",
-            resource_group_name=net.resource_group_name,
-            location=net.location,
-            subnet={"id": net.subnet_ids["endpoints"]},
-            private_link_service_connections=[
-                {
-                    "name": GATEWAY_GROUP,
-                    "private_link_service_id": self.cluster.id,
-                    "group_ids": [GATEWAY_GROUP],
-                }
-            ],
-            tags=tags,
+            PrivateEndpointArgs(
+                network=net,
+                endpoint_name=f"{context.prefix}-{spec.name}-gateway-pe",
+                target_id=self.cluster.id,
+                sub_resource=GATEWAY_GROUP,
+                connection_name=GATEWAY_GROUP,
+                dns_zone=PRIVATE_DNS_ZONE,
+                tags=tags,
+            ),
             opts=child(self),
         )
-        self.gateway_dns = network.PrivateDnsZoneGroup(
-            f"{name}-gateway-endpoint-dns",
-            private_dns_zone_group_name="default",
-            private_endpoint_name=gateway_endpoint.name,
-            resource_group_name=net.resource_group_name,
-            private_dns_zone_configs=[{"name": GATEWAY_GROUP, "private_dns_zone_id": zone.id}],
-            opts=child(self, depends_on=[zone_link]),
-        )
+        self.gateway_dns = self.gateway_endpoint.dns_zone_group
         self.physical_name: pulumi.Output[str] = self.cluster.name
         self.network = net
         self.file_system_id: pulumi.Output[str] = file_system.id

@@ -107,7 +107,9 @@ def resources_by_component(cloud: str) -> dict[str, set[str]]:
             if not resource.custom:
                 continue
             owner = by_urn.get(resource.parent_urn)
-            while owner is not None and not owner.type.startswith(prefix):
+            # Up to the contract component: a shared helper component (PrivateEndpoint) inside
+            # one is part of what that component creates.
+            while owner is not None and owner.type.removeprefix(prefix) not in COMPONENTS:
                 owner = by_urn.get(owner.parent_urn)
             if owner is not None:
                 created[owner.type.removeprefix(prefix)].add(resource.type)

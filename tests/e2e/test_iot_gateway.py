@@ -167,6 +167,33 @@ def site(target: LocalTarget, hosts: dict[str, Any]) -> Iterator[Site]:
     found.restore_uplink()
 
 
+def environment(host: Any, unit: str) -> dict[str, str]:
+    """A unit's environment file as systemd reads it (KEY="value" lines, JSON-quoted)."""
+    lines = host.check_output(f"cat /etc/tierstack/{unit}.env").splitlines()
+    pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    return {key: json.loads(value) for key, value in pairs}
+
+
+def test_only_the_fog_api_holds_the_broker_account(site: Site, hosts: dict[str, Any]) -> None:
+    """The fog API's broker account reaches the app servers only: the telemetry consumer's
+    environment holds its own backends (queue, time series, archive) and no broker URL, broker
+    password or session key; the fog API, with the account, shows the gateway's live status."""
+    password = site.keys["mqtt_fogapi"]
+    consumer = environment(hosts["worker"], "iot-gateway-consumer")
+    assert {"QUEUE_URL", "KV_URL", "OBJECT_STORE_URL"} <= set(consumer)
+    assert not {"BROKER_URL", "BROKER_CA_FILE", "SECRET_KEY"} & set(consumer)
+    assert password not in hosts["worker"].check_output(
+        "cat /etc/tierstack/iot-gateway-consumer.env"
+    )
+    for unit in (GATEWAY_UNIT, SIMULATOR_UNIT):
+        units = environment(site.gateway, unit)
+        assert "SECRET_KEY" not in units and password not in "".join(units.values())
+    for app in ("app1", "app2"):
+        api = environment(hosts[app], APP)
+        assert api["BROKER_URL"] == f"mqtts://fogapi:{password}@gateway:8883"
+    assert site.fresh_status(time.time() - 30)["source"] == "live"
+
+
 def test_a_fixed_run_is_stored_exactly_once(site: Site) -> None:
     report, since, until = site.run_devices(READINGS, RUN_INTERVAL)
     assert {name: entry["published"] for name, entry in report.items()} == {

@@ -315,11 +315,25 @@ def test_bad_queries_get_a_4xx_through_the_load_balancer(target: LocalTarget) ->
 
 
 def test_malformed_messages_on_the_real_queue_are_dead_lettered(hosts: dict[str, Any]) -> None:
-    """A producer's bad message (not JSON; a post with no text) must not block the consumer on
-    the worker host: it is given back at once and lands in the dead-letter table."""
+    """A producer's bad message (not JSON; an old single-post message with no text; an envelope
+    with no posts) must not block the consumer on the worker host: it is given back at once and
+    lands in the dead-letter table whole. A well-formed envelope holding a post with no text is
+    acked, and that post alone is dead-lettered with the reason."""
     services = hosts["services"]
     token = os.urandom(4).hex()
-    bodies = [f"not json {token}", json.dumps({"v": 1, "uid": token, "text": ""})]
+    empty_post = {
+        "uid": f"e2e:{token}",
+        "source": "e2e",
+        "text": "",
+        "keywords": ["solar"],
+        "created_at": "2001-01-01T00:00:00Z",
+    }
+    bodies = [
+        f"not json {token}",
+        json.dumps({"v": 1, "uid": token, "text": ""}),
+        json.dumps({"v": 2, "id": f"e:{token * 4}", "posts": []}),
+        json.dumps({"v": 2, "id": f"e:{token[::-1] * 4}", "posts": [empty_post]}),
+    ]
 
     def psql(sql: str) -> str:
         return services.check_output(
@@ -330,8 +344,12 @@ def test_malformed_messages_on_the_real_queue_are_dead_lettered(hosts: dict[str,
         psql(f"insert into jobs (id, body) values (gen_random_uuid(), '{body}')")
     where = f"body like '%{token}%'"
     wait_until(
-        lambda: psql(f"select count(*) from jobs_dead where {where}") == "2",
+        lambda: psql(f"select count(*) from jobs_dead where {where}") == "4",
         90,
-        "both bad messages in the dead-letter table",
+        "three bad messages and one refused post in the dead-letter table",
     )
     assert psql(f"select count(*) from jobs where {where}") == "0"
+    refused = json.loads(
+        psql(f"select body from jobs_dead where {where} and body like '%rejected%'")
+    )
+    assert (refused["error"], refused["post"]["uid"]) == ("empty post", f"e2e:{token}")

@@ -25,6 +25,8 @@ import pytest
 import requests
 from PIL import Image
 
+from reference_apps.backends.queue import PubSubQueue
+
 REPO = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 BIN = Path(sys.executable).parent
@@ -242,6 +244,26 @@ class TlsPostgres:
     ca_file: Path
 
 
+@dataclass(frozen=True)
+class LoopbackTls:
+    """A test CA and a server certificate it issued for 127.0.0.1, written as PEM files: the
+    server loads ``cert``/``key``, the client trusts ``ca`` only (verified TLS, as in prod)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def loopback_tls(folder: Path) -> LoopbackTls:
+    """Writes ca.pem, server.crt and server.key (a new CA and key pair each call) to ``folder``."""
+    ca, cert, key = _test_ca_and_server_cert()
+    files = LoopbackTls(folder / "ca.pem", folder / "server.crt", folder / "server.key")
+    files.ca.write_bytes(ca)
+    files.cert.write_bytes(cert)
+    files.key.write_bytes(key)
+    return files
+
+
 def _test_ca_and_server_cert() -> tuple[bytes, bytes, bytes]:
     """(CA certificate, server certificate, server key) in PEM, the server's naming 127.0.0.1."""
     import datetime
@@ -254,7 +276,7 @@ def _test_ca_and_server_cert() -> tuple[bytes, bytes, bytes]:
 
     now = datetime.datetime.now(datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tierstack test database CA")])
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tierstack test CA")])
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -293,18 +315,16 @@ def _test_ca_and_server_cert() -> tuple[bytes, bytes, bytes]:
 
 @pytest.fixture(scope="session")
 def postgres_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsPostgres]:
-    ca, cert, key = _test_ca_and_server_cert()
-    ca_file = tmp_path_factory.mktemp("database-ca") / "database-ca.pem"
-    ca_file.write_bytes(ca)
+    tls = loopback_tls(tmp_path_factory.mktemp("database-tls"))
     hba = (
         "local all postgres trust\n"
         "host all postgres 127.0.0.1/32 trust\n"
         "hostssl all all 127.0.0.1/32 scram-sha-256\n"
     )
-    files = {"server.crt": cert, "server.key": key}
+    files = {"server.crt": tls.cert.read_bytes(), "server.key": tls.key.read_bytes()}
     options = "-c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
     with postgres_cluster(options, hba, files) as (port, _):
-        yield TlsPostgres(port, f"postgresql://postgres@127.0.0.1:{port}/postgres", ca_file)
+        yield TlsPostgres(port, f"postgresql://postgres@127.0.0.1:{port}/postgres", tls.ca)
 
 
 @pytest.fixture
@@ -392,6 +412,23 @@ def gcs_emulator_host() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+def pubsub_queue(project: str, topic: str, subscription: str) -> PubSubQueue:
+    """A fresh Pub/Sub queue on the emulator (PUBSUB_EMULATOR_HOST set): the topic and
+    subscription and their "-dead-letter" pair, as the GCP stack creates them; max 5 deliveries,
+    30 s visibility."""
+    from google.cloud import pubsub_v1
+
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    for suffix in ("", "-dead-letter"):
+        path = publisher.create_topic(name=publisher.topic_path(project, topic + suffix)).name
+        subscriber.create_subscription(
+            name=subscriber.subscription_path(project, subscription + suffix),
+            topic=path,
+            ack_deadline_seconds=30,
+        )
+    return PubSubQueue(project, topic, subscription, 5, 30)
 
 
 @pytest.fixture(scope="session")

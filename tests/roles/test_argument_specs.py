@@ -40,6 +40,7 @@ VALID: dict[str, dict[str, Any]] = {
             {"name": "cloud-drive", "module": "m:app", "port": 8002, "env": {"A": "1"}}
         ]
     },
+    "spark": {"spark_roles": ["master", "worker"]},
     "worker": {"worker_units": [{"name": "w", "module": "m", "env": {}}]},
 }
 
@@ -109,6 +110,11 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         "python_app",
         {"python_app_apps": [{"name": "cloud-drive", "port": 8002}]},
         "missing required arguments: env, module found in python_app_apps",
+    ),
+    (
+        "spark",
+        {"spark_roles": ["driver"]},
+        "value of spark_roles must be one or more of: master, worker. Got no match for: driver",
     ),
     (
         "worker",

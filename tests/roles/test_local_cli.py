@@ -160,21 +160,34 @@ def test_inventory_gives_each_app_its_own_credentials(
 def test_social_analytics_shares_the_services_backends_and_replays_gently(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Listener, consumer and dashboard get one environment: the app's own database as queue and
-    table, its own bucket for the raw archive, and a replay rate two shared cores carry."""
+    """Listener, consumer and dashboard share the app's own database as queue and table and its
+    own bucket for the raw archive; the listener alone replays, at a rate two shared cores carry.
+    Each unit gets only what its blueprint tier uses: the consumer, which touches no object
+    store, holds no S3 keys, and no consumer holds the dashboard's session key."""
     monkeypatch.setattr(LocalTarget, "state_dir", property(lambda self: tmp_path))
     target = LocalTarget(name="unit", apps=["social-analytics"])
-    env = target.inventory()["all"]["vars"]["tierstack_app_envs"]["social-analytics"]
+    variables = target.inventory()["all"]["vars"]
+    env = variables["tierstack_app_envs"]["social-analytics"]
+    workers = variables["tierstack_worker_envs"]["social-analytics"]
+    listener, consumer = workers["listener"], workers["sentiment-consumer"]
     database = "@services:5432/social_analytics?sslmode=verify-full&sslrootcert="
-    assert database in env["QUEUE_URL"] and env["QUEUE_URL"].endswith("&table=jobs")
     assert database in env["KV_URL"] and env["KV_URL"].endswith("&table=kv")
-    assert env["OBJECT_STORE_URL"] == "s3://social-analytics"
-    assert env["REPLAY_RATE"] == "2"
+    for unit in (listener, consumer):
+        assert unit["APP_ENV"] == "production"
+        assert unit["QUEUE_URL"] == env["QUEUE_URL"] and env["QUEUE_URL"].endswith("&table=jobs")
+        assert database in unit["QUEUE_URL"]
+        assert unit["KV_URL"] == env["KV_URL"]
+        assert "SECRET_KEY" not in unit
+    assert listener["OBJECT_STORE_URL"] == "s3://social-analytics"
+    assert listener["AWS_SECRET_ACCESS_KEY"] == env["AWS_SECRET_ACCESS_KEY"]
+    assert not {"OBJECT_STORE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(consumer)
+    assert listener["REPLAY_RATE"] == "2"
+    assert "REPLAY_RATE" not in env and "REPLAY_RATE" not in consumer
     assert (
         "REPLAY_RATE"
         not in LocalTarget(name="unit", apps=["image-processing"]).inventory()["all"]["vars"][
-            "tierstack_app_envs"
-        ]["image-processing"]
+            "tierstack_worker_envs"
+        ]["image-processing"]["filter-worker"]
     )
 
 
@@ -210,12 +223,63 @@ def test_iot_gateway_has_its_own_host_forwarding_to_the_services_queue(
     simulator = units["iot-gateway-simulator"]["env"]
     assert (simulator["SIM_DEVICES"], simulator["SIM_INTERVAL"]) == ("10", "5")
     assert env["BROKER_URL"] == f"mqtts://fogapi:{keys['mqtt_fogapi']}@gateway:8883"
+    # The broker account is the fog API's alone: the telemetry consumer gets the backends its
+    # blueprint tier uses (queue, time series, archive), the gateway's units no session key.
+    consumer = inventory["vars"]["tierstack_worker_envs"]["iot-gateway"]["telemetry-consumer"]
+    assert sorted(consumer) == [
+        "APP_ENV",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_SECRET_ACCESS_KEY",
+        "KV_URL",
+        "OBJECT_STORE_URL",
+        "QUEUE_URL",
+        "QUEUE_VISIBILITY_TIMEOUT",
+    ]
+    assert (consumer["QUEUE_URL"], consumer["KV_URL"]) == (env["QUEUE_URL"], env["KV_URL"])
+    assert consumer["OBJECT_STORE_URL"] == "s3://iot-gateway"
+    for unit_env in (consumer, *(unit["env"] for unit in units.values())):
+        assert keys["mqtt_fogapi"] not in "".join(unit_env.values())
+        assert "SECRET_KEY" not in unit_env
     users = {user["name"]: user for user in gateway["mqtt_broker_users"]}
     assert users["fogapi"]["write"] == ["devices/+/commands"]
     assert users["gateway"]["read"] == ["devices/+/telemetry"]
     # Without the app the gateway host is only a baseline host.
     other = LocalTarget(name="unit", apps=["cloud-drive"]).inventory()["all"]["children"]
     assert "local_gateway_units" not in other["tier_gateway"]["hosts"]["gateway"]
+
+
+def test_mapreduce_runs_its_jobs_on_the_targets_spark_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job runner's engine is the master on services; its driver binds the worker host's
+    address on pinned ports, and only the master is admitted to the driver's port there."""
+    monkeypatch.setattr(LocalTarget, "state_dir", property(lambda self: tmp_path))
+    target = LocalTarget(name="unit", subnet="10.9.8.0/24", apps=["mapreduce"], https_port=9443)
+    inventory = target.inventory()["all"]
+    env = inventory["vars"]["tierstack_worker_envs"]["mapreduce"]["job-runner"]
+    # The web tier submits to the queue only: no cluster, no driver settings.
+    web = inventory["vars"]["tierstack_app_envs"]["mapreduce"]
+    assert not {"MAPREDUCE_CLUSTER_URL", "SPARK_CONF", "SPARK_DRIVER_HOST"} & set(web)
+    assert float(web["JOB_TIME_LIMIT"]) <= float(web["QUEUE_VISIBILITY_TIMEOUT"])
+    assert env["MAPREDUCE_CLUSTER_URL"] == "spark://10.9.8.14:7077"
+    assert (
+        env["SPARK_DRIVER_HOST"]
+        == inventory["children"]["tier_worker"]["hosts"]["worker"]["ansible_host"]
+    )
+    conf = dict(pair.split("=", 1) for pair in env["SPARK_CONF"].split(";"))
+    assert conf["spark.driver.port"] == "7079" and conf["spark.port.maxRetries"] == "0"
+    assert env["PUBLIC_URL"] == "https://mapreduce.localhost:9443"
+    # The runner refuses a time limit above the visibility timeout.
+    assert float(env["JOB_TIME_LIMIT"]) <= float(env["QUEUE_VISIBILITY_TIMEOUT"])
+    worker = inventory["children"]["tier_worker"]["hosts"]["worker"]
+    assert {"port": 7079, "source": "10.9.8.14/32"} in worker["tierstack_firewall_allow"]
+    assert [rule["port"] for rule in worker["tierstack_firewall_allow"]] == [22, 7078, 7079]
+    # Without mapreduce, no driver port is open on the worker host.
+    other = LocalTarget(name="unit", subnet="10.9.8.0/24", apps=["cloud-drive"]).inventory()
+    rules = other["all"]["children"]["tier_worker"]["hosts"]["worker"]["tierstack_firewall_allow"]
+    assert [rule["port"] for rule in rules] == [22, 7078]
 
 
 def test_converge_runs_mitogens_free_strategy_from_the_pinned_package(

@@ -24,6 +24,7 @@ def test_every_role_is_here() -> None:
         "object_store",
         "postgres",
         "python_app",
+        "spark",
         "worker",
     ]
 

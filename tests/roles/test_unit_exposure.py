@@ -36,6 +36,18 @@ PLAYBOOK = {
             ("demo-app.service", "roles/python_app/templates/app.service.j2"),
             ("demo-worker.service", "roles/worker/templates/worker.service.j2"),
         ]
+    ]
+    + [
+        {
+            "name": "Render a consumer that starts a JVM",
+            "ansible.builtin.template": {
+                "src": str(REPO / "roles/worker/templates/worker.service.j2"),
+                "dest": "{{ out }}/demo-jvm-worker.service",
+            },
+            "vars": {
+                "item": {"name": "demo", "module": "demo.wsgi:app", "port": 8001, "jvm": True}
+            },
+        }
     ],
 }
 
@@ -91,3 +103,14 @@ def test_rendered_unit_filters_system_calls_and_sockets(units: Path, unit: str) 
         "ProtectKernelLogs=yes",
     ]:
         assert line in text.splitlines(), line
+
+
+def test_only_a_jvm_consumer_may_map_writable_executable_memory(units: Path) -> None:
+    """mapreduce's job runner on a spark:// cluster starts a JVM (the Spark driver), whose JIT
+    needs W+X memory; the rest of its sandbox is the other consumers'."""
+    plain = (units / "demo-worker.service").read_text().splitlines()
+    jvm = (units / "demo-jvm-worker.service").read_text().splitlines()
+    assert "MemoryDenyWriteExecute=no" in jvm and "MemoryDenyWriteExecute=yes" not in jvm
+    assert [line for line in plain if not line.startswith(("MemoryDenyWriteExecute", "#"))] == [
+        line for line in jvm if not line.startswith(("MemoryDenyWriteExecute", "#"))
+    ]

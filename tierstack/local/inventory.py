@@ -15,6 +15,12 @@ from tierstack.local.catalog import (
     IOT_DEVICES,
     IOT_SIMULATOR_INTERVAL,
     LOCAL_SETTINGS,
+    SPARK_DRIVER_BLOCK_MANAGER_PORT,
+    SPARK_DRIVER_PORT,
+    SPARK_EXECUTOR_BLOCK_MANAGER_PORT,
+    SPARK_MASTER_PORT,
+    SPARK_PYTHONPATH,
+    SPARK_WORKER_PORT,
     AppSpec,
 )
 from tierstack.local.errors import TargetError
@@ -51,7 +57,7 @@ def generated_secrets(target: LocalTarget) -> dict[str, str]:
     """Passwords and keys, generated once and kept (mode 0600) with the target's state."""
     path = target.state_dir / "secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
-    wanted = ["mqtt_sensor_1", "mqtt_ingest", "mqtt_gateway", "mqtt_fogapi"]
+    wanted = ["mqtt_gateway", "mqtt_fogapi"]
     wanted += [device_secret(device) for device in IOT_DEVICES]
     for app in APPS.values():
         wanted += [
@@ -106,10 +112,39 @@ def app_env(app: AppSpec, keys: dict[str, str]) -> dict[str, str]:
         env["KV_URL"] = f"{db_url}&table=kv"
     if "db" in app.backends:
         env["DATABASE_URL"] = db_url
-    env.update(
-        {key: value.format(**keys) for key, value in LOCAL_SETTINGS.get(app.name, {}).items()}
-    )
-    return env
+    return env | local_settings(app, app.tier, keys)
+
+
+def local_settings(app: AppSpec, tier: str, keys: dict[str, str]) -> dict[str, str]:
+    """The target-only settings of one tier of the app (LOCAL_SETTINGS), secrets filled in."""
+    settings = LOCAL_SETTINGS.get(app.name, {}).get(tier, {})
+    return {key: value.format(**keys) for key, value in settings.items()}
+
+
+COMPANIONS = {
+    "QUEUE_URL": ("QUEUE_VISIBILITY_TIMEOUT",),
+    "OBJECT_STORE_URL": (
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+    ),
+}
+"""What a backend URL needs beside it on the local target (the object store's credentials)."""
+
+
+def worker_envs(app: AppSpec, keys: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each worker tier's environment: only the backends its blueprint tier uses (as a cloud
+    worker VM's user data holds, stacks/program.py), plus that tier's own local settings. No
+    session key and nothing of the app tier's (the fog API's broker password): each unit holds
+    the credentials of its own work only."""
+    full = app_env(app, keys)
+    envs: dict[str, dict[str, str]] = {}
+    for tier, uses in app.workers:
+        names = ["APP_ENV", *uses, *(c for use in uses for c in COMPANIONS.get(use, ()))]
+        env = {name: full[name] for name in names if name in full}
+        envs[tier] = env | local_settings(app, tier, keys)
+    return envs
 
 
 GATEWAY_HOST = "gateway"
@@ -133,7 +168,8 @@ def gateway_vars(target: LocalTarget, keys: dict[str, str]) -> dict[str, Any]:
     cert, key = ca.server_certificate(
         target, "mqtt", [GATEWAY_HOST, "localhost"], [target.ip(GATEWAY_HOST)]
     )
-    common = {key: env[key] for key in ("APP_ENV", "SECRET_KEY", "AWS_DEFAULT_REGION")}
+    # Neither signs sessions nor reaches the object store: no SECRET_KEY, no S3 settings.
+    common = {"APP_ENV": env["APP_ENV"]}
     broker = "mqtts://{user}@localhost:8883"
     return {
         "mqtt_broker_server_names": [GATEWAY_HOST, "localhost"],
@@ -190,6 +226,31 @@ def gateway_vars(target: LocalTarget, keys: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def mapreduce_env(target: LocalTarget) -> dict[str, str]:
+    """mapreduce's job runner on the worker host: the Spark master on services, its driver on
+    the worker host's private address with pinned ports (the firewall admits the master to the
+    driver's), the e-mailed links pointing at the load balancer."""
+    return {
+        "MAPREDUCE_CLUSTER_URL": f"spark://{target.ip('services')}:{SPARK_MASTER_PORT}",
+        "SPARK_DRIVER_HOST": target.ip("worker"),
+        "SPARK_CONF": ";".join(
+            [
+                f"spark.driver.port={SPARK_DRIVER_PORT}",
+                f"spark.driver.blockManager.port={SPARK_DRIVER_BLOCK_MANAGER_PORT}",
+                f"spark.blockManager.port={SPARK_EXECUTOR_BLOCK_MANAGER_PORT}",
+                # No hunting for a free port: a taken port is an error, not a hole elsewhere.
+                "spark.port.maxRetries=0",
+                # Spark's floor (450 MB of heap): the driver inside the job runner's unit
+                # (MemoryMax 1G); the executor takes the whole of the Spark worker's memory.
+                "spark.driver.memory=512m",
+                "spark.executor.memory=512m",
+            ]
+        ),
+        "PYTHONPATH": SPARK_PYTHONPATH,
+        "PUBLIC_URL": target.urls().get("mapreduce", "").rstrip("/"),
+    }
+
+
 def connection_vars(target: LocalTarget) -> dict[str, str]:
     """How Ansible reaches this target's hosts: SSH as root with the target's own key,
     host keys checked against the ones pinned by `authorize`."""
@@ -216,10 +277,22 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
         return {name: {"ansible_host": target.ip(name), **hostvars}}
 
     app_ports = [{"port": app.port, "source": cidr} for app in apps]
-    services_ports = [{"port": port, "source": cidr} for port in (5432, 8333, 1025, 8883)]
+    services_ports = [{"port": port, "source": cidr} for port in (5432, 8333, 1025)]
     db_cert, db_key = ca.server_certificate(
         target, "postgres", [DATABASE_HOST], [target.ip(DATABASE_HOST)]
     )
+    # Spark: the master's cluster port from the private network; on the worker host the Spark
+    # worker's RPC port and the job runner's driver port from the master only (executors and the
+    # driver share the worker host: their block managers are reached from that host only).
+    spark_master = {"port": SPARK_MASTER_PORT, "source": cidr}
+    from_master = f"{target.ip('services')}/32"
+    spark_worker = [{"port": SPARK_WORKER_PORT, "source": from_master}]
+    if "mapreduce" in target.apps:
+        spark_worker.append({"port": SPARK_DRIVER_PORT, "source": from_master})
+    envs = {app.name: app_env(app, keys) for app in apps}
+    worker_env_sets = {app.name: worker_envs(app, keys) for app in apps}
+    if "mapreduce" in worker_env_sets:
+        worker_env_sets["mapreduce"]["job-runner"].update(mapreduce_env(target))
     return {
         "all": {
             "vars": {
@@ -227,7 +300,8 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                 "tierstack_env": "dev",
                 "tierstack_network_cidr": cidr,
                 "tierstack_local_apps": list(target.apps),
-                "tierstack_app_envs": {app.name: app_env(app, keys) for app in apps},
+                "tierstack_app_envs": envs,
+                "tierstack_worker_envs": worker_env_sets,
                 "python_app_pip_find_links": HOST_WHEELHOUSE,
                 "python_app_forwarded_allow_ips": target.ip("lb"),
                 "object_store_pip_find_links": HOST_WHEELHOUSE,
@@ -239,12 +313,15 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                         "authorized_keys": [target.ssh_key.with_suffix(".pub").read_text().strip()],
                     }
                 ],
+                "spark_pip_find_links": HOST_WHEELHOUSE,
+                "spark_master_host": target.ip("services"),
             },
             "children": {
                 "tier_services": {
                     "hosts": host(
                         "services",
-                        tierstack_firewall_allow=[ssh, *services_ports],
+                        tierstack_firewall_allow=[ssh, *services_ports, spark_master],
+                        spark_roles=["master"],
                         postgres_databases=[
                             {
                                 "name": app.db_name,
@@ -266,22 +343,6 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                             }
                             for app in APPS.values()
                         ],
-                        mqtt_broker_server_names=["services", "localhost"],
-                        mqtt_broker_devices=[
-                            {
-                                "name": "sensor-1",
-                                "password": keys["mqtt_sensor_1"],
-                                "read": ["commands/sensor-1"],
-                            }
-                        ],
-                        mqtt_broker_users=[
-                            {
-                                "name": "ingest",
-                                "password": keys["mqtt_ingest"],
-                                "read": ["devices/#"],
-                                "write": ["commands/#"],
-                            }
-                        ],
                     )
                 },
                 "tier_app": {
@@ -299,7 +360,13 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                     }
                 },
                 "tier_worker": {
-                    "hosts": host("worker", tierstack_tier="worker", tierstack_firewall_allow=[ssh])
+                    "hosts": host(
+                        "worker",
+                        tierstack_tier="worker",
+                        tierstack_firewall_allow=[ssh, *spark_worker],
+                        spark_roles=["worker"],
+                        spark_local_host=target.ip("worker"),
+                    )
                 },
                 "tier_gateway": {
                     "hosts": host(

@@ -35,7 +35,7 @@ def _group_units(group: str) -> list[str]:
     """The units the roles of a tier start (PostgreSQL's is the cluster's own, versioned)."""
     if group == "services":
         version = _role_vars("postgres", "defaults")["postgres_version"]
-        return [f"postgresql@{version}-main", "seaweedfs", "mosquitto", "mail-sink"]
+        return [f"postgresql@{version}-main", "seaweedfs", "mail-sink"]
     return ["haproxy"] if group == "lb" else []
 
 

@@ -28,8 +28,9 @@ def ensure_wheelhouse() -> None:
     for path in requirements:
         if not path.is_file():
             raise TargetError(f"{path.relative_to(REPO)} is missing: run `make requirements`")
+    spark = REPO / "playbooks" / "requirements-spark.txt"
     digest = hashlib.sha256(
-        b"".join(path.read_bytes() for path in requirements) + SEAWEEDFS_VERSION.encode()
+        b"".join(path.read_bytes() for path in [*requirements, spark]) + SEAWEEDFS_VERSION.encode()
     ).hexdigest()
     marker = WHEELHOUSE / ".built-from"
     if marker.is_file() and marker.read_text().strip() == digest:
@@ -55,6 +56,7 @@ def ensure_wheelhouse() -> None:
             errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
             reason = (errors or result.stderr.strip().splitlines() or ["unknown error"])[-1]
             raise TargetError(f"could not download the app wheels: {reason}")
+    _build_spark_wheels(pip[:3], spark)
     marker.write_text(digest + "\n")
 
 
@@ -65,3 +67,18 @@ def _has_pip(python: str) -> bool:
         ).returncode
         == 0
     )
+
+
+def _build_spark_wheels(pip: list[str], requirements: object) -> None:
+    """pyspark exists as an sdist only: build its wheel (hash-checked source) for the hosts."""
+    wheel = [*pip, "wheel", "--quiet", "--no-deps", "--require-hashes", "-w", str(WHEELHOUSE)]
+    result = subprocess.run(
+        [*wheel, "-r", str(requirements)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+        reason = (errors or result.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise TargetError(f"could not build the Spark wheels: {reason}")

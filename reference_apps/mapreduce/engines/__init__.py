@@ -35,6 +35,7 @@ __all__ = [
     "open_engine",
     "safe_key",
     "seconds",
+    "spark_conf",
     "write_parts",
 ]
 
@@ -48,6 +49,21 @@ def seconds(env: dict[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise ConfigError(f"{name}={raw}: must be more than 0")
     return value
+
+
+def spark_conf(raw: str) -> dict[str, str]:
+    """``SPARK_CONF``: ``spark.key=value`` pairs separated by ``;`` — the driver's pinned ports
+    (so a firewall can admit them) and its memory, set where the job runner is deployed."""
+    conf: dict[str, str] = {}
+    for pair in raw.split(";"):
+        if not pair.strip():
+            continue
+        key, sep, value = pair.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key.startswith("spark.") or not value:
+            raise ConfigError(f"SPARK_CONF: {pair.strip()[:80]!r} is not spark.<key>=<value>")
+        conf[key] = value
+    return conf
 
 
 def open_engine(url: str, env: dict[str, str] | None = None) -> Engine:
@@ -67,6 +83,7 @@ def open_engine(url: str, env: dict[str, str] | None = None) -> Engine:
             url,
             no_worker_grace=seconds(env, "SPARK_NO_WORKER_GRACE", 60),
             startup_grace=seconds(env, "SPARK_STARTUP_GRACE", 300),
+            conf=spark_conf(env.get("SPARK_CONF", "")),
         )
     if url.startswith("emr://"):
         cluster_id = url.removeprefix("emr://").strip("/")

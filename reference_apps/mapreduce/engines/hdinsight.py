@@ -153,14 +153,14 @@ class HDInsightEngine(ManagedEngine):
 
     def support_files(self, run: str) -> dict[str, bytes]:
         """The Spark program and the streaming module it imports."""
-        base = f"{self.prefix}{self.name}/{run}"
+        base = self.run_prefix(run)
         return {
             f"{base}/livy_driver.py": (HERE / "livy_driver.py").read_bytes(),
             f"{base}/streaming.py": (HERE.parent / "streaming.py").read_bytes(),
         }
 
     def submit(self, program: Program, run: str, reducers: int, inputs: list[str]) -> str:
-        base = f"{self.prefix}{self.name}/{run}"
+        base = self.run_prefix(run)
         mapper, reducer = (self.url(key) for key in self.program_keys(run))
         output = output_prefix(program, run)
         args = ["--mapper", mapper, "--reducer", reducer, "--output", self.url(output)]

@@ -88,8 +88,12 @@ class ManagedEngine(Engine):
         """Other files the run needs next to the programs (HDInsight's Spark driver)."""
         return {}
 
+    def run_prefix(self, run: str) -> str:
+        """The folder every file one run uploads goes in (one place, so cleanup sees them all)."""
+        return f"{self.prefix}{self.name}/{run}"
+
     def program_keys(self, run: str) -> list[str]:
-        base = f"{self.prefix}{self.name}/{run}"
+        base = self.run_prefix(run)
         return [f"{base}/mapper.py", f"{base}/reducer.py"]
 
     def run(
@@ -103,7 +107,7 @@ class ManagedEngine(Engine):
     ) -> list[bytes]:
         deadline = time.monotonic() + timeout
         run = uuid.uuid4().hex
-        base = f"{self.prefix}{self.name}/{run}"
+        base = self.run_prefix(run)
         written = self.program_keys(run)
         try:
             self.upload(written[0], program.mapper)

@@ -9,7 +9,8 @@ from unittest import mock
 
 import pytest
 from backend_contracts import dead_letter_contract, object_store_contract, queue_contract
-from google.cloud import firestore, pubsub_v1, storage
+from conftest import pubsub_queue
+from google.cloud import firestore, storage
 
 from reference_apps.backends.kv import FirestoreKeyValue
 from reference_apps.backends.object_store import GcsObjectStore
@@ -28,23 +29,11 @@ def test_gcs_object_store(gcs_emulator_host: str, monkeypatch: pytest.MonkeyPatc
     assert names == ["prefix/results/a1"]
 
 
-def make_subscription(topic: str, subscription: str) -> None:
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
-    for suffix in ("", "-dead-letter"):
-        topic_path = publisher.create_topic(name=publisher.topic_path(PROJECT, topic + suffix)).name
-        subscriber.create_subscription(
-            name=subscriber.subscription_path(PROJECT, subscription + suffix),
-            topic=topic_path,
-            ack_deadline_seconds=30,
-        )
-
-
 @pytest.fixture
 def pubsub_queue_names(pubsub_emulator_host: str, monkeypatch: pytest.MonkeyPatch) -> tuple:
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator_host)
     topic, subscription = f"t-{uuid.uuid4().hex[:8]}", f"s-{uuid.uuid4().hex[:8]}"
-    make_subscription(topic, subscription)
+    pubsub_queue(PROJECT, topic, subscription)
     return topic, subscription
 
 

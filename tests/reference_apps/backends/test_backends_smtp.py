@@ -3,8 +3,6 @@ sends is what a relay receives, credentials only over a verified TLS session."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 import socket
 import ssl
@@ -16,10 +14,7 @@ import boto3
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from conftest import LoopbackTls, loopback_tls
 
 from reference_apps.backends import ConfigError, DependencyDown, Settings, open_backends
 from reference_apps.backends.mail import SmtpMailer, TlsRequired, open_mailer
@@ -88,36 +83,9 @@ class Relay:
 
 
 @pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, which the client is told to trust."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return folder / "cert.pem", folder / "key.pem"
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> LoopbackTls:
+    """The relay's certificate for 127.0.0.1, issued by a test CA the client is told to trust."""
+    return loopback_tls(tmp_path_factory.mktemp("tls"))
 
 
 def relay(tls: ssl.SSLContext | None) -> tuple[Controller, Relay]:
@@ -146,12 +114,11 @@ def clear_relay() -> Iterator[tuple[int, Relay]]:
 
 @pytest.fixture
 def tls_relay(
-    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    certificate: LoopbackTls, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[int, Relay]]:
-    cert, key = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client verifies against it
+    context.load_cert_chain(certificate.cert, certificate.key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate.ca))  # the client verifies against it
     controller, handler = relay(context)
     yield controller.port, handler
     controller.stop()

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AZURITE, AZURITE_KEY, PSTEST, free_port, stop, wait_for_port
+from conftest import AZURITE, AZURITE_KEY, PSTEST, free_port, pubsub_queue, stop, wait_for_port
 
 from reference_apps.backends import DependencyDown, Queue, consume
 from reference_apps.backends.object_store import AzureBlobObjectStore, GcsObjectStore, ObjectStore
-from reference_apps.backends.queue import AzureStorageQueue, PubSubQueue
+from reference_apps.backends.queue import AzureStorageQueue
 from reference_apps.backends.resilience import Backoff
 
 pytestmark = [pytest.mark.emulators, pytest.mark.slow]
@@ -246,20 +246,10 @@ def pstest() -> Iterator[tuple[subprocess.Popen, str]]:
 def test_pubsub_emulator_frozen_under_a_running_consumer(
     pstest: tuple[subprocess.Popen, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from google.cloud import pubsub_v1
-
     process, host = pstest
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)
     topic, subscription = f"t-{uuid.uuid4().hex[:8]}", f"s-{uuid.uuid4().hex[:8]}"
-    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
-    for suffix in ("", "-dead-letter"):
-        path = publisher.create_topic(name=publisher.topic_path(PROJECT, topic + suffix)).name
-        subscriber.create_subscription(
-            name=subscriber.subscription_path(PROJECT, subscription + suffix),
-            topic=path,
-            ack_deadline_seconds=30,
-        )
-    queue = PubSubQueue(PROJECT, topic, subscription, 5, 30)
+    queue = pubsub_queue(PROJECT, topic, subscription)
     assert_rides_out_an_outage(
         None,
         queue,

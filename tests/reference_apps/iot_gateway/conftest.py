@@ -327,6 +327,31 @@ class LinkCutter:
             sock.close()
 
 
+def start_bridge(
+    folder: Path, pubsub_host: str, broker: Broker, queue_url: str, **env: str
+) -> subprocess.Popen:
+    """The GCP broker group's bridge as its own process, logging to ``folder/bridge.log``:
+    subscribed on ``broker`` as the "bridge" account, forwarding into the Pub/Sub emulator."""
+    log = (folder / "bridge.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "reference_apps.iot_gateway.bridge"],
+        cwd=REPO,
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(folder),
+            "DATA_DIR": str(folder),
+            "PUBSUB_EMULATOR_HOST": pubsub_host,
+            "QUEUE_URL": queue_url,
+            "BROKER_URL": broker.url("bridge"),
+            "BROKER_CA_FILE": str(broker.ca),
+            "BRIDGE_ID": "b1",
+            **env,
+        },
+        stdout=log,
+        stderr=log,
+    )
+
+
 def wait_until(condition: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while True:

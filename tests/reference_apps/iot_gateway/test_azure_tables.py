@@ -17,7 +17,7 @@ import pytest
 import yaml
 from azure.data.tables import TableServiceClient
 
-from reference_apps.backends.queue import Message, PoisonMessage
+from reference_apps.backends.queue import PoisonMessage
 from reference_apps.backends.settings import parse_url
 from reference_apps.iot_gateway import create_app, load_settings
 from reference_apps.iot_gateway.consumer import build_consumer
@@ -32,7 +32,7 @@ from tests.playbook_check import boot_vars
 from tests.stacks.harness import Run, run_stack
 from tierstack.mocks.azure import INVOKES, computed
 
-DAY = 86400.0
+from .series_checks import DAY, check_api_and_range, gateway_batch, reading, store_twice
 
 
 @functools.cache
@@ -62,57 +62,15 @@ def stack_table(azurite_connection_string: str, monkeypatch: pytest.MonkeyPatch)
     return url
 
 
-def reading(device: str, n: int, ts: float, **metrics: float) -> dict[str, Any]:
-    return {
-        "kind": "reading",
-        "id": f"{device}:r{n}",
-        "device_id": device,
-        "ts": ts,
-        "metrics": metrics or {"temperature": 20.0 + n},
-    }
-
-
 def test_consumer_and_api_on_the_stacks_table(stack_table: str, tmp_path: Path) -> None:
     env = {"DATA_DIR": str(tmp_path), "KV_URL": stack_table, "READINGS_TTL_DAYS": "30"}
     consumer = build_consumer(load_settings(env, web=False))
     assert isinstance(consumer.series, AzureTableTimeSeries)
     now = time.time()
-    readings = [reading("s1", n, now + n) for n in range(12)] + [reading("s2", 0, now)]
-    twin = {**reading("s1", 99, now), "metrics": {"temperature": 5.0}}  # same ts as s1:r0
-    alert = {
-        "kind": "alert",
-        "id": "alert:s1:r11:temperature:threshold",
-        "device_id": "s1",
-        "ts": now + 11,
-        "rule": "threshold",
-    }
-    summary = {"kind": "summary", "id": "summary:s1/temperature:0", "device_id": "s1", "ts": now}
-    batch = {
-        "gateway": "gw1",
-        "status": {"buffer_depth": 7},
-        "items": [*readings, twin, alert, summary],
-    }
-    for delivery in (1, 2):  # a redelivery stores nothing twice
-        assert consumer.handle(Message(f"m{delivery}", batch, delivery, None)) is True
+    store_twice(consumer, gateway_batch(now))
     series = consumer.series
-    assert (series.count("reading"), series.count("alert"), series.count("summary")) == (14, 1, 1)
-    assert series.insert(batch["items"]) == 0
-
     client = create_app({**env, "SESSION_COOKIE_SECURE": "false"}).test_client()
-    assert client.get("/api/v1/devices").json["devices"] == [
-        {"device_id": "s1", "readings": 13, "last_ts": now + 11, "last": {"temperature": 31.0}},
-        {"device_id": "s2", "readings": 1, "last_ts": now, "last": {"temperature": 20.0}},
-    ]
-    recent = client.get("/api/v1/devices/s1/readings?limit=3").json
-    assert [r["id"] for r in recent["readings"]] == ["s1:r9", "s1:r10", "s1:r11"]
-    assert [s["id"] for s in recent["summaries"]] == ["summary:s1/temperature:0"]
-    assert [a["id"] for a in client.get("/api/v1/alerts").json["alerts"]] == [alert["id"]]
-    assert client.get("/api/v1/gateways").json["gateways"][0]["buffer_depth"] == 7
-    assert client.get("/readyz").json["checks"] == {"timeseries": "ok"}
-
-    # range by time: since inclusive, until exclusive, newest first
-    window = series.range("s1", "reading", since=now + 3, until=now + 6)
-    assert [r["id"] for r in window] == ["s1:r5", "s1:r4", "s1:r3"]
+    check_api_and_range(client, series, now)
     assert {r["id"] for r in series.range("s1", "reading", until=now + 1)} == {"s1:r0", "s1:r99"}
 
 

@@ -4,21 +4,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import REPO, stop
-from google.cloud import pubsub_v1
+from conftest import pubsub_queue, stop
 
-from reference_apps.backends.queue import PubSubQueue
 from reference_apps.iot_gateway.uplink import open_uplink
 
-from .conftest import Broker, wait_until
+from .conftest import Broker, start_bridge, wait_until
 
 PROJECT = "tierstack-test"
 
@@ -32,32 +27,10 @@ def test_bridge_forwards_batches_to_pubsub(
 ) -> None:
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator_host)
     topic, subscription = f"t-{uuid.uuid4().hex[:8]}", f"s-{uuid.uuid4().hex[:8]}"
-    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
-    for suffix in ("", "-dead-letter"):
-        path = publisher.create_topic(name=publisher.topic_path(PROJECT, topic + suffix)).name
-        subscriber.create_subscription(
-            name=subscriber.subscription_path(PROJECT, subscription + suffix),
-            topic=path,
-            ack_deadline_seconds=30,
-        )
-    queue = PubSubQueue(PROJECT, topic, subscription, 5, 30)
+    queue = pubsub_queue(PROJECT, topic, subscription)
     group = make_broker(devices=["gw1"], users={"bridge": {"read": ["devices/+/telemetry"]}})
-    log = (tmp_path / "bridge.log").open("wb")
-    bridge = subprocess.Popen(
-        [sys.executable, "-m", "reference_apps.iot_gateway.bridge"],
-        cwd=REPO,
-        env={
-            "PATH": os.environ["PATH"],
-            "HOME": str(tmp_path),
-            "DATA_DIR": str(tmp_path),
-            "PUBSUB_EMULATOR_HOST": pubsub_emulator_host,
-            "BROKER_URL": group.url("bridge"),
-            "BROKER_CA_FILE": str(group.ca),
-            "QUEUE_URL": f"pubsub://{PROJECT}/{topic}/{subscription}",
-            "BRIDGE_ID": "b1",
-        },
-        stdout=log,
-        stderr=log,
+    bridge = start_bridge(
+        tmp_path, pubsub_emulator_host, group, f"pubsub://{PROJECT}/{topic}/{subscription}"
     )
     uplink = open_uplink(group.url("gw1"), "gw1", {"UPLINK_CA_FILE": str(group.ca)})
     received: list[dict] = []

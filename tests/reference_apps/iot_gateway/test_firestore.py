@@ -10,13 +10,12 @@ import datetime
 import functools
 import time
 from pathlib import Path
-from typing import Any
 from unittest import mock
 
 import pytest
 from google.api_core.exceptions import FailedPrecondition
 
-from reference_apps.backends.queue import Message, PoisonMessage
+from reference_apps.backends.queue import PoisonMessage
 from reference_apps.backends.settings import parse_url
 from reference_apps.iot_gateway import create_app, load_settings
 from reference_apps.iot_gateway.consumer import build_consumer
@@ -27,8 +26,7 @@ from tests.stacks.harness import Run, run_stack
 from tierstack.mocks.gcp import INVOKES, computed
 
 from .firestore_double import FirestoreDouble
-
-DAY = 86400.0
+from .series_checks import DAY, check_api_and_range, gateway_batch, reading, store_twice
 
 
 @functools.cache
@@ -77,16 +75,6 @@ def open_series(double: FirestoreDouble, ttl_days: float = 30) -> FirestoreTimeS
     return series
 
 
-def reading(device: str, n: int, ts: float) -> dict[str, Any]:
-    return {
-        "kind": "reading",
-        "id": f"{device}:r{n}",
-        "device_id": device,
-        "ts": ts,
-        "metrics": {"temperature": 20.0 + n},
-    }
-
-
 def test_the_stack_declares_what_the_adapter_needs() -> None:
     url = tier_env("telemetry-consumer")["KV_URL"]
     assert url == tier_env("fog-api")["KV_URL"]
@@ -103,35 +91,10 @@ def test_consumer_and_api_on_the_stacks_collection(double: FirestoreDouble, tmp_
         consumer = build_consumer(load_settings(env, web=False))
         client = create_app({**env, "SESSION_COOKIE_SECURE": "false"}).test_client()
     now = time.time()
-    readings = [reading("s1", n, now + n) for n in range(12)] + [reading("s2", 0, now)]
-    twin = {**reading("s1", 99, now), "metrics": {"temperature": 5.0}}  # same ts as s1:r0
-    alert = {"kind": "alert", "id": "alert:s1:r11:t", "device_id": "s1", "ts": now + 11}
-    summary = {"kind": "summary", "id": "summary:s1/temperature:0", "device_id": "s1", "ts": now}
-    batch = {
-        "gateway": "gw1",
-        "status": {"buffer_depth": 7},
-        "items": [*readings, twin, alert, summary],
-    }
-    for delivery in (1, 2):  # a redelivery stores nothing twice
-        assert consumer.handle(Message(f"m{delivery}", batch, delivery, None)) is True
+    store_twice(consumer, gateway_batch(now))
     series = consumer.series
-    assert series.insert(batch["items"]) == 0
     assert len(double.collection("readings").documents) == 16 + 2 + 1  # items, devices, gateway
-    assert (series.count("reading"), series.count("alert"), series.count("summary")) == (14, 1, 1)
-
-    assert client.get("/api/v1/devices").json["devices"] == [
-        {"device_id": "s1", "readings": 13, "last_ts": now + 11, "last": {"temperature": 31.0}},
-        {"device_id": "s2", "readings": 1, "last_ts": now, "last": {"temperature": 20.0}},
-    ]
-    recent = client.get("/api/v1/devices/s1/readings?limit=3").json
-    assert [r["id"] for r in recent["readings"]] == ["s1:r9", "s1:r10", "s1:r11"]
-    assert [s["id"] for s in recent["summaries"]] == ["summary:s1/temperature:0"]
-    assert [a["id"] for a in client.get("/api/v1/alerts").json["alerts"]] == [alert["id"]]
-    assert client.get("/api/v1/gateways").json["gateways"][0]["buffer_depth"] == 7
-    assert client.get("/readyz").json["checks"] == {"timeseries": "ok"}
-
-    window = series.range("s1", "reading", since=now + 3, until=now + 6)
-    assert [r["id"] for r in window] == ["s1:r5", "s1:r4", "s1:r3"]
+    check_api_and_range(client, series, now)
     assert [r["id"] for r in series.range("s1", "reading", until=now + 1)] == ["s1:r99", "s1:r0"]
 
     # every query filtered and ordered only on the stack's key fields

@@ -8,10 +8,7 @@ refused (MQTT 5: PUBACK "not authorized") and nothing of it reaches Pub/Sub."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import uuid
@@ -21,15 +18,13 @@ from typing import Any
 import jinja2
 import paho.mqtt.client as mqtt
 import pytest
-from conftest import REPO, stop
-from google.cloud import pubsub_v1
+from conftest import REPO, pubsub_queue, stop
 
-from reference_apps.backends.queue import PubSubQueue
 from stacks.program import deploy
 from tests.playbook_check import boot_vars
 from tests.stacks.gcp.conftest import run, settings_for
 
-from .conftest import Broker, wait_until
+from .conftest import Broker, start_bridge, wait_until
 
 ROLE = REPO / "roles/mqtt_broker"
 
@@ -93,15 +88,7 @@ def test_devices_reach_pubsub_only_on_their_own_topics(
     env["QUEUE_URL"] = f"pubsub://{project}/{topic}/{subscription}"
 
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator_host)
-    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
-    for suffix in ("", "-dead-letter"):
-        path = publisher.create_topic(name=publisher.topic_path(project, topic + suffix)).name
-        subscriber.create_subscription(
-            name=subscriber.subscription_path(project, subscription + suffix),
-            topic=path,
-            ack_deadline_seconds=30,
-        )
-    queue = PubSubQueue(project, topic, subscription, 5, 30)
+    queue = pubsub_queue(project, topic, subscription)
 
     folder = Path(tempfile.mkdtemp(prefix="iot-mosquitto-"))
     broker = Broker(folder, [], {u["name"]: {"read": u["read"]} for u in users})
@@ -109,23 +96,12 @@ def test_devices_reach_pubsub_only_on_their_own_topics(
     broker.write_config()
     (folder / "acl").write_text(render_acl(devices, users))  # the role's ACL, not the fixture's
     broker.start()
-    log = (tmp_path / "bridge.log").open("wb")
-    bridge = subprocess.Popen(
-        [sys.executable, "-m", "reference_apps.iot_gateway.bridge"],
-        cwd=REPO,
-        env={
-            "PATH": os.environ["PATH"],
-            "HOME": str(tmp_path),
-            "DATA_DIR": str(tmp_path),
-            "PUBSUB_EMULATOR_HOST": pubsub_emulator_host,
-            "QUEUE_URL": env["QUEUE_URL"],
-            "MQTT_TOPIC_FILTER": env["MQTT_TOPIC_FILTER"],
-            "BROKER_URL": broker.url("bridge"),
-            "BROKER_CA_FILE": str(broker.ca),
-            "BRIDGE_ID": "b1",
-        },
-        stdout=log,
-        stderr=log,
+    bridge = start_bridge(
+        tmp_path,
+        pubsub_emulator_host,
+        broker,
+        env["QUEUE_URL"],
+        MQTT_TOPIC_FILTER=env["MQTT_TOPIC_FILTER"],
     )
     received: list[dict] = []
 

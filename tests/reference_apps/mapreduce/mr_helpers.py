@@ -7,15 +7,43 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from reference_apps.mapreduce.cluster import SparkCluster, free_port, wait_until
+from reference_apps.mapreduce.engines import Engine, InputFile, JobFailed, Program
 
 __all__ = ["SparkCluster", "free_port", "wait_until"]
 
 REPO = Path(__file__).resolve().parents[3]
 JOBS = REPO / "stacks" / "blueprints" / "jobs"
+ENGINE_FILES = {"a.txt": "The cloud and the fog\r\n", "b,c.txt": "Fog, café\n"}
+"""The managed engines' inputs: a CRLF line, a comma in a name and a non-ASCII word."""
+
+
+def run_in_background(
+    engine: Engine, program: Program, *, reducers: int, timeout: float
+) -> tuple[threading.Thread, dict[str, Any]]:
+    """Runs ``program`` over ENGINE_FILES on its own thread, so the test can play the cluster
+    meanwhile; the outcome gets "parts" or "error" (the JobFailed) once the thread ends."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["parts"] = engine.run(
+                program,
+                [InputFile(name, text.encode()) for name, text in ENGINE_FILES.items()],
+                reducers=reducers,
+                timeout=timeout,
+            )
+        except JobFailed as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, outcome
 
 
 def pipe(job: str, files: dict[str, str | bytes], input_format: str = "documents") -> str:

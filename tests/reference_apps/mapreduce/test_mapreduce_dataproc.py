@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from google.cloud import storage
-from mr_helpers import pipe, wait_until
+from mr_helpers import ENGINE_FILES, pipe, run_in_background, wait_until
 
-from reference_apps.mapreduce.engines import DataprocEngine, InputFile, JobFailed, open_engine
+from reference_apps.mapreduce.engines import DataprocEngine, open_engine
 from reference_apps.mapreduce.programs import built_in
 
 PROJECT, REGION, CLUSTER, BUCKET = "tierstack-test", "europe-west1", "mapreduce-hadoop", "job-data"
-FILES = {"a.txt": "The cloud and the fog\r\n", "b,c.txt": "Fog, café\n"}
+FILES = ENGINE_FILES
 
 
 class DataprocDouble(BaseHTTPRequestHandler):
@@ -86,22 +86,7 @@ def dataproc(
 
 
 def start(engine: DataprocEngine, timeout: float = 60) -> tuple[threading.Thread, dict[str, Any]]:
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["parts"] = engine.run(
-                built_in("word-count"),
-                [InputFile(name, text.encode()) for name, text in FILES.items()],
-                reducers=3,
-                timeout=timeout,
-            )
-        except JobFailed as error:
-            outcome["error"] = error
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    return thread, outcome
+    return run_in_background(engine, built_in("word-count"), reducers=3, timeout=timeout)
 
 
 def submitted() -> dict[str, Any]:

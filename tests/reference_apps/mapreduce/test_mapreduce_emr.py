@@ -16,13 +16,13 @@ import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.emr.models import emr_backends
-from mr_helpers import pipe, sorted_lines, wait_until
+from mr_helpers import ENGINE_FILES, pipe, run_in_background, sorted_lines, wait_until
 
-from reference_apps.mapreduce.engines import EmrEngine, InputFile, JobFailed, open_engine
+from reference_apps.mapreduce.engines import EmrEngine, open_engine
 from reference_apps.mapreduce.programs import built_in
 
 REGION = "us-east-1"
-FILES = {"a.txt": "The cloud and the fog\r\n", "b,c.txt": "Fog, café\n"}
+FILES = ENGINE_FILES
 
 
 @pytest.fixture
@@ -54,22 +54,7 @@ def emr(aws_env: str) -> Iterator[tuple[EmrEngine, Any, Any, str]]:
 
 
 def start(engine: EmrEngine, timeout: float = 60) -> tuple[threading.Thread, dict[str, Any]]:
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["parts"] = engine.run(
-                built_in("inverted-index"),
-                [InputFile(name, text.encode()) for name, text in FILES.items()],
-                reducers=2,
-                timeout=timeout,
-            )
-        except JobFailed as error:
-            outcome["error"] = error
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    return thread, outcome
+    return run_in_background(engine, built_in("inverted-index"), reducers=2, timeout=timeout)
 
 
 def the_step(client: Any, cluster: str) -> dict[str, Any]:

@@ -26,11 +26,11 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from azure.storage.blob import BlobServiceClient
-from mr_helpers import MailCapture, free_port, pipe, wait_until
+from mr_helpers import ENGINE_FILES, MailCapture, free_port, pipe, run_in_background, wait_until
 
 from reference_apps.backends import ConfigError, secrets
 from reference_apps.mapreduce import build_service, create_app, load_settings, worker
-from reference_apps.mapreduce.engines import HDInsightEngine, InputFile, JobFailed, open_engine
+from reference_apps.mapreduce.engines import HDInsightEngine, open_engine
 from reference_apps.mapreduce.engines.hdinsight import parse_url
 from reference_apps.mapreduce.programs import built_in
 from tests.playbook_check import boot_vars
@@ -38,7 +38,7 @@ from tests.stacks.harness import run_stack
 from tierstack.mocks.azure import INVOKES, computed
 
 PASSWORD = "gateway-pw-1!"
-FILES = {"a.txt": "The cloud and the fog\r\n", "b,c.txt": "Fog, café\n"}
+FILES = ENGINE_FILES
 FAILING_MAPPER = b"import sys\nsys.stderr.write('mapper broke on line 1\\n')\nsys.exit(3)\n"
 
 
@@ -244,22 +244,7 @@ def run_driver(batch: dict[str, Any], container: Any, folder: Path, sc: Any) -> 
 def start(
     engine: HDInsightEngine, program: Any, timeout: float = 120
 ) -> tuple[threading.Thread, dict]:
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["parts"] = engine.run(
-                program,
-                [InputFile(name, text.encode()) for name, text in FILES.items()],
-                reducers=3,
-                timeout=timeout,
-            )
-        except JobFailed as error:
-            outcome["error"] = error
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    return thread, outcome
+    return run_in_background(engine, program, reducers=3, timeout=timeout)
 
 
 def submitted() -> dict[str, Any]:

@@ -185,3 +185,18 @@ def test_cli_usage_errors_exit_2_with_one_line(
     assert message in done.stderr.strip().splitlines()[-1]
     assert "Traceback" not in done.stderr
     assert (tmp_path / "full" / "keep").read_text() == "mine"
+
+
+def test_spark_conf_pins_the_drivers_settings_and_refuses_what_is_not_spark_conf() -> None:
+    from reference_apps.backends import ConfigError
+    from reference_apps.mapreduce.engines import open_engine, spark_conf
+
+    engine = open_engine(
+        "spark://10.0.0.14:7077",
+        {"SPARK_CONF": " spark.driver.port=7079 ; spark.port.maxRetries=0;"},
+    )
+    assert engine.conf == {"spark.driver.port": "7079", "spark.port.maxRetries": "0"}  # type: ignore[attr-defined]
+    assert spark_conf("") == {}
+    for bad in ("driver.port=7079", "spark.driver.port", "spark.driver.port="):
+        with pytest.raises(ConfigError, match="SPARK_CONF"):
+            spark_conf(bad)

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 
 from reference_apps.social_analytics import create_app
 from reference_apps.social_analytics.aggregates import record
-from reference_apps.social_analytics.posts import make_message
+from reference_apps.social_analytics.posts import make_envelope, make_message, parse_body
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 
@@ -31,14 +31,12 @@ def app(tmp_path: Path) -> Flask:
         {"DATA_DIR": str(tmp_path), "KEYWORDS": "solar,coffee", "LOG_LEVEL": "WARNING"}
     )
     kv = app.extensions["social_service"].kv
-    record(
-        kv,
-        [
-            make_message("t", "1", "solar is great", ["solar"], NOW - timedelta(minutes=2)),
-            make_message("t", "2", "solar is terrible", ["solar"], NOW - timedelta(minutes=2)),
-            make_message("t", "3", "solar panels", ["solar"], NOW),
-        ],
-    )
+    posts = [
+        make_message("t", "1", "solar is great", ["solar"], NOW - timedelta(minutes=2)),
+        make_message("t", "2", "solar is terrible", ["solar"], NOW - timedelta(minutes=2)),
+        make_message("t", "3", "solar panels", ["solar"], NOW),
+    ]
+    record(kv, [parse_body(make_envelope(posts), 5000)])
     return app
 
 

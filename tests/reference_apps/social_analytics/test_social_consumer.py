@@ -1,6 +1,7 @@
-"""The consumer on the shared PostgreSQL queue and key-value table (what the hosts use): counts
-match VADER, a redelivered post never counts twice, malformed messages are dead-lettered, two
-consumers racing lose nothing."""
+"""The consumer on the shared PostgreSQL queue and key-value table (what the hosts use) and on
+the SQLite defaults: counts match VADER, a redelivered envelope never counts twice, old
+single-post messages still count, malformed envelopes are dead-lettered whole and malformed posts
+inside a good envelope on their own, two consumers racing lose nothing."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from reference_apps.social_analytics import Service, build_service, load_settings, shared_pg
 from reference_apps.social_analytics.aggregates import hour_key, minute_key, series
 from reference_apps.social_analytics.consumer import handle, next_size, receive_batch, run
-from reference_apps.social_analytics.posts import make_message
+from reference_apps.social_analytics.posts import make_envelope, make_message
 from reference_apps.social_analytics.shared_pg import shared_database
 
 NOW = datetime(2026, 11, 30, 12, 34, 56, tzinfo=UTC)
@@ -122,15 +123,19 @@ def test_a_backend_failure_leaves_the_batch_for_redelivery(svc: Service) -> None
 
 
 def test_two_consumers_racing_count_every_post_once(svc: Service) -> None:
-    for number in range(200):
-        svc.queue.send(post(number, f"solar post {number} is good", ["solar"]))
+    for first in range(0, 200, 10):
+        svc.queue.send(
+            make_envelope(
+                [post(n, f"solar post {n} is good", ["solar"]) for n in range(first, first + 10)]
+            )
+        )
     totals = []
     threads = [threading.Thread(target=lambda: totals.append(consume_all(svc))) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sum(totals) == 200
+    assert sum(totals) == 20  # envelopes acked
     assert svc.kv.get(minute_key("solar", "2026-11-30T12:34"))["count"] == 200
 
 
@@ -250,3 +255,118 @@ def test_batches_grow_while_the_queue_is_deep(svc: Service) -> None:
     assert sizes == [4, 8, 16, 16, 4]
     assert svc.kv.get(minute_key("solar", "2026-11-30T12:34"))["count"] == 40
     assert next_size(3, 3, 3, 5) == 5 and next_size(5, 5, 3, 5) == 5 and next_size(5, 2, 3, 5) == 3
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def any_svc(request: pytest.FixtureRequest, tmp_path) -> Service:
+    """The shared PostgreSQL database (one transaction) and the SQLite defaults (generic path)."""
+    env = {"DATA_DIR": str(tmp_path), "QUEUE_MAX_DELIVERIES": "3"}
+    if request.param == "postgresql":
+        dsn = request.getfixturevalue("postgres_dsn")
+        table = request.getfixturevalue("fresh_pg_table")
+        env |= {"QUEUE_URL": f"{dsn}?table={table}_q", "KV_URL": f"{dsn}?table={table}_kv"}
+    svc = build_service(load_settings(env, web=False), queue=True)
+    assert shared_database(svc.queue, svc.kv) == (request.param == "postgresql")
+    return svc
+
+
+def envelope(*numbers: int, text: str = "solar is great") -> dict:
+    return make_envelope([post(number, text, ["solar"]) for number in numbers])
+
+
+def test_an_envelope_counts_once_and_its_id_stands_for_its_posts(any_svc: Service) -> None:
+    svc = any_svc
+    body = envelope(1, 2, 3)
+    svc.queue.send(body)
+    assert consume_all(svc) == 1
+    # Counted, then the ack was lost: the same envelope comes again, next to a new one.
+    svc.queue.send(body)
+    svc.queue.send(envelope(4, 5, text="solar is awful"))
+    assert consume_all(svc) == 2
+    minute = svc.kv.get(minute_key("solar", "2026-11-30T12:34"))
+    assert (minute["count"], minute["positive"], minute["negative"]) == (5, 3, 2)
+    assert minute["uids"] == [body["id"], envelope(4, 5)["id"]]  # one id per envelope
+    assert svc.kv.get(hour_key("solar", "2026-11-30T12"))["count"] == 5
+    assert svc.queue.receive() is None and svc.queue.dead_letters() == []
+
+
+def test_old_single_post_messages_still_count_next_to_envelopes(any_svc: Service) -> None:
+    """A rolling upgrade leaves messages of the old listener in the queue."""
+    svc = any_svc
+    svc.queue.send(post(1, "solar is great", ["solar"]))
+    svc.queue.send(envelope(2, 3))
+    svc.queue.send(post(1, "solar is great", ["solar"]))  # an old one, redelivered
+    assert consume_all(svc) == 3
+    minute = svc.kv.get(minute_key("solar", "2026-11-30T12:34"))
+    assert minute["count"] == 3
+    assert minute["uids"] == ["test:1", envelope(2, 3)["id"]]
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"id": None}, "envelope id"),
+        ({"id": "e:not-hex"}, "envelope id"),
+        ({"posts": []}, "envelope posts"),
+        ({"posts": "solar"}, "envelope posts"),
+        ({"v": 3}, "version"),
+    ],
+)
+def test_a_malformed_envelope_is_dead_lettered_whole(
+    any_svc: Service, change: dict, why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    svc = any_svc
+    bad = {**envelope(1, 2), **change}
+    svc.queue.send(bad)
+    svc.queue.send(envelope(7))
+    consume_all(svc)
+    assert svc.queue.receive() is None
+    assert svc.queue.dead_letters() == [bad]
+    assert any(why in getattr(record, "error", "") for record in caplog.records)
+    assert svc.kv.get(minute_key("solar", "2026-11-30T12:34"))["count"] == 1  # envelope 7 only
+
+
+def test_a_malformed_post_is_dead_lettered_alone_and_the_rest_counted(
+    any_svc: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    svc = any_svc
+    good = [post(number, "solar is great", ["solar"]) for number in (1, 3)]
+    bad = {**post(2, "solar", ["solar"]), "created_at": "yesterday"}
+    body = make_envelope([good[0], bad, good[1]])
+    svc.queue.send(body)
+    consume_all(svc)
+    minute = svc.kv.get(minute_key("solar", "2026-11-30T12:34"))
+    assert (minute["count"], minute["uids"]) == (2, [body["id"]])
+    assert svc.queue.receive() is None  # the envelope was acked
+    [dead] = svc.queue.dead_letters()
+    assert dead["rejected"] == "post" and dead["envelope"] == body["id"]
+    assert dead["index"] == 1 and dead["post"]["uid"] == "test:2"
+    assert "is no ISO 8601 time" in dead["error"]
+    assert any(getattr(record, "envelope", "") == body["id"] for record in caplog.records)
+    # The ack was lost and the envelope comes again: nothing counted twice, nothing lost.
+    svc.queue.send(body)
+    consume_all(svc)
+    assert svc.kv.get(minute_key("solar", "2026-11-30T12:34"))["count"] == 2
+    dead_letters = svc.queue.dead_letters()
+    assert dead_letters[0] == dead and all(
+        letter["post"]["uid"] == "test:2" for letter in dead_letters
+    )
+    if shared_database(svc.queue, svc.kv):
+        assert len(dead_letters) == 1  # written with the counts, once
+
+
+def test_an_envelope_of_bad_posts_is_acked_and_each_post_dead_lettered(any_svc: Service) -> None:
+    """Even a 1 MB post: its dead letter keeps the start of it, small enough for any queue."""
+    svc = any_svc
+    huge = post(1, "solar " + "y" * 1024 * 1024, ["solar"])
+    body = make_envelope([huge, {**post(2, "solar", ["solar"]), "keywords": []}])
+    svc.queue.send(body)
+    consume_all(svc)
+    assert svc.queue.receive() is None
+    assert svc.kv.get(minute_key("solar", "2026-11-30T12:34")) is None  # nothing to count
+    dead = sorted(svc.queue.dead_letters(), key=lambda letter: letter["index"])
+    assert [letter["index"] for letter in dead] == [0, 1]
+    assert "exceeds 5000" in dead[0]["error"] and dead[0]["post_chars"] > 1024 * 1024
+    assert dead[0]["post_start"].startswith('{"uid": "test:1"')
+    assert len(json.dumps(dead[0])) < 20_000
+    assert "keywords" in dead[1]["error"] and dead[1]["post"]["uid"] == "test:2"

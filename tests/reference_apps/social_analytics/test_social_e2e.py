@@ -33,6 +33,7 @@ from reference_apps.social_analytics import DEFAULT_KEYWORDS
 from reference_apps.social_analytics.posts import (
     clean_text,
     keyword_pattern,
+    make_envelope,
     make_message,
     match_keywords,
     parse_keywords,
@@ -43,6 +44,7 @@ from tests.browser import PHONE, Browser, browser  # noqa: F401  (the fixture)
 pytestmark = [pytest.mark.slow, pytest.mark.emulators]
 BIN = Path(sys.executable).parent
 POSTS = 1000
+OLD = datetime(2001, 1, 1, tzinfo=UTC)
 
 
 def get(url: str) -> tuple[int, Any]:
@@ -180,6 +182,11 @@ def pipeline(
     queue.send_raw("not json")
     queue.send({**make_message("bad", "1", "x", ["solar"], datetime.now(UTC)), "text": ""})
     queue.send(make_message("bad", "2", "solar " + "z" * 1024 * 1024, ["solar"], datetime.now(UTC)))
+    queue.send({**make_envelope([make_message("bad", "3", "solar", ["solar"], OLD)]), "posts": []})
+    # A good post (of 2001, outside the dashboard's range) next to a bad one: the envelope is
+    # acked, the bad post alone dead-lettered.
+    good = make_message("old", "1", "solar is great", ["solar"], OLD)
+    queue.send(make_envelope([good, {**make_message("bad", "4", "x", ["solar"], OLD), "text": ""}]))
     port = free_port()
     web = subprocess.Popen(
         [
@@ -211,7 +218,7 @@ def pipeline(
         processes.append(consumer)
         expected = sum(entry["count"] for entry in expected_totals().values())
         wait_until(lambda: draft.total() >= expected, 240, f"{expected} keyword posts counted")
-        wait_until(lambda: len(queue.dead_letters()) >= 3, 60, "three dead letters")
+        wait_until(lambda: len(queue.dead_letters()) >= 5, 60, "five dead letters")
         listener.send_signal(signal.SIGTERM)
         consumer.send_signal(signal.SIGTERM)
         yield Pipeline(
@@ -256,9 +263,13 @@ def test_consumer_killed_mid_stream_lost_and_doubled_nothing(pipeline: Pipeline)
 
 def test_malformed_messages_were_dead_lettered(pipeline: Pipeline) -> None:
     dead = pipeline.queue.dead_letters()
-    assert len(dead) == 3
+    assert len(dead) == 5
     assert "not json" in dead
+    [refused] = [body for body in dead if isinstance(body, dict) and "rejected" in body]
+    assert (refused["error"], refused["post"]["uid"]) == ("empty post", "bad:4")
     assert pipeline.queue.receive() is None
+    old = pipeline.sentiment("solar", **{"from": "2001-01-01T00:00Z", "to": "2001-01-01T00:01Z"})
+    assert old[1]["totals"]["count"] == 1  # the good post of that envelope was counted
 
 
 def test_the_raw_archive_holds_every_post(pipeline: Pipeline) -> None:

@@ -18,6 +18,7 @@ from social_remote import Remote, serve
 from reference_apps.backends import Backoff, DependencyDown
 from reference_apps.social_analytics import Service, build_service, load_settings
 from reference_apps.social_analytics.listener import STATE_KEY, Lease, Listener, run
+from reference_apps.social_analytics.posts import envelope_id
 from reference_apps.social_analytics.sources import (
     MastodonSource,
     RateLimited,
@@ -44,12 +45,20 @@ def ok_json(items: list) -> tuple[int, dict[str, str], bytes]:
     return 200, {"Content-Type": "application/json"}, json.dumps(items).encode()
 
 
-def drain(svc: Service) -> list[dict]:
+def envelopes(svc: Service) -> list[dict]:
+    """Every message in the queue, acked; each must be an envelope named by its posts' ids."""
     bodies = []
     while (message := svc.queue.receive()) is not None:
-        bodies.append(message.body)
+        body = message.body
+        assert body["v"] == 2 and body["id"] == envelope_id([p["uid"] for p in body["posts"]])
+        bodies.append(body)
         svc.queue.ack(message)
     return bodies
+
+
+def drain(svc: Service) -> list[dict]:
+    """The posts of every envelope in the queue, in order."""
+    return [post for body in envelopes(svc) for post in body["posts"]]
 
 
 @pytest.fixture
@@ -411,3 +420,58 @@ def test_a_feed_with_bytes_that_are_not_utf8_still_yields_its_posts(remote: Remo
     remote.routes["/rss"] = [(200, {}, body)]
     [post] = open_source(f"rss+{remote.url}/rss", {}).poll(0)
     assert post.text.startswith("Solar caf") and "wonderful great panels" in post.text
+
+
+def test_envelopes_are_cut_at_the_maximum_count_and_bytes(tmp_path: Path) -> None:
+    svc = service(tmp_path)
+    listener = Listener(
+        svc, [open_source("replay:?rate=1000&limit=250&loop=false", {})], 3600, envelope_max=100
+    )
+    listener.step(0)
+    listener.step(10)  # all 250 collected at once: two full envelopes go without lingering
+    assert [len(body["posts"]) for body in envelopes(svc)] == [100, 100]
+    listener.flush()  # the partial one goes before the state is saved
+    assert [len(body["posts"]) for body in envelopes(svc)] == [50]
+    assert listener.counts["enqueued"] == 250 and listener.counts["envelopes"] == 3
+    small = Listener(
+        svc, [open_source("replay:?rate=1000&limit=30&loop=false", {})], 3600, envelope_bytes=4000
+    )
+    small.step(0)
+    small.step(10)
+    small.flush()
+    sizes = [len(json.dumps(body)) for body in envelopes(svc)]
+    assert len(sizes) > 1 and max(sizes) <= 4000 + 200  # the posts' JSON, plus the envelope's
+
+
+def test_an_envelope_waits_at_most_the_linger(tmp_path: Path) -> None:
+    svc = service(tmp_path)
+    listener = Listener(
+        svc, [open_source("replay:?rate=1000&limit=3&loop=false", {})], 3600, linger=0.3
+    )
+    listener.step(0)
+    listener.step(10)
+    assert svc.queue.receive() is None  # lingering: more posts may come
+    time.sleep(0.35)
+    listener.step(11)
+    assert [len(body["posts"]) for body in envelopes(svc)] == [3]
+
+
+def test_a_retried_send_gives_the_same_envelope_id(tmp_path: Path) -> None:
+    svc = service(tmp_path)
+    queue = Refusing(svc.queue)
+    svc = dataclasses.replace(svc, queue=queue)
+    listener = Listener(svc, [open_source("replay:?rate=1000&limit=5&loop=false", {})], 3600)
+    listener.step(0)
+    listener.step(10)
+    queue.down.set()
+    with pytest.raises(DependencyDown):
+        listener.flush()
+    queue.down.clear()
+    listener.flush()
+    [body] = envelopes(svc)
+    assert len(body["posts"]) == 5
+    again = Listener(svc, [open_source("replay:?rate=1000&limit=5&loop=false", {})], 3600)
+    again.step(0)
+    again.step(10)
+    again.flush()  # the same posts from the start (a fresh state): the same id
+    assert [other["id"] for other in envelopes(svc)] == [body["id"]]

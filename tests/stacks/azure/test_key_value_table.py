@@ -36,3 +36,30 @@ def test_table_is_private_keyless_with_continuous_backup(run_azure):
     assert zone.inputs["privateZoneName"] == "privatelink.table.cosmos.azure.com"
     group = run.one("azure-native:network:PrivateDnsZoneGroup").inputs
     assert group["privateDnsZoneConfigs"][0]["privateDnsZoneId"] == f"{zone.name}-id"
+
+
+def test_private_endpoint_keeps_the_urns_it_had_as_the_tables_own_children(run_azure):
+    """The endpoint and its zone group moved under a PrivateEndpoint component; their aliases
+    name the URNs they had directly under the table, so a deployed stack adopts them in place
+    (a replaced endpoint would drop the table's only network path)."""
+    context = make_context()
+    spec = TableSpec("job-status", "status")
+    run = run_azure(
+        with_network(
+            context,
+            lambda net: KeyValueTable("job-status", KeyValueTableArgs(context, spec, network=net)),
+        )
+    )
+    table = run.one("tierstack:azure:KeyValueTable")
+    component = run.one("tierstack:azure:PrivateEndpoint", "job-status-endpoint")
+    assert component.parent_urn == table.urn
+    moved = {
+        "azure-native:network:PrivateEndpoint": "job-status-endpoint",
+        "azure-native:network:PrivateDnsZoneGroup": "job-status-endpoint-dns",
+    }
+    for type_, name in moved.items():
+        resource = run.one(type_, name)
+        assert resource.parent_urn == component.urn
+        # The engine's URN for the table's own child (the root stack's type is not in it).
+        before = f"urn:pulumi:test::tierstack::tierstack:azure:KeyValueTable${type_}::{name}"
+        assert resource.aliases == [before]

@@ -162,7 +162,9 @@ def test_the_job_runner_reaches_the_gateway_through_a_private_endpoint_and_priva
     assert link["privateZoneName"] == "privatelink.azurehdinsight.net"
     assert link["virtualNetwork"] == {"id": "network-vnet-id"}
     assert link["registrationEnabled"] is False
-    endpoint = analytics.named("hadoop-gateway-endpoint").inputs
+    endpoint = analytics.one(
+        "azure-native:network:PrivateEndpoint", "hadoop-gateway-endpoint"
+    ).inputs
     # In the endpoints subnet (the job runner's NSG path to it: 443 from the worker subnet).
     assert endpoint["subnet"] == {"id": "network-endpoints-id"}
     assert endpoint["privateLinkServiceConnections"] == [
