@@ -337,7 +337,7 @@ class Guest:
             kept = CACHE / "last-run"
             shutil.rmtree(kept, ignore_errors=True)
             kept.mkdir()
-            for path in self.run_dir.glob("*.log"):
+            for path in [*self.run_dir.glob("*.log"), *self.run_dir.glob("*.dat")]:
                 shutil.copy(path, kept / path.name)
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
@@ -373,21 +373,12 @@ def app_host_inventory(guest: Guest) -> dict[str, Any]:
     }
 
 
-# playbooks/local.yml's first task, on app1.
-PLAYBOOK = [
-    {
-        "name": "Converge an app host's baseline (playbooks/local.yml, common)",
-        "hosts": "app1",
-        "become": True,
-        "tasks": [
-            {
-                "name": "Baseline and hardening",
-                "ansible.builtin.include_role": {"name": "common"},
-                "vars": {"common_firewall_allow": "{{ tierstack_firewall_allow }}"},
-            }
-        ],
-    }
-]
+def app_host_play() -> list[dict[str, Any]]:
+    """playbooks/local.yml's baseline task (the common role with the host's firewall), read
+    from the playbook itself so that the VM converges what an app host converges."""
+    local = yaml.safe_load((REPO / "playbooks" / "local.yml").read_text())[0]
+    task = next(t for t in local["tasks"] if t["ansible.builtin.include_role"]["name"] == "common")
+    return [{"name": "An app host's baseline", "hosts": "app1", "become": True, "tasks": [task]}]
 
 
 def converge(guest: Guest) -> float:
@@ -396,7 +387,7 @@ def converge(guest: Guest) -> float:
     inventory.write_text(yaml.safe_dump(app_host_inventory(guest), sort_keys=False))
     inventory.chmod(0o600)
     playbook = guest.run_dir / "app-host.yml"
-    playbook.write_text(yaml.safe_dump(PLAYBOOK, sort_keys=False))
+    playbook.write_text(yaml.safe_dump(app_host_play(), sort_keys=False))
     bin_dir = Path(sys.executable).parent
     env = ansible_env(bin_dir) | {
         "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
@@ -429,6 +420,8 @@ def audit(guest: Guest) -> tuple[int, list[str], list[str]]:
     guest.ssh("DEBIAN_FRONTEND=noninteractive apt-get install -y -q lynis >/dev/null")
     guest.ssh("lynis audit system --quick --no-colors --cronjob >/dev/null", check=False)
     report = guest.ssh("cat /var/log/lynis-report.dat").stdout
+    (guest.run_dir / "lynis-report.dat").write_text(report)
+    (guest.run_dir / "lynis.log").write_text(guest.ssh("cat /var/log/lynis.log").stdout)
     found = re.search(r"^hardening_index=(\d+)$", report, re.M)
     if not found:
         raise SystemExit("lynis wrote no hardening index")
