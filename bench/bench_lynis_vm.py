@@ -286,7 +286,7 @@ class Guest:
             check=True,
         )
         command = ["qemu-system-x86_64", *accelerator(self.accel), "-m", "2048"]
-        command += ["-smp", "1", "-display", "none", "-no-reboot"]
+        command += ["-smp", "1", "-nodefaults", "-display", "none", "-no-reboot"]
         command += ["-serial", f"file:{self.run_dir / 'console.log'}"]
         command += ["-kernel", str(self.image / "vmlinuz")]
         command += ["-initrd", str(self.image / "initrd.img")]
