@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv/bin
 export PATH := $(CURDIR)/$(VENV):$(PATH)
 
-.PHONY: setup up down test test-boot lint unit snapshots bench fmt requirements prices contract-docs
+.PHONY: setup up down test test-boot lint unit snapshots bench bench-lynis fmt requirements prices contract-docs
 
 setup:            ## Python env from the lock file, system packages, emulators, test-host image
 	bash scripts/setup.sh
@@ -38,6 +38,9 @@ contract-docs:    ## regenerate the contract and component → resources tables 
 
 bench: setup      ## benchmarks; figures go to BENCHMARKS.md by hand, with machine and date
 	bash bench/run.sh
+
+bench-lynis: setup  ## lynis index of an app host on a KVM guest (needs /dev/kvm; builds a cached disk)
+	$(VENV)/python bench/bench_lynis_vm.py
 
 fmt:
 	$(VENV)/ruff check --fix .

@@ -92,7 +92,7 @@ def test_time_sync_is_enabled(hosts: dict[str, Any], name: str) -> None:
 def test_sysctl_hardening_is_written(hosts: dict[str, Any], name: str) -> None:
     """A container cannot set kernel parameters (/proc/sys is read-only): the file is what a VM
     applies at boot through systemd-sysctl."""
-    config = hosts[name].file("/etc/sysctl.d/60-tierstack-hardening.conf")
+    config = hosts[name].file("/etc/sysctl.d/99-tierstack-hardening.conf")
     assert config.mode == 0o644
     assert "net.ipv4.tcp_syncookies = 1" in config.content_string
     assert "net.ipv4.conf.all.accept_redirects = 0" in config.content_string
