@@ -82,6 +82,10 @@ class Site:
         assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
         self.gateway.check_output(f"systemctl stop {SIMULATOR_UNIT}")
         try:
+            # The deployed simulator may have started this very second (the previous run starts
+            # it again at its end), and its ids carry that second: this run's window starts at
+            # the next one.
+            time.sleep(1.1)
             since = self.now()
             out = self.gateway.check_output(
                 f"cd /opt/tierstack/src && env {assignments} timeout 300"
