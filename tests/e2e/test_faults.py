@@ -1,7 +1,8 @@
 """Faults of the backing services on the running local target, as an operator or the network
 causes them, under a steady stream of requests through the load balancer with every response
 counted: PostgreSQL restarted, the object store stopped for 30 s, the network between app1 and
-the services host cut for 20 s, app1's gunicorn master killed.
+the services host cut for 20 s, app1's gunicorn master killed, the services host's data volumes
+filled to 100 % for 20 s.
 
 Pass: no 500 (nor any answer other than success or 503), 503 only while the dependency is down,
 no request past its timeout, every accepted upload readable and every accepted job done
@@ -25,6 +26,7 @@ from urllib3 import encode_multipart_formdata
 
 from tests.faults import NO_ANSWER, Outage, Traffic
 from tierstack.local.target import APPS, LocalTarget
+from tierstack.local.topology import HOSTS
 
 pytestmark = [pytest.mark.hosts, pytest.mark.faults]
 
@@ -32,6 +34,7 @@ PASSWORD = "correct horse battery"
 WORKER_UNIT = "image-processing-worker"
 FAULT_TABLE = "tierstack_fault"  # the nftables table a fault adds and removes on app1
 REQUEST_TIMEOUT = 30
+BALLAST = ".tierstack-fault-ballast"  # the files that fill a data volume, at its top
 
 
 def small_png() -> bytes:
@@ -344,3 +347,52 @@ def test_sigkill_of_a_gunicorn_master(
     assert outage.ended > outage.began
     user.check_nothing_lost()
     owner.check_all_done()
+
+
+def fill_volume(mount: str) -> str:
+    """A shell command that takes every free block of the file system at ``mount``: one
+    preallocated file for all but the last MiB (instant, no data written), then zeros to the end.
+    """
+    return (
+        f"avail=$(df --output=avail -B1 {mount} | tail -1); "
+        f"fallocate -l $((avail - 1048576)) {mount}/{BALLAST}.1 && "
+        f"{{ dd if=/dev/zero of={mount}/{BALLAST}.2 bs=4k 2>/dev/null; true; }}"
+    )
+
+
+def free_bytes(host: Any, mount: str) -> int:
+    return int(host.check_output(f"df --output=avail -B1 {mount} | tail -1"))
+
+
+def test_services_data_volumes_full_and_back(
+    client: Any, hosts: dict[str, Any], restore: list[Callable[[], None]]
+) -> None:
+    """PostgreSQL's and SeaweedFS's volumes full for 20 s: writes answer 503 while nothing fits,
+    reads go on, and everything accepted is there afterwards. Each volume is a file system of its
+    own (a loop-mounted ext4 image), so the test fills it and never the machine's disk."""
+    services, worker = hosts["services"], hosts["worker"]
+    mounts = [volume.mount for volume in next(s for s in HOSTS if s.name == "services").volumes]
+    assert mounts
+    for mount in mounts:  # a volume of its own, small: filling it is safe and quick
+        size = int(services.check_output(f"df --output=size -B1 {mount} | tail -1"))
+        assert size <= 8 * 1024**3, f"{mount} is {size} bytes: not the target's own volume"
+    empty = " ; ".join(f"rm -f {mount}/{BALLAST}.*" for mount in mounts)
+    restore.append(lambda: services.run(empty))
+    user, owner, traffic = drive_and_images(client, "diskfull")
+    worker_before = main_pid(worker, WORKER_UNIT)
+
+    def fill() -> None:
+        for mount in mounts:
+            services.run(fill_volume(mount))
+        full = {mount: free_bytes(services, mount) for mount in mounts}
+        assert all(free == 0 for free in full.values()), f"not full: {full}"
+
+    outage = ride_out(traffic, fill, lambda: services.check_output(empty), down=20)
+    assert traffic.unavailable(), "no 503 while the volumes were full: nothing was tested"
+    listing = [o for o in traffic.outcomes if o.kind == "list"]
+    assert all(o.status == 200 for o in listing), "listing files needs no free space"
+    assert_no_errors(traffic, outage, slack=10)
+    user.check_nothing_lost()
+    owner.check_all_done()
+    assert main_pid(worker, WORKER_UNIT) == worker_before, "the worker restarted"
+    assert all(free_bytes(services, mount) > 0 for mount in mounts)

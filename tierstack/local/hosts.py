@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tierstack.local import podman
 from tierstack.local.errors import TargetError
-from tierstack.local.topology import HOSTS, HostSpec
+from tierstack.local.topology import HOSTS, DataVolume, HostSpec
 from tierstack.local.wheelhouse import HOST_WHEELHOUSE, WHEELHOUSE, ensure_wheelhouse
 
 if TYPE_CHECKING:
@@ -134,8 +134,8 @@ def create_host(target: LocalTarget, spec: HostSpec) -> None:
     ]
     if spec.group in ("app", "worker", "services", "gateway"):
         args += ["-v", f"{WHEELHOUSE}:{HOST_WHEELHOUSE}:ro"]
-    for suffix, mount in spec.volumes:
-        args += ["-v", f"{target.name}-{suffix}:{mount}"]
+    for volume in spec.volumes:
+        args += ["-v", f"{ensure_data_volume(target, volume)}:{volume.mount}"]
     if spec.name == "lb":
         args += [
             "-p",
@@ -146,6 +146,48 @@ def create_host(target: LocalTarget, spec: HostSpec) -> None:
     podman.run([*args, podman.IMAGE])
     wait_for_systemd(name)
     authorize(target, spec)
+
+
+def ensure_data_volume(target: LocalTarget, volume: DataVolume) -> str:
+    """The Podman volume for ``volume``, created on first use as a loop-mounted ext4 image in the
+    target's state folder; a volume kept from an earlier `up` is used as it is."""
+    name = f"{target.name}-{volume.suffix}"
+    if podman.exists("volume", name):
+        return name
+    image = target.state_dir / "volumes" / f"{volume.suffix}.ext4"
+    if not image.is_file():  # kept when only the Podman volume was removed: its data too
+        image.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        partial = image.with_suffix(".partial")
+        with partial.open("wb") as sparse:
+            sparse.truncate(volume.size_gib * 1024**3)
+        # No blocks reserved for root: "full" means full for every service on the volume.
+        made = subprocess.run(
+            ["mkfs.ext4", "-q", "-F", "-m", "0", "-L", volume.suffix[:16], str(partial)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if made.returncode != 0:
+            partial.unlink()
+            reason = (made.stderr.strip().splitlines() or [f"exit code {made.returncode}"])[-1]
+            raise TargetError(f"mkfs.ext4 for the {volume.suffix} volume failed: {reason}")
+        partial.rename(image)
+    podman.run(
+        [
+            "volume",
+            "create",
+            "--label",
+            f"tierstack.target={target.name}",
+            "--opt",
+            "type=ext4",
+            "--opt",
+            f"device={image}",
+            "--opt",
+            "o=loop",
+            name,
+        ]
+    )
+    return name
 
 
 def stopped_hosts(target: LocalTarget) -> list[str]:
@@ -190,8 +232,8 @@ def remove_hosts(
     podman.run(["network", "rm", "-f", target.network], check=False)
     if purge:
         for spec in HOSTS:
-            for suffix, _ in spec.volumes:
-                podman.run(["volume", "rm", "-f", f"{target.name}-{suffix}"], check=False)
+            for volume in spec.volumes:
+                podman.run(["volume", "rm", "-f", f"{target.name}-{volume.suffix}"], check=False)
         # Keep the logs: they explain a failed run after its hosts are gone.
         for path in target.state_dir.glob("*"):
             if path.is_dir():

@@ -334,6 +334,9 @@ def inventory(target: LocalTarget) -> dict[str, Any]:
                         postgres_tls_cert=db_cert,
                         postgres_tls_key=db_key,
                         object_store_buckets=list(APPS),
+                        # SeaweedFS counts its volume slots from the free space of its data
+                        # volume (4 GiB here): 64 MB volumes leave room for every bucket's.
+                        object_store_volume_size_limit_mb=64,
                         object_store_identities=[
                             {
                                 "name": app.name,

@@ -6,13 +6,23 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class DataVolume:
+    """A host's data volume: a file system of its own (an ext4 image that Podman loop-mounts),
+    so that a full volume is the volume's fault and never fills the machine's disk."""
+
+    suffix: str  # the Podman volume is named `<target>-<suffix>`
+    mount: str  # where the host mounts it
+    size_gib: int = 4  # the image is sparse: it takes only what is written
+
+
+@dataclass(frozen=True)
 class HostSpec:
     """One host of the local target: its name, last address octet and tier."""
 
     name: str
     octet: int
     group: str
-    volumes: tuple[tuple[str, str], ...] = ()  # (volume suffix, mount point)
+    volumes: tuple[DataVolume, ...] = ()
 
 
 HOSTS: tuple[HostSpec, ...] = (
@@ -20,7 +30,7 @@ HOSTS: tuple[HostSpec, ...] = (
         "services",
         14,
         "services",
-        (("pgdata", "/var/lib/postgresql"), ("objects", "/var/lib/seaweedfs")),
+        (DataVolume("pgdata", "/var/lib/postgresql"), DataVolume("objects", "/var/lib/seaweedfs")),
     ),
     HostSpec("app1", 11, "app"),
     HostSpec("app2", 12, "app"),
