@@ -36,6 +36,7 @@ import yaml
 
 from tierstack.local.catalog import REPO
 from tierstack.local.converge import ansible_env
+from tierstack.local.hosts import new_ssh_key
 from tierstack.local.target import LocalTarget, available_apps
 from tierstack.local.testing import free_port
 
@@ -137,21 +138,7 @@ def build_image() -> Path:
     build = Path(tempfile.mkdtemp(prefix="build-", dir=CACHE))
     try:
         rootfs = build / "rootfs"
-        subprocess.run(
-            [
-                "ssh-keygen",
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "lynis-vm",
-                "-f",
-                str(build / "id_ed25519"),
-            ],
-            check=True,
-        )
+        new_ssh_key(build / "id_ed25519", "lynis-vm")
         public_key = (build / "id_ed25519.pub").read_text()
         hooks = [
             f'chroot "$1" systemctl disable {" ".join(DISABLED_UNITS)} || true',

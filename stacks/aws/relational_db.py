@@ -168,71 +168,28 @@ class RelationalDb(StatementGrants, pulumi.ComponentResource):
             opts=child(self),
         )
 
-        # Hosts read the password from here at boot (the user data never carries it).
-        secret = aws.secretsmanager.Secret(
+        # Hosts read the passwords from here at boot (the user data never carries them).
+        secret, self.admin_password_ref = self._store_login(
             name,
-            name=f"tierstack/{identifier}/master",
-            description=f"Master credentials of the {spec.name} database",
-            recovery_window_in_days=7 if context.settings.is_prod else 0,
-            tags=tags(context, spec.name),
-            opts=child(self),
+            f"tierstack/{identifier}/master",
+            f"Master credentials of the {spec.name} database",
+            MASTER_USER,
+            password.result,
+            instance.address,
+            args,
         )
-        version = aws.secretsmanager.SecretVersion(
-            name,
-            secret_id=secret.id,
-            secret_string=pulumi.Output.secret(
-                pulumi.Output.all(instance.address, password.result).apply(
-                    lambda values: json.dumps(
-                        {
-                            "engine": "postgres",
-                            "host": values[0],
-                            "port": PORT,
-                            "dbname": spec.database,
-                            "username": MASTER_USER,
-                            "password": values[1],
-                        }
-                    )
-                )
-            ),
-            opts=child(self),
-        )
-        app_secret = aws.secretsmanager.Secret(
+        # DATABASE_PASSWORD_REF: the app role's password.
+        app_secret, self.password_ref = self._store_login(
             f"{name}-app",
-            name=f"tierstack/{identifier}/app",
-            description=f"Credentials of the app's own login on the {spec.name} database",
-            recovery_window_in_days=7 if context.settings.is_prod else 0,
-            tags=tags(context, spec.name),
-            opts=child(self),
-        )
-        app_version = aws.secretsmanager.SecretVersion(
-            f"{name}-app",
-            secret_id=app_secret.id,
-            secret_string=pulumi.Output.secret(
-                pulumi.Output.all(instance.address, app_password.result).apply(
-                    lambda values: json.dumps(
-                        {
-                            "engine": "postgres",
-                            "host": values[0],
-                            "port": PORT,
-                            "dbname": spec.database,
-                            "username": self.app_user,
-                            "password": values[1],
-                        }
-                    )
-                )
-            ),
-            opts=child(self),
+            f"tierstack/{identifier}/app",
+            f"Credentials of the app's own login on the {spec.name} database",
+            self.app_user,
+            app_password.result,
+            instance.address,
+            args,
         )
         self.secret_arn = secret.arn
         self.app_secret_arn = app_secret.arn
-        # The references resolve once the credentials are stored (hosts boot after).
-        self.admin_password_ref = pulumi.Output.all(secret.arn, version.id).apply(
-            lambda values: f"aws-secretsmanager://{values[0]}#password"
-        )
-        # DATABASE_PASSWORD_REF: the app role's password.
-        self.password_ref = pulumi.Output.all(app_secret.arn, app_version.id).apply(
-            lambda values: f"aws-secretsmanager://{values[0]}#password"
-        )
         self.endpoint = instance.address
         self.physical_name = instance.identifier
         self.backend_url = instance.address.apply(
@@ -249,6 +206,51 @@ class RelationalDb(StatementGrants, pulumi.ComponentResource):
                 "password": self.password,
             }
         )
+
+    def _store_login(
+        self,
+        name: str,
+        secret_name: str,
+        description: str,
+        user: str,
+        password: pulumi.Output[str],
+        address: pulumi.Output[str],
+        args: RelationalDbArgs,
+    ) -> tuple[aws.secretsmanager.Secret, pulumi.Output[str]]:
+        """One login's credentials as a JSON secret, and the reference the hosts resolve; the
+        reference waits for the stored value, so no host boots before it can read it."""
+        context, spec = args.context, args.spec
+        secret = aws.secretsmanager.Secret(
+            name,
+            name=secret_name,
+            description=description,
+            recovery_window_in_days=7 if context.settings.is_prod else 0,
+            tags=tags(context, spec.name),
+            opts=child(self),
+        )
+        version = aws.secretsmanager.SecretVersion(
+            name,
+            secret_id=secret.id,
+            secret_string=pulumi.Output.secret(
+                pulumi.Output.all(address, password).apply(
+                    lambda values: json.dumps(
+                        {
+                            "engine": "postgres",
+                            "host": values[0],
+                            "port": PORT,
+                            "dbname": spec.database,
+                            "username": user,
+                            "password": values[1],
+                        }
+                    )
+                )
+            ),
+            opts=child(self),
+        )
+        reference = pulumi.Output.all(secret.arn, version.id).apply(
+            lambda values: f"aws-secretsmanager://{values[0]}#password"
+        )
+        return secret, reference
 
     def policy_statements(self, _access: str) -> pulumi.Output[list[dict[str, Any]]]:
         """Reading the app role's secret (the app) and the master's (root's converge step that

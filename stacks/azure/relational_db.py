@@ -139,14 +139,8 @@ class RelationalDb(pulumi.ComponentResource):
             opts=child(self),
         )
         self.secret_name = f"{spec.name}-admin-password"
-        self.secret = keyvault.Secret(
-            f"{name}-password-secret",
-            secret_name=self.secret_name,
-            vault_name=net.vault.name,
-            resource_group_name=net.resource_group_name,
-            properties={"value": self.password, "content_type": "text/plain"},
-            tags=context.tags,
-            opts=child(self),
+        self.secret = self._store_password(
+            f"{name}-password-secret", self.secret_name, self.password, args
         )
         self.password_secret_uri = f"{net.vault_uri}secrets/{self.secret_name}"
         # From the secret's outputs, so hosts (and the grant) wait until the secret exists.
@@ -162,17 +156,8 @@ class RelationalDb(pulumi.ComponentResource):
             opts=child(self),
         )
         self.app_secret_name = f"{spec.name}-app-password"
-        self.app_secret = keyvault.Secret(
-            f"{name}-app-password-secret",
-            secret_name=self.app_secret_name,
-            vault_name=net.vault.name,
-            resource_group_name=net.resource_group_name,
-            properties={
-                "value": pulumi.Output.secret(app_password.result),
-                "content_type": "text/plain",
-            },
-            tags=context.tags,
-            opts=child(self),
+        self.app_secret = self._store_password(
+            f"{name}-app-password-secret", self.app_secret_name, app_password.result, args
         )
         self.password_ref: pulumi.Output[str] = keyvault_ref(net.vault.name, self.app_secret.name)
         monitor.DiagnosticSetting(
@@ -203,6 +188,20 @@ class RelationalDb(pulumi.ComponentResource):
                 "password_ref": self.password_ref,
                 "admin_password_ref": self.admin_password_ref,
             }
+        )
+
+    def _store_password(
+        self, name: str, secret_name: str, password: pulumi.Output[str], args: RelationalDbArgs
+    ) -> keyvault.Secret:
+        """A login's password in the stack's Key Vault, where the hosts read it."""
+        return keyvault.Secret(
+            name,
+            secret_name=secret_name,
+            vault_name=args.network.vault.name,
+            resource_group_name=args.network.resource_group_name,
+            properties={"value": pulumi.Output.secret(password), "content_type": "text/plain"},
+            tags=args.context.tags,
+            opts=child(self),
         )
 
     def grant(self, principal: Principal, access: Access) -> list[pulumi.Resource]:

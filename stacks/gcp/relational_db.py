@@ -126,42 +126,16 @@ class RelationalDb(BindingGrants, pulumi.ComponentResource):
             deletion_policy="ABANDON",
             opts=child,
         )
-        self.password_secret = gcp.secretmanager.Secret(
-            f"{name}-password-secret",
-            secret_id=physical(context, f"{spec.name}-password"),
-            replication={"user_managed": {"replicas": [{"location": settings.region}]}},
-            labels=labels(context),
-            opts=child,
-        )
-        password_version = gcp.secretmanager.SecretVersion(
-            f"{name}-password-version",
-            secret=self.password_secret.id,
-            secret_data=self.password,
-            opts=child,
-        )
-        self.admin_password_ref: pulumi.Output[str] = secret_reference(
-            self.password_secret, password_version
+        self.password_secret, self.admin_password_ref = self._store_password(
+            name, "password", self.password, args
         )
         # The app's own login, created at converge by ADMIN_USER (not through the API, which
         # would make it a member of cloudsqlsuperuser).
         app_generated = random.RandomPassword(
             f"{name}-app-password", length=32, special=True, override_special="-_.~", opts=child
         )
-        self.app_password_secret = gcp.secretmanager.Secret(
-            f"{name}-app-password-secret",
-            secret_id=physical(context, f"{spec.name}-app-password"),
-            replication={"user_managed": {"replicas": [{"location": settings.region}]}},
-            labels=labels(context),
-            opts=child,
-        )
-        app_version = gcp.secretmanager.SecretVersion(
-            f"{name}-app-password-version",
-            secret=self.app_password_secret.id,
-            secret_data=pulumi.Output.secret(app_generated.result),
-            opts=child,
-        )
-        self.password_ref: pulumi.Output[str] = secret_reference(
-            self.app_password_secret, app_version
+        self.app_password_secret, self.password_ref = self._store_password(
+            name, "app-password", app_generated.result, args
         )
         self.physical_name: pulumi.Output[str] = self.instance.name
         self.endpoint: pulumi.Output[str] = self.instance.private_ip_address
@@ -193,6 +167,27 @@ class RelationalDb(BindingGrants, pulumi.ComponentResource):
                 "password": self.password,
             }
         )
+
+    def _store_password(
+        self, name: str, label: str, password: pulumi.Output[str], args: RelationalDbArgs
+    ) -> tuple[gcp.secretmanager.Secret, pulumi.Output[str]]:
+        """A login's password in Secret Manager (in the stack's region), and the reference the
+        hosts resolve, which waits for the stored version."""
+        context, child = args.context, pulumi.ResourceOptions(parent=self)
+        secret = gcp.secretmanager.Secret(
+            f"{name}-{label}-secret",
+            secret_id=physical(context, f"{args.spec.name}-{label}"),
+            replication={"user_managed": {"replicas": [{"location": context.settings.region}]}},
+            labels=labels(context),
+            opts=child,
+        )
+        version = gcp.secretmanager.SecretVersion(
+            f"{name}-{label}-version",
+            secret=secret.id,
+            secret_data=pulumi.Output.secret(password),
+            opts=child,
+        )
+        return secret, secret_reference(secret, version)
 
     def bind(
         self, name: str, member: pulumi.Input[str], access: Access, parent: pulumi.Resource

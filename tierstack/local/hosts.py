@@ -24,23 +24,17 @@ def ssh_key(target: LocalTarget) -> Path:
     key = target.state_dir / "id_ed25519"
     if not key.is_file():
         target.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        subprocess.run(
-            [
-                "ssh-keygen",
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                f"{target.name}-controller",
-                "-f",
-                str(key),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        new_ssh_key(key, f"{target.name}-controller")
     return key
+
+
+def new_ssh_key(path: Path, comment: str) -> None:
+    """An ed25519 key pair without a passphrase at ``path`` (and ``path``.pub)."""
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
 
 
 def authorize(target: LocalTarget, host: str | HostSpec) -> None:
