@@ -155,16 +155,17 @@ def ensure_data_volume(target: LocalTarget, volume: DataVolume) -> str:
         with partial.open("wb") as sparse:
             sparse.truncate(volume.size_gib * 1024**3)
         # No blocks reserved for root: "full" means full for every service on the volume.
-        made = subprocess.run(
+        # Podman copies the image's content at the mount point (PostgreSQL's cluster, say) into
+        # a volume only while it is empty: without lost+found, a new file system is.
+        for command in (
             ["mkfs.ext4", "-q", "-F", "-m", "0", "-L", volume.suffix[:16], str(partial)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if made.returncode != 0:
-            partial.unlink()
-            reason = (made.stderr.strip().splitlines() or [f"exit code {made.returncode}"])[-1]
-            raise TargetError(f"mkfs.ext4 for the {volume.suffix} volume failed: {reason}")
+            ["debugfs", "-w", "-R", "rmdir lost+found", str(partial)],
+        ):
+            made = subprocess.run(command, capture_output=True, text=True, check=False)
+            if made.returncode != 0:
+                partial.unlink()
+                reason = (made.stderr.strip().splitlines() or [f"exit {made.returncode}"])[-1]
+                raise TargetError(f"{command[0]} for the {volume.suffix} volume failed: {reason}")
         partial.rename(image)
     podman.run(
         [
