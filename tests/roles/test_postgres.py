@@ -24,6 +24,11 @@ def test_postgresql_runs_and_is_enabled(hosts: dict[str, Any]) -> None:
     assert service.is_running
     assert service.is_enabled
     assert hosts["services"].service("postgresql").is_enabled
+    # Back by itself after it stopped on a failure (tests/e2e/test_faults.py fills its disk).
+    restart = hosts["services"].check_output(
+        "systemctl show -p Restart -p RestartUSec --value postgresql@15-main"
+    )
+    assert restart.split() == ["on-failure", "5s"]
 
 
 def test_each_app_owns_its_database(hosts: dict[str, Any], target: Any) -> None:
