@@ -53,3 +53,23 @@ def test_an_app_key_reaches_its_bucket_only(hosts: dict[str, Any], target: Any) 
         "cloud-drive image-processing"
     )
     assert json.loads(result) == {"own": "hello from the probe", "other": "AccessDenied"}
+
+
+def test_the_watchdog_runs_and_leaves_a_healthy_seaweedfs_alone(hosts: dict[str, Any]) -> None:
+    """The watchdog restarts SeaweedFS only after it ran out of space (tests/e2e/test_faults.py
+    fills its volume); on a healthy store a run of it changes nothing."""
+    services = hosts["services"]
+    timer = services.service("seaweedfs-watchdog.timer")
+    assert timer.is_enabled and timer.is_running
+    started = services.check_output(
+        "systemctl show -p ActiveEnterTimestampMonotonic --value seaweedfs"
+    )
+    services.check_output("systemctl start seaweedfs-watchdog.service")
+    assert (
+        services.check_output("systemctl show -p Result --value seaweedfs-watchdog.service")
+        == "success"
+    )
+    assert (
+        services.check_output("systemctl show -p ActiveEnterTimestampMonotonic --value seaweedfs")
+        == started
+    )
