@@ -26,7 +26,7 @@ from urllib3 import encode_multipart_formdata
 
 from tests.faults import NO_ANSWER, Outage, Traffic
 from tierstack.local.target import APPS, LocalTarget
-from tierstack.local.topology import HOSTS
+from tierstack.local.topology import host_spec
 
 pytestmark = [pytest.mark.hosts, pytest.mark.faults]
 
@@ -360,8 +360,9 @@ def fill_volume(mount: str) -> str:
     )
 
 
-def free_bytes(host: Any, mount: str) -> int:
-    return int(host.check_output(f"df --output=avail -B1 {mount} | tail -1"))
+def df_bytes(host: Any, mount: str, field: str = "avail") -> int:
+    """One of df's byte counts (avail, size) for the file system at ``mount``."""
+    return int(host.check_output(f"df --output={field} -B1 {mount} | tail -1"))
 
 
 def test_services_data_volumes_full_and_back(
@@ -371,10 +372,10 @@ def test_services_data_volumes_full_and_back(
     reads go on, and everything accepted is there afterwards. Each volume is a file system of its
     own (a loop-mounted ext4 image), so the test fills it and never the machine's disk."""
     services, worker = hosts["services"], hosts["worker"]
-    mounts = [volume.mount for volume in next(s for s in HOSTS if s.name == "services").volumes]
+    mounts = [volume.mount for volume in host_spec("services").volumes]
     assert mounts
     for mount in mounts:  # a volume of its own, small: filling it is safe and quick
-        size = int(services.check_output(f"df --output=size -B1 {mount} | tail -1"))
+        size = df_bytes(services, mount, "size")
         assert size <= 8 * 1024**3, f"{mount} is {size} bytes: not the target's own volume"
     empty = " ; ".join(f"rm -f {mount}/{BALLAST}.*" for mount in mounts)
     restore.append(lambda: services.run(empty))
@@ -384,7 +385,7 @@ def test_services_data_volumes_full_and_back(
     def fill() -> None:
         for mount in mounts:
             services.run(fill_volume(mount))
-        full = {mount: free_bytes(services, mount) for mount in mounts}
+        full = {mount: df_bytes(services, mount) for mount in mounts}
         assert all(free == 0 for free in full.values()), f"not full: {full}"
 
     outage = ride_out(traffic, fill, lambda: services.check_output(empty), down=20)
@@ -399,4 +400,4 @@ def test_services_data_volumes_full_and_back(
     user.check_nothing_lost()
     owner.check_all_done()
     assert main_pid(worker, WORKER_UNIT) == worker_before, "the worker restarted"
-    assert all(free_bytes(services, mount) > 0 for mount in mounts)
+    assert all(df_bytes(services, mount) > 0 for mount in mounts)

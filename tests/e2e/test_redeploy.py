@@ -32,7 +32,7 @@ def test_down_and_up_again_keeps_users_and_files(client: Any, target: Any) -> No
     podman.run(["create", "--label", f"tierstack.target={target.name}", "--name", extra, IMAGE])
     target.remove_hosts()  # what `tierstack down local` does without --purge
     assert not podman.exists("container", extra)
-    volumes = [f"{target.name}-{volume.suffix}" for spec in HOSTS for volume in spec.volumes]
+    volumes = [target.volume(volume) for spec in HOSTS for volume in spec.volumes]
     assert volumes
     assert all(podman.exists("volume", volume) for volume in volumes)
     assert not any(podman.exists("container", target.container(spec.name)) for spec in HOSTS)

@@ -145,7 +145,7 @@ def create_host(target: LocalTarget, spec: HostSpec) -> None:
 def ensure_data_volume(target: LocalTarget, volume: DataVolume) -> str:
     """The Podman volume for ``volume``, created on first use as a loop-mounted ext4 image in the
     target's state folder; a volume kept from an earlier `up` is used as it is."""
-    name = f"{target.name}-{volume.suffix}"
+    name = target.volume(volume)
     if podman.exists("volume", name):
         return name
     image = target.state_dir / "volumes" / f"{volume.suffix}.ext4"
@@ -228,7 +228,7 @@ def remove_hosts(
     if purge:
         for spec in HOSTS:
             for volume in spec.volumes:
-                podman.run(["volume", "rm", "-f", f"{target.name}-{volume.suffix}"], check=False)
+                podman.run(["volume", "rm", "-f", target.volume(volume)], check=False)
         # Keep the logs: they explain a failed run after its hosts are gone.
         for path in target.state_dir.glob("*"):
             if path.is_dir():

@@ -18,7 +18,7 @@ from tierstack.local import podman
 from tierstack.local.catalog import REPO
 from tierstack.local.errors import TargetError
 from tierstack.local.serving import backend_states
-from tierstack.local.topology import HOSTS, HostSpec
+from tierstack.local.topology import HOSTS, HostSpec, host_spec
 
 if TYPE_CHECKING:
     from tierstack.local.target import LocalTarget
@@ -170,7 +170,7 @@ def journal_command(
             container, ["systemctl", "show", "--property=LoadState", "--value", unit], check=False
         ).stdout.strip()
         if load in ("not-found", ""):
-            spec = next(s for s in HOSTS if s.name == host)
+            spec = host_spec(host)
             known = ", ".join(expected_units(target, spec))
             raise TargetError(f"host {host} has no unit {unit!r}: its services are {known}")
     journal = ["journalctl", "--no-pager", "-n", str(lines), *(["-u", unit] if unit else [])]

@@ -27,7 +27,7 @@ from tierstack.local.catalog import APPS, REPO, AppSpec, available_apps
 from tierstack.local.converge import ansible_env, describe_failure, failure_message, parse_recap
 from tierstack.local.errors import TargetError
 from tierstack.local.inventory import write_private
-from tierstack.local.topology import HOSTS, HostSpec
+from tierstack.local.topology import HOSTS, DataVolume, HostSpec, host_spec
 from tierstack.local.wheelhouse import (
     HOST_WHEELHOUSE,
     SEAWEEDFS_VERSION,
@@ -80,9 +80,13 @@ class LocalTarget:
     def container(self, host: str) -> str:
         return f"{self.name}-{host}"
 
+    def volume(self, volume: DataVolume) -> str:
+        """The Podman volume of one of a host's data volumes."""
+        return f"{self.name}-{volume.suffix}"
+
     def ip(self, host: str | HostSpec) -> str:
         """A host's address: one of HOSTS by name, or any HostSpec (e.g. a test's extra host)."""
-        spec = host if isinstance(host, HostSpec) else next(s for s in HOSTS if s.name == host)
+        spec = host if isinstance(host, HostSpec) else host_spec(host)
         return self.subnet.rsplit(".", 1)[0] + f".{spec.octet}"
 
     def save(self) -> None:

@@ -39,3 +39,8 @@ HOSTS: tuple[HostSpec, ...] = (
     # iot-gateway's fog gateway: its MQTT broker, the gateway service and the simulated devices.
     HostSpec("gateway", 15, "gateway"),
 )
+
+
+def host_spec(name: str) -> HostSpec:
+    """The host of HOSTS called ``name``."""
+    return next(spec for spec in HOSTS if spec.name == name)
